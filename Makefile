@@ -1,0 +1,50 @@
+# Latchkey. The two commands a newcomer needs: `make dev` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Every directory under functions/ except internal is one Lambda function.
+FUNCTIONS := $(filter-out internal,$(notdir $(patsubst %/,%,$(wildcard functions/*/))))
+# Deployed functions run on provided.al2023/arm64; `make build ARCH=amd64` builds for this host.
+ARCH ?= arm64
+GOBUILD := CGO_ENABLED=0 GOOS=linux go build -tags lambda.norpc -trimpath -ldflags "-s -w"
+ADDR ?= 127.0.0.1:3001
+
+.PHONY: help dev gateway test build synth deploy clean dev-token $(FUNCTIONS:%=build-%)
+
+help:
+	@echo "make dev       run the whole service locally (emulators, table, key, functions, demo page)"
+	@echo "make test      install what is missing and run every test"
+	@echo "make gateway   a second local gateway on ADDR=$(ADDR) against the running emulators"
+	@echo "make build     build every function for linux/ARCH=$(ARCH) into build/linux_ARCH/<fn>/bootstrap"
+	@echo "make synth     synthesize the CDK stack offline"
+	@echo "make deploy    cdk deploy the stack into the current AWS account"
+	@echo "make clean     remove build output, installed tools and local state"
+
+dev:
+	bash local/dev.sh
+
+gateway:
+	bash local/gateway.sh "$(ADDR)"
+
+test:
+	bash local/test.sh
+
+build: $(FUNCTIONS:%=build/linux_$(ARCH)/%/bootstrap)
+
+build/linux_$(ARCH)/%/bootstrap: FORCE
+	GOARCH=$(ARCH) $(GOBUILD) -o $@ ./functions/$*
+
+# SAM's `BuildMethod: makefile` calls build-<LogicalId> with ARTIFACTS_DIR set.
+build-%Function:
+	fn=$$(echo "$*" | tr 'A-Z' 'a-z'); GOARCH=arm64 $(GOBUILD) -o "$(ARTIFACTS_DIR)/bootstrap" ./functions/$$fn
+
+synth:
+	bash infra/cdk.sh synth
+
+deploy:
+	bash infra/cdk.sh deploy
+
+clean:
+	rm -rf build infra/cdk.out .aws-sam local/.state local/.tools
+
+FORCE:

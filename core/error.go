@@ -1,0 +1,126 @@
+// Package core is Latchkey's stateless domain: entities, use cases, the small ports the use
+// cases own, and the one error model every layer shares. It never imports the AWS SDK,
+// aws-lambda-go or net/http types; adapters (dynamo, core/kmssign) point at it.
+package core
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Kind classifies an error for the edge. Only functions/internal/apigw turns a Kind into an
+// HTTP status; everything below it speaks in kinds.
+type Kind uint8
+
+// The kinds of error. KindInternal is the zero value so that an unclassified error is never
+// mistaken for a client mistake.
+const (
+	KindInternal        Kind = iota // a bug or an unexpected state: logged, answered with a bare 500
+	KindInvalid                     // the request is malformed or fails validation
+	KindUnauthenticated             // missing, bad or revoked credentials
+	KindForbidden                   // authenticated but not allowed
+	KindNotFound                    // the thing does not exist (or is expired, which is the same)
+	KindConflict                    // a uniqueness or state precondition failed
+	KindTooLarge                    // the request body is over the cap
+	KindRateLimited                 // too many attempts; see Error.RetryAfter
+	KindUnavailable                 // a dependency is down or timed out; nothing was half-written
+)
+
+var kindNames = [...]string{
+	KindInternal:        "internal",
+	KindInvalid:         "invalid",
+	KindUnauthenticated: "unauthenticated",
+	KindForbidden:       "forbidden",
+	KindNotFound:        "not_found",
+	KindConflict:        "conflict",
+	KindTooLarge:        "too_large",
+	KindRateLimited:     "rate_limited",
+	KindUnavailable:     "unavailable",
+}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// Op names the operation that failed, as "package.Type.Method" or a short verb phrase.
+type Op string
+
+// Error is the one error type of Latchkey. Detail is safe to show a client; Err is the
+// internal cause and is only ever logged.
+type Error struct {
+	Op         Op
+	Kind       Kind
+	Detail     string
+	Err        error
+	RetryAfter time.Duration // set with KindRateLimited
+}
+
+// E builds an *Error. A nil cause is allowed.
+func E(op Op, kind Kind, detail string, cause error) *Error {
+	return &Error{Op: op, Kind: kind, Detail: detail, Err: cause}
+}
+
+func (e *Error) Error() string {
+	msg := string(e.Op) + ": " + e.Kind.String()
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the kind of the outermost *Error in err's chain that has a kind other than
+// KindInternal, or KindInternal. A nil error has no kind; KindOf(nil) is KindInternal and
+// callers should not ask.
+func KindOf(err error) Kind {
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return KindInternal
+		}
+		if e.Kind != KindInternal {
+			return e.Kind
+		}
+		err = e.Err
+	}
+	return KindInternal
+}
+
+// DetailOf returns the client-safe detail of the outermost *Error of the kind KindOf reports,
+// or "".
+func DetailOf(err error) string {
+	for err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			return ""
+		}
+		if e.Kind != KindInternal {
+			return e.Detail
+		}
+		err = e.Err
+	}
+	return ""
+}
+
+// RetryAfterOf returns the RetryAfter of the first rate-limit error in err's chain.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	for errors.As(err, &e) {
+		if e.Kind == KindRateLimited {
+			return e.RetryAfter
+		}
+		err = e.Err
+	}
+	return 0
+}
+
+// Is reports whether err has kind k.
+func Is(err error, k Kind) bool { return err != nil && KindOf(err) == k }

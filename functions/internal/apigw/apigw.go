@@ -1,0 +1,221 @@
+// Package apigw is the HTTP edge of every Latchkey function: it decodes API Gateway HTTP API
+// (payload 2.0) events, caps request bodies, and writes JSON and RFC 9457 problem+json answers.
+// It is the only place that turns a core.Kind into an HTTP status.
+package apigw
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+// Request and Response are the API Gateway HTTP API payload 2.0 shapes.
+type (
+	Request  = events.APIGatewayV2HTTPRequest
+	Response = events.APIGatewayV2HTTPResponse
+)
+
+// MaxBody is the largest request body Latchkey reads (API.md: bodies over 64 KB answer 413).
+const MaxBody = 64 << 10
+
+// HandlerFunc handles one request. An error it returns is answered as a problem (see Error).
+type HandlerFunc func(ctx context.Context, req *Request) (Response, error)
+
+// Serve wraps h into what lambda.Start wants. Before h runs it refuses bodies over MaxBody with
+// 413, so nothing is parsed, signed or stored for them. Whatever h does, the Lambda gets a
+// response and a nil error: errors become problems, a panic becomes a bare 500 and a log line.
+func Serve(log *slog.Logger, h HandlerFunc) func(context.Context, events.APIGatewayV2HTTPRequest) (Response, error) {
+	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (resp Response, _ error) {
+		defer func() {
+			if r := recover(); r != nil {
+				log.ErrorContext(ctx, "handler panicked", "route", req.RouteKey, "panic", r)
+				resp = bare500()
+			}
+			resp = withCommonHeaders(resp, &req)
+		}()
+		if bodyLen(&req) > MaxBody {
+			return Error(ctx, log, core.E("apigw.Serve", core.KindTooLarge, "request body is larger than 64 KB", nil)), nil
+		}
+		resp, err := h(ctx, &req)
+		if err != nil {
+			return Error(ctx, log, err), nil
+		}
+		return resp, nil
+	}
+}
+
+// bodyLen is the decoded length of the body, computed without decoding it.
+func bodyLen(req *Request) int {
+	if req.IsBase64Encoded {
+		return base64.StdEncoding.DecodedLen(len(req.Body))
+	}
+	return len(req.Body)
+}
+
+// Body returns the request body as bytes, decoding base64 when API Gateway encoded it.
+func Body(req *Request) ([]byte, error) {
+	if bodyLen(req) > MaxBody {
+		return nil, core.E("apigw.Body", core.KindTooLarge, "request body is larger than 64 KB", nil)
+	}
+	if !req.IsBase64Encoded {
+		return []byte(req.Body), nil
+	}
+	b, err := base64.StdEncoding.DecodeString(req.Body)
+	if err != nil {
+		return nil, core.E("apigw.Body", core.KindInvalid, "request body is not valid base64", err)
+	}
+	return b, nil
+}
+
+// DecodeJSON parses the JSON object body of req into v. An empty body decodes as {}.
+// Unknown fields are ignored (clients may be newer than the server); trailing data is not.
+func DecodeJSON(req *Request, v any) error {
+	const op = "apigw.DecodeJSON"
+	b, err := Body(req)
+	if err != nil {
+		return err
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		b = []byte("{}")
+	}
+	if ct := Header(req, "content-type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return core.E(op, core.KindInvalid, "content type must be application/json", nil)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(v); err != nil {
+		return core.E(op, core.KindInvalid, "request body is not the expected JSON object", err)
+	}
+	if dec.More() {
+		return core.E(op, core.KindInvalid, "request body has trailing data", nil)
+	}
+	return nil
+}
+
+// Header returns the value of the named header; API Gateway lowercases header names.
+func Header(req *Request, name string) string {
+	return req.Headers[strings.ToLower(name)]
+}
+
+// ClientIP is the caller's address as API Gateway observed it on the connection. It never
+// reads X-Forwarded-For or any other header the caller controls (SECURITY.md, abuse).
+func ClientIP(req *Request) string {
+	return req.RequestContext.HTTP.SourceIP
+}
+
+// JSON answers status with v encoded as JSON.
+func JSON(status int, v any) Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return bare500()
+	}
+	return Response{
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "application/json"},
+		Body:       string(b),
+	}
+}
+
+// NoContent answers 204.
+func NoContent() Response { return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{}} }
+
+// problem is an RFC 9457 problem details object. Code is an extension member carrying the
+// core.Kind, so clients can branch without parsing prose.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   string `json:"code"`
+}
+
+// Problem answers an application/problem+json body for status.
+func Problem(status int, code, detail string) Response {
+	b, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Code: code})
+	return Response{
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "application/problem+json"},
+		Body:       string(b),
+	}
+}
+
+// NotFound answers the problem for a route this function does not serve.
+func NotFound(req *Request) Response {
+	return Problem(http.StatusNotFound, core.KindNotFound.String(), "no such route: "+req.RequestContext.HTTP.Method+" "+req.RawPath)
+}
+
+// Status is the HTTP status of an error kind.
+func Status(k core.Kind) int {
+	switch k {
+	case core.KindInvalid:
+		return http.StatusBadRequest
+	case core.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case core.KindForbidden:
+		return http.StatusForbidden
+	case core.KindNotFound:
+		return http.StatusNotFound
+	case core.KindConflict:
+		return http.StatusConflict
+	case core.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case core.KindRateLimited:
+		return http.StatusTooManyRequests
+	case core.KindUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// Error answers err as a problem. Internal errors are logged once here and answered with a
+// bare 500 that says nothing about the cause; client errors carry only their client-safe
+// Detail. Unauthenticated answers carry the RFC 6750 challenge; rate-limited ones Retry-After.
+func Error(ctx context.Context, log *slog.Logger, err error) Response {
+	kind := core.KindOf(err)
+	switch kind {
+	case core.KindInternal:
+		log.ErrorContext(ctx, "internal error", "err", err)
+		return bare500()
+	case core.KindUnavailable:
+		log.WarnContext(ctx, "dependency unavailable", "err", err)
+	}
+	resp := Problem(Status(kind), kind.String(), core.DetailOf(err))
+	switch kind {
+	case core.KindUnauthenticated:
+		resp.Headers["WWW-Authenticate"] = `Bearer error="invalid_token"`
+	case core.KindRateLimited:
+		secs := int(core.RetryAfterOf(err).Seconds() + 0.999)
+		if secs < 1 {
+			secs = 1
+		}
+		resp.Headers["Retry-After"] = strconv.Itoa(secs)
+	}
+	return resp
+}
+
+func bare500() Response {
+	return Problem(http.StatusInternalServerError, core.KindInternal.String(), "")
+}
+
+// withCommonHeaders adds the headers every answer carries: the API Gateway request id for
+// support, no caching unless the handler chose otherwise, and no content sniffing.
+func withCommonHeaders(resp Response, req *Request) Response {
+	if resp.Headers == nil {
+		resp.Headers = map[string]string{}
+	}
+	if id := req.RequestContext.RequestID; id != "" {
+		resp.Headers["X-Request-Id"] = id
+	}
+	if _, ok := resp.Headers["Cache-Control"]; !ok {
+		resp.Headers["Cache-Control"] = "no-store"
+	}
+	resp.Headers["X-Content-Type-Options"] = "nosniff"
+	return resp
+}

@@ -1,0 +1,131 @@
+package apigw
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+func logger(buf *bytes.Buffer) *slog.Logger { return slog.New(slog.NewJSONHandler(buf, nil)) }
+
+func decodeProblem(t *testing.T, r Response) problem {
+	t.Helper()
+	if ct := r.Headers["Content-Type"]; ct != "application/problem+json" {
+		t.Fatalf("content type = %q", ct)
+	}
+	var p problem
+	if err := json.Unmarshal([]byte(r.Body), &p); err != nil {
+		t.Fatalf("body %q: %v", r.Body, err)
+	}
+	return p
+}
+
+func TestServeRefusesLargeBodiesBeforeTheHandler(t *testing.T) {
+	for _, b64 := range []bool{false, true} {
+		called := false
+		h := Serve(logger(&bytes.Buffer{}), func(context.Context, *Request) (Response, error) {
+			called = true
+			return NoContent(), nil
+		})
+		body := strings.Repeat("a", MaxBody+1)
+		if b64 {
+			body = base64.StdEncoding.EncodeToString([]byte(body))
+		}
+		resp, err := h(context.Background(), Request{Body: body, IsBase64Encoded: b64})
+		if err != nil || resp.StatusCode != 413 || called {
+			t.Fatalf("base64=%v: status %d err %v handler called %v", b64, resp.StatusCode, err, called)
+		}
+		if p := decodeProblem(t, resp); p.Code != "too_large" {
+			t.Errorf("code = %q", p.Code)
+		}
+	}
+	// Exactly at the cap is accepted.
+	h := Serve(logger(&bytes.Buffer{}), func(context.Context, *Request) (Response, error) { return NoContent(), nil })
+	if resp, _ := h(context.Background(), Request{Body: strings.Repeat("a", MaxBody)}); resp.StatusCode != 204 {
+		t.Fatalf("a body of exactly 64 KB: status %d", resp.StatusCode)
+	}
+}
+
+func TestInternalErrorsSayNothing(t *testing.T) {
+	var logs bytes.Buffer
+	secret := "dial tcp 10.0.0.1: table arn:aws:dynamodb:secret"
+	h := Serve(logger(&logs), func(context.Context, *Request) (Response, error) {
+		return Response{}, core.E("x.Y", core.KindInternal, "", errors.New(secret))
+	})
+	resp, err := h(context.Background(), Request{})
+	if err != nil || resp.StatusCode != 500 {
+		t.Fatalf("status %d err %v", resp.StatusCode, err)
+	}
+	if strings.Contains(resp.Body, "dial") || strings.Contains(resp.Body, "arn:") {
+		t.Fatalf("500 body leaks the cause: %s", resp.Body)
+	}
+	if !strings.Contains(logs.String(), "arn:aws:dynamodb:secret") {
+		t.Fatalf("the cause is not logged: %s", logs.String())
+	}
+}
+
+func TestPanicBecomesBare500(t *testing.T) {
+	h := Serve(logger(&bytes.Buffer{}), func(context.Context, *Request) (Response, error) { panic("boom at handler.go:12") })
+	resp, err := h(context.Background(), Request{})
+	if err != nil || resp.StatusCode != 500 || strings.Contains(resp.Body, "boom") {
+		t.Fatalf("status %d err %v body %s", resp.StatusCode, err, resp.Body)
+	}
+}
+
+func TestErrorStatuses(t *testing.T) {
+	cases := []struct {
+		err    error
+		status int
+		header string
+		value  string
+	}{
+		{core.E("op", core.KindInvalid, "bad email", nil), 400, "", ""},
+		{core.E("op", core.KindUnauthenticated, "", nil), 401, "WWW-Authenticate", `Bearer error="invalid_token"`},
+		{core.E("op", core.KindConflict, "last passkey", nil), 409, "", ""},
+		{&core.Error{Op: "op", Kind: core.KindRateLimited, RetryAfter: 1500 * time.Millisecond}, 429, "Retry-After", "2"},
+		{core.E("outer", core.KindInternal, "", core.E("store", core.KindUnavailable, "storage unavailable", errors.New("x"))), 503, "", ""},
+	}
+	for _, c := range cases {
+		r := Error(context.Background(), logger(&bytes.Buffer{}), c.err)
+		if r.StatusCode != c.status {
+			t.Errorf("%v: status %d, want %d", c.err, r.StatusCode, c.status)
+		}
+		if c.header != "" && r.Headers[c.header] != c.value {
+			t.Errorf("%v: %s = %q, want %q", c.err, c.header, r.Headers[c.header], c.value)
+		}
+		decodeProblem(t, r)
+	}
+}
+
+func TestDecodeJSON(t *testing.T) {
+	var v struct{ Email string }
+	if err := DecodeJSON(&Request{Body: `{"email":"a@b","extra":1}`}, &v); err != nil || v.Email != "a@b" {
+		t.Fatalf("v=%+v err=%v", v, err)
+	}
+	for _, body := range []string{`{"email":1}`, `{} {}`, `[`, `"x"`} {
+		if err := DecodeJSON(&Request{Body: body}, &v); core.KindOf(err) != core.KindInvalid {
+			t.Errorf("%q: err %v, want invalid", body, err)
+		}
+	}
+	if err := DecodeJSON(&Request{Body: `{}`, Headers: map[string]string{"content-type": "text/plain"}}, &v); core.KindOf(err) != core.KindInvalid {
+		t.Errorf("text/plain accepted: %v", err)
+	}
+}
+
+func TestCommonHeaders(t *testing.T) {
+	h := Serve(logger(&bytes.Buffer{}), func(context.Context, *Request) (Response, error) { return JSON(200, map[string]string{}), nil })
+	req := Request{}
+	req.RequestContext.RequestID = "req-1"
+	resp, _ := h(context.Background(), req)
+	if resp.Headers["X-Request-Id"] != "req-1" || resp.Headers["Cache-Control"] != "no-store" || resp.Headers["X-Content-Type-Options"] != "nosniff" {
+		t.Fatalf("headers %v", resp.Headers)
+	}
+}

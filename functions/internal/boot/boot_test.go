@@ -1,0 +1,58 @@
+package boot
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func base() map[string]string {
+	return map[string]string{
+		"LATCHKEY_TABLE":        "t",
+		"LATCHKEY_ISSUER":       "https://auth.example.com/",
+		"LATCHKEY_AUDIENCE":     "api",
+		"LATCHKEY_SIGNING_KEYS": "k1, k2,",
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(base()), Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer != "https://auth.example.com" {
+		t.Errorf("issuer = %q, want trailing slash trimmed", c.Issuer)
+	}
+	if len(c.SigningKeys) != 2 || c.SigningKeys[0] != "k1" || c.SigningKeys[1] != "k2" {
+		t.Errorf("signing keys = %q", c.SigningKeys)
+	}
+	if c.AccessTTL != 10*time.Minute || c.Version != "dev" {
+		t.Errorf("defaults: ttl %s version %q", c.AccessTTL, c.Version)
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	m := base()
+	delete(m, "LATCHKEY_TABLE")
+	m["LATCHKEY_ISSUER"] = "not a url"
+	m["LATCHKEY_ACCESS_TTL"] = "forever"
+	_, err := Load(env(m), Need{Secret: true, RP: true})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"LATCHKEY_TABLE", "LATCHKEY_ISSUER", "LATCHKEY_ACCESS_TTL", "LATCHKEY_SECRET_ID", "LATCHKEY_RP_ID", "LATCHKEY_RP_ORIGINS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestLoadBoundsDurations(t *testing.T) {
+	m := base()
+	m["LATCHKEY_ACCESS_TTL"] = "10s"
+	if _, err := Load(env(m), Need{}); err == nil {
+		t.Fatal("an access TTL under a minute must be refused")
+	}
+}

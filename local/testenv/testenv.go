@@ -1,0 +1,62 @@
+// Package testenv hands tests the AWS clients of the local stack that `make test` starts
+// (DynamoDB Local and the moto server). A test that needs a service and does not find it
+// fails with a message saying how to get it; it never skips.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// AWSConfig returns an SDK config for the local emulators named by the standard
+// AWS_ENDPOINT_URL_<SERVICE> variables, failing the test if service's variable is unset.
+func AWSConfig(t testing.TB, endpointVar string) aws.Config {
+	t.Helper()
+	if os.Getenv(endpointVar) == "" {
+		t.Fatalf("%s is not set: this test needs the local emulators; run it through `make test`", endpointVar)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cfg, err := config.LoadDefaultConfig(ctx,
+		config.WithRegion("us-east-1"),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")),
+	)
+	if err != nil {
+		t.Fatalf("aws config: %v", err)
+	}
+	return cfg
+}
+
+// DynamoDB returns a client for DynamoDB Local.
+func DynamoDB(t testing.TB) *dynamodb.Client {
+	return dynamodb.NewFromConfig(AWSConfig(t, "AWS_ENDPOINT_URL_DYNAMODB"))
+}
+
+// KMS returns a client for the moto server's KMS.
+func KMS(t testing.TB) *kms.Client {
+	return kms.NewFromConfig(AWSConfig(t, "AWS_ENDPOINT_URL_KMS"))
+}
+
+// SecretsManager returns a client for the moto server's Secrets Manager.
+func SecretsManager(t testing.TB) *secretsmanager.Client {
+	return secretsmanager.NewFromConfig(AWSConfig(t, "AWS_ENDPOINT_URL_SECRETS_MANAGER"))
+}
+
+// Name returns a unique name with the given prefix, so tests sharing one emulator never see
+// each other's tables or keys.
+func Name(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
