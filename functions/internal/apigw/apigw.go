@@ -124,7 +124,9 @@ func JSON(status int, v any) Response {
 }
 
 // NoContent answers 204.
-func NoContent() Response { return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{}} }
+func NoContent() Response {
+	return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{}}
+}
 
 // problem is an RFC 9457 problem details object. Code is an extension member carrying the
 // core.Kind, so clients can branch without parsing prose.
