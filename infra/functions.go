@@ -1,0 +1,144 @@
+package main
+
+import "strings"
+
+// Function describes one Lambda function of the stack: the directory its code lives in, the
+// HTTP API routes it serves and exactly the AWS permissions its code uses. The catalog below is
+// the single source of truth for the CDK stack; template.yaml is written by hand and
+// parity_test.go holds it to the same routes and permissions.
+type Function struct {
+	// Name is the directory under functions/ and, in PascalCase plus "Function", the construct
+	// id and the SAM logical id (the Makefile's build-%Function rule relies on that).
+	Name        string
+	Description string
+	// Enabled puts the function into the deployed stack and into template.yaml. A function is
+	// enabled once functions/<Name>/main.go exists; parity_test.go checks that.
+	Enabled bool
+	Routes  []Route
+	Grants  []Grant
+	// Authorizer marks the Lambda authorizer for the team's other APIs: API Gateway in this
+	// account may invoke it, and its ARN is a stack output and export.
+	Authorizer bool
+}
+
+// Route is one HTTP API route, with the path in API Gateway syntax ({id} for a parameter).
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Resource names a resource of the stack that a Grant applies to.
+type Resource string
+
+// The resources a function can be granted actions on.
+const (
+	SigningKey   Resource = "SigningKey"   // the KMS signing key
+	HmacSecret   Resource = "HmacSecret"   // the Secrets Manager secret with the HMAC key
+	Table        Resource = "Table"        // the DynamoDB table itself
+	TableIndexes Resource = "TableIndexes" // the table's indexes (<table arn>/index/*)
+)
+
+// Grant is one IAM statement: Actions allowed on one Resource.
+type Grant struct {
+	On      Resource
+	Actions []string
+}
+
+// Token-issuing functions sign with the KMS key and read the HMAC secret; verifying-only
+// functions get kms:GetPublicKey and nothing else on the key (SECURITY.md, least privilege).
+var (
+	signAndVerify = Grant{SigningKey, []string{"kms:Sign", "kms:GetPublicKey"}}
+	readSecret    = Grant{HmacSecret, []string{"secretsmanager:GetSecretValue"}}
+)
+
+// catalog lists every function the design knows, enabled or not, in deployment order.
+var catalog = []Function{
+	{
+		Name:        "wellknown",
+		Description: "Latchkey JWKS, OpenID discovery and health",
+		Enabled:     true,
+		Routes: []Route{
+			{"GET", "/.well-known/jwks.json"},
+			{"GET", "/.well-known/openid-configuration"},
+			{"GET", "/health"},
+			{"GET", "/health/ready"},
+		},
+		Grants: []Grant{
+			{SigningKey, []string{"kms:GetPublicKey", "kms:DescribeKey"}},
+			{Table, []string{"dynamodb:DescribeTable"}},
+		},
+	},
+	{
+		Name:        "sessions",
+		Description: "Latchkey refresh, logout, revocation, introspection and own sessions",
+		Enabled:     false, // enable when functions/sessions/main.go lands
+		Routes: []Route{
+			{"POST", "/v1/token"},
+			{"POST", "/v1/logout"},
+			{"POST", "/v1/revoke"},
+			{"POST", "/v1/introspect"},
+			{"GET", "/v1/me/sessions"},
+			{"DELETE", "/v1/me/sessions/{id}"},
+			{"DELETE", "/v1/me/sessions"},
+		},
+		Grants: []Grant{
+			signAndVerify,
+			readSecret,
+			{Table, []string{
+				"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+				"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem",
+			}},
+			{TableIndexes, []string{"dynamodb:Query"}},
+		},
+	},
+	{
+		Name:        "authorizer",
+		Description: "Latchkey Lambda authorizer for the team's other APIs",
+		Enabled:     false, // enable when functions/authorizer/main.go lands
+		Grants: []Grant{
+			{SigningKey, []string{"kms:GetPublicKey"}},
+			{Table, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem"}},
+		},
+		Authorizer: true,
+	},
+	{
+		Name:        "passkeys",
+		Description: "Latchkey passkey registration, login and own passkeys",
+		Enabled:     false, // enable when functions/passkeys/main.go lands
+		Routes: []Route{
+			{"POST", "/v1/passkeys/register/begin"},
+			{"POST", "/v1/passkeys/register/finish"},
+			{"POST", "/v1/passkeys/login/begin"},
+			{"POST", "/v1/passkeys/login/finish"},
+			{"GET", "/v1/me/passkeys"},
+			{"PATCH", "/v1/me/passkeys/{id}"},
+			{"DELETE", "/v1/me/passkeys/{id}"},
+		},
+		Grants: []Grant{
+			signAndVerify,
+			readSecret,
+			{Table, []string{
+				"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+				"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:TransactWriteItems",
+				"dynamodb:ConditionCheckItem",
+			}},
+			{TableIndexes, []string{"dynamodb:Query"}},
+		},
+	},
+}
+
+// Enabled returns the functions of the catalog that the stack deploys.
+func Enabled() []Function {
+	var fns []Function
+	for _, fn := range catalog {
+		if fn.Enabled {
+			fns = append(fns, fn)
+		}
+	}
+	return fns
+}
+
+// LogicalID is the function's construct id in the CDK stack and its logical id in template.yaml.
+func (f Function) LogicalID() string {
+	return strings.ToUpper(f.Name[:1]) + f.Name[1:] + "Function"
+}
