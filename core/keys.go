@@ -1,0 +1,68 @@
+package core
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+)
+
+// PublicKey is one access-token verification key and its key id.
+type PublicKey struct {
+	ID  string // the RFC 7638 thumbprint of Key, used as the JWS kid
+	Key *ecdsa.PublicKey
+}
+
+// Signer is the HSM behind access tokens (core/kmssign wraps AWS KMS). Private keys never
+// leave it; Latchkey only ever holds public keys.
+type Signer interface {
+	// PublicKeys returns every verification key, the signing key first. They are loaded once
+	// per process; KindUnavailable while the HSM cannot be reached.
+	PublicKeys(ctx context.Context) ([]PublicKey, error)
+	// Sign returns the ES256 signature of input under PublicKeys()[0] in the JWS encoding, the
+	// 64-byte r‖s of RFC 7518 §3.4. KindUnavailable while the HSM cannot be reached.
+	Sign(ctx context.Context, input []byte) ([]byte, error)
+}
+
+// NewPublicKey checks that k is a P-256 key and computes its RFC 7638 thumbprint as the key id.
+func NewPublicKey(k *ecdsa.PublicKey) (PublicKey, error) {
+	if k == nil || k.Curve != elliptic.P256() {
+		return PublicKey{}, E("core.NewPublicKey", KindInternal, "", errors.New("signing key is not an EC P-256 key"))
+	}
+	if _, err := k.Bytes(); err != nil {
+		return PublicKey{}, E("core.NewPublicKey", KindInternal, "", err)
+	}
+	jwk := JWKOf(PublicKey{Key: k})
+	// RFC 7638 §3.2: the required members in lexicographic order, no whitespace.
+	canon := `{"crv":"P-256","kty":"EC","x":"` + jwk.X + `","y":"` + jwk.Y + `"}`
+	sum := sha256.Sum256([]byte(canon))
+	return PublicKey{ID: base64.RawURLEncoding.EncodeToString(sum[:]), Key: k}, nil
+}
+
+// JWK is an EC public key in the JSON Web Key form published at /.well-known/jwks.json.
+type JWK struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Y   string `json:"y"`
+	Kid string `json:"kid"`
+	Alg string `json:"alg"`
+	Use string `json:"use"`
+}
+
+// JWKOf returns the JWK of k. Coordinates are the fixed 32-byte big-endian form (RFC 7518
+// §6.2.1.2), so a leading zero byte is never dropped.
+func JWKOf(k PublicKey) JWK {
+	raw, _ := k.Key.Bytes() // 0x04‖X‖Y, 65 bytes: NewPublicKey checked the key
+	return JWK{
+		Kty: "EC",
+		Crv: "P-256",
+		X:   base64.RawURLEncoding.EncodeToString(raw[1:33]),
+		Y:   base64.RawURLEncoding.EncodeToString(raw[33:65]),
+		Kid: k.ID,
+		Alg: "ES256",
+		Use: "sig",
+	}
+}
