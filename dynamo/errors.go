@@ -1,0 +1,85 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+// detailUnavailable is the client-safe detail of every storage outage. AWS messages never go
+// into Detail: they name tables and attributes.
+const detailUnavailable = "storage unavailable"
+
+// throttleCodes are the DynamoDB error codes that mean "slow down", not "you are wrong".
+var throttleCodes = map[string]bool{
+	"ProvisionedThroughputExceededException": true,
+	"ThrottlingException":                    true,
+	"RequestLimitExceeded":                   true,
+	"InternalServerError":                    true,
+	"ServiceUnavailable":                     true,
+}
+
+// classify turns an error of the DynamoDB client into a *core.Error for op. It is the one
+// place that maps SDK errors to kinds:
+//
+//   - a failed ConditionExpression gets onCondition, the kind the calling operation gives it
+//     (usually KindConflict for a create, KindNotFound for a take);
+//   - throttling, server errors, network failures, timeouts and cancellation get
+//     KindUnavailable, so the edge answers 503 and the client may retry;
+//   - anything else (validation errors, a missing table) is a bug: KindInternal.
+func classify(op core.Op, err error, onCondition core.Kind) error {
+	switch {
+	case conditionFailed(err):
+		return core.E(op, onCondition, "", err)
+	case unavailable(err):
+		return core.E(op, core.KindUnavailable, detailUnavailable, err)
+	default:
+		return core.E(op, core.KindInternal, "", err)
+	}
+}
+
+// conditionFailed reports whether err is DynamoDB refusing a write because its
+// ConditionExpression was false.
+func conditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// unavailable reports whether err says DynamoDB could not be reached or would not serve the
+// request now, as opposed to refusing it.
+func unavailable(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	var canceled *smithy.CanceledError
+	if errors.As(err, &canceled) {
+		return true
+	}
+	// The SDK gives up with MaxAttemptsError only after retrying errors it judged retryable.
+	var exhausted *retry.MaxAttemptsError
+	if errors.As(err, &exhausted) {
+		return true
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && throttleCodes[apiErr.ErrorCode()] {
+		return true
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
+	// Whatever else the SDK's own retry policy calls transient: connection resets, 5xx
+	// responses, errors that declare themselves retryable.
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
+}

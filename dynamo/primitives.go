@@ -1,0 +1,148 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+// The generic single-item primitives every entity is stored with. Each is one round trip and
+// applies the expiry rule of ARCHITECTURE.md §3: an item is live at now if it has no expiresAt
+// or its expiresAt is after now; an item that is not live is absent, whether or not TTL has
+// deleted it yet.
+
+// Condition expressions over the placeholders of expiryNames and expiryValues. They are exact
+// negations of each other, so a write conditioned on one agrees with a read that applies
+// isLive. Callers may extend them with AND and more placeholders.
+const (
+	condLive   = "attribute_exists(#pk) AND (attribute_not_exists(#exp) OR #exp > :now)"
+	condAbsent = "attribute_not_exists(#pk) OR #exp <= :now"
+)
+
+// expiryNames returns a fresh ExpressionAttributeNames map for condLive and condAbsent.
+func expiryNames() map[string]string {
+	return map[string]string{"#pk": attrPK, "#exp": attrExpiresAt}
+}
+
+// expiryValues returns a fresh ExpressionAttributeValues map binding :now for condLive and
+// condAbsent.
+func expiryValues(now time.Time) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{":now": number(epoch(now))}
+}
+
+// number is n as a DynamoDB Number.
+func number(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+// isLive reports whether item is live at now: it has no expiresAt, or one after now.
+func isLive(item map[string]types.AttributeValue, now time.Time) (bool, error) {
+	av, ok := item[attrExpiresAt]
+	if !ok {
+		return true, nil
+	}
+	n, ok := av.(*types.AttributeValueMemberN)
+	if !ok {
+		return false, errors.New("expiresAt is not a Number")
+	}
+	exp, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		return false, errors.New("expiresAt is not whole epoch seconds")
+	}
+	return exp > epoch(now), nil
+}
+
+// getLive reads the item at k with a strongly consistent GetItem and unmarshals it into out,
+// a pointer to an item struct. An absent item, or one that is not live at now, answers
+// KindNotFound and leaves out alone.
+func (s *Store) getLive(ctx context.Context, op core.Op, k itemKey, now time.Time, out any) error {
+	res, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            k.attributes(),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return classify(op, err, core.KindInternal)
+	}
+	if len(res.Item) == 0 {
+		return core.E(op, core.KindNotFound, "", nil)
+	}
+	live, err := isLive(res.Item, now)
+	if err != nil {
+		return core.E(op, core.KindInternal, "", err)
+	}
+	if !live {
+		return core.E(op, core.KindNotFound, "", nil)
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
+		return core.E(op, core.KindInternal, "", err)
+	}
+	return nil
+}
+
+// putIfAbsent writes item, an item struct embedding its itemKey, unless a live item already
+// has that key (KindConflict). An item with that key that is not live at now is absent and is
+// replaced.
+func (s *Store) putIfAbsent(ctx context.Context, op core.Op, item any, now time.Time) error {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return core.E(op, core.KindInternal, "", err)
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.table),
+		Item:                      av,
+		ConditionExpression:       aws.String(condAbsent),
+		ExpressionAttributeNames:  expiryNames(),
+		ExpressionAttributeValues: expiryValues(now),
+	})
+	if err != nil {
+		return classify(op, err, core.KindConflict)
+	}
+	return nil
+}
+
+// put writes item, an item struct embedding its itemKey, replacing whatever has its key.
+func (s *Store) put(ctx context.Context, op core.Op, item any) error {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return core.E(op, core.KindInternal, "", err)
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table),
+		Item:      av,
+	})
+	if err != nil {
+		return classify(op, err, core.KindInternal)
+	}
+	return nil
+}
+
+// takeLive deletes the item at k and unmarshals what it held into out, in one conditional
+// DeleteItem with ReturnValues ALL_OLD, so that of any number of concurrent takers exactly one
+// gets the item. An absent item, an already taken one, or one that is not live at now answers
+// KindNotFound; an expired item is left for TTL to delete and is never returned.
+func (s *Store) takeLive(ctx context.Context, op core.Op, k itemKey, now time.Time, out any) error {
+	res, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       k.attributes(),
+		ConditionExpression:       aws.String(condLive),
+		ExpressionAttributeNames:  expiryNames(),
+		ExpressionAttributeValues: expiryValues(now),
+		ReturnValues:              types.ReturnValueAllOld,
+	})
+	if err != nil {
+		return classify(op, err, core.KindNotFound)
+	}
+	if err := attributevalue.UnmarshalMap(res.Attributes, out); err != nil {
+		return core.E(op, core.KindInternal, "", err)
+	}
+	return nil
+}
