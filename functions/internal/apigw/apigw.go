@@ -129,7 +129,7 @@ func NoContent() Response {
 }
 
 // problem is an RFC 9457 problem details object. Code is an extension member carrying the
-// core.Kind, so clients can branch without parsing prose.
+// core.Kind, so clients can branch without parsing prose; Extra holds further members.
 type problem struct {
 	Type   string `json:"type"`
 	Title  string `json:"title"`
@@ -140,7 +140,26 @@ type problem struct {
 
 // Problem answers an application/problem+json body for status.
 func Problem(status int, code, detail string) Response {
-	b, _ := json.Marshal(problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Code: code})
+	return ProblemWith(status, code, detail, nil)
+}
+
+// ProblemWith answers a problem with extension members (RFC 9457 §3.2) beside the standard
+// ones; a member named like a standard one is ignored.
+func ProblemWith(status int, code, detail string, extra map[string]any) Response {
+	members := map[string]any{}
+	for k, v := range extra {
+		members[k] = v
+	}
+	members["type"] = "about:blank"
+	members["title"] = http.StatusText(status)
+	members["status"] = status
+	members["code"] = code
+	if detail != "" {
+		members["detail"] = detail
+	} else {
+		delete(members, "detail")
+	}
+	b, _ := json.Marshal(members)
 	return Response{
 		StatusCode: status,
 		Headers:    map[string]string{"Content-Type": "application/problem+json"},

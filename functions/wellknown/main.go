@@ -1,0 +1,51 @@
+// Command wellknown is the Lambda that publishes Latchkey's verification keys (JWKS), its
+// discovery document and its health: the routes anyone may call without a token.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/latchkey/latchkey/core/kmssign"
+	"github.com/latchkey/latchkey/dynamo"
+	"github.com/latchkey/latchkey/functions/internal/apigw"
+	"github.com/latchkey/latchkey/functions/internal/boot"
+)
+
+func main() {
+	log := boot.Logger(os.Stdout, "wellknown")
+	if err := run(context.Background(), log); err != nil {
+		log.Error("cold start failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, log *slog.Logger) error {
+	cfg, err := boot.Load(os.Getenv, boot.Need{})
+	if err != nil {
+		return err
+	}
+	awsCfg, err := boot.AWS(ctx)
+	if err != nil {
+		return err
+	}
+	db := dynamodb.NewFromConfig(awsCfg)
+	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
+	h := &handler{
+		issuer:  cfg.Issuer,
+		version: cfg.Version,
+		keys:    signer,
+		checks: []check{
+			{name: "dynamodb", ping: func(ctx context.Context) error { return dynamo.Ping(ctx, db, cfg.Table) }},
+			{name: "kms", ping: signer.Ping},
+		},
+		log: log,
+	}
+	lambda.Start(apigw.Serve(log, h.Handle))
+	return nil
+}
