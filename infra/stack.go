@@ -127,6 +127,7 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 	})
 
 	s.Api = awsapigatewayv2.NewHttpApi(stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
+		ApiName:     stack.StackName(),
 		Description: jsii.String("Latchkey public API"),
 	})
 
