@@ -1,0 +1,19 @@
+package coretest
+
+import (
+	"testing"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+func TestMemoryChallengeStore(t *testing.T) {
+	TestChallengeStore(t, func(*testing.T) core.ChallengeStore { return NewMemory() })
+}
+
+func TestMemoryTokenDenylist(t *testing.T) {
+	TestTokenDenylist(t, func(*testing.T) core.TokenDenylist { return NewMemory() })
+}
+
+func TestMemoryCounters(t *testing.T) {
+	TestCounters(t, func(*testing.T) core.Counters { return NewMemory() })
+}
