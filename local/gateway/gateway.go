@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+)
+
+// Gateway is the local stand-in for the HTTP API: it routes requests to the functions' warm
+// processes, serves /local/echo behind the authorizer and the demo page's static files.
+type Gateway struct {
+	router     Router
+	processes  map[string]*Process // by function name; missing when the binary is not built
+	authorizer string              // function name of the authorizer, if the template has one
+	demoDir    string
+	log        *slog.Logger
+}
+
+// authorizerName is the function name of the template's AuthorizerFunction.
+const authorizerName = "authorizer"
+
+// echoPath is the local-only route that shows what the authorizer passes to a backend.
+const echoPath = "/local/echo"
+
+// Config says where the gateway finds its template, binaries and static files.
+type Config struct {
+	Template string
+	BuildDir string // binaries at <BuildDir>/linux_<arch>/<name>/bootstrap
+	Arch     string
+	DemoDir  string
+	Env      []string  // environment of the function processes, before Lambda's own variables
+	LogOut   io.Writer // where function output goes, line by line
+}
+
+// NewGateway parses the template and starts a warm process for every function whose binary is
+// built. Functions without a binary are logged; their routes answer 500.
+func NewGateway(cfg Config, log *slog.Logger) (*Gateway, error) {
+	fns, err := LoadTemplate(cfg.Template)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{processes: map[string]*Process{}, demoDir: cfg.DemoDir, log: log}
+	for _, fn := range fns {
+		g.router.routes = append(g.router.routes, fn.Routes...)
+		if fn.Name == authorizerName {
+			g.authorizer = fn.Name
+		}
+		bin := filepath.Join(cfg.BuildDir, "linux_"+cfg.Arch, fn.Name, "bootstrap")
+		if _, err := os.Stat(bin); err != nil {
+			log.Warn("function not built; its routes will answer 500", "function", fn.Name, "binary", bin)
+			continue
+		}
+		p, err := NewProcess(fn, bin, cfg.Env, cfg.LogOut, log)
+		if err != nil {
+			g.Stop(context.Background())
+			return nil, err
+		}
+		g.processes[fn.Name] = p
+		log.Info("function", "function", fn.Name, "routes", len(fn.Routes),
+			"timeout", fn.Timeout.String(), "runtime_api", p.listener.Addr().String())
+	}
+	for _, p := range g.processes {
+		p.Start()
+	}
+	return g, nil
+}
+
+// Stop stops every function process.
+func (g *Gateway) Stop(ctx context.Context) {
+	for _, p := range g.processes {
+		p.Stop(ctx)
+	}
+}
+
+// ServeHTTP routes a request: template routes first, then /local/echo, then static files.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if route, params, ok := g.router.Match(r.Method, r.URL.EscapedPath()); ok {
+		g.proxy(w, r, route, params)
+		return
+	}
+	if r.URL.Path == echoPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		g.echo(w, r)
+		return
+	}
+	if g.static(w, r) {
+		return
+	}
+	message(w, http.StatusNotFound, "Not Found")
+}
+
+// proxy invokes the route's function with a payload 2.0 event and writes its response.
+func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, route Route, params map[string]string) {
+	info := newRequestInfo(r, route.Key())
+	w.Header().Set("Apigw-Requestid", info.id)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		message(w, http.StatusBadRequest, "Bad Request")
+		return
+	}
+	event, err := json.Marshal(proxyEvent(r, info, route, params, body))
+	if err != nil {
+		g.log.Error("encode event", "err", err)
+		message(w, http.StatusInternalServerError, "Internal Server Error")
+		return
+	}
+	payload, err := g.invoke(r.Context(), route.Function, event)
+	if err != nil {
+		g.invokeFailed(w, route.Function, err)
+		return
+	}
+	resp, err := translateResponse(payload)
+	if err != nil {
+		g.log.Error("bad function response", "function", route.Function, "err", err)
+		message(w, http.StatusInternalServerError, "Internal Server Error")
+		return
+	}
+	for k, vs := range resp.headers {
+		w.Header()[k] = vs
+	}
+	if w.Header().Get("Content-Type") == "" {
+		w.Header()["Content-Type"] = nil // no sniffing: API Gateway adds none either
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(resp.body)))
+	w.WriteHeader(resp.status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(resp.body)
+	}
+}
+
+// errNotBuilt means the function has no binary.
+var errNotBuilt = errors.New("function is not built (run make build ARCH=$(go env GOARCH))")
+
+func (g *Gateway) invoke(ctx context.Context, function string, event []byte) ([]byte, error) {
+	p := g.processes[function]
+	if p == nil {
+		return nil, errNotBuilt
+	}
+	return p.Invoke(ctx, event)
+}
+
+// invokeFailed answers a failed invocation as API Gateway does: 504 for a timeout, 502 when the
+// process died, 500 for a function error.
+func (g *Gateway) invokeFailed(w http.ResponseWriter, function string, err error) {
+	var fe *FunctionError
+	switch {
+	case errors.Is(err, ErrFunctionTimeout):
+		message(w, http.StatusGatewayTimeout, "Gateway Timeout")
+	case errors.Is(err, ErrFunctionCrashed):
+		g.log.Error("function failed", "function", function, "err", err)
+		message(w, http.StatusBadGateway, "Bad Gateway")
+	case errors.As(err, &fe):
+		g.log.Error("function returned an error", "function", function,
+			"error_type", fe.Type, "error_message", fe.Message)
+		message(w, http.StatusInternalServerError, "Internal Server Error")
+	case errors.Is(err, context.Canceled):
+		// The client went away while queued; nobody reads this answer.
+	default:
+		g.log.Error("invoke failed", "function", function, "err", err)
+		message(w, http.StatusInternalServerError, "Internal Server Error")
+	}
+}
+
+// static serves a file from the demo folder; false when there is none for the path.
+func (g *Gateway) static(w http.ResponseWriter, r *http.Request) bool {
+	if g.demoDir == "" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+		return false
+	}
+	name := filepath.Join(g.demoDir, filepath.FromSlash(path.Clean("/"+r.URL.Path)))
+	fi, err := os.Stat(name)
+	if err == nil && fi.IsDir() {
+		name = filepath.Join(name, "index.html")
+		fi, err = os.Stat(name)
+	}
+	if err != nil || fi.IsDir() {
+		return false
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
+	return true
+}
+
+// message writes API Gateway's own JSON error body.
+func message(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	body, _ := json.Marshal(map[string]string{"message": msg})
+	_, _ = w.Write(body)
+}

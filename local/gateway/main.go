@@ -1,0 +1,83 @@
+// Command gateway serves the routes of template.yaml on 127.0.0.1 by running each function's
+// real bootstrap binary as a warm process behind a local Lambda Runtime API, playing the part
+// `sam local start-api` plays inside its containers. It also serves GET /local/echo behind the
+// authorizer function and the demo page's static files.
+//
+// Usage:
+//
+//	gateway [-addr 127.0.0.1:3000] [-template template.yaml] [-build-dir build] [-demo local/demo]
+//
+// The function processes inherit the gateway's environment (table, key, endpoints…).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("gateway failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	addr := flag.String("addr", "127.0.0.1:3000", "address to serve on")
+	template := flag.String("template", "template.yaml", "SAM template whose HttpApi routes to serve")
+	buildDir := flag.String("build-dir", "build", "folder holding linux_<arch>/<function>/bootstrap")
+	demoDir := flag.String("demo", "local/demo", "folder of static files served under /")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", flag.Args())
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	g, err := NewGateway(Config{
+		Template: *template,
+		BuildDir: *buildDir,
+		Arch:     runtime.GOARCH,
+		DemoDir:  *demoDir,
+		Env:      os.Environ(),
+		LogOut:   os.Stderr,
+	}, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("gateway listening", "url", "http://"+ln.Addr().String())
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-serveErr:
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	g.Stop(shutdownCtx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
