@@ -1,0 +1,90 @@
+package core
+
+import (
+	"context"
+	"time"
+)
+
+// Session is one sign-in of one user on one client: the family of refresh tokens that rotate
+// from it and the access tokens they mint (ARCHITECTURE.md §4).
+type Session struct {
+	ID            string
+	UserID        string
+	AuthTime      time.Time // when the user actually authenticated
+	AMR           []string  // authentication methods (RFC 8176), e.g. "hwk", "user"
+	Scope         string
+	ClientIP      string // as API Gateway observed it when the session started
+	UserAgent     string
+	CreatedAt     time.Time
+	LastUsedAt    time.Time
+	ExpiresAt     time.Time // absolute expiry: no refresh extends it
+	IdleExpiresAt time.Time // idle expiry: every refresh pushes it forward, never past ExpiresAt
+	Revoked       bool
+	Generation    uint64    // the generation of the one live refresh token
+	RotatedAt     time.Time // when Generation last advanced; starts the grace window
+}
+
+// Live reports whether s can still be used at now.
+func (s Session) Live(now time.Time) bool {
+	return !s.Revoked && now.Before(s.ExpiresAt) && now.Before(s.IdleExpiresAt)
+}
+
+// SessionStore keeps sessions. Reads and conditional writes treat a session whose ExpiresAt
+// has passed as absent, whether or not the table has deleted it yet.
+type SessionStore interface {
+	// CreateSession stores a new session; KindConflict if a live session has its id.
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns the session id; KindNotFound if absent or past ExpiresAt at now.
+	// Revoked and idle-expired sessions are returned: callers decide with Session.Live.
+	GetSession(ctx context.Context, id string, now time.Time) (Session, error)
+	// RotateRefresh advances session id from generation from to from+1 in one conditional
+	// write, provided it is live at now and still at generation from; it sets LastUsedAt and
+	// RotatedAt to now and IdleExpiresAt to idleUntil. It returns the session after the write
+	// and true, or — when the condition fails — the session as found and false, so the caller
+	// can tell a retry from a reuse without another read. KindNotFound if absent or expired.
+	RotateRefresh(ctx context.Context, id string, from uint64, now, idleUntil time.Time) (Session, bool, error)
+	// RevokeSession marks session id revoked. Revoking twice is not an error; KindNotFound if
+	// absent or expired at now.
+	RevokeSession(ctx context.Context, id string, now time.Time) error
+	// UserSessions lists the sessions of user uid that are live at now, newest first. The
+	// listing comes from an index and may lag a write by a moment; it is never used to decide
+	// access.
+	UserSessions(ctx context.Context, uid string, now time.Time) ([]Session, error)
+}
+
+// User is an account. Its id is random, never derived from an email, and doubles as the
+// WebAuthn user handle.
+type User struct {
+	ID              string
+	Email           string // normalized; "" when the account has none
+	DisplayName     string
+	CreatedAt       time.Time
+	Disabled        bool
+	TokensNotBefore time.Time // access tokens issued before this are refused
+}
+
+// UserStore keeps users.
+type UserStore interface {
+	// CreateUser stores u and, when u.Email is set, its uniqueness sentinel in one
+	// transaction; KindConflict if the id or the email is taken.
+	CreateUser(ctx context.Context, u User) error
+	// GetUser returns user id; KindNotFound if absent.
+	GetUser(ctx context.Context, id string) (User, error)
+}
+
+// AccessState is what decides whether an access token is still good: its session, whether its
+// jti is denied, and its user.
+type AccessState struct {
+	Session      Session
+	SessionFound bool // false when absent or past ExpiresAt
+	TokenDenied  bool
+	User         User
+	UserFound    bool
+}
+
+// AccessStates reads AccessState for a verified token.
+type AccessStates interface {
+	// AccessState reads session sid, the denylist entry of jti and user uid in one strongly
+	// consistent round trip (ARCHITECTURE.md §4: revocation is exact on every node).
+	AccessState(ctx context.Context, sid, jti, uid string, now time.Time) (AccessState, error)
+}

@@ -1,0 +1,357 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Client is who is calling, as the edge observed it.
+type Client struct {
+	IP        string // from API Gateway's view of the connection, never a header
+	UserAgent string
+}
+
+// TokenResponse is what a successful sign-in or refresh hands the client.
+type TokenResponse struct {
+	AccessToken  string
+	ExpiresIn    time.Duration
+	RefreshToken string
+	SessionID    string
+	Claims       AccessClaims
+}
+
+// StartRequest describes a fresh authentication.
+type StartRequest struct {
+	UserID string
+	AMR    []string
+	Scope  string
+	Client Client
+}
+
+// Sessions is the use case behind sign-in results, refresh, logout, revocation and every
+// Bearer check. It is stateless: all state is in the store, so any node answers any request.
+type Sessions struct {
+	Store    SessionStore
+	States   AccessStates
+	Denylist TokenDenylist
+	Tokens   *Tokens
+	Codec    *RefreshCodec
+	Limiter  *RateLimiter
+	Audit    *slog.Logger
+	Now      func() time.Time
+
+	AbsoluteTTL time.Duration // a session never outlives this, however often it refreshes
+	IdleTTL     time.Duration // a session unused for this long ends
+	Grace       time.Duration // a retry of a just-rotated refresh token within this gets the same successor; 0 disables
+
+	TokenByIP      Rule // rate limit on /v1/token per client address
+	TokenBySession Rule // rate limit on /v1/token per session
+}
+
+// errInvalidGrant is the one answer for a refresh token that is bad, expired, revoked or
+// reused: the client cannot tell which (RFC 6749 §5.2 invalid_grant).
+func errInvalidGrant(op Op, cause error) error {
+	return E(op, KindUnauthenticated, "the refresh token is invalid, expired or revoked", cause)
+}
+
+// Start opens a new session for a user who just authenticated and issues its first tokens.
+// Every authentication gets a new session (SECURITY.md: no session fixation). The session
+// write and the HSM signature go out together.
+func (s *Sessions) Start(ctx context.Context, r StartRequest) (TokenResponse, error) {
+	now := s.Now()
+	sess := Session{
+		ID:            NewID(),
+		UserID:        r.UserID,
+		AuthTime:      now.Truncate(time.Second),
+		AMR:           r.AMR,
+		Scope:         r.Scope,
+		ClientIP:      r.Client.IP,
+		UserAgent:     truncate(r.Client.UserAgent, 256),
+		CreatedAt:     now,
+		LastUsedAt:    now,
+		ExpiresAt:     now.Add(s.AbsoluteTTL),
+		IdleExpiresAt: now.Add(s.IdleTTL),
+		Generation:    1,
+		RotatedAt:     now,
+	}
+	var (
+		access  string
+		claims  AccessClaims
+		signErr error
+		wg      sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		access, claims, signErr = s.Tokens.Issue(ctx, sess, now)
+	}()
+	storeErr := s.Store.CreateSession(ctx, sess)
+	wg.Wait()
+	if storeErr != nil {
+		return TokenResponse{}, storeErr
+	}
+	if signErr != nil {
+		// Nobody holds a token of this session; revoke it so it never shows as a live device.
+		if err := s.Store.RevokeSession(context.WithoutCancel(ctx), sess.ID, now); err != nil {
+			s.Audit.WarnContext(ctx, "could not revoke a session whose token was never issued", "sid", sess.ID, "err", err)
+		}
+		return TokenResponse{}, signErr
+	}
+	s.audit(ctx, "session.started", "sub", sess.UserID, "sid", sess.ID, "amr", sess.AMR, "ip", sess.ClientIP)
+	return s.response(access, claims, RefreshClaims{
+		SessionID: sess.ID, UserID: sess.UserID, Generation: sess.Generation,
+		AuthTime: sess.AuthTime, AMR: sess.AMR, Scope: sess.Scope,
+	}), nil
+}
+
+// Refresh exchanges a refresh token for a new access token and the next refresh token
+// (RFC 9700 §4.14.2). The token's MAC is checked before any I/O. Then the rate limits and the
+// HSM signature go out together, followed by one conditional write that advances the
+// session's generation. Only one caller can win that write, so concurrent use of one token
+// never yields two live successors; a caller who lost it within the grace window gets the same
+// successor (a lost response retried); anyone presenting an older generation is replaying a
+// rotated token, and the whole session is revoked.
+func (s *Sessions) Refresh(ctx context.Context, token string, client Client) (TokenResponse, error) {
+	const op = "core.Sessions.Refresh"
+	now := s.Now()
+	rc, err := s.Codec.Parse(token)
+	if err != nil {
+		if limitErr := s.Limiter.Allow(ctx, s.TokenByIP, client.IP, now); limitErr != nil {
+			return TokenResponse{}, limitErr
+		}
+		s.audit(ctx, "refresh.failed", "reason", "malformed", "ip", client.IP)
+		return TokenResponse{}, errInvalidGrant(op, err)
+	}
+	sess := Session{ID: rc.SessionID, UserID: rc.UserID, AuthTime: rc.AuthTime, AMR: rc.AMR, Scope: rc.Scope}
+
+	var (
+		wg                 sync.WaitGroup
+		ipErr, sidErr, sgn error
+		access             string
+		claims             AccessClaims
+	)
+	wg.Add(3)
+	go func() { defer wg.Done(); ipErr = s.Limiter.Allow(ctx, s.TokenByIP, client.IP, now) }()
+	go func() { defer wg.Done(); sidErr = s.Limiter.Allow(ctx, s.TokenBySession, rc.SessionID, now) }()
+	go func() { defer wg.Done(); access, claims, sgn = s.Tokens.Issue(ctx, sess, now) }()
+	wg.Wait()
+	if err := firstOf(ipErr, sidErr, sgn); err != nil {
+		return TokenResponse{}, err
+	}
+
+	cur, rotated, err := s.Store.RotateRefresh(ctx, rc.SessionID, rc.Generation, now, now.Add(s.IdleTTL))
+	switch {
+	case Is(err, KindNotFound):
+		s.audit(ctx, "refresh.failed", "reason", "no_session", "sid", rc.SessionID, "ip", client.IP)
+		return TokenResponse{}, errInvalidGrant(op, err)
+	case err != nil:
+		return TokenResponse{}, err
+	}
+	next := rc
+	next.Generation = rc.Generation + 1
+	if rotated {
+		s.audit(ctx, "refresh.rotated", "sub", rc.UserID, "sid", rc.SessionID, "generation", next.Generation, "ip", client.IP)
+		return s.response(access, claims, next), nil
+	}
+	if !cur.Live(now) {
+		s.audit(ctx, "refresh.failed", "reason", "session_ended", "sid", rc.SessionID, "ip", client.IP)
+		return TokenResponse{}, errInvalidGrant(op, nil)
+	}
+	if cur.Generation == next.Generation && s.Grace > 0 && now.Sub(cur.RotatedAt) <= s.Grace {
+		s.audit(ctx, "refresh.retried", "sub", rc.UserID, "sid", rc.SessionID, "generation", next.Generation, "ip", client.IP)
+		return s.response(access, claims, next), nil
+	}
+	if cur.Generation > rc.Generation {
+		if err := s.Store.RevokeSession(ctx, rc.SessionID, now); err != nil && !Is(err, KindNotFound) {
+			return TokenResponse{}, err
+		}
+		s.audit(ctx, "refresh.reuse_detected", "sub", rc.UserID, "sid", rc.SessionID,
+			"presented_generation", rc.Generation, "current_generation", cur.Generation, "ip", client.IP)
+		s.audit(ctx, "session.revoked", "sub", rc.UserID, "sid", rc.SessionID, "reason", "refresh_reuse")
+		return TokenResponse{}, errInvalidGrant(op, nil)
+	}
+	s.audit(ctx, "refresh.failed", "reason", "generation_ahead", "sid", rc.SessionID, "ip", client.IP)
+	return TokenResponse{}, errInvalidGrant(op, nil)
+}
+
+// Authenticate verifies an access token and then decides revocation with one strongly
+// consistent read of its session, its jti and its user: the token fails if the session is
+// revoked, expired or idle, the jti is denied, or the user is gone, disabled or has asked that
+// tokens issued before a time be refused.
+func (s *Sessions) Authenticate(ctx context.Context, raw string) (AccessClaims, error) {
+	const op = "core.Sessions.Authenticate"
+	now := s.Now()
+	c, err := s.Tokens.Verify(ctx, raw, now)
+	if err != nil {
+		return AccessClaims{}, err
+	}
+	st, err := s.States.AccessState(ctx, c.SessionID, c.ID, c.Subject, now)
+	if err != nil {
+		return AccessClaims{}, err
+	}
+	var why string
+	switch {
+	case !st.SessionFound || !st.Session.Live(now):
+		why = "session ended"
+	case st.Session.UserID != c.Subject:
+		why = "session of another user"
+	case st.TokenDenied:
+		why = "token revoked"
+	case !st.UserFound || st.User.Disabled:
+		why = "user gone or disabled"
+	case c.IssuedAt.Before(st.User.TokensNotBefore.Truncate(time.Second)):
+		why = "token issued before the user's not-before time"
+	default:
+		return c, nil
+	}
+	return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New(why))
+}
+
+// Logout ends the session of the token's holder and denies the token itself. Both take effect
+// on every node at the next request, because every check reads them strongly consistently.
+func (s *Sessions) Logout(ctx context.Context, c AccessClaims) error {
+	now := s.Now()
+	var wg sync.WaitGroup
+	var revokeErr, denyErr error
+	wg.Add(1)
+	go func() { defer wg.Done(); denyErr = s.Denylist.DenyToken(ctx, c.ID, c.ExpiresAt) }()
+	revokeErr = s.Store.RevokeSession(ctx, c.SessionID, now)
+	wg.Wait()
+	if revokeErr != nil && !Is(revokeErr, KindNotFound) {
+		return revokeErr
+	}
+	if denyErr != nil {
+		return denyErr
+	}
+	s.audit(ctx, "session.revoked", "sub", c.Subject, "sid", c.SessionID, "reason", "logout")
+	return nil
+}
+
+// Revoke implements RFC 7009: a refresh token ends its session, an access token is denied
+// until it expires, and anything else — unknown, malformed, already revoked — is quietly
+// accepted (§2.2), so the endpoint reveals nothing about tokens.
+func (s *Sessions) Revoke(ctx context.Context, token, hint string) error {
+	now := s.Now()
+	tryRefresh := func() (bool, error) {
+		rc, err := s.Codec.Parse(token)
+		if err != nil {
+			return false, nil
+		}
+		if err := s.Store.RevokeSession(ctx, rc.SessionID, now); err != nil && !Is(err, KindNotFound) {
+			return true, err
+		}
+		s.audit(ctx, "session.revoked", "sub", rc.UserID, "sid", rc.SessionID, "reason", "revocation_endpoint")
+		return true, nil
+	}
+	tryAccess := func() (bool, error) {
+		c, err := s.Tokens.Verify(ctx, token, now)
+		if err != nil {
+			if Is(err, KindUnavailable) {
+				return false, err
+			}
+			return false, nil
+		}
+		if err := s.Denylist.DenyToken(ctx, c.ID, c.ExpiresAt); err != nil {
+			return true, err
+		}
+		s.audit(ctx, "token.revoked", "sub", c.Subject, "sid", c.SessionID, "jti", c.ID)
+		return true, nil
+	}
+	order := []func() (bool, error){tryRefresh, tryAccess}
+	if hint == "access_token" {
+		order[0], order[1] = tryAccess, tryRefresh
+	}
+	for _, try := range order {
+		if done, err := try(); done || err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// List returns the caller's live sessions.
+func (s *Sessions) List(ctx context.Context, c AccessClaims) ([]Session, error) {
+	return s.Store.UserSessions(ctx, c.Subject, s.Now())
+}
+
+// End revokes one of the caller's sessions. Another user's session answers KindNotFound,
+// exactly like a session that does not exist.
+func (s *Sessions) End(ctx context.Context, c AccessClaims, id string) error {
+	const op = "core.Sessions.End"
+	now := s.Now()
+	sess, err := s.Store.GetSession(ctx, id, now)
+	if err != nil {
+		return err
+	}
+	if sess.UserID != c.Subject {
+		return E(op, KindNotFound, "no such session", nil)
+	}
+	if err := s.Store.RevokeSession(ctx, id, now); err != nil {
+		return err
+	}
+	s.audit(ctx, "session.revoked", "sub", c.Subject, "sid", id, "reason", "user_ended", "by_sid", c.SessionID)
+	return nil
+}
+
+// EndOthers revokes every session of the caller but the current one ("log out other devices").
+func (s *Sessions) EndOthers(ctx context.Context, c AccessClaims) error {
+	now := s.Now()
+	list, err := s.Store.UserSessions(ctx, c.Subject, now)
+	if err != nil {
+		return err
+	}
+	errs := make([]error, len(list))
+	var wg sync.WaitGroup
+	for i, sess := range list {
+		if sess.ID == c.SessionID {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Store.RevokeSession(ctx, sess.ID, now); err != nil && !Is(err, KindNotFound) {
+				errs[i] = err
+			}
+		}()
+	}
+	wg.Wait()
+	if err := firstOf(errs...); err != nil {
+		return err
+	}
+	s.audit(ctx, "session.revoked", "sub", c.Subject, "reason", "other_devices", "kept_sid", c.SessionID)
+	return nil
+}
+
+func (s *Sessions) response(access string, c AccessClaims, next RefreshClaims) TokenResponse {
+	return TokenResponse{
+		AccessToken:  access,
+		ExpiresIn:    c.ExpiresAt.Sub(c.IssuedAt),
+		RefreshToken: s.Codec.Mint(next),
+		SessionID:    next.SessionID,
+		Claims:       c,
+	}
+}
+
+func (s *Sessions) audit(ctx context.Context, event string, attrs ...any) {
+	s.Audit.InfoContext(ctx, event, append([]any{"audit", true}, attrs...)...)
+}
+
+// firstOf returns the first non-nil error.
+func firstOf(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
