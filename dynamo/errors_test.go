@@ -1,0 +1,166 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+func TestClassify(t *testing.T) {
+	const secret = "arn:aws:dynamodb:us-east-1:123456789012:table/prod"
+	opErr := func(err error) error {
+		return &smithy.OperationError{ServiceID: "DynamoDB", OperationName: "GetItem", Err: err}
+	}
+	serverError := func(status int) error {
+		return &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: errors.New(secret)}
+	}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want core.Kind
+	}{
+		{"condition failed", opErr(&types.ConditionalCheckFailedException{Message: aws.String(secret)}), core.KindConflict},
+		{"provisioned throughput", opErr(&types.ProvisionedThroughputExceededException{Message: aws.String(secret)}), core.KindUnavailable},
+		{"request limit", opErr(&types.RequestLimitExceeded{Message: aws.String(secret)}), core.KindUnavailable},
+		{"throttling", opErr(&smithy.GenericAPIError{Code: "ThrottlingException", Message: secret}), core.KindUnavailable},
+		{"internal server error", opErr(&types.InternalServerError{Message: aws.String(secret)}), core.KindUnavailable},
+		{"HTTP 503", opErr(serverError(http.StatusServiceUnavailable)), core.KindUnavailable},
+		{"retries exhausted", opErr(&retry.MaxAttemptsError{Attempt: 3, Err: errors.New(secret)}), core.KindUnavailable},
+		{"deadline", opErr(fmt.Errorf("send: %w", context.DeadlineExceeded)), core.KindUnavailable},
+		{"canceled", opErr(&smithy.CanceledError{Err: context.Canceled}), core.KindUnavailable},
+		{"connection refused", opErr(&smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}}), core.KindUnavailable},
+		{"validation", opErr(&smithy.GenericAPIError{Code: "ValidationException", Message: secret}), core.KindInternal},
+		{"missing table", opErr(&types.ResourceNotFoundException{Message: aws.String(secret)}), core.KindInternal},
+		{"HTTP 400", opErr(serverError(http.StatusBadRequest)), core.KindInternal},
+		{"plain", errors.New(secret), core.KindInternal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := classify("test", tc.err, core.KindConflict)
+			if got := core.KindOf(err); got != tc.want {
+				t.Fatalf("kind %v, want %v (%v)", got, tc.want, err)
+			}
+			if !errors.Is(err, tc.err) {
+				t.Error("the cause is not kept for the logs")
+			}
+			if d := core.DetailOf(err); strings.Contains(d, "arn:") || (tc.want == core.KindUnavailable && d != detailUnavailable) {
+				t.Errorf("detail %q", d)
+			}
+		})
+	}
+}
+
+// failingAPI answers every call with err.
+type failingAPI struct{ err error }
+
+func (f failingAPI) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return nil, f.err
+}
+
+func (f failingAPI) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return nil, f.err
+}
+
+func (f failingAPI) DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	return nil, f.err
+}
+
+func (f failingAPI) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	return nil, f.err
+}
+
+// portCalls calls every port method of store once and returns their errors by name.
+func portCalls(ctx context.Context, store *Store) map[string]error {
+	_, take := store.TakeChallenge(ctx, "id", now)
+	_, denied := store.TokenDenied(ctx, "jti", now)
+	_, hit := store.Hit(ctx, "key", time.Minute, now)
+	return map[string]error{
+		"PutChallenge":  store.PutChallenge(ctx, core.Challenge{ID: "id", Ceremony: core.CeremonyLogin, ExpiresAt: now.Add(time.Minute)}, now),
+		"TakeChallenge": take,
+		"DenyToken":     store.DenyToken(ctx, "jti", now.Add(time.Minute)),
+		"TokenDenied":   denied,
+		"Hit":           hit,
+	}
+}
+
+func wantUnavailable(t *testing.T, errs map[string]error) {
+	t.Helper()
+	for name, err := range errs {
+		if !core.Is(err, core.KindUnavailable) || core.DetailOf(err) != detailUnavailable {
+			t.Errorf("%s: got %v, want unavailable with detail %q", name, err, detailUnavailable)
+		}
+	}
+}
+
+// A throttled table is a 503, not a 500, on every port method.
+func TestThrottlingIsUnavailable(t *testing.T) {
+	throttled := &smithy.OperationError{ServiceID: "DynamoDB", Err: &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}}
+	wantUnavailable(t, portCalls(context.Background(), New(failingAPI{throttled}, "t")))
+}
+
+// rawClient is a DynamoDB client for endpoint that does not need DynamoDB Local.
+func rawClient(endpoint string, attempts int) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(endpoint),
+		Credentials:      credentials.NewStaticCredentialsProvider("local", "local", ""),
+		RetryMaxAttempts: attempts,
+	})
+}
+
+// Nothing listens on port 1: the connection is refused.
+func TestEndpointDownIsUnavailable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	wantUnavailable(t, portCalls(ctx, New(rawClient("http://127.0.0.1:1", 1), "t")))
+}
+
+// An endpoint that accepts connections and never answers must not hang the caller past its
+// deadline: the context ends the call and the error is unavailable, with the SDK's default
+// retries in place.
+func TestEndpointHungIsUnavailable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+
+	store := New(rawClient("http://"+ln.Addr().String(), 0), "t")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	_, err = store.TakeChallenge(ctx, "id", now)
+	if elapsed := time.Since(begin); elapsed > 2*time.Second {
+		t.Errorf("TakeChallenge returned after %v, want soon after the 300ms deadline", elapsed)
+	}
+	wantUnavailable(t, map[string]error{"TakeChallenge": err})
+}
