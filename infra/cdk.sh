@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# cdk.sh synth|deploy|diff [extra cdk arguments]
+#
+# Builds the function binaries for linux/arm64 (make build ARCH=arm64), then runs the pinned cdk
+# CLI in infra/. synth writes infra/cdk.out and needs no AWS account; deploy and diff use your
+# usual AWS credentials and region. Set in the environment (or on the make command line:
+# make deploy ISSUER=https://auth.example.com):
+#
+#   STACK       stack name (default Latchkey)
+#   ISSUER      the Issuer parameter (required on the first deploy; kept afterwards)
+#   AUDIENCE    the Audience parameter (default latchkey)
+#   RP_ID       the RpId parameter (WebAuthn relying party id)
+#   RP_ORIGINS  the RpOrigins parameter (comma-separated https origins)
+#
+# Unset parameters keep their previous value on update. Version is always `git describe`.
+# See docs/deploy.md.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
+
+cmd=${1:-}
+case "$cmd" in
+  synth | deploy | diff) shift ;;
+  *) die "usage: infra/cdk.sh synth|deploy|diff [cdk arguments]" ;;
+esac
+
+ensure_cdk
+say "building functions for linux/arm64"
+make -s -C "$ROOT_DIR" build ARCH=arm64
+
+args=(--no-notices)
+if [ -n "${STACK:-}" ]; then args+=(-c "stackName=$STACK"); fi
+if [ "$cmd" = synth ]; then
+  args+=(--quiet)
+else
+  version=$(git -C "$ROOT_DIR" describe --tags --always --dirty 2>/dev/null || echo dev)
+  args+=(--parameters "Version=$version")
+  if [ -n "${ISSUER:-}" ]; then args+=(--parameters "Issuer=$ISSUER"); fi
+  if [ -n "${AUDIENCE:-}" ]; then args+=(--parameters "Audience=$AUDIENCE"); fi
+  if [ -n "${RP_ID:-}" ]; then args+=(--parameters "RpId=$RP_ID"); fi
+  if [ -n "${RP_ORIGINS:-}" ]; then args+=(--parameters "RpOrigins=$RP_ORIGINS"); fi
+fi
+
+cd "$INFRA_DIR"
+cdk "$cmd" "${args[@]}" "$@"
+if [ "$cmd" = synth ]; then say "synthesized into infra/cdk.out"; fi
