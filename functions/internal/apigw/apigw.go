@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -239,4 +240,45 @@ func withCommonHeaders(resp Response, req *Request) Response {
 	}
 	resp.Headers["X-Content-Type-Options"] = "nosniff"
 	return resp
+}
+
+// BearerToken returns the access token of an "Authorization: Bearer" header (RFC 6750 §2.1).
+// A missing or malformed header is KindUnauthenticated.
+func BearerToken(req *Request) (string, error) {
+	h := Header(req, "authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return "", core.E("apigw.BearerToken", core.KindUnauthenticated, "a Bearer access token is required", nil)
+	}
+	return strings.TrimSpace(token), nil
+}
+
+// Form parses an application/x-www-form-urlencoded body, or a JSON object of strings when the
+// content type is JSON, as the OAuth endpoints accept both.
+func Form(req *Request) (url.Values, error) {
+	const op = "apigw.Form"
+	ct := strings.ToLower(Header(req, "content-type"))
+	if strings.HasPrefix(ct, "application/json") {
+		var m map[string]string
+		if err := DecodeJSON(req, &m); err != nil {
+			return nil, err
+		}
+		v := url.Values{}
+		for k, s := range m {
+			v.Set(k, s)
+		}
+		return v, nil
+	}
+	if ct != "" && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return nil, core.E(op, core.KindInvalid, "content type must be application/x-www-form-urlencoded or application/json", nil)
+	}
+	b, err := Body(req)
+	if err != nil {
+		return nil, err
+	}
+	v, err := url.ParseQuery(string(b))
+	if err != nil {
+		return nil, core.E(op, core.KindInvalid, "request body is not a valid form", err)
+	}
+	return v, nil
 }

@@ -21,7 +21,13 @@ type Config struct {
 	RPID        string        // LATCHKEY_RP_ID: WebAuthn relying party id
 	RPOrigins   []string      // LATCHKEY_RP_ORIGINS: allowed WebAuthn origins, comma separated
 	AccessTTL   time.Duration // LATCHKEY_ACCESS_TTL: access-token lifetime, default 10m
-	Version     string        // LATCHKEY_VERSION: reported by /health, default "dev"
+	SessionTTL  time.Duration // LATCHKEY_SESSION_TTL: absolute session lifetime, default 720h (30 days)
+	SessionIdle time.Duration // LATCHKEY_SESSION_IDLE: a session unused this long ends, default 168h (7 days)
+	Grace       time.Duration // LATCHKEY_REFRESH_GRACE: retry window of a rotated refresh token, default 10s, 0 disables
+	// IntrospectionClients maps client id to the hex SHA-256 of its secret, from
+	// LATCHKEY_INTROSPECTION_CLIENTS ("id:sha256hex,..."); empty disables introspection.
+	IntrospectionClients map[string]string
+	Version              string // LATCHKEY_VERSION: reported by /health, default "dev"
 }
 
 // Need names the optional parts of Config a function requires; Table, Issuer, Audience and
@@ -69,6 +75,18 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 	if c.AccessTTL, err = duration(getenv, "LATCHKEY_ACCESS_TTL", 10*time.Minute, time.Minute, 24*time.Hour); err != nil {
 		errs = append(errs, err)
 	}
+	if c.SessionTTL, err = duration(getenv, "LATCHKEY_SESSION_TTL", 720*time.Hour, time.Hour, 8760*time.Hour); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SessionIdle, err = duration(getenv, "LATCHKEY_SESSION_IDLE", 168*time.Hour, 10*time.Minute, 8760*time.Hour); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Grace, err = duration(getenv, "LATCHKEY_REFRESH_GRACE", 10*time.Second, 0, time.Minute); err != nil {
+		errs = append(errs, err)
+	}
+	if c.IntrospectionClients, err = clients(getenv("LATCHKEY_INTROSPECTION_CLIENTS")); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
@@ -99,4 +117,17 @@ func list(s string) []string {
 		}
 	}
 	return out
+}
+
+// clients parses "id:sha256hex,id2:sha256hex".
+func clients(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, entry := range list(s) {
+		id, sum, ok := strings.Cut(entry, ":")
+		if !ok || id == "" || len(sum) != 64 || strings.Trim(strings.ToLower(sum), "0123456789abcdef") != "" {
+			return nil, errors.New("LATCHKEY_INTROSPECTION_CLIENTS: want id:sha256hex entries separated by commas")
+		}
+		out[id] = strings.ToLower(sum)
+	}
+	return out, nil
 }

@@ -56,3 +56,20 @@ func TestLoadBoundsDurations(t *testing.T) {
 		t.Fatal("an access TTL under a minute must be refused")
 	}
 }
+
+func TestLoadSessionSettings(t *testing.T) {
+	m := base()
+	m["LATCHKEY_REFRESH_GRACE"] = "0"
+	m["LATCHKEY_INTROSPECTION_CLIENTS"] = "rs:" + strings.Repeat("ab", 32)
+	c, err := Load(env(m), Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Grace != 0 || c.SessionTTL != 720*time.Hour || c.SessionIdle != 168*time.Hour || c.IntrospectionClients["rs"] != strings.Repeat("ab", 32) {
+		t.Fatalf("%+v", c)
+	}
+	m["LATCHKEY_INTROSPECTION_CLIENTS"] = "rs:plaintext-secret"
+	if _, err := Load(env(m), Need{}); err == nil {
+		t.Fatal("a plaintext introspection secret was accepted")
+	}
+}
