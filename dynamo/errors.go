@@ -17,8 +17,9 @@ import (
 // into Detail: they name tables and attributes.
 const detailUnavailable = "storage unavailable"
 
-// throttleCodes are the DynamoDB error codes that mean "slow down", not "you are wrong".
-var throttleCodes = map[string]bool{
+// transientCodes are the DynamoDB error codes that mean "slow down" or "try again", not "you
+// are wrong": throttling and server-side failures.
+var transientCodes = map[string]bool{
 	"ProvisionedThroughputExceededException": true,
 	"ThrottlingException":                    true,
 	"RequestLimitExceeded":                   true,
@@ -68,7 +69,7 @@ func unavailable(err error) bool {
 		return true
 	}
 	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && throttleCodes[apiErr.ErrorCode()] {
+	if errors.As(err, &apiErr) && transientCodes[apiErr.ErrorCode()] {
 		return true
 	}
 	var opErr *net.OpError
