@@ -1,0 +1,193 @@
+// Command bootstrap prepares the local emulators for Latchkey: it creates the table in DynamoDB
+// Local, the ES256 signing key (with an alias) in the KMS emulator and the HMAC secret in the
+// Secrets Manager emulator, reusing whatever already exists. It then prints the environment
+// the functions need as shell export lines, and writes them to -env-file when given.
+//
+// It only talks to the endpoints in AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_KMS and
+// AWS_ENDPOINT_URL_SECRETS_MANAGER, with region us-east-1 and the dummy credentials local/local;
+// it refuses to run when one of them is unset, so it can never touch a real account.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/latchkey/latchkey/dynamo"
+)
+
+// The local stack's fixed identity.
+const (
+	region          = "us-east-1"
+	accessKeyID     = "local"
+	secretAccessKey = "local"
+)
+
+// endpointVars are the SDK's per-service endpoint variables the bootstrap insists on.
+var endpointVars = []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_SECRETS_MANAGER"}
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		slog.Error("bootstrap failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	flags := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
+	table := flags.String("table", "latchkey-local", "DynamoDB table name")
+	keyAlias := flags.String("key-alias", "alias/latchkey-local", "KMS alias of the signing key")
+	secretName := flags.String("secret", "latchkey/local/hmac", "Secrets Manager name of the HMAC secret")
+	issuer := flags.String("issuer", "http://127.0.0.1:3000", "LATCHKEY_ISSUER")
+	envFile := flags.String("env-file", "", "also write the export lines to this file")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cfg, err := localConfig(ctx)
+	if err != nil {
+		return err
+	}
+	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(cfg), *table); err != nil {
+		return fmt.Errorf("table %s: %w", *table, err)
+	}
+	keyARN, err := ensureSigningKey(ctx, kms.NewFromConfig(cfg), *keyAlias)
+	if err != nil {
+		return fmt.Errorf("signing key %s: %w", *keyAlias, err)
+	}
+	secretARN, err := ensureSecret(ctx, secretsmanager.NewFromConfig(cfg), *secretName)
+	if err != nil {
+		return fmt.Errorf("secret %s: %w", *secretName, err)
+	}
+
+	env := [][2]string{
+		{"LATCHKEY_TABLE", *table},
+		{"LATCHKEY_ISSUER", *issuer},
+		{"LATCHKEY_AUDIENCE", "latchkey-local"},
+		{"LATCHKEY_SIGNING_KEYS", keyARN},
+		{"LATCHKEY_SECRET_ID", secretARN},
+		{"LATCHKEY_RP_ID", "localhost"},
+		{"LATCHKEY_RP_ORIGINS", "http://localhost:3000"},
+	}
+	for _, name := range endpointVars {
+		env = append(env, [2]string{name, os.Getenv(name)})
+	}
+	env = append(env,
+		[2]string{"AWS_REGION", region},
+		[2]string{"AWS_ACCESS_KEY_ID", accessKeyID},
+		[2]string{"AWS_SECRET_ACCESS_KEY", secretAccessKey},
+	)
+	var b strings.Builder
+	for _, kv := range env {
+		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+	if *envFile != "" {
+		if err := writeFile(*envFile, b.String()); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(stdout, b.String())
+	return err
+}
+
+// localConfig is the SDK config for the emulators; it fails when an endpoint is unset.
+func localConfig(ctx context.Context) (aws.Config, error) {
+	for _, name := range endpointVars {
+		if os.Getenv(name) == "" {
+			return aws.Config{}, fmt.Errorf("%s is not set; bootstrap only talks to the local emulators", name)
+		}
+	}
+	return config.LoadDefaultConfig(ctx,
+		config.WithRegion(region),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, "")),
+	)
+}
+
+// ensureSigningKey returns the ARN of the key behind alias, creating an ECC_NIST_P256
+// SIGN_VERIFY key and the alias when the alias does not exist.
+func ensureSigningKey(ctx context.Context, api *kms.Client, alias string) (string, error) {
+	desc, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(alias)})
+	if err == nil {
+		return aws.ToString(desc.KeyMetadata.Arn), nil
+	}
+	var notFound *kmstypes.NotFoundException
+	if !errors.As(err, &notFound) {
+		return "", err
+	}
+	created, err := api.CreateKey(ctx, &kms.CreateKeyInput{
+		KeySpec:     kmstypes.KeySpecEccNistP256,
+		KeyUsage:    kmstypes.KeyUsageTypeSignVerify,
+		Description: aws.String("Latchkey local ES256 access-token signing key"),
+	})
+	if err != nil {
+		return "", err
+	}
+	_, err = api.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: created.KeyMetadata.KeyId})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(created.KeyMetadata.Arn), nil
+}
+
+// ensureSecret returns the ARN of the secret name, creating it with a random 32-byte value in
+// base64 when it does not exist.
+func ensureSecret(ctx context.Context, api *secretsmanager.Client, name string) (string, error) {
+	desc, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	if err == nil {
+		return aws.ToString(desc.ARN), nil
+	}
+	var notFound *smtypes.ResourceNotFoundException
+	if !errors.As(err, &notFound) {
+		return "", err
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	created, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:         aws.String(name),
+		Description:  aws.String("Latchkey local HMAC key for refresh tokens"),
+		SecretString: aws.String(base64.StdEncoding.EncodeToString(key)),
+	})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(created.ARN), nil
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// writeFile writes data to path atomically, creating the folder.
+func writeFile(path, data string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/latchkey/latchkey/local/testenv"
+)
+
+// TestBootstrapIsIdempotent runs the bootstrap twice against the emulators of `make test` and
+// checks that the second run reuses the table, key and secret of the first.
+func TestBootstrapIsIdempotent(t *testing.T) {
+	ddb, kmsAPI, sm := testenv.DynamoDB(t), testenv.KMS(t), testenv.SecretsManager(t)
+	table := testenv.Name("bootstrap")
+	alias := "alias/" + testenv.Name("bootstrap")
+	secret := testenv.Name("bootstrap") + "/hmac"
+	envFile := filepath.Join(t.TempDir(), "state", "env")
+	args := []string{"-table", table, "-key-alias", alias, "-secret", secret, "-env-file", envFile}
+
+	var first, second bytes.Buffer
+	if err := run(t.Context(), args, &first); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(t.Context(), args, &second); err != nil {
+		t.Fatal(err)
+	}
+	if first.String() != second.String() {
+		t.Errorf("second run differs:\n%s\nvs\n%s", first.String(), second.String())
+	}
+	written, err := os.ReadFile(envFile)
+	if err != nil || string(written) != first.String() {
+		t.Errorf("env file = %q, %v", written, err)
+	}
+
+	env := map[string]string{}
+	for line := range strings.Lines(first.String()) {
+		name, value, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "export "), "=")
+		if !ok {
+			t.Fatalf("bad line %q", line)
+		}
+		env[name] = strings.Trim(value, "'")
+	}
+	for name, want := range map[string]string{
+		"LATCHKEY_TABLE": table, "LATCHKEY_ISSUER": "http://127.0.0.1:3000", "LATCHKEY_AUDIENCE": "latchkey-local",
+		"LATCHKEY_RP_ID": "localhost", "LATCHKEY_RP_ORIGINS": "http://localhost:3000", "AWS_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+		"AWS_ENDPOINT_URL_DYNAMODB": os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"),
+	} {
+		if env[name] != want {
+			t.Errorf("%s = %q, want %q", name, env[name], want)
+		}
+	}
+
+	if _, err := ddb.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err != nil {
+		t.Errorf("table: %v", err)
+	}
+	key, err := kmsAPI.DescribeKey(t.Context(), &kms.DescribeKeyInput{KeyId: aws.String(alias)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(key.KeyMetadata.Arn) != env["LATCHKEY_SIGNING_KEYS"] ||
+		key.KeyMetadata.KeySpec != kmstypes.KeySpecEccNistP256 || key.KeyMetadata.KeyUsage != kmstypes.KeyUsageTypeSignVerify {
+		t.Errorf("key = %+v, env %s", key.KeyMetadata, env["LATCHKEY_SIGNING_KEYS"])
+	}
+	value, err := sm.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(env["LATCHKEY_SECRET_ID"])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := base64.StdEncoding.DecodeString(aws.ToString(value.SecretString)); err != nil || len(raw) != 32 {
+		t.Errorf("secret is not 32 bytes of base64: %d bytes, %v", len(raw), err)
+	}
+}
+
+func TestBootstrapRefusesWithoutEndpoints(t *testing.T) {
+	t.Setenv("AWS_ENDPOINT_URL_KMS", "")
+	err := run(t.Context(), nil, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "AWS_ENDPOINT_URL_KMS is not set") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	if got := shellQuote("it's"); got != `'it'\''s'` {
+		t.Errorf("shellQuote = %s", got)
+	}
+}
