@@ -15,6 +15,7 @@
 # Unset parameters keep their previous value on update. Version is always `git describe`.
 # See docs/deploy.md.
 set -euo pipefail
+# shellcheck source=tools.sh
 . "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 
 cmd=${1:-}

@@ -10,6 +10,7 @@
 # CDK itself adds DependsOn on each function's role and policy so the policy exists before the
 # function; it is redundant for the role, harmless, and not ours to remove.
 set -euo pipefail
+# shellcheck source=tools.sh
 . "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 
 ensure_cdk
@@ -19,12 +20,12 @@ export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 say "cdk synth (offline)"
 cd "$INFRA_DIR"
 rm -rf cdk.out
-if ! cdk synth --no-notices --quiet -c placeholderCode=true >cdk.out.log 2>&1; then
-  cat cdk.out.log >&2
-  rm -f cdk.out.log
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! cdk synth --no-notices --quiet -c placeholderCode=true >"$log" 2>&1; then
+  cat "$log" >&2
   die "cdk synth failed"
 fi
-rm -f cdk.out.log
 templates=(cdk.out/*.template.json)
 [ -f "${templates[0]}" ] || die "cdk synth wrote no template"
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tools.sh is sourced by infra/cdk.sh and infra/check.sh. It finds (or installs) the pinned cdk
 # CLI and the Python linters, and sets an environment in which cdk, jsii, sam and cfn-lint make
 # no network calls of their own (no version check, notices or telemetry).
@@ -10,7 +11,7 @@ NODE_PREFIX=${LATCHKEY_NODE_PREFIX:-$ROOT_DIR/local/.tools/node}
 VENV_DIR=${LATCHKEY_VENV:-$ROOT_DIR/local/.tools/venv}
 AWS_CDK_VERSION=2.1148.1
 if [ -f "$ROOT_DIR/local/versions.env" ]; then
-  # shellcheck source=../local/versions.env
+  # shellcheck source=/dev/null
   . "$ROOT_DIR/local/versions.env"
 fi
 export PATH="$NODE_PREFIX/node_modules/.bin:$PATH"
