@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+// decisionTimeout bounds one decision, so a slow store turns into a deny well inside API
+// Gateway's authorizer timeout rather than a timeout of its own.
+const decisionTimeout = 3 * time.Second
+
+// errUnauthorized is the one error a REST API authorizer may return: API Gateway answers the
+// client 401. Any other error would be a 500.
+var errUnauthorized = errors.New("Unauthorized")
+
+type authenticator interface {
+	Authenticate(ctx context.Context, raw string) (core.AccessClaims, error)
+}
+
+type handler struct {
+	auth authenticator
+	log  *slog.Logger
+}
+
+// event is the union of the authorizer events API Gateway sends: HTTP API payload 2.0
+// (version "2.0", type REQUEST) and REST API TOKEN and REQUEST authorizers.
+type event struct {
+	Version            string            `json:"version"`
+	Type               string            `json:"type"`
+	AuthorizationToken string            `json:"authorizationToken"` // REST TOKEN
+	MethodArn          string            `json:"methodArn"`          // REST
+	RouteArn           string            `json:"routeArn"`           // HTTP API
+	Headers            map[string]string `json:"headers"`
+}
+
+// Handle decides one authorizer event. It never returns an error that API Gateway would turn
+// into a 500: whatever goes wrong, the answer is a deny (SECURITY.md: the authorizer denies
+// whenever it cannot decide).
+func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var ev event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		h.log.WarnContext(ctx, "authorizer.denied", "reason", "unreadable event")
+		return nil, errUnauthorized
+	}
+	ctx, cancel := context.WithTimeout(ctx, decisionTimeout)
+	defer cancel()
+	switch {
+	case ev.Version == "2.0":
+		claims, err := h.decide(ctx, bearer(header(ev.Headers, "authorization")))
+		if err != nil {
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
+		}
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: authContext(claims)}, nil
+	case ev.Type == "TOKEN" || ev.Type == "REQUEST":
+		token := ev.AuthorizationToken
+		if ev.Type == "REQUEST" {
+			token = header(ev.Headers, "authorization")
+		}
+		claims, err := h.decide(ctx, bearer(token))
+		switch {
+		case core.Is(err, core.KindUnauthenticated):
+			return nil, errUnauthorized
+		case err != nil:
+			return policy("", "Deny", ev.MethodArn, nil), nil
+		}
+		return policy(claims.Subject, "Allow", ev.MethodArn, authContext(claims)), nil
+	}
+	h.log.WarnContext(ctx, "authorizer.denied", "reason", "unknown event type", "type", ev.Type, "version", ev.Version)
+	return nil, errUnauthorized
+}
+
+// decide authenticates token and logs the outcome without the token.
+func (h *handler) decide(ctx context.Context, token string) (core.AccessClaims, error) {
+	claims, err := h.auth.Authenticate(ctx, token)
+	if err != nil {
+		h.log.InfoContext(ctx, "authorizer.denied", "kind", core.KindOf(err).String(), "err", err)
+		return core.AccessClaims{}, err
+	}
+	return claims, nil
+}
+
+// authContext is what the backend sees in requestContext.authorizer.
+func authContext(c core.AccessClaims) map[string]any {
+	return map[string]any{"sub": c.Subject, "sid": c.SessionID, "scope": c.Scope, "jti": c.ID}
+}
+
+// policy is a REST API authorizer answer. Its statement names only the method being called, so
+// a cached Allow cannot open other methods.
+func policy(principal, effect, methodArn string, ctx map[string]any) events.APIGatewayCustomAuthorizerResponse {
+	if principal == "" {
+		principal = "anonymous"
+	}
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID: principal,
+		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
+			Version: "2012-10-17",
+			Statement: []events.IAMPolicyStatement{{
+				Action:   []string{"execute-api:Invoke"},
+				Effect:   effect,
+				Resource: []string{methodArn},
+			}},
+		},
+		Context: ctx,
+	}
+}
+
+// header looks a header up case-insensitively: HTTP APIs lowercase names, REST APIs do not.
+func header(h map[string]string, name string) string {
+	if v, ok := h[name]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// bearer strips the "Bearer " scheme; anything else yields "" and so a deny.
+func bearer(h string) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
