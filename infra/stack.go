@@ -62,9 +62,9 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 
 	issuer := awscdk.NewCfnParameter(stack, jsii.String("Issuer"), &awscdk.CfnParameterProps{
 		Type:                  jsii.String("String"),
-		Description:           jsii.String("The iss claim of access tokens and the issuer in discovery (an https URL, no trailing slash)."),
-		AllowedPattern:        jsii.String(`^https://[^\s/]+(/[^\s]*[^\s/])?$`),
-		ConstraintDescription: jsii.String("an https URL without a trailing slash"),
+		Description:           jsii.String("The iss claim of access tokens and the issuer in discovery (an https URL, no query, fragment or trailing slash)."),
+		AllowedPattern:        jsii.String(`^https://[^\s/?#]+(/[^\s?#]*[^\s/?#])?$`),
+		ConstraintDescription: jsii.String("an https URL without query, fragment or trailing slash"),
 	})
 	audience := awscdk.NewCfnParameter(stack, jsii.String("Audience"), &awscdk.CfnParameterProps{
 		Type:        jsii.String("String"),
