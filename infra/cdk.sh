@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # cdk.sh synth|deploy|diff [extra cdk arguments]
 #
-# Builds the function binaries for linux/arm64 (make build ARCH=arm64), then runs the pinned cdk
+# Builds the binaries of the functions the stack deploys for linux/arm64, then runs the pinned cdk
 # CLI in infra/. synth writes infra/cdk.out and needs no AWS account; deploy and diff use your
 # usual AWS credentials and region. Set in the environment (or on the make command line:
 # make deploy ISSUER=https://auth.example.com):
@@ -25,8 +25,13 @@ case "$cmd" in
 esac
 
 ensure_cdk
-say "building functions for linux/arm64"
-make -s -C "$ROOT_DIR" build ARCH=arm64
+# Build the functions the stack deploys (infra/functions.go), not every directory in functions/.
+mapfile -t functions < <(cd "$INFRA_DIR" && go run . functions)
+[ "${#functions[@]}" -gt 0 ] || die "the stack deploys no function"
+say "building ${functions[*]} for linux/arm64"
+targets=()
+for fn in "${functions[@]}"; do targets+=("build/linux_arm64/$fn/bootstrap"); done
+make -s -C "$ROOT_DIR" ARCH=arm64 "${targets[@]}"
 
 args=(--no-notices)
 if [ -n "${STACK:-}" ]; then args+=(-c "stackName=$STACK"); fi

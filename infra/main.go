@@ -9,6 +9,9 @@
 //	placeholderCode  "true" packages a stub bootstrap for functions that are not built yet, so
 //	                 the template can be synthesized and linted before anything is compiled
 //	                 (infra/check.sh); never deploy such a synth
+//
+// `go run . functions` prints the names of the functions the stack deploys, one a line, and
+// exits; infra/cdk.sh builds exactly those.
 package main
 
 import (
@@ -25,6 +28,12 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "functions" {
+		for _, fn := range Enabled() {
+			fmt.Println(fn.Name)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		os.Exit(1)
