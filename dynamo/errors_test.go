@@ -83,17 +83,42 @@ func (f failingAPI) UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...fu
 	return nil, f.err
 }
 
+func (f failingAPI) BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	return nil, f.err
+}
+
+func (f failingAPI) TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	return nil, f.err
+}
+
+func (f failingAPI) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	return nil, f.err
+}
+
 // portCalls calls every port method of store once and returns their errors by name.
 func portCalls(ctx context.Context, store *Store) map[string]error {
 	_, take := store.TakeChallenge(ctx, "id", now)
 	_, denied := store.TokenDenied(ctx, "jti", now)
 	_, hit := store.Hit(ctx, "key", time.Minute, now)
+	_, getSession := store.GetSession(ctx, "sid", now)
+	_, _, rotate := store.RotateRefresh(ctx, "sid", 1, now, now.Add(time.Hour))
+	_, list := store.UserSessions(ctx, "uid", now)
+	_, getUser := store.GetUser(ctx, "uid")
+	_, state := store.AccessState(ctx, "sid", "jti", "uid", now)
 	return map[string]error{
 		"PutChallenge":  store.PutChallenge(ctx, core.Challenge{ID: "id", Ceremony: core.CeremonyLogin, ExpiresAt: now.Add(time.Minute)}, now),
 		"TakeChallenge": take,
 		"DenyToken":     store.DenyToken(ctx, "jti", now.Add(time.Minute)),
 		"TokenDenied":   denied,
 		"Hit":           hit,
+		"CreateSession": store.CreateSession(ctx, core.Session{ID: "sid", UserID: "uid", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}),
+		"GetSession":    getSession,
+		"RotateRefresh": rotate,
+		"RevokeSession": store.RevokeSession(ctx, "sid", now),
+		"UserSessions":  list,
+		"CreateUser":    store.CreateUser(ctx, core.User{ID: "uid", Email: "a@example.com", CreatedAt: now}),
+		"GetUser":       getUser,
+		"AccessState":   state,
 	}
 }
 

@@ -1,10 +1,14 @@
 package dynamo
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/latchkey/latchkey/core"
 )
 
 // The whole single-table schema lives in this file (ARCHITECTURE.md §3): attribute and index
@@ -42,6 +46,28 @@ func challengeKey(id string) itemKey { return itemKey{PK: "CHAL#" + id, SK: "CHA
 // jtiKey is the key of the denylist entry for the access-token id jti.
 func jtiKey(jti string) itemKey { return itemKey{PK: "JTI#" + jti, SK: "JTI"} }
 
+// sessionKey is the key of session sid.
+func sessionKey(sid string) itemKey { return itemKey{PK: "SESS#" + sid, SK: "SESS"} }
+
+// userKey is the key of user uid.
+func userKey(uid string) itemKey { return itemKey{PK: "USER#" + uid, SK: "USER"} }
+
+// emailKey is the key of the sentinel that reserves the (already normalized) email for one user.
+func emailKey(email string) itemKey { return itemKey{PK: "EMAIL#" + email, SK: "EMAIL"} }
+
+// userPartition is the gsi1 partition of everything listed per user (sessions, credentials).
+func userPartition(uid string) string { return "USER#" + uid }
+
+// sessionsPrefix starts the gsi1 sort key of every session in a user's partition.
+const sessionsPrefix = "SESS#"
+
+// sessionSortKey is the gsi1 sort key of session sid created at created: the creation time in
+// zero-padded epoch seconds, then the id, so that a descending query lists the newest first
+// (ties within a second broken by id, descending).
+func sessionSortKey(created time.Time, sid string) string {
+	return fmt.Sprintf("%s%012d#%s", sessionsPrefix, max(epoch(created), 0), sid)
+}
+
 // rateKey is the key of the counter for key in the window of length window starting at start.
 // The window length is part of the sort key so that two rules counting the same key with
 // different windows never share a counter, even when their windows start at the same second.
@@ -64,6 +90,127 @@ type challengeItem struct {
 type jtiItem struct {
 	itemKey
 	ExpiresAt int64 `dynamodbav:"expiresAt"`
+}
+
+// sessionItem is a core.Session at rest. Times are epoch seconds; expiresAt is the absolute
+// expiry and the TTL attribute. The gsi1 attributes list it under its user.
+type sessionItem struct {
+	itemKey
+	GSI1PK        string   `dynamodbav:"gsi1pk"`
+	GSI1SK        string   `dynamodbav:"gsi1sk"`
+	UserID        string   `dynamodbav:"uid"`
+	AuthTime      int64    `dynamodbav:"authTime"`
+	AMR           []string `dynamodbav:"amr,omitempty"`
+	Scope         string   `dynamodbav:"scope,omitempty"`
+	ClientIP      string   `dynamodbav:"clientIp,omitempty"`
+	UserAgent     string   `dynamodbav:"userAgent,omitempty"`
+	CreatedAt     int64    `dynamodbav:"createdAt"`
+	LastUsedAt    int64    `dynamodbav:"lastUsedAt"`
+	ExpiresAt     int64    `dynamodbav:"expiresAt"`
+	IdleExpiresAt int64    `dynamodbav:"idleExpiresAt"`
+	Revoked       bool     `dynamodbav:"revoked"`
+	Generation    uint64   `dynamodbav:"generation"`
+	RotatedAt     int64    `dynamodbav:"rotatedAt"`
+}
+
+// Session attributes named in update and condition expressions.
+const (
+	attrIdleExpiresAt = "idleExpiresAt"
+	attrRevoked       = "revoked"
+	attrGeneration    = "generation"
+	attrRotatedAt     = "rotatedAt"
+	attrLastUsedAt    = "lastUsedAt"
+)
+
+// newSessionItem lays s out as an item.
+func newSessionItem(s core.Session) sessionItem {
+	return sessionItem{
+		itemKey:       sessionKey(s.ID),
+		GSI1PK:        userPartition(s.UserID),
+		GSI1SK:        sessionSortKey(s.CreatedAt, s.ID),
+		UserID:        s.UserID,
+		AuthTime:      epoch(s.AuthTime),
+		AMR:           s.AMR,
+		Scope:         s.Scope,
+		ClientIP:      s.ClientIP,
+		UserAgent:     s.UserAgent,
+		CreatedAt:     epoch(s.CreatedAt),
+		LastUsedAt:    epoch(s.LastUsedAt),
+		ExpiresAt:     epoch(s.ExpiresAt),
+		IdleExpiresAt: epoch(s.IdleExpiresAt),
+		Revoked:       s.Revoked,
+		Generation:    s.Generation,
+		RotatedAt:     epoch(s.RotatedAt),
+	}
+}
+
+// session is the core.Session the item holds.
+func (it sessionItem) session() core.Session {
+	return core.Session{
+		ID:            strings.TrimPrefix(it.PK, "SESS#"),
+		UserID:        it.UserID,
+		AuthTime:      fromEpoch(it.AuthTime),
+		AMR:           it.AMR,
+		Scope:         it.Scope,
+		ClientIP:      it.ClientIP,
+		UserAgent:     it.UserAgent,
+		CreatedAt:     fromEpoch(it.CreatedAt),
+		LastUsedAt:    fromEpoch(it.LastUsedAt),
+		ExpiresAt:     fromEpoch(it.ExpiresAt),
+		IdleExpiresAt: fromEpoch(it.IdleExpiresAt),
+		Revoked:       it.Revoked,
+		Generation:    it.Generation,
+		RotatedAt:     fromEpoch(it.RotatedAt),
+	}
+}
+
+// userItem is a core.User at rest. It has no expiresAt: accounts do not expire. A zero
+// TokensNotBefore is not stored.
+type userItem struct {
+	itemKey
+	Email           string `dynamodbav:"email,omitempty"`
+	DisplayName     string `dynamodbav:"displayName,omitempty"`
+	CreatedAt       int64  `dynamodbav:"createdAt"`
+	Disabled        bool   `dynamodbav:"disabled"`
+	TokensNotBefore int64  `dynamodbav:"tokensNotBefore,omitempty"`
+}
+
+// newUserItem lays u out as an item.
+func newUserItem(u core.User) userItem {
+	var notBefore int64
+	if !u.TokensNotBefore.IsZero() {
+		notBefore = epoch(u.TokensNotBefore)
+	}
+	return userItem{
+		itemKey:         userKey(u.ID),
+		Email:           u.Email,
+		DisplayName:     u.DisplayName,
+		CreatedAt:       epoch(u.CreatedAt),
+		Disabled:        u.Disabled,
+		TokensNotBefore: notBefore,
+	}
+}
+
+// user is the core.User the item holds.
+func (it userItem) user() core.User {
+	u := core.User{
+		ID:          strings.TrimPrefix(it.PK, "USER#"),
+		Email:       it.Email,
+		DisplayName: it.DisplayName,
+		CreatedAt:   fromEpoch(it.CreatedAt),
+		Disabled:    it.Disabled,
+	}
+	if it.TokensNotBefore != 0 {
+		u.TokensNotBefore = fromEpoch(it.TokensNotBefore)
+	}
+	return u
+}
+
+// emailItem reserves an email address for the user uid. It is written in the same transaction
+// as the user, so an address belongs to at most one account.
+type emailItem struct {
+	itemKey
+	UserID string `dynamodbav:"uid"`
 }
 
 // counterItem is one fixed-window hit counter.

@@ -19,12 +19,18 @@ type Memory struct {
 	challenges map[string]core.Challenge
 	denied     map[string]int64 // jti → exp in epoch seconds
 	counters   map[counterKey]counter
+	sessions   map[string]core.Session
+	users      map[string]core.User
+	emails     map[string]string // email → uid
 }
 
 var (
 	_ core.ChallengeStore = (*Memory)(nil)
 	_ core.TokenDenylist  = (*Memory)(nil)
 	_ core.Counters       = (*Memory)(nil)
+	_ core.SessionStore   = (*Memory)(nil)
+	_ core.UserStore      = (*Memory)(nil)
+	_ core.AccessStates   = (*Memory)(nil)
 )
 
 // NewMemory returns an empty Memory.
@@ -33,6 +39,9 @@ func NewMemory() *Memory {
 		challenges: make(map[string]core.Challenge),
 		denied:     make(map[string]int64),
 		counters:   make(map[counterKey]counter),
+		sessions:   make(map[string]core.Session),
+		users:      make(map[string]core.User),
+		emails:     make(map[string]string),
 	}
 }
 

@@ -1,0 +1,131 @@
+package coretest
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"time"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+// maxListed is how many of a user's sessions, live or not, UserSessions looks at, newest
+// first, as the store's listing does.
+const maxListed = 1000
+
+// CreateSession stores a copy of s unless a session with its id is live at s.CreatedAt
+// (core.SessionStore).
+func (m *Memory) CreateSession(_ context.Context, s core.Session) error {
+	const op core.Op = "coretest.Memory.CreateSession"
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.sessions[s.ID]; ok && live(old.ExpiresAt.Unix(), s.CreatedAt) {
+		return core.E(op, core.KindConflict, "", nil)
+	}
+	m.sessions[s.ID] = storedSession(s)
+	return nil
+}
+
+// GetSession returns session id (core.SessionStore).
+func (m *Memory) GetSession(_ context.Context, id string, now time.Time) (core.Session, error) {
+	const op core.Op = "coretest.Memory.GetSession"
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.liveSession(id, now)
+	if !ok {
+		return core.Session{}, core.E(op, core.KindNotFound, "", nil)
+	}
+	return copySession(s), nil
+}
+
+// RotateRefresh advances session id from generation from to from+1 if it is live at now and
+// at generation from (core.SessionStore).
+func (m *Memory) RotateRefresh(_ context.Context, id string, from uint64, now, idleUntil time.Time) (core.Session, bool, error) {
+	const op core.Op = "coretest.Memory.RotateRefresh"
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.liveSession(id, now)
+	if !ok {
+		return core.Session{}, false, core.E(op, core.KindNotFound, "", nil)
+	}
+	if s.Revoked || !live(s.IdleExpiresAt.Unix(), now) || s.Generation != from {
+		return copySession(s), false, nil
+	}
+	s.Generation = from + 1
+	s.RotatedAt = second(now)
+	s.LastUsedAt = second(now)
+	s.IdleExpiresAt = second(idleUntil)
+	m.sessions[id] = s
+	return copySession(s), true, nil
+}
+
+// RevokeSession marks session id revoked (core.SessionStore).
+func (m *Memory) RevokeSession(_ context.Context, id string, now time.Time) error {
+	const op core.Op = "coretest.Memory.RevokeSession"
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.liveSession(id, now)
+	if !ok {
+		return core.E(op, core.KindNotFound, "", nil)
+	}
+	s.Revoked = true
+	m.sessions[id] = s
+	return nil
+}
+
+// UserSessions lists the sessions of user uid live at now, newest first, in the store's order:
+// by CreatedAt to the second, then by id, both descending (core.SessionStore).
+func (m *Memory) UserSessions(_ context.Context, uid string, now time.Time) ([]core.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var all []core.Session
+	for _, s := range m.sessions {
+		if s.UserID == uid {
+			all = append(all, s)
+		}
+	}
+	slices.SortFunc(all, func(a, b core.Session) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+	})
+	list := []core.Session{}
+	for _, s := range all[:min(len(all), maxListed)] {
+		if s.Live(now) {
+			list = append(list, copySession(s))
+		}
+	}
+	return list, nil
+}
+
+// liveSession is session id if it is stored and not past ExpiresAt at now. The caller holds mu.
+func (m *Memory) liveSession(id string, now time.Time) (core.Session, bool) {
+	s, ok := m.sessions[id]
+	if !ok || !live(s.ExpiresAt.Unix(), now) {
+		return core.Session{}, false
+	}
+	return s, true
+}
+
+// storedSession is s as the store keeps it: times to the second in UTC, its own AMR slice.
+func storedSession(s core.Session) core.Session {
+	s.AuthTime = second(s.AuthTime)
+	s.CreatedAt = second(s.CreatedAt)
+	s.LastUsedAt = second(s.LastUsedAt)
+	s.ExpiresAt = second(s.ExpiresAt)
+	s.IdleExpiresAt = second(s.IdleExpiresAt)
+	s.RotatedAt = second(s.RotatedAt)
+	return copySession(s)
+}
+
+// copySession gives s its own AMR slice, so that callers never share memory with the fake; an
+// empty AMR is nil, as an omitted attribute reads back from the table.
+func copySession(s core.Session) core.Session {
+	if len(s.AMR) == 0 {
+		s.AMR = nil
+	} else {
+		s.AMR = slices.Clone(s.AMR)
+	}
+	return s
+}
+
+// second is t as the store keeps times: whole seconds, rounded down, in UTC.
+func second(t time.Time) time.Time { return time.Unix(t.Unix(), 0).UTC() }
