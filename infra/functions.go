@@ -119,8 +119,9 @@ var catalog = []Function{
 			readSecret,
 			{Table, []string{
 				"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-				"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:TransactWriteItems",
-				"dynamodb:ConditionCheckItem",
+				"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem",
+				// TransactWriteItems is not an IAM action: a transaction is authorized by the
+				// Put/Update/Delete/ConditionCheckItem actions of its parts.
 			}},
 			{TableIndexes, []string{"dynamodb:Query"}},
 		},

@@ -9,6 +9,8 @@
 //	placeholderCode  "true" packages a stub bootstrap for functions that are not built yet, so
 //	                 the template can be synthesized and linted before anything is compiled
 //	                 (infra/check.sh); never deploy such a synth
+//	allFunctions     "true" includes the functions of the catalog that are not enabled yet, so
+//	                 infra/check.sh lints them before they are deployed
 //
 // `go run . functions` prints the names of the functions the stack deploys, one a line, and
 // exits; infra/cdk.sh builds exactly those.
@@ -48,6 +50,9 @@ func run() error {
 	placeholder := contextString(app, "placeholderCode", "false") == "true"
 
 	fns := Enabled()
+	if contextString(app, "allFunctions", "false") == "true" {
+		fns = catalog
+	}
 	missing, err := missingBinaries(buildDir, fns)
 	if err != nil {
 		return err

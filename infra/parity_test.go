@@ -57,6 +57,9 @@ func TestUncommentBlocks(t *testing.T) {
 	if got := string(uncommentBlocks(t, []byte(src), []string{"x"})); got != want {
 		t.Errorf("uncommentBlocks:\n%q\nwant\n%q", got, want)
 	}
+	if got := string(uncommentBlocks(t, []byte(want), []string{"x"})); got != want {
+		t.Errorf("uncommentBlocks of an enabled block:\n%q\nwant it unchanged", got)
+	}
 }
 
 // TestTemplateGlobals compares the settings and environment every function gets.
@@ -331,22 +334,26 @@ var blockStart = regexp.MustCompile(`^\s*# BEGIN (\w+)\b`)
 var commented = regexp.MustCompile(`^(\s*)# ?(.*)$`)
 
 // uncommentBlocks removes one level of "# " from every line between "# BEGIN <name>" and
-// "# END <name>" for the given names, as a person enabling the block would.
+// "# END <name>" for the given names, as a person enabling the block would. A block whose first
+// line is not a comment has been enabled already and is left as it is.
 func uncommentBlocks(t *testing.T, src []byte, names []string) []byte {
 	t.Helper()
 	var out []string
-	block := ""
+	block, first, enabled := "", false, false
 	for _, line := range strings.Split(string(src), "\n") {
 		trimmed := strings.TrimSpace(line)
 		switch {
 		case block == "":
 			if m := blockStart.FindStringSubmatch(line); m != nil && slices.Contains(names, m[1]) {
-				block = m[1]
+				block, first = m[1], true
 			}
 		case trimmed == "# END "+block:
 			block = ""
 		default:
-			if m := commented.FindStringSubmatch(line); m != nil {
+			if first {
+				first, enabled = false, !strings.HasPrefix(trimmed, "#")
+			}
+			if m := commented.FindStringSubmatch(line); m != nil && !enabled {
 				line = m[1] + m[2]
 				if strings.TrimSpace(line) == "" {
 					line = ""

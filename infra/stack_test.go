@@ -24,10 +24,6 @@ var tokenIssuers = []string{"sessions", "passkeys"}
 var stubDir string
 
 func TestMain(m *testing.M) {
-	// jsii's banner about Node 20's end of life is noise here (shared/notes/TOOLCHAIN.md).
-	if os.Getenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION") == "" {
-		os.Setenv("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-	}
 	dir, err := stubPackage()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
