@@ -2,8 +2,10 @@
 # Source it after lib.sh, then:
 #   start_emulators DDB_PORT MOTO_PORT   start both on 127.0.0.1, or reuse our own running ones
 #   stop_emulators                       stop what start_emulators started (not what it reused)
-# Each started emulator writes its pid to local/.state/<name>-<port>.pid and logs to
-# local/.state/<name>-<port>.log.
+# Each emulator's pid and the pid of the shell that owns it go to local/.state/<name>-<port>.pid,
+# its output to local/.state/<name>-<port>.log. An emulator of ours already listening is reused:
+# left alone while the shell that started it runs, adopted (and so stopped by us) when that
+# shell is gone.
 
 EMULATOR_PIDS=()
 
@@ -21,13 +23,10 @@ http_answers() {
 # port_open HOST PORT succeeds when something accepts TCP connections on HOST:PORT.
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
-# pid_is_ours PIDFILE PATTERN succeeds when PIDFILE names a live process whose command line
-# contains PATTERN.
+# pid_is_ours PID PATTERN succeeds when PID is a live process whose command line contains PATTERN.
 pid_is_ours() {
-  local pid
-  pid=$(cat "$1" 2>/dev/null) || return 1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null &&
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$2"
+  [ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -q -- "$2"
 }
 
 # start_emulator NAME PORT MATCH CMD... starts CMD in the background unless our own NAME is
@@ -35,18 +34,25 @@ pid_is_ours() {
 start_emulator() {
   local name=$1 port=$2 match=$3
   shift 3
-  local pidfile=$STATE_DIR/$name-$port.pid log=$STATE_DIR/$name-$port.log
+  local pidfile=$STATE_DIR/$name-$port.pid log=$STATE_DIR/$name-$port.log pid owner
   mkdir -p "$STATE_DIR"
-  if pid_is_ours "$pidfile" "$match" && http_answers 127.0.0.1 "$port"; then
-    say "$name on 127.0.0.1:$port: already running (pid $(cat "$pidfile")), reusing it"
+  read -r pid owner <"$pidfile" 2>/dev/null || true
+  if pid_is_ours "$pid" "$match" && http_answers 127.0.0.1 "$port"; then
+    if [ -n "$owner" ] && [ "$owner" != $$ ] && kill -0 "$owner" 2>/dev/null; then
+      say "$name on 127.0.0.1:$port: already running (pid $pid, started by pid $owner), reusing it"
+    else
+      say "$name on 127.0.0.1:$port: left running by an earlier run (pid $pid), adopting it"
+      echo "$pid $$" >"$pidfile"
+      EMULATOR_PIDS+=("$pid")
+    fi
     return
   fi
   if port_open 127.0.0.1 "$port"; then
     die "127.0.0.1:$port is taken by another program; stop it or pick another port"
   fi
   "$@" >"$log" 2>&1 &
-  local pid=$!
-  echo "$pid" >"$pidfile"
+  pid=$!
+  echo "$pid $$" >"$pidfile"
   EMULATOR_PIDS+=("$pid")
   local deadline=$((SECONDS + 60))
   until http_answers 127.0.0.1 "$port"; do

@@ -52,7 +52,10 @@ func NewGateway(cfg Config, log *slog.Logger) (*Gateway, error) {
 		if fn.Name == authorizerName {
 			g.authorizer = fn.Name
 		}
-		bin := filepath.Join(cfg.BuildDir, "linux_"+cfg.Arch, fn.Name, "bootstrap")
+		bin, err := filepath.Abs(filepath.Join(cfg.BuildDir, "linux_"+cfg.Arch, fn.Name, "bootstrap"))
+		if err != nil {
+			return nil, err
+		}
 		if _, err := os.Stat(bin); err != nil {
 			log.Warn("function not built; its routes will answer 500", "function", fn.Name, "binary", bin)
 			continue

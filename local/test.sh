@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# test.sh (make test): every check, on emulators of its own so it never collides with a running
+# `make dev`: go vet, go test (with DynamoDB Local on :8100 and moto on :5100), infra/check.sh,
+# and the deployed binaries' size and dependency checks. Exits non-zero if anything failed.
+set -uo pipefail
+started=$SECONDS
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$LOCAL_DIR/emulators.sh"
+cd "$ROOT_DIR"
+
+bash "$LOCAL_DIR/install.sh" || die "installing the tools failed"
+rm -f "$STATE_DIR/go-test.counts"
+
+trap stop_emulators EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+start_emulators 8100 5100
+export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8100
+export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:5100
+export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:5100
+export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
+export LATCHKEY_TEST_STACK=1
+
+failed=()
+# step NAME CMD... runs one check and records its failure.
+step() {
+  local name=$1
+  shift
+  echo
+  say "$name"
+  if "$@"; then
+    return 0
+  fi
+  echo "FAILED: $name" >&2
+  failed+=("$name")
+}
+
+go_test() {
+  go test -count=1 -json ./... 2>&1 | python3 "$LOCAL_DIR/gotest.py" "$STATE_DIR/go-test.counts"
+}
+
+# binary_sizes builds every function as deployed and fails when one is over 12 MB.
+binary_sizes() {
+  make --no-print-directory -s build ARCH=arm64 || return 1
+  local limit=$((12 * 1024 * 1024)) status=0 bin size
+  for bin in build/linux_arm64/*/bootstrap; do
+    [ -f "$bin" ] || continue
+    size=$(stat -c %s "$bin")
+    printf '  %-40s %6.1f MB\n' "$bin" "$(echo "$size" | awk '{print $1 / 1048576}')"
+    if [ "$size" -gt "$limit" ]; then
+      echo "  $bin is over 12 MB" >&2
+      status=1
+    fi
+  done
+  return $status
+}
+
+# no_cdk_in_functions fails when a function binary would link the CDK or jsii.
+no_cdk_in_functions() {
+  local deps
+  deps=$(go list -deps ./functions/...) || return 1
+  if grep -E 'aws-cdk-go|jsii-runtime' <<<"$deps"; then
+    echo "  functions depend on the CDK or jsii (above)" >&2
+    return 1
+  fi
+  echo "  no aws-cdk-go or jsii-runtime in go list -deps ./functions/..."
+}
+
+step "go vet ./..." go vet ./...
+step "go test ./..." go_test
+if [ -f infra/check.sh ]; then
+  step "infra/check.sh" bash infra/check.sh
+fi
+step "function binaries for linux/arm64 under 12 MB" binary_sizes
+step "function binaries free of CDK and jsii" no_cdk_in_functions
+
+elapsed=$((SECONDS - started))
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "make test FAILED after ${elapsed}s: ${failed[*]}"
+else
+  echo "make test passed in ${elapsed}s"
+fi
+# The last line is go test's count, for whoever reads only the end.
+[ -f "$STATE_DIR/go-test.counts" ] && echo "tests: $(cat "$STATE_DIR/go-test.counts")"
+[ ${#failed[@]} -eq 0 ]
