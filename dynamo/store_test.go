@@ -68,3 +68,15 @@ func TestTokenDenylist(t *testing.T) {
 func TestCounters(t *testing.T) {
 	coretest.TestCounters(t, func(t *testing.T) core.Counters { return testStore(t) })
 }
+
+func TestSessionStore(t *testing.T) {
+	coretest.TestSessionStore(t, func(t *testing.T) core.SessionStore { return testStore(t) })
+}
+
+func TestUserStore(t *testing.T) {
+	coretest.TestUserStore(t, func(t *testing.T) core.UserStore { return testStore(t) })
+}
+
+func TestAccessStates(t *testing.T) {
+	coretest.TestAccessStates(t, func(t *testing.T) coretest.AccessStore { return testStore(t) })
+}

@@ -17,3 +17,15 @@ func TestMemoryTokenDenylist(t *testing.T) {
 func TestMemoryCounters(t *testing.T) {
 	TestCounters(t, func(*testing.T) core.Counters { return NewMemory() })
 }
+
+func TestMemorySessionStore(t *testing.T) {
+	TestSessionStore(t, func(*testing.T) core.SessionStore { return NewMemory() })
+}
+
+func TestMemoryUserStore(t *testing.T) {
+	TestUserStore(t, func(*testing.T) core.UserStore { return NewMemory() })
+}
+
+func TestMemoryAccessStates(t *testing.T) {
+	TestAccessStates(t, func(*testing.T) AccessStore { return NewMemory() })
+}

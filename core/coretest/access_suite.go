@@ -1,0 +1,159 @@
+package coretest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+// AccessStore is what TestAccessStates needs: the access-state reader and the ports that write
+// what it reads.
+type AccessStore interface {
+	core.SessionStore
+	core.UserStore
+	core.TokenDenylist
+	core.AccessStates
+}
+
+// TestAccessStates is the contract of core.AccessStates. newStore returns the store under
+// test; it may return the same store to every subtest, as the subtests use fresh ids.
+func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
+	ctx := context.Background()
+	// setup creates a user and a live session of theirs, and returns them with a fresh jti.
+	setup := func(t *testing.T, store AccessStore) (core.User, core.Session, string) {
+		t.Helper()
+		u := newUser(t)
+		u.TokensNotBefore = t0.Add(-time.Minute + 250*time.Millisecond)
+		if err := store.CreateUser(ctx, u); err != nil {
+			t.Fatalf("CreateUser: %v", err)
+		}
+		s := newSession(t, u.ID, t0)
+		if err := store.CreateSession(ctx, s); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+		return wholeSecondsUser(u), wholeSeconds(s), randomID(t)
+	}
+	state := func(t *testing.T, store AccessStore, sid, jti, uid string, now time.Time) core.AccessState {
+		t.Helper()
+		st, err := store.AccessState(ctx, sid, jti, uid, now)
+		if err != nil {
+			t.Fatalf("AccessState: %v", err)
+		}
+		return st
+	}
+
+	t.Run("a live session, an undenied jti and a user read back whole", func(t *testing.T) {
+		store := newStore(t)
+		u, s, jti := setup(t, store)
+		st := state(t, store, s.ID, jti, u.ID, t0)
+		if !st.SessionFound || st.TokenDenied || !st.UserFound {
+			t.Fatalf("AccessState = found %v, denied %v, user %v; want true, false, true", st.SessionFound, st.TokenDenied, st.UserFound)
+		}
+		sameSession(t, st.Session, s)
+		sameUser(t, st.User, u) // TokensNotBefore included
+	})
+
+	t.Run("nothing stored reads as nothing found, without error", func(t *testing.T) {
+		st := state(t, newStore(t), randomID(t), randomID(t), randomID(t), t0)
+		if st.SessionFound || st.TokenDenied || st.UserFound {
+			t.Fatalf("AccessState of unknown ids = %+v, want nothing found", st)
+		}
+	})
+
+	t.Run("a denied jti is denied until its exp", func(t *testing.T) {
+		store := newStore(t)
+		u, s, jti := setup(t, store)
+		exp := t0.Add(10 * time.Minute)
+		if err := store.DenyToken(ctx, jti, exp); err != nil {
+			t.Fatalf("DenyToken: %v", err)
+		}
+		for _, tc := range []struct {
+			now  time.Time
+			want bool
+		}{
+			{t0, true},
+			{exp.Add(-time.Second), true},
+			{exp, false},
+			{exp.Add(72 * time.Hour), false}, // the entry may still be stored
+		} {
+			if st := state(t, store, s.ID, jti, u.ID, tc.now); st.TokenDenied != tc.want {
+				t.Errorf("TokenDenied at exp%+v = %v, want %v", tc.now.Sub(exp), st.TokenDenied, tc.want)
+			}
+		}
+		if st := state(t, store, s.ID, randomID(t), u.ID, t0); st.TokenDenied {
+			t.Error("another jti of the same session is denied")
+		}
+	})
+
+	t.Run("a missing user is not found; the rest still reads", func(t *testing.T) {
+		store := newStore(t)
+		s := newSession(t, "user-"+randomID(t), t0)
+		if err := store.CreateSession(ctx, s); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+		st := state(t, store, s.ID, randomID(t), s.UserID, t0)
+		if st.UserFound || !st.SessionFound {
+			t.Fatalf("AccessState = user %v, session %v; want false, true", st.UserFound, st.SessionFound)
+		}
+	})
+
+	t.Run("a disabled user is found and disabled", func(t *testing.T) {
+		store := newStore(t)
+		u := newUser(t)
+		u.Disabled = true
+		if err := store.CreateUser(ctx, u); err != nil {
+			t.Fatalf("CreateUser: %v", err)
+		}
+		st := state(t, store, randomID(t), randomID(t), u.ID, t0)
+		if !st.UserFound || !st.User.Disabled || !st.User.TokensNotBefore.IsZero() {
+			t.Fatalf("AccessState user = %+v (found %v); want found, disabled, no not-before", st.User, st.UserFound)
+		}
+	})
+
+	t.Run("an expired session is not found though still stored", func(t *testing.T) {
+		store := newStore(t)
+		u, s, jti := setup(t, store)
+		for _, at := range []time.Time{s.ExpiresAt, s.ExpiresAt.Add(72 * time.Hour)} {
+			if st := state(t, store, s.ID, jti, u.ID, at); st.SessionFound {
+				t.Fatalf("AccessState at expiry + %v found the session", at.Sub(s.ExpiresAt))
+			}
+		}
+		if st := state(t, store, s.ID, jti, u.ID, s.ExpiresAt.Add(-time.Second)); !st.SessionFound {
+			t.Fatal("AccessState a second before expiry did not find the session")
+		}
+	})
+
+	t.Run("revoked and idle sessions are found for the caller to judge", func(t *testing.T) {
+		store := newStore(t)
+		u, s, jti := setup(t, store)
+		idle := state(t, store, s.ID, jti, u.ID, s.IdleExpiresAt)
+		if !idle.SessionFound || idle.Session.Live(s.IdleExpiresAt) {
+			t.Fatalf("AccessState at idle expiry: found %v, live %v; want found and not live", idle.SessionFound, idle.Session.Live(s.IdleExpiresAt))
+		}
+		if err := store.RevokeSession(ctx, s.ID, t0); err != nil {
+			t.Fatalf("RevokeSession: %v", err)
+		}
+		if st := state(t, store, s.ID, jti, u.ID, t0); !st.SessionFound || !st.Session.Revoked {
+			t.Fatalf("AccessState after revocation: found %v, revoked %v; want both", st.SessionFound, st.Session.Revoked)
+		}
+	})
+
+	t.Run("writes show at the very next read", func(t *testing.T) {
+		store := newStore(t)
+		u, s, jti := setup(t, store)
+		if _, ok, err := store.RotateRefresh(ctx, s.ID, 1, t0, t0.Add(time.Hour)); err != nil || !ok {
+			t.Fatalf("RotateRefresh: %v, %v", ok, err)
+		}
+		if st := state(t, store, s.ID, jti, u.ID, t0); st.Session.Generation != 2 {
+			t.Fatalf("AccessState after rotation: generation %d, want 2", st.Session.Generation)
+		}
+		if err := store.DenyToken(ctx, jti, t0.Add(time.Minute)); err != nil {
+			t.Fatalf("DenyToken: %v", err)
+		}
+		if st := state(t, store, s.ID, jti, u.ID, t0); !st.TokenDenied {
+			t.Fatal("AccessState right after DenyToken: not denied")
+		}
+	})
+}
