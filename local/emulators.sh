@@ -34,9 +34,9 @@ pid_is_ours() {
 start_emulator() {
   local name=$1 port=$2 match=$3
   shift 3
-  local pidfile=$STATE_DIR/$name-$port.pid log=$STATE_DIR/$name-$port.log pid owner
+  local pidfile=$STATE_DIR/$name-$port.pid log=$STATE_DIR/$name-$port.log pid= owner=
   mkdir -p "$STATE_DIR"
-  read -r pid owner <"$pidfile" 2>/dev/null || true
+  if [ -f "$pidfile" ]; then read -r pid owner <"$pidfile" || true; fi
   if pid_is_ours "$pid" "$match" && http_answers 127.0.0.1 "$port"; then
     if [ -n "$owner" ] && [ "$owner" != $$ ] && kill -0 "$owner" 2>/dev/null; then
       say "$name on 127.0.0.1:$port: already running (pid $pid, started by pid $owner), reusing it"
