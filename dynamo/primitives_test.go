@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,16 +27,37 @@ func randomKey(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
-// countingAPI counts the calls made through it and keeps the last GetItem input.
+// countingAPI counts the calls made through it, in total and per operation, and keeps the
+// last GetItem and BatchGetItem inputs.
 type countingAPI struct {
 	API
-	calls   atomic.Int64
-	mu      sync.Mutex
-	lastGet *dynamodb.GetItemInput
+	calls     atomic.Int64
+	mu        sync.Mutex
+	byOp      map[string]int
+	lastGet   *dynamodb.GetItemInput
+	lastBatch *dynamodb.BatchGetItemInput
+}
+
+// count records one call of operation op.
+func (c *countingAPI) count(op string) {
+	c.calls.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byOp == nil {
+		c.byOp = make(map[string]int)
+	}
+	c.byOp[op]++
+}
+
+// ops returns a copy of the per-operation counts so far.
+func (c *countingAPI) ops() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.byOp)
 }
 
 func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	c.calls.Add(1)
+	c.count("GetItem")
 	c.mu.Lock()
 	c.lastGet = in
 	c.mu.Unlock()
@@ -43,18 +65,36 @@ func (c *countingAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, op
 }
 
 func (c *countingAPI) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
-	c.calls.Add(1)
+	c.count("PutItem")
 	return c.API.PutItem(ctx, in, optFns...)
 }
 
 func (c *countingAPI) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	c.calls.Add(1)
+	c.count("DeleteItem")
 	return c.API.DeleteItem(ctx, in, optFns...)
 }
 
 func (c *countingAPI) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	c.calls.Add(1)
+	c.count("UpdateItem")
 	return c.API.UpdateItem(ctx, in, optFns...)
+}
+
+func (c *countingAPI) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	c.count("BatchGetItem")
+	c.mu.Lock()
+	c.lastBatch = in
+	c.mu.Unlock()
+	return c.API.BatchGetItem(ctx, in, optFns...)
+}
+
+func (c *countingAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.count("TransactWriteItems")
+	return c.API.TransactWriteItems(ctx, in, optFns...)
+}
+
+func (c *countingAPI) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	c.count("Query")
+	return c.API.Query(ctx, in, optFns...)
 }
 
 // Every port method is one round trip, and the denylist read is strongly consistent

@@ -1,0 +1,341 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+// testSession is a live session of uid created at now, at generation 1.
+func testSession(id, uid string) core.Session {
+	return core.Session{
+		ID: id, UserID: uid, AuthTime: now, AMR: []string{"hwk"}, CreatedAt: now, LastUsedAt: now,
+		ExpiresAt: now.Add(24 * time.Hour), IdleExpiresAt: now.Add(time.Hour), Generation: 1, RotatedAt: now,
+	}
+}
+
+// Each session, user and access-state call is the one round trip ARCHITECTURE.md §3 and §4
+// promise, on success and on a failed condition alike, and the reads that decide access are
+// strongly consistent.
+func TestSessionRoundTrips(t *testing.T) {
+	client, table := testTable(t)
+	api := &countingAPI{API: client}
+	store := New(api, table)
+	ctx := context.Background()
+	sid, expired, uid, jti := randomKey(t), randomKey(t), randomKey(t), randomKey(t)
+	old := testSession(expired, uid)
+	old.ExpiresAt = now
+
+	for _, step := range []struct {
+		name string
+		op   string
+		call func() error
+	}{
+		{"CreateSession", "PutItem", func() error { return store.CreateSession(ctx, testSession(sid, uid)) }},
+		{"CreateSession expired", "PutItem", func() error { return store.CreateSession(ctx, old) }},
+		{"GetSession", "GetItem", func() error { _, err := store.GetSession(ctx, sid, now); return err }},
+		{"RotateRefresh", "UpdateItem", func() error {
+			s, ok, err := store.RotateRefresh(ctx, sid, 1, now, now.Add(time.Hour))
+			if err == nil && (!ok || s.Generation != 2) {
+				return errors.New("did not rotate to generation 2")
+			}
+			return err
+		}},
+		{"RotateRefresh stale", "UpdateItem", func() error {
+			s, ok, err := store.RotateRefresh(ctx, sid, 1, now, now.Add(time.Hour))
+			if err == nil && (ok || s.Generation != 2 || s.ID != sid || s.UserID != uid) {
+				return errors.New("did not return the current session unrotated")
+			}
+			return err
+		}},
+		{"RotateRefresh expired", "UpdateItem", func() error {
+			_, _, err := store.RotateRefresh(ctx, expired, 1, now, now.Add(time.Hour))
+			if core.Is(err, core.KindNotFound) {
+				return nil
+			}
+			return errors.Join(errors.New("want not found"), err)
+		}},
+		{"RevokeSession", "UpdateItem", func() error { return store.RevokeSession(ctx, sid, now) }},
+		{"RevokeSession again", "UpdateItem", func() error { return store.RevokeSession(ctx, sid, now) }},
+		{"RotateRefresh revoked", "UpdateItem", func() error {
+			s, ok, err := store.RotateRefresh(ctx, sid, 2, now, now.Add(time.Hour))
+			if err == nil && (ok || !s.Revoked) {
+				return errors.New("did not return the revoked session unrotated")
+			}
+			return err
+		}},
+		{"UserSessions", "Query", func() error { _, err := store.UserSessions(ctx, uid, now); return err }},
+		{"CreateUser", "TransactWriteItems", func() error {
+			return store.CreateUser(ctx, core.User{ID: uid, Email: uid + "@example.com", CreatedAt: now})
+		}},
+		{"CreateUser conflicting", "TransactWriteItems", func() error {
+			err := store.CreateUser(ctx, core.User{ID: uid, CreatedAt: now})
+			if core.Is(err, core.KindConflict) {
+				return nil
+			}
+			return errors.Join(errors.New("want conflict"), err)
+		}},
+		{"GetUser", "GetItem", func() error { _, err := store.GetUser(ctx, uid); return err }},
+		{"AccessState", "BatchGetItem", func() error {
+			st, err := store.AccessState(ctx, sid, jti, uid, now)
+			if err == nil && (!st.SessionFound || !st.UserFound || st.TokenDenied) {
+				return errors.New("did not read the session and the user")
+			}
+			return err
+		}},
+	} {
+		before := api.ops()
+		if err := step.call(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		after := api.ops()
+		for op, n := range after {
+			n -= before[op]
+			switch {
+			case op == step.op && n != 1:
+				t.Errorf("%s made %d %s calls, want 1", step.name, n, op)
+			case op != step.op && n != 0:
+				t.Errorf("%s made %d %s calls, want none", step.name, n, op)
+			}
+		}
+		if step.op == "GetItem" && !aws.ToBool(api.lastGet.ConsistentRead) {
+			t.Errorf("%s: GetItem is not strongly consistent", step.name)
+		}
+	}
+	for _, ka := range api.lastBatch.RequestItems {
+		if !aws.ToBool(ka.ConsistentRead) || len(ka.Keys) != 3 {
+			t.Errorf("AccessState's BatchGetItem: consistent %v, %d keys; want consistent, 3 keys", aws.ToBool(ka.ConsistentRead), len(ka.Keys))
+		}
+	}
+}
+
+// stingyBatchAPI answers BatchGetItem for at most serve keys per call and hands the rest back
+// as UnprocessedKeys, as DynamoDB does under throttling.
+type stingyBatchAPI struct {
+	*countingAPI
+	serve int
+	asked [][]map[string]types.AttributeValue // the keys of each call
+	plain []bool                              // whether each call was strongly consistent
+}
+
+func (s *stingyBatchAPI) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	served, left := map[string]types.KeysAndAttributes{}, map[string]types.KeysAndAttributes{}
+	for table, ka := range in.RequestItems {
+		s.asked = append(s.asked, ka.Keys)
+		s.plain = append(s.plain, aws.ToBool(ka.ConsistentRead))
+		n := min(s.serve, len(ka.Keys))
+		served[table] = types.KeysAndAttributes{Keys: ka.Keys[:n], ConsistentRead: ka.ConsistentRead}
+		if n < len(ka.Keys) {
+			// Hand back only the keys, dropping ConsistentRead: the store must not rely on it.
+			left[table] = types.KeysAndAttributes{Keys: ka.Keys[n:]}
+		}
+	}
+	if s.serve == 0 {
+		s.countingAPI.count("BatchGetItem")
+		return &dynamodb.BatchGetItemOutput{UnprocessedKeys: left}, nil
+	}
+	out, err := s.countingAPI.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: served}, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	out.UnprocessedKeys = left
+	return out, nil
+}
+
+// Keys DynamoDB leaves unprocessed are asked for again, alone and still strongly consistent;
+// keys that stay unprocessed are an outage, not a "not found".
+func TestAccessStateRetriesUnprocessedKeys(t *testing.T) {
+	client, table := testTable(t)
+	ctx := context.Background()
+	sid, jti, uid := randomKey(t), randomKey(t), randomKey(t)
+	seed := New(client, table)
+	if err := seed.CreateSession(ctx, testSession(sid, uid)); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if err := seed.DenyToken(ctx, jti, now.Add(time.Minute)); err != nil {
+		t.Fatalf("DenyToken: %v", err)
+	}
+	if err := seed.CreateUser(ctx, core.User{ID: uid, CreatedAt: now, Disabled: true}); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+
+	api := &stingyBatchAPI{countingAPI: &countingAPI{API: client}, serve: 1}
+	st, err := New(api, table).AccessState(ctx, sid, jti, uid, now)
+	if err != nil {
+		t.Fatalf("AccessState: %v", err)
+	}
+	if !st.SessionFound || st.Session.ID != sid || !st.TokenDenied || !st.UserFound || !st.User.Disabled {
+		t.Fatalf("AccessState = %+v, want the session, the denial and the disabled user", st)
+	}
+	if n := api.ops()["BatchGetItem"]; n != 3 {
+		t.Fatalf("%d BatchGetItem calls serving one key each, want 3", n)
+	}
+	for i, keys := range api.asked {
+		if len(keys) != 3-i || !api.plain[i] {
+			t.Errorf("call %d asked for %d keys (consistent %v), want %d, consistent", i+1, len(keys), api.plain[i], 3-i)
+		}
+	}
+
+	never := &stingyBatchAPI{countingAPI: &countingAPI{API: client}, serve: 0}
+	_, err = New(never, table).AccessState(ctx, sid, jti, uid, now)
+	if !core.Is(err, core.KindUnavailable) {
+		t.Fatalf("AccessState with keys never processed: %v, want unavailable", err)
+	}
+	if n := never.ops()["BatchGetItem"]; n != batchAttempts {
+		t.Fatalf("%d BatchGetItem calls, want %d", n, batchAttempts)
+	}
+}
+
+// conflictingTxAPI cancels the first fail TransactWriteItems calls as DynamoDB does when
+// another transaction holds the same items.
+type conflictingTxAPI struct {
+	*countingAPI
+	fail int
+}
+
+func (c *conflictingTxAPI) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	if c.ops()["TransactWriteItems"] < c.fail {
+		c.count("TransactWriteItems")
+		reasons := make([]types.CancellationReason, len(in.TransactItems))
+		for i := range reasons {
+			reasons[i].Code = aws.String("None")
+		}
+		reasons[len(reasons)-1].Code = aws.String("TransactionConflict")
+		return nil, &types.TransactionCanceledException{Message: aws.String("Transaction cancelled"), CancellationReasons: reasons}
+	}
+	return c.countingAPI.TransactWriteItems(ctx, in, optFns...)
+}
+
+// A transaction cancelled only because another one was in flight decided nothing: CreateUser
+// sends it again rather than calling the email taken, and reports an outage if that persists.
+func TestCreateUserRetriesTransactionConflicts(t *testing.T) {
+	client, table := testTable(t)
+	ctx := context.Background()
+
+	once := &conflictingTxAPI{countingAPI: &countingAPI{API: client}, fail: 1}
+	u := core.User{ID: randomKey(t), Email: randomKey(t) + "@example.com", CreatedAt: now}
+	if err := New(once, table).CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser after one conflict: %v", err)
+	}
+	if n := once.ops()["TransactWriteItems"]; n != 2 {
+		t.Fatalf("%d TransactWriteItems calls, want 2", n)
+	}
+
+	always := &conflictingTxAPI{countingAPI: &countingAPI{API: client}, fail: txAttempts}
+	v := core.User{ID: randomKey(t), Email: randomKey(t) + "@example.com", CreatedAt: now}
+	err := New(always, table).CreateUser(ctx, v)
+	if !core.Is(err, core.KindUnavailable) {
+		t.Fatalf("CreateUser under persistent conflicts: %v, want unavailable", err)
+	}
+	if n := always.ops()["TransactWriteItems"]; n != txAttempts {
+		t.Fatalf("%d TransactWriteItems calls, want %d", n, txAttempts)
+	}
+	if _, err := New(client, table).GetUser(ctx, v.ID); !core.Is(err, core.KindNotFound) {
+		t.Fatalf("GetUser after a failed create: %v, want not found", err)
+	}
+}
+
+// The conflict says, in the logged cause, whether the id or the email was taken.
+func TestCreateUserNamesWhatIsTaken(t *testing.T) {
+	store := testStore(t)
+	ctx := context.Background()
+	u := core.User{ID: randomKey(t), Email: randomKey(t) + "@example.com", CreatedAt: now}
+	if err := store.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	for _, tc := range []struct {
+		user core.User
+		want string
+	}{
+		{core.User{ID: u.ID, Email: randomKey(t) + "@example.com"}, "the user id is taken"},
+		{core.User{ID: u.ID, Email: u.Email}, "the user id is taken"},
+		{core.User{ID: randomKey(t), Email: u.Email}, "the email is taken"},
+	} {
+		err := store.CreateUser(ctx, tc.user)
+		if !core.Is(err, core.KindConflict) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("CreateUser(%+v): %v, want conflict saying %q", tc.user, err, tc.want)
+		}
+	}
+}
+
+// Listing follows DynamoDB's pages to the end, newest first across pages.
+func TestUserSessionsFollowsPages(t *testing.T) {
+	client, table := testTable(t)
+	ctx := context.Background()
+	uid := randomKey(t)
+	seed := New(client, table)
+	var want []string
+	for i := range 5 {
+		s := testSession(randomKey(t), uid)
+		s.CreatedAt = now.Add(time.Duration(i) * time.Second)
+		if err := seed.CreateSession(ctx, s); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+		want = append([]string{s.ID}, want...)
+	}
+	api := &smallPagesAPI{countingAPI: &countingAPI{API: client}}
+	list, err := New(api, table).UserSessions(ctx, uid, now)
+	if err != nil {
+		t.Fatalf("UserSessions: %v", err)
+	}
+	var got []string
+	for _, s := range list {
+		got = append(got, s.ID)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("UserSessions = %v, want %v", got, want)
+	}
+	if n := api.ops()["Query"]; n != 3 {
+		t.Fatalf("%d Query calls for 5 sessions in pages of 2, want 3", n)
+	}
+}
+
+// smallPagesAPI makes DynamoDB answer queries two items at a time.
+type smallPagesAPI struct{ *countingAPI }
+
+func (s *smallPagesAPI) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	in.Limit = aws.Int32(min(aws.ToInt32(in.Limit), 2))
+	return s.countingAPI.Query(ctx, in, optFns...)
+}
+
+// endlessQueryAPI answers every query with a full page of expired sessions and a next page.
+type endlessQueryAPI struct {
+	failingAPI
+	limits []int32
+}
+
+func (e *endlessQueryAPI) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	e.limits = append(e.limits, aws.ToInt32(in.Limit))
+	n := min(int(aws.ToInt32(in.Limit)), 300)
+	items := make([]map[string]types.AttributeValue, n)
+	for i := range items {
+		items[i] = map[string]types.AttributeValue{
+			attrPK:        &types.AttributeValueMemberS{Value: "SESS#x" + strconv.Itoa(i)},
+			attrExpiresAt: number(epoch(now)),
+		}
+	}
+	return &dynamodb.QueryOutput{Items: items, LastEvaluatedKey: maps.Clone(items[n-1])}, nil
+}
+
+// However many sessions a user has piled up, one listing reads at most maxListed of them.
+func TestUserSessionsIsBounded(t *testing.T) {
+	api := &endlessQueryAPI{}
+	list, err := New(api, "t").UserSessions(context.Background(), "uid", now)
+	if err != nil || len(list) != 0 {
+		t.Fatalf("UserSessions: %d sessions, %v; want none, no error", len(list), err)
+	}
+	if want := []int32{1000, 700, 400, 100}; !slices.Equal(api.limits, want) {
+		t.Fatalf("query limits %v, want %v", api.limits, want)
+	}
+}
