@@ -136,9 +136,12 @@ func lambdaEnv(fn Function, binary, runtimeAddr string, base []string) []string 
 	return env
 }
 
+// errStopping means the gateway is shutting down and starts no more processes.
+var errStopping = errors.New("gateway is shutting down")
+
 // Start launches the warm process.
 func (p *Process) Start() {
-	if _, err := p.ensure(); err != nil {
+	if _, err := p.ensure(); err != nil && !errors.Is(err, errStopping) {
 		p.log.Error("function failed to start", "err", err)
 	}
 }
@@ -148,7 +151,7 @@ func (p *Process) ensure() (*instance, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.stopping {
-		return nil, errors.New("gateway is shutting down")
+		return nil, errStopping
 	}
 	if p.inst != nil && !closed(p.inst.exited) {
 		return p.inst, nil
