@@ -18,7 +18,7 @@ type Session struct {
 	CreatedAt     time.Time
 	LastUsedAt    time.Time
 	ExpiresAt     time.Time // absolute expiry: no refresh extends it
-	IdleExpiresAt time.Time // idle expiry: every refresh pushes it forward, never past ExpiresAt
+	IdleExpiresAt time.Time // idle expiry: every refresh pushes it forward; Live checks it and ExpiresAt
 	Revoked       bool
 	Generation    uint64    // the generation of the one live refresh token
 	RotatedAt     time.Time // when Generation last advanced; starts the grace window
@@ -32,7 +32,7 @@ func (s Session) Live(now time.Time) bool {
 // SessionStore keeps sessions. Reads and conditional writes treat a session whose ExpiresAt
 // has passed as absent, whether or not the table has deleted it yet.
 type SessionStore interface {
-	// CreateSession stores a new session; KindConflict if a live session has its id.
+	// CreateSession stores a new session; KindConflict if a session live at s.CreatedAt has its id.
 	CreateSession(ctx context.Context, s Session) error
 	// GetSession returns the session id; KindNotFound if absent or past ExpiresAt at now.
 	// Revoked and idle-expired sessions are returned: callers decide with Session.Live.
