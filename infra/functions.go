@@ -71,7 +71,7 @@ var catalog = []Function{
 	{
 		Name:        "sessions",
 		Description: "Latchkey refresh, logout, revocation, introspection and own sessions",
-		Enabled:     false, // enable when functions/sessions/main.go lands
+		Enabled:     true,
 		Routes: []Route{
 			{"POST", "/v1/token"},
 			{"POST", "/v1/logout"},
@@ -84,17 +84,14 @@ var catalog = []Function{
 		Grants: []Grant{
 			signAndVerify,
 			readSecret,
-			{Table, []string{
-				"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-				"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem",
-			}},
+			{Table, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
 			{TableIndexes, []string{"dynamodb:Query"}},
 		},
 	},
 	{
 		Name:        "authorizer",
 		Description: "Latchkey Lambda authorizer for the team's other APIs",
-		Enabled:     false, // enable when functions/authorizer/main.go lands
+		Enabled:     true,
 		Grants: []Grant{
 			{SigningKey, []string{"kms:GetPublicKey"}},
 			{Table, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem"}},
