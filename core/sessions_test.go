@@ -1,9 +1,7 @@
 package core_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,60 +11,27 @@ import (
 	"github.com/latchkey/latchkey/core/coretest"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) { c.mu.Lock(); defer c.mu.Unlock(); c.t = c.t.Add(d) }
-
 type fixture struct {
 	s      *core.Sessions
 	mem    *coretest.Memory
 	signer *coretest.Signer
-	clock  *clock
-	logs   *bytes.Buffer
+	clock  *coretest.Clock
+	logs   *coretest.Logs
 	user   core.User
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	mem := coretest.NewMemory()
-	signer := coretest.NewSigner(1)
-	clk := &clock{t: t0}
-	logs := &bytes.Buffer{}
+	mem, signer, clk, logs := coretest.NewMemory(), coretest.NewSigner(1), coretest.NewClock(t0), &coretest.Logs{}
 	f := &fixture{
 		mem: mem, signer: signer, clock: clk, logs: logs,
-		s: &core.Sessions{
-			Store: mem, States: mem, Denylist: mem,
-			Tokens:      tokens(signer),
-			Codec:       codec(t),
-			Limiter:     &core.RateLimiter{Counters: mem},
-			Audit:       slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, nil)),
-			Now:         clk.Now,
-			AbsoluteTTL: 24 * time.Hour, IdleTTL: time.Hour, Grace: 10 * time.Second,
-			TokenByIP:      core.Rule{Name: "ip", Limit: 1000, Window: time.Minute},
-			TokenBySession: core.Rule{Name: "sid", Limit: 1000, Window: time.Minute},
-		},
+		s:    coretest.NewSessions(mem, signer, clk.Now, logs),
 		user: core.User{ID: core.NewID(), CreatedAt: t0},
 	}
 	if err := mem.CreateUser(context.Background(), f.user); err != nil {
 		t.Fatal(err)
 	}
 	return f
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 var cli = core.Client{IP: "198.51.100.23", UserAgent: "test"}
@@ -327,7 +292,7 @@ func TestEndSessions(t *testing.T) {
 func TestRefreshRateLimit(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	f.s.TokenByIP = core.Rule{Name: "ip", Limit: 3, Window: time.Minute}
+	f.s.TokenByIP = core.Rule{Name: "token-ip", Limit: 3, Window: time.Minute}
 	tr := f.start(t)
 	for i := range 3 {
 		var err error
