@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/coretest"
+	"github.com/latchkey/latchkey/functions/internal/apigw"
+)
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	serve    func(context.Context, apigw.Request) (apigw.Response, error)
+	sessions *core.Sessions
+	mem      *coretest.Memory
+	signer   *coretest.Signer
+	clock    *coretest.Clock
+	logs     *coretest.Logs
+	user     core.User
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	mem, signer, clk, logs := coretest.NewMemory(), coretest.NewSigner(1), coretest.NewClock(t0), &coretest.Logs{}
+	s := coretest.NewSessions(mem, signer, clk.Now, logs)
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	secret := sha256.Sum256([]byte("rs-secret"))
+	h := &handler{sessions: s, introspectors: map[string]string{"rs": hex.EncodeToString(secret[:])}, log: log}
+	f := &fixture{serve: apigw.Serve(log, h.Handle), sessions: s, mem: mem, signer: signer, clock: clk, logs: logs, user: core.User{ID: core.NewID()}}
+	if err := mem.CreateUser(context.Background(), f.user); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) start(t *testing.T) core.TokenResponse {
+	t.Helper()
+	tr, err := f.sessions.Start(context.Background(), core.StartRequest{UserID: f.user.ID, AMR: []string{"hwk"}, Client: core.Client{IP: "198.51.100.23", UserAgent: "test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// event loads a sample event and fills its placeholders.
+func event(t *testing.T, name string, tr core.TokenResponse) apigw.Request {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", "sessions", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.NewReplacer("{{access_token}}", tr.AccessToken, "{{refresh_token}}", tr.RefreshToken, "{{session_id}}", tr.SessionID).Replace(string(b))
+	var req apigw.Request
+	if err := json.Unmarshal([]byte(s), &req); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+func (f *fixture) do(t *testing.T, req apigw.Request) apigw.Response {
+	t.Helper()
+	resp, err := f.serve(context.Background(), req)
+	if err != nil {
+		t.Fatalf("handler returned an error: %v", err)
+	}
+	if resp.StatusCode >= 500 && resp.StatusCode != 503 {
+		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
+	}
+	return resp
+}
+
+func decode(t *testing.T, resp apigw.Response) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(resp.Body), &m); err != nil {
+		t.Fatalf("body %q: %v", resp.Body, err)
+	}
+	return m
+}
+
+func TestTokenGrant(t *testing.T) {
+	for _, name := range []string{"token-form", "token-json"} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			tr := f.start(t)
+			resp := f.do(t, event(t, name, tr))
+			if resp.StatusCode != 200 || resp.Headers["Cache-Control"] != "no-store" || resp.Headers["Pragma"] != "no-cache" {
+				t.Fatalf("status %d headers %v body %s", resp.StatusCode, resp.Headers, resp.Body)
+			}
+			body := decode(t, resp)
+			if body["token_type"] != "Bearer" || body["expires_in"] != 600.0 || body["session_id"] != tr.SessionID ||
+				body["refresh_token"] == tr.RefreshToken || body["refresh_token"] == "" || body["access_token"] == "" {
+				t.Fatalf("body %v", body)
+			}
+		})
+	}
+}
+
+func TestTokenErrorsAreRFC6749(t *testing.T) {
+	f := newFixture(t)
+	tr := f.start(t)
+	base := event(t, "token-form", tr)
+	cases := []struct {
+		name, body, ctype, code string
+		status                  int
+	}{
+		{"missing grant", "refresh_token=x", "application/x-www-form-urlencoded", "invalid_request", 400},
+		{"other grant", "grant_type=password&username=a&password=b", "application/x-www-form-urlencoded", "unsupported_grant_type", 400},
+		{"missing token", "grant_type=refresh_token", "application/x-www-form-urlencoded", "invalid_request", 400},
+		{"bad token", "grant_type=refresh_token&refresh_token=lkr1.AAAA.BBBB", "application/x-www-form-urlencoded", "invalid_grant", 400},
+		{"duplicate parameter", "grant_type=refresh_token&refresh_token=a&refresh_token=b", "application/x-www-form-urlencoded", "invalid_request", 400},
+		{"wrong content type", "grant_type=refresh_token", "text/plain", "invalid_request", 400},
+		{"bad JSON", `{"grant_type":`, "application/json", "invalid_request", 400},
+		{"huge body", strings.Repeat("a", apigw.MaxBody+1), "application/x-www-form-urlencoded", "", 413},
+	}
+	for _, c := range cases {
+		req := base
+		req.Body, req.Headers = c.body, map[string]string{"content-type": c.ctype}
+		resp := f.do(t, req)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: status %d body %s", c.name, resp.StatusCode, resp.Body)
+			continue
+		}
+		if c.code != "" {
+			if got := decode(t, resp)["error"]; got != c.code {
+				t.Errorf("%s: error %v, want %s", c.name, got, c.code)
+			}
+		}
+	}
+}
+
+func TestTokenRateLimited(t *testing.T) {
+	f := newFixture(t)
+	f.sessions.TokenByIP = core.Rule{Name: "token-ip", Limit: 2, Window: time.Minute}
+	req := event(t, "token-form", core.TokenResponse{RefreshToken: "junk"})
+	for range 2 {
+		f.do(t, req)
+	}
+	resp := f.do(t, req)
+	if resp.StatusCode != 429 || resp.Headers["Retry-After"] == "" || decode(t, resp)["error"] != "slow_down" {
+		t.Fatalf("status %d headers %v body %s", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	// The limit keys on the address API Gateway saw, not on X-Forwarded-For.
+	req.Headers["x-forwarded-for"] = "192.0.2.99"
+	if resp := f.do(t, req); resp.StatusCode != 429 {
+		t.Fatalf("a forged X-Forwarded-For escaped the limit: %d", resp.StatusCode)
+	}
+}
+
+func TestLogoutEndsTheSessionEverywhere(t *testing.T) {
+	f := newFixture(t)
+	tr := f.start(t)
+	if resp := f.do(t, event(t, "logout", tr)); resp.StatusCode != 204 {
+		t.Fatalf("logout: %d %s", resp.StatusCode, resp.Body)
+	}
+	resp := f.do(t, event(t, "list-sessions", tr))
+	if resp.StatusCode != 401 || resp.Headers["WWW-Authenticate"] != `Bearer error="invalid_token"` {
+		t.Fatalf("after logout: %d %v", resp.StatusCode, resp.Headers)
+	}
+	if resp := f.do(t, event(t, "token-form", tr)); resp.StatusCode != 400 {
+		t.Fatalf("refresh after logout: %d", resp.StatusCode)
+	}
+	if !strings.Contains(f.logs.String(), `"msg":"session.revoked"`) {
+		t.Fatal("no audit event for the logout")
+	}
+}
+
+// TestBearerRoutesRefuseForgeries: every forged token is a 401 with the RFC 6750 challenge,
+// never a 5xx.
+func TestBearerRoutesRefuseForgeries(t *testing.T) {
+	f := newFixture(t)
+	tr := f.start(t)
+	c, err := f.sessions.Authenticate(context.Background(), tr.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := coretest.Claims{Issuer: c.Issuer, Audience: c.Audience, Subject: c.Subject, SessionID: c.SessionID, ID: c.ID, Now: t0}
+	for _, fg := range coretest.Forgeries(t, f.signer, claims) {
+		req := event(t, "list-sessions", tr)
+		req.Headers["authorization"] = "Bearer " + fg.Token
+		resp := f.do(t, req)
+		if resp.StatusCode != 401 || resp.Headers["WWW-Authenticate"] != `Bearer error="invalid_token"` {
+			t.Errorf("%s: status %d headers %v", fg.Name, resp.StatusCode, resp.Headers)
+		}
+	}
+	for _, h := range []string{"", "Basic abc", "Bearer", "Bearer    ", tr.AccessToken} {
+		req := event(t, "list-sessions", tr)
+		req.Headers["authorization"] = h
+		if resp := f.do(t, req); resp.StatusCode != 401 {
+			t.Errorf("Authorization %.20q: status %d", h, resp.StatusCode)
+		}
+	}
+}
+
+func TestOwnSessions(t *testing.T) {
+	f := newFixture(t)
+	cur, other := f.start(t), f.start(t)
+	resp := f.do(t, event(t, "list-sessions", cur))
+	var body struct {
+		Sessions []struct {
+			ID      string `json:"id"`
+			IP      string `json:"ip"`
+			Current bool   `json:"current"`
+		} `json:"sessions"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || len(body.Sessions) != 2 {
+		t.Fatalf("%d %s", resp.StatusCode, resp.Body)
+	}
+	for _, s := range body.Sessions {
+		if s.Current != (s.ID == cur.SessionID) || s.IP != "198.51.100.23" {
+			t.Errorf("session %+v", s)
+		}
+	}
+	// Another user's session id answers 404, like an unknown one.
+	stranger := core.User{ID: core.NewID()}
+	_ = f.mem.CreateUser(context.Background(), stranger)
+	theirs, _ := f.sessions.Start(context.Background(), core.StartRequest{UserID: stranger.ID})
+	req := event(t, "end-session", cur)
+	req.PathParameters["id"] = theirs.SessionID
+	if resp := f.do(t, req); resp.StatusCode != 404 {
+		t.Fatalf("ending another user's session: %d", resp.StatusCode)
+	}
+	if resp := f.do(t, event(t, "end-session", other)); resp.StatusCode != 204 {
+		t.Fatalf("ending own session: %d %s", resp.StatusCode, resp.Body)
+	}
+	if resp := f.do(t, event(t, "list-sessions", other)); resp.StatusCode != 401 {
+		t.Fatalf("an ended session still works: %d", resp.StatusCode)
+	}
+	third := f.start(t)
+	if resp := f.do(t, event(t, "end-other-sessions", cur)); resp.StatusCode != 204 {
+		t.Fatalf("end others: %d", resp.StatusCode)
+	}
+	if resp := f.do(t, event(t, "list-sessions", third)); resp.StatusCode != 401 {
+		t.Fatalf("another device survived: %d", resp.StatusCode)
+	}
+	if resp := f.do(t, event(t, "list-sessions", cur)); resp.StatusCode != 200 {
+		t.Fatalf("the current device was logged out: %d", resp.StatusCode)
+	}
+}
+
+func TestRevokeAnswers200ForAnything(t *testing.T) {
+	f := newFixture(t)
+	tr := f.start(t)
+	for _, tok := range []string{"unknown", tr.AccessToken, tr.RefreshToken, tr.RefreshToken} {
+		req := event(t, "revoke", tr)
+		req.Body = "token=" + tok
+		if resp := f.do(t, req); resp.StatusCode != 200 {
+			t.Fatalf("revoke %.10q: %d %s", tok, resp.StatusCode, resp.Body)
+		}
+	}
+	if resp := f.do(t, event(t, "token-form", tr)); resp.StatusCode != 400 {
+		t.Fatalf("a revoked refresh token still works: %d", resp.StatusCode)
+	}
+	req := event(t, "revoke", tr)
+	req.Body = ""
+	if resp := f.do(t, req); resp.StatusCode != 400 || decode(t, resp)["error"] != "invalid_request" {
+		t.Fatalf("revoke without a token: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+func TestIntrospection(t *testing.T) {
+	f := newFixture(t)
+	tr := f.start(t)
+	basic := func(id, secret string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+	}
+	for _, auth := range []string{"", basic("rs", "wrong"), basic("other", "rs-secret"), "Bearer " + tr.AccessToken} {
+		req := event(t, "introspect", tr)
+		req.Headers["authorization"] = auth
+		if resp := f.do(t, req); resp.StatusCode != 401 || decode(t, resp)["error"] != "invalid_client" {
+			t.Errorf("auth %.20q: %d %s", auth, resp.StatusCode, resp.Body)
+		}
+	}
+	req := event(t, "introspect", tr)
+	req.Headers["authorization"] = basic("rs", "rs-secret")
+	body := decode(t, f.do(t, req))
+	if body["active"] != true || body["sub"] != f.user.ID || body["sid"] != tr.SessionID {
+		t.Fatalf("active token: %v", body)
+	}
+	f.do(t, event(t, "logout", tr))
+	body = decode(t, f.do(t, req))
+	if len(body) != 1 || body["active"] != false {
+		t.Fatalf("a logged-out token: %v", body)
+	}
+}
+
+// down is a store whose every call fails as DynamoDB does when it cannot be reached.
+type down struct{ *coretest.Memory }
+
+var errDown = core.E("dynamo", core.KindUnavailable, "storage unavailable", errors.New("dial tcp 127.0.0.1:8000: connection refused"))
+
+func (down) AccessState(context.Context, string, string, string, time.Time) (core.AccessState, error) {
+	return core.AccessState{}, errDown
+}
+func (down) Hit(context.Context, string, time.Duration, time.Time) (int64, error) { return 0, errDown }
+
+func TestStoreDownIs503(t *testing.T) {
+	f := newFixture(t)
+	tr := f.start(t)
+	d := down{f.mem}
+	f.sessions.States, f.sessions.Limiter = d, &core.RateLimiter{Counters: d}
+	resp := f.do(t, event(t, "list-sessions", tr))
+	if resp.StatusCode != 503 || resp.Headers["Content-Type"] != "application/problem+json" || strings.Contains(resp.Body, "dial") {
+		t.Fatalf("bearer route: %d %s", resp.StatusCode, resp.Body)
+	}
+	resp = f.do(t, event(t, "token-form", tr))
+	if resp.StatusCode != 503 || decode(t, resp)["error"] != "temporarily_unavailable" {
+		t.Fatalf("token: %d %s", resp.StatusCode, resp.Body)
+	}
+	// Nothing was half-written: the refresh token was not rotated.
+	if s, err := f.mem.GetSession(context.Background(), tr.SessionID, t0); err != nil || s.Generation != 1 {
+		t.Fatalf("the failed refresh rotated the session: generation %d, err %v", s.Generation, err)
+	}
+}
