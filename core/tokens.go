@@ -6,7 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -50,6 +52,9 @@ type Tokens struct {
 	Audience string
 	TTL      time.Duration
 	Leeway   time.Duration // clock skew tolerated on exp and iat
+
+	parserOnce sync.Once
+	parser     *jwt.Parser
 }
 
 // Issue signs an access token for the session s at now. The header carries typ at+jwt and the
@@ -118,17 +123,7 @@ func (t *Tokens) Verify(ctx context.Context, raw string, now time.Time) (AccessC
 		return AccessClaims{}, err
 	}
 	var wire jwtClaims
-	parser := jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
-		jwt.WithIssuer(t.Issuer),
-		jwt.WithAudience(t.Audience),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithLeeway(t.Leeway),
-		jwt.WithTimeFunc(func() time.Time { return now }),
-		jwt.WithStrictDecoding(),
-	)
-	_, err = parser.ParseWithClaims(raw, &wire, func(tok *jwt.Token) (any, error) {
+	_, err = t.jwtParser().ParseWithClaims(raw, &wire, func(tok *jwt.Token) (any, error) {
 		if typ, _ := tok.Header["typ"].(string); !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
 			return nil, fmt.Errorf("typ %q is not %s", typ, accessTokenType)
 		}
@@ -140,6 +135,9 @@ func (t *Tokens) Verify(ctx context.Context, raw string, now time.Time) (AccessC
 		}
 		return nil, fmt.Errorf("unknown kid %q", kid)
 	})
+	if err == nil {
+		err = t.validate(&wire, now)
+	}
 	if err != nil {
 		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", err)
 	}
@@ -158,6 +156,39 @@ func (t *Tokens) Verify(ctx context.Context, raw string, now time.Time) (AccessC
 		AMR:       wire.AMR,
 		Scope:     wire.Scope,
 	}, nil
+}
+
+// jwtParser is built once: it checks structure, the ES256-only algorithm list and the
+// signature; validate checks the claims, with the caller's clock.
+func (t *Tokens) jwtParser() *jwt.Parser {
+	t.parserOnce.Do(func() {
+		t.parser = jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+			jwt.WithStrictDecoding(),
+			jwt.WithoutClaimsValidation(),
+		)
+	})
+	return t.parser
+}
+
+// validate requires exp, iat, iss and aud and checks them at now (RFC 9068 §4; golang-jwt
+// would accept a token without exp unless told otherwise).
+func (t *Tokens) validate(c *jwtClaims, now time.Time) error {
+	switch {
+	case c.ExpiresAt == nil:
+		return errors.New("exp missing")
+	case !now.Before(c.ExpiresAt.Add(t.Leeway)):
+		return errors.New("token expired")
+	case c.IssuedAt == nil:
+		return errors.New("iat missing")
+	case c.IssuedAt.After(now.Add(t.Leeway)):
+		return errors.New("iat in the future")
+	case c.Issuer != t.Issuer:
+		return fmt.Errorf("iss %q is not ours", c.Issuer)
+	case !slices.Contains(c.Audience, t.Audience):
+		return fmt.Errorf("aud %q does not include %q", c.Audience, t.Audience)
+	}
+	return nil
 }
 
 // NewID returns a random 128-bit identifier, base64url encoded (22 characters), for users,

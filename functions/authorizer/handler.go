@@ -33,12 +33,17 @@ type handler struct {
 // event is the union of the authorizer events API Gateway sends: HTTP API payload 2.0
 // (version "2.0", type REQUEST) and REST API TOKEN and REQUEST authorizers.
 type event struct {
-	Version            string            `json:"version"`
-	Type               string            `json:"type"`
-	AuthorizationToken string            `json:"authorizationToken"` // REST TOKEN
-	MethodArn          string            `json:"methodArn"`          // REST
-	RouteArn           string            `json:"routeArn"`           // HTTP API
-	Headers            map[string]string `json:"headers"`
+	Version            string `json:"version"`
+	Type               string `json:"type"`
+	AuthorizationToken string `json:"authorizationToken"` // REST TOKEN
+	MethodArn          string `json:"methodArn"`          // REST
+	RouteArn           string `json:"routeArn"`           // HTTP API
+	// Headers holds the one header the authorizer reads. encoding/json matches field names
+	// case-insensitively, so this reads "authorization" (HTTP API) and "Authorization" (REST)
+	// without building a map of every header.
+	Headers struct {
+		Authorization string `json:"authorization"`
+	} `json:"headers"`
 }
 
 // Handle decides one authorizer event. It never returns an error that API Gateway would turn
@@ -54,7 +59,7 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	defer cancel()
 	switch {
 	case ev.Version == "2.0":
-		claims, err := h.decide(ctx, bearer(header(ev.Headers, "authorization")))
+		claims, err := h.decide(ctx, bearer(ev.Headers.Authorization))
 		if err != nil {
 			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
 		}
@@ -62,7 +67,7 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	case ev.Type == "TOKEN" || ev.Type == "REQUEST":
 		token := ev.AuthorizationToken
 		if ev.Type == "REQUEST" {
-			token = header(ev.Headers, "authorization")
+			token = ev.Headers.Authorization
 		}
 		claims, err := h.decide(ctx, bearer(token))
 		switch {
@@ -110,19 +115,6 @@ func policy(principal, effect, methodArn string, ctx map[string]any) events.APIG
 		},
 		Context: ctx,
 	}
-}
-
-// header looks a header up case-insensitively: HTTP APIs lowercase names, REST APIs do not.
-func header(h map[string]string, name string) string {
-	if v, ok := h[name]; ok {
-		return v
-	}
-	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
 }
 
 // bearer strips the "Bearer " scheme; anything else yields "" and so a deny.
