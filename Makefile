@@ -48,3 +48,8 @@ clean:
 	rm -rf build infra/cdk.out .aws-sam local/.state local/.tools
 
 FORCE:
+
+# Tokens for a fresh test user of the running `make dev` stack (local only).
+dev-token:
+	@test -f local/.state/env || { echo "make dev is not running: start it in another terminal first" >&2; exit 1; }
+	@set -a; . local/.state/env; set +a; go run ./functions/internal/devtoken

@@ -1,0 +1,88 @@
+// Command devtoken prints tokens for a fresh test user of the running local stack, as one JSON
+// line: {"user_id","session_id","access_token","refresh_token","expires_in"}. It is for local
+// development only and refuses to run unless every AWS endpoint is on this machine, so it can
+// never mint a session in a real account. `make dev-token` runs it with local/.state/env. It
+// lives under functions/internal because it wires the same boot and wire packages as the
+// functions do.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/functions/internal/boot"
+	"github.com/latchkey/latchkey/functions/internal/wire"
+)
+
+func main() {
+	if err := run(context.Background(), os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "dev-token:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
+	for _, name := range []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_SECRETS_MANAGER"} {
+		if err := loopback(getenv(name)); err != nil {
+			return fmt.Errorf("%s: %w; dev-token only works against the local stack (make dev)", name, err)
+		}
+	}
+	cfg, err := boot.Load(getenv, boot.Need{Secret: true})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	awsCfg, err := boot.AWS(ctx)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	deps := wire.NewDeps(ctx, cfg, awsCfg, log)
+	sessions, err := wire.Sessions(ctx, cfg, awsCfg, deps, log)
+	if err != nil {
+		return err
+	}
+	u := core.User{ID: core.NewID(), DisplayName: "dev-token user", CreatedAt: time.Now()}
+	if err := deps.Store.CreateUser(ctx, u); err != nil {
+		return err
+	}
+	tr, err := sessions.Start(ctx, core.StartRequest{UserID: u.ID, AMR: []string{"dev"}, Client: core.Client{IP: "127.0.0.1", UserAgent: "make dev-token"}})
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(out).Encode(map[string]any{
+		"user_id":       u.ID,
+		"session_id":    tr.SessionID,
+		"access_token":  tr.AccessToken,
+		"refresh_token": tr.RefreshToken,
+		"expires_in":    int(tr.ExpiresIn / time.Second),
+	})
+}
+
+// loopback accepts only http(s) URLs whose host is a loopback address or localhost.
+func loopback(raw string) error {
+	if raw == "" {
+		return errors.New("not set")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Hostname() == "" {
+		return fmt.Errorf("%q is not a URL", raw)
+	}
+	if u.Hostname() == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%s is not on this machine", u.Hostname())
+}

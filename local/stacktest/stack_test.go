@@ -1,0 +1,240 @@
+// Package stacktest runs the real function binaries behind two local gateways (two "nodes")
+// against the emulators that `make test` starts, and checks what only the whole stack can
+// show: tokens verified with an independent JOSE library against the served JWKS, refresh
+// concurrency and replay over HTTP, a logout seen at once by the other node, the authorizer
+// in front of /local/echo, and a hung KMS answered by /health/ready in seconds.
+package stacktest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/local/testenv"
+)
+
+// root is the repository root, two levels up from this package.
+var root, _ = filepath.Abs(filepath.Join("..", ".."))
+
+// stack is a bootstrapped table, key and secret with built binaries.
+type stack struct {
+	dir string
+	env []string // LATCHKEY_* and AWS_* for the functions
+}
+
+var (
+	shared     *stack
+	sharedErr  error
+	sharedOnce sync.Once
+)
+
+// build compiles one command into dir.
+func build(pkg, out string, lambda bool) error {
+	args := []string{"build", "-trimpath", "-o", out}
+	if lambda {
+		args = append(args, "-tags", "lambda.norpc", "-ldflags", "-s -w")
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// newStack builds every function, the gateway and the bootstrap, and creates a fresh table,
+// key and secret in the emulators. It is shared by the tests of this package.
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	testenv.AWSConfig(t, "AWS_ENDPOINT_URL_DYNAMODB")
+	testenv.AWSConfig(t, "AWS_ENDPOINT_URL_KMS")
+	sharedOnce.Do(func() { shared, sharedErr = bootstrap() })
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared
+}
+
+func bootstrap() (*stack, error) {
+	dir, err := os.MkdirTemp("", "latchkey-stack-")
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == "internal" {
+			continue
+		}
+		if err := build("./functions/"+e.Name(), filepath.Join(dir, "linux_"+runtime.GOARCH, e.Name(), "bootstrap"), true); err != nil {
+			return nil, err
+		}
+	}
+	for _, cmd := range []string{"gateway", "bootstrap"} {
+		if err := build("./local/"+cmd, filepath.Join(dir, cmd), false); err != nil {
+			return nil, err
+		}
+	}
+	if err := build("./functions/internal/devtoken", filepath.Join(dir, "devtoken"), false); err != nil {
+		return nil, err
+	}
+	name := testenv.Name("stack")
+	cmd := exec.Command(filepath.Join(dir, "bootstrap"), "-table", name, "-key-alias", "alias/"+name, "-secret", name, "-issuer", "http://127.0.0.1")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %v %s", err, stderrOf(err))
+	}
+	s := &stack{dir: dir}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimPrefix(sc.Text(), "export ")
+		if k, v, ok := strings.Cut(line, "="); ok {
+			s.env = append(s.env, k+"="+strings.Trim(v, "'"))
+		}
+	}
+	return s, nil
+}
+
+func stderrOf(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
+}
+
+// gateway is one running local gateway.
+type gateway struct {
+	url string
+	cmd *exec.Cmd
+	log *bytes.Buffer
+}
+
+// startGateway runs a gateway on a free port with extra environment overrides, and stops it
+// when the test ends.
+func (s *stack) startGateway(t *testing.T, extra ...string) *gateway {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	g := &gateway{url: "http://" + addr, log: &bytes.Buffer{}}
+	g.cmd = exec.Command(filepath.Join(s.dir, "gateway"), "-addr", addr, "-template", "template.yaml", "-build-dir", s.dir, "-demo", "local/demo")
+	g.cmd.Dir = root
+	g.cmd.Env = append(append(os.Environ(), s.env...), extra...)
+	g.cmd.Stdout, g.cmd.Stderr = io.Discard, &lockedWriter{w: g.log}
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = g.cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = g.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = g.cmd.Process.Kill()
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(g.url + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return g
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway on %s did not answer /health within 30 s; log:\n%s", addr, g.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// devToken runs the dev-token command against the stack.
+func (s *stack) devToken(t *testing.T) tokens {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(s.dir, "devtoken"))
+	cmd.Env = append(os.Environ(), s.env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("devtoken: %v %s", err, stderrOf(err))
+	}
+	var tk tokens
+	if err := json.Unmarshal(out, &tk); err != nil || tk.AccessToken == "" || tk.RefreshToken == "" || tk.UserID == "" || tk.ExpiresIn != 600 {
+		t.Fatalf("devtoken printed %s (%v)", out, err)
+	}
+	return tk
+}
+
+type tokens struct {
+	UserID       string `json:"user_id"`
+	SessionID    string `json:"session_id"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	ExpiresIn    int    `json:"expires_in"`
+}
+
+// call sends one request and returns status, headers and body.
+func call(t *testing.T, method, u, bearer, form string) (int, http.Header, []byte) {
+	t.Helper()
+	var body io.Reader
+	if form != "" {
+		body = strings.NewReader(form)
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if form != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+func refreshForm(rt string) string {
+	return "grant_type=refresh_token&refresh_token=" + url.QueryEscape(rt)
+}
