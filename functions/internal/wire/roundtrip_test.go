@@ -56,7 +56,6 @@ func (c *calls) String() string {
 	return strings.Join(parts, " ")
 }
 
-
 // TestRoundTrips counts the AWS calls of a refresh and of a warm authorizer decision against
 // DynamoDB Local and the moto KMS.
 func TestRoundTrips(t *testing.T) {
