@@ -334,3 +334,18 @@ func TestRefreshCostsOneSignature(t *testing.T) {
 		t.Fatalf("%d signatures for one refresh and one check, want 1", n)
 	}
 }
+
+// TestExpiredSessionStillInTheTableIsRefused: an access token that is itself still valid fails
+// once its session has passed its absolute expiry, although the store still holds the item
+// (DynamoDB's TTL deletes late).
+func TestExpiredSessionStillInTheTableIsRefused(t *testing.T) {
+	f := newFixture(t)
+	f.s.AbsoluteTTL = 5 * time.Minute
+	tr := f.start(t)
+	f.clock.Advance(6 * time.Minute) // the access token lives 10 minutes
+	if _, err := f.s.Tokens.Verify(context.Background(), tr.AccessToken, f.clock.Now()); err != nil {
+		t.Fatalf("the token itself should still verify: %v", err)
+	}
+	_, err := f.s.Authenticate(context.Background(), tr.AccessToken)
+	wantKind(t, err, core.KindUnauthenticated, "a token of an expired session")
+}
