@@ -22,15 +22,19 @@ type Memory struct {
 	sessions   map[string]core.Session
 	users      map[string]core.User
 	emails     map[string]string // email → uid
+	passkeys   map[string]core.Passkey
+	counts     map[string]int // uid → passkeys counted on the user, as the user item keeps it
 }
 
 var (
-	_ core.ChallengeStore = (*Memory)(nil)
-	_ core.TokenDenylist  = (*Memory)(nil)
-	_ core.Counters       = (*Memory)(nil)
-	_ core.SessionStore   = (*Memory)(nil)
-	_ core.UserStore      = (*Memory)(nil)
-	_ core.AccessStates   = (*Memory)(nil)
+	_ core.ChallengeStore  = (*Memory)(nil)
+	_ core.TokenDenylist   = (*Memory)(nil)
+	_ core.Counters        = (*Memory)(nil)
+	_ core.SessionStore    = (*Memory)(nil)
+	_ core.UserStore       = (*Memory)(nil)
+	_ core.AccessStates    = (*Memory)(nil)
+	_ core.CredentialStore = (*Memory)(nil)
+	_ core.AccountStore    = (*Memory)(nil)
 )
 
 // NewMemory returns an empty Memory.
@@ -42,6 +46,8 @@ func NewMemory() *Memory {
 		sessions:   make(map[string]core.Session),
 		users:      make(map[string]core.User),
 		emails:     make(map[string]string),
+		passkeys:   make(map[string]core.Passkey),
+		counts:     make(map[string]int),
 	}
 }
 

@@ -29,3 +29,7 @@ func TestMemoryUserStore(t *testing.T) {
 func TestMemoryAccessStates(t *testing.T) {
 	TestAccessStates(t, func(*testing.T) AccessStore { return NewMemory() })
 }
+
+func TestMemoryPasskeyStore(t *testing.T) {
+	TestPasskeyStore(t, func(*testing.T) PasskeyStore { return NewMemory() })
+}

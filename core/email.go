@@ -1,0 +1,50 @@
+package core
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxEmail is the longest address accepted (RFC 5321 §4.5.3.1.3 path limit less the brackets).
+const maxEmail = 254
+
+// NormalizeEmail returns the form of an email address that accounts are keyed by: trimmed and
+// lower-cased as a whole, so that case variants of one address are one account. It checks only
+// the shape (one @, a local part, a dotted domain, no spaces or control characters, at most
+// 254 bytes); KindInvalid otherwise. Whether the mailbox exists is not its business.
+func NormalizeEmail(s string) (string, error) {
+	const op = "core.NormalizeEmail"
+	e := strings.ToLower(strings.TrimSpace(s))
+	bad := E(op, KindInvalid, "email is not a valid address", nil)
+	if e == "" || len(e) > maxEmail || !utf8.ValidString(e) {
+		return "", bad
+	}
+	local, domain, ok := strings.Cut(e, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") ||
+		!strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") {
+		return "", bad
+	}
+	for _, r := range e {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return "", bad
+		}
+	}
+	return e, nil
+}
+
+// cleanLabel trims a user-chosen label (a passkey name, a display name) and checks it is at
+// most max characters without control characters. Empty is allowed; callers decide.
+func cleanLabel(op Op, what, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
+		return "", E(op, KindInvalid, what+" must be at most "+strconv.Itoa(max)+" characters", nil)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return "", E(op, KindInvalid, what+" must not contain control characters", nil)
+		}
+	}
+	return s, nil
+}
