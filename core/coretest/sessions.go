@@ -58,3 +58,27 @@ func NewSessions(mem *Memory, signer core.Signer, now func() time.Time, logs *Lo
 		TokenBySession: core.Rule{Name: "token-sid", Limit: 1000, Window: time.Minute},
 	}
 }
+
+// The relying party of NewPasskeys: an origin of the RP ID's domain, as a team's web app is.
+const (
+	RPID   = "example.com"
+	Origin = "https://app.example.com"
+)
+
+// NewPasskeys returns a core.Passkeys over the in-memory store and s, for RPID and Origin,
+// with attestation "none", the decoy key derived from HMACKey and generous rate limits.
+func NewPasskeys(mem *Memory, s *core.Sessions, now func() time.Time, logs *Logs) *core.Passkeys {
+	w, err := core.NewWebAuthn(core.WebAuthnConfig{RPID: RPID, RPName: "Latchkey test", Origins: []string{Origin}})
+	if err != nil {
+		panic(err)
+	}
+	return &core.Passkeys{
+		WebAuthn: w, Credentials: mem, Accounts: mem, Users: mem, Challenges: mem,
+		Sessions: s, Limiter: &core.RateLimiter{Counters: mem},
+		Audit:     slog.New(slog.NewJSONHandler(logs, nil)),
+		Now:       now,
+		DecoyKey:  core.DeriveKey(HMACKey, core.DecoyKeyLabel),
+		BeginByIP: core.Rule{Name: "pk-begin-ip", Limit: 1000, Window: time.Minute}, BeginByAccount: core.Rule{Name: "pk-begin-acct", Limit: 1000, Window: time.Minute},
+		FinishByIP: core.Rule{Name: "pk-finish-ip", Limit: 1000, Window: time.Minute}, FinishByAccount: core.Rule{Name: "pk-finish-acct", Limit: 1000, Window: time.Minute},
+	}
+}

@@ -1,0 +1,859 @@
+package core_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/coretest"
+)
+
+type pkFixture struct {
+	p      *core.Passkeys
+	s      *core.Sessions
+	mem    *coretest.Memory
+	signer *coretest.Signer
+	clock  *coretest.Clock
+	logs   *coretest.Logs
+	auth   *coretest.Authenticator
+}
+
+func newPKFixture(t *testing.T) *pkFixture {
+	t.Helper()
+	mem, signer, clk, logs := coretest.NewMemory(), coretest.NewSigner(1), coretest.NewClock(t0), &coretest.Logs{}
+	s := coretest.NewSessions(mem, signer, clk.Now, logs)
+	return &pkFixture{
+		p: coretest.NewPasskeys(mem, s, clk.Now, logs), s: s, mem: mem, signer: signer, clock: clk, logs: logs,
+		auth: coretest.NewAuthenticator(coretest.Origin),
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// signUp creates an account with a passkey of auth and returns it.
+func (f *pkFixture) signUp(t *testing.T, auth *coretest.Authenticator, email string) (core.Registration, *coretest.SoftCredential) {
+	t.Helper()
+	ctx := context.Background()
+	start, err := f.p.BeginSignUp(ctx, core.SignUp{Email: email, DisplayName: "Alice"}, cli)
+	if err != nil {
+		t.Fatalf("BeginSignUp: %v", err)
+	}
+	resp, cred, err := auth.Create(mustJSON(t, start.Options), coretest.Tweaks{})
+	if err != nil {
+		t.Fatalf("authenticator Create: %v", err)
+	}
+	reg, err := f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
+	if err != nil {
+		t.Fatalf("FinishRegistration: %v", err)
+	}
+	return reg, cred
+}
+
+// assertion begins a login (with email, or discoverable when "") and has auth answer it.
+func (f *pkFixture) assertion(t *testing.T, auth *coretest.Authenticator, email string, tw coretest.Tweaks) (string, []byte) {
+	t.Helper()
+	start, err := f.p.BeginLogin(context.Background(), email, cli)
+	if err != nil {
+		t.Fatalf("BeginLogin: %v", err)
+	}
+	resp, err := auth.Get(mustJSON(t, start.Options), tw)
+	if err != nil {
+		t.Fatalf("authenticator Get: %v", err)
+	}
+	return start.ChallengeID, resp
+}
+
+// wantLoginFailed fails the test unless err is the one answer of every failed sign-in, and the
+// audit log names reason.
+func (f *pkFixture) wantLoginFailed(t *testing.T, err error, reason string) {
+	t.Helper()
+	if !core.Is(err, core.KindUnauthenticated) || core.DetailOf(err) != "passkey sign-in failed" {
+		t.Fatalf("got %v, want the sign-in failure", err)
+	}
+	var last string
+	for _, line := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(line, `"msg":"auth.login.failed"`) {
+			last = line
+		}
+	}
+	if !strings.Contains(last, `"reason":"`+reason+`"`) {
+		t.Fatalf("the last auth.login.failed is %s, want reason %s", last, reason)
+	}
+}
+
+func TestSignUpThenSignInWithEmail(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	reg, cred := f.signUp(t, f.auth, "  Alice@Example.COM ")
+	if reg.User.Email != "alice@example.com" || reg.Tokens == nil || reg.Passkey.Name != "Passkey" ||
+		!reg.Passkey.BackupEligible || !reg.Passkey.BackupState || !reg.Passkey.UserVerified {
+		t.Fatalf("registration %+v", reg)
+	}
+	if reg.Passkey.ID != cred.IDString() || reg.User.ID != base64.RawURLEncoding.EncodeToString(cred.UserHandle) {
+		t.Fatal("the passkey id or the user handle does not match what the authenticator holds")
+	}
+	c, err := f.s.Authenticate(ctx, reg.Tokens.AccessToken)
+	if err != nil || c.Subject != reg.User.ID || !slices.Equal(c.AMR, core.PasskeyAMR) {
+		t.Fatalf("sign-up token: %+v, %v", c, err)
+	}
+
+	f.clock.Advance(time.Minute)
+	id, resp := f.assertion(t, f.auth, "ALICE@example.com", coretest.Tweaks{})
+	tr, err := f.p.FinishLogin(ctx, id, resp, cli)
+	if err != nil {
+		t.Fatalf("FinishLogin: %v", err)
+	}
+	c, err = f.s.Authenticate(ctx, tr.AccessToken)
+	if err != nil || c.Subject != reg.User.ID || tr.SessionID == reg.Tokens.SessionID {
+		t.Fatalf("login token: %+v, %v", c, err)
+	}
+	pk, err := f.mem.GetPasskey(ctx, reg.Passkey.ID)
+	if err != nil || pk.SignCount != 1 || !pk.LastUsedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("passkey after login: %+v, %v; want count 1 and last used now", pk, err)
+	}
+	for _, event := range []string{"account.created", "passkey.registered", "auth.login.succeeded"} {
+		if !strings.Contains(f.logs.String(), `"msg":"`+event+`"`) {
+			t.Errorf("no %s audit event", event)
+		}
+	}
+}
+
+func TestDiscoverableSignIn(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	reg, _ := f.signUp(t, f.auth, "")
+	start, err := f.p.BeginLogin(ctx, "", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(start.Options.AllowedCredentials) != 0 || start.Options.UserVerification != "required" || start.Options.RelyingPartyID != coretest.RPID {
+		t.Fatalf("discoverable options %+v", start.Options)
+	}
+	resp, err := f.auth.Get(mustJSON(t, start.Options), coretest.Tweaks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := f.p.FinishLogin(ctx, start.ChallengeID, resp, cli)
+	if err != nil {
+		t.Fatalf("FinishLogin: %v", err)
+	}
+	if c, err := f.s.Authenticate(ctx, tr.AccessToken); err != nil || c.Subject != reg.User.ID {
+		t.Fatalf("token of %+v, %v; want %s", c, err, reg.User.ID)
+	}
+
+	// §7.2 step 6: the user handle must be the credential's owner's.
+	other, _ := f.signUp(t, coretest.NewAuthenticator(coretest.Origin), "")
+	otherHandle, _ := base64.RawURLEncoding.DecodeString(other.User.ID)
+	id, resp := f.assertion(t, f.auth, "", coretest.Tweaks{UserHandle: otherHandle})
+	_, err = f.p.FinishLogin(ctx, id, resp, cli)
+	f.wantLoginFailed(t, err, "verification_failed")
+
+	id, resp = f.assertion(t, f.auth, "", coretest.Tweaks{OmitUserHandle: true})
+	_, err = f.p.FinishLogin(ctx, id, resp, cli)
+	f.wantLoginFailed(t, err, "verification_failed")
+}
+
+func TestAddPasskeyBoundToItsUser(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	alice, _ := f.signUp(t, f.auth, "alice@example.com")
+	bob, _ := f.signUp(t, coretest.NewAuthenticator(coretest.Origin), "bob@example.com")
+	aliceClaims, err := f.s.Authenticate(ctx, alice.Tokens.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobClaims, err := f.s.Authenticate(ctx, bob.Tokens.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	laptop := coretest.NewAuthenticator(coretest.Origin)
+	begin := func() (core.RegistrationStart, []byte) {
+		t.Helper()
+		start, err := f.p.BeginAddPasskey(ctx, aliceClaims, cli)
+		if err != nil {
+			t.Fatalf("BeginAddPasskey: %v", err)
+		}
+		resp, _, err := laptop.Create(mustJSON(t, start.Options), coretest.Tweaks{})
+		if err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		return start, resp
+	}
+
+	// The existing passkey is excluded, so the phone that holds it would refuse to register again.
+	start, _ := begin()
+	if len(start.Options.CredentialExcludeList) != 1 || start.Options.CredentialExcludeList[0].CredentialID.String() != alice.Passkey.ID {
+		t.Fatalf("excludeCredentials %+v, want alice's passkey", start.Options.CredentialExcludeList)
+	}
+	if _, _, err := f.auth.Create(mustJSON(t, start.Options), coretest.Tweaks{}); err == nil {
+		t.Fatal("the authenticator holding an excluded credential registered again")
+	}
+
+	for _, claims := range []*core.AccessClaims{nil, &bobClaims} {
+		start, resp := begin()
+		_, err := f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Claims: claims, Client: cli})
+		if !core.Is(err, core.KindInvalid) || !strings.Contains(f.logs.String(), `"reason":"challenge_of_another_user"`) {
+			t.Fatalf("finishing alice's add-passkey ceremony as %v: %v, want refused", claims, err)
+		}
+	}
+	if list, _ := f.mem.UserPasskeys(ctx, bob.User.ID); len(list) != 1 {
+		t.Fatalf("bob has %d passkeys, want 1", len(list))
+	}
+
+	f.clock.Advance(time.Second)
+	start, resp := begin()
+	reg, err := f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Name: " Laptop ", Claims: &aliceClaims, Client: cli})
+	if err != nil {
+		t.Fatalf("FinishRegistration: %v", err)
+	}
+	if reg.Tokens != nil || reg.Passkey.Name != "Laptop" || reg.Passkey.UserID != alice.User.ID {
+		t.Fatalf("added passkey %+v", reg)
+	}
+	list, err := f.p.ListPasskeys(ctx, aliceClaims)
+	if err != nil || len(list) != 2 || list[0].ID != alice.Passkey.ID || list[1].ID != reg.Passkey.ID {
+		t.Fatalf("ListPasskeys: %+v, %v", list, err)
+	}
+	// Alice signs in with either.
+	for _, auth := range []*coretest.Authenticator{f.auth, laptop} {
+		id, resp := f.assertion(t, auth, "alice@example.com", coretest.Tweaks{})
+		if _, err := f.p.FinishLogin(ctx, id, resp, cli); err != nil {
+			t.Fatalf("FinishLogin: %v", err)
+		}
+	}
+}
+
+func TestReplayedLoginFinishOpensAtMostOneSession(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	reg, _ := f.signUp(t, f.auth, "alice@example.com")
+	sessions := func() int {
+		list, err := f.mem.UserSessions(ctx, reg.User.ID, f.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
+	}
+	before := sessions()
+
+	// In sequence.
+	id, resp := f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{})
+	if _, err := f.p.FinishLogin(ctx, id, resp, cli); err != nil {
+		t.Fatal(err)
+	}
+	_, err := f.p.FinishLogin(ctx, id, resp, cli)
+	f.wantLoginFailed(t, err, "challenge_unknown_or_expired")
+	if n := sessions(); n != before+1 {
+		t.Fatalf("%d new sessions after a replay, want 1", n-before)
+	}
+
+	// Twice in parallel, many times over.
+	for range 20 {
+		before = sessions()
+		id, resp := f.assertion(t, f.auth, "", coretest.Tweaks{})
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func() { defer wg.Done(); _, errs[i] = f.p.FinishLogin(ctx, id, resp, cli) }()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+			} else if !core.Is(err, core.KindUnauthenticated) {
+				t.Fatalf("replay: %v", err)
+			}
+		}
+		if ok != 1 || sessions() != before+1 {
+			t.Fatalf("%d of 2 parallel finishes succeeded, %d new live sessions; want 1 and 1", ok, sessions()-before)
+		}
+	}
+}
+
+func TestChallengesAreCeremonyBoundAndExpire(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	f.signUp(t, f.auth, "alice@example.com")
+
+	// Expired: taken after five minutes, though still stored.
+	id, resp := f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{})
+	f.clock.Advance(core.ChallengeTTL + time.Second)
+	_, err := f.p.FinishLogin(ctx, id, resp, cli)
+	f.wantLoginFailed(t, err, "challenge_unknown_or_expired")
+
+	// A registration challenge never completes a login.
+	reg, err := f.p.BeginSignUp(ctx, core.SignUp{}, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, resp = f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{Challenge: reg.Options.Challenge.String()})
+	_, err = f.p.FinishLogin(ctx, reg.ChallengeID, resp, cli)
+	f.wantLoginFailed(t, err, "challenge_of_another_ceremony")
+
+	// And a login challenge never completes a registration.
+	login, err := f.p.BeginLogin(ctx, "", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := f.p.BeginSignUp(ctx, core.SignUp{}, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, _, err := coretest.NewAuthenticator(coretest.Origin).Create(mustJSON(t, again.Options), coretest.Tweaks{Challenge: login.Options.Challenge.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: login.ChallengeID, Credential: created, Client: cli})
+	if !core.Is(err, core.KindInvalid) || !strings.Contains(f.logs.String(), `"reason":"challenge_of_another_ceremony"`) {
+		t.Fatalf("registration with a login challenge: %v", err)
+	}
+
+	// An expired registration challenge.
+	start, err := f.p.BeginSignUp(ctx, core.SignUp{}, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, _, err = coretest.NewAuthenticator(coretest.Origin).Create(mustJSON(t, start.Options), coretest.Tweaks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(core.ChallengeTTL)
+	_, err = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: created, Client: cli})
+	if !core.Is(err, core.KindInvalid) {
+		t.Fatalf("registration with an expired challenge: %v", err)
+	}
+}
+
+func TestEmailLoginOnlyForThatAccountsPasskeys(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	f.signUp(t, f.auth, "alice@example.com")
+	mallory := coretest.NewAuthenticator(coretest.Origin)
+	f.signUp(t, mallory, "mallory@example.com")
+	// Mallory answers a challenge begun for alice with her own passkey.
+	start, err := f.p.BeginLogin(ctx, "alice@example.com", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := mallory.Get(mustJSON(t, start.Options), coretest.Tweaks{Credential: mallory.Credentials()[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.p.FinishLogin(ctx, start.ChallengeID, resp, cli)
+	f.wantLoginFailed(t, err, "credential_of_another_account")
+}
+
+func TestClonedCredentialWithLowerCounterIsRefused(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	reg, cred := f.signUp(t, f.auth, "alice@example.com")
+	clone := cred.Clone() // counter 0, like the original now
+	for range 3 {
+		id, resp := f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{})
+		if _, err := f.p.FinishLogin(ctx, id, resp, cli); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clone.SignCount = 1 // the clone signs with 2, the stored counter is 3
+	id, resp := f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{Credential: clone})
+	_, err := f.p.FinishLogin(ctx, id, resp, cli)
+	f.wantLoginFailed(t, err, "counter_regressed")
+	if !strings.Contains(f.logs.String(), `"msg":"passkey.counter_regressed"`) {
+		t.Fatal("no passkey.counter_regressed audit event")
+	}
+	pk, _ := f.mem.GetPasskey(ctx, reg.Passkey.ID)
+	if pk.SignCount != 3 {
+		t.Fatalf("stored counter %d after a regressing assertion, want 3", pk.SignCount)
+	}
+	// An equal counter is a regression too (§7.2 step 21: it must be greater).
+	clone.SignCount = 2
+	id, resp = f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{Credential: clone})
+	_, err = f.p.FinishLogin(ctx, id, resp, cli)
+	f.wantLoginFailed(t, err, "counter_regressed")
+}
+
+// A concurrent sign-in that already raised the stored counter makes the conditional write fail:
+// refused, audited, and the session written alongside is revoked.
+func TestCounterRaceLoserGetsNoSession(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	reg, cred := f.signUp(t, f.auth, "alice@example.com")
+	id, resp := f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{}) // counter 1
+	// Meanwhile a sign-in with counter 5 lands.
+	if err := f.mem.RecordUse(ctx, cred.IDString(), reg.User.ID, core.PasskeyUse{SignCount: 5, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.mem.UserSessions(ctx, reg.User.ID, t0)
+	_, err := f.p.FinishLogin(ctx, id, resp, cli)
+	f.wantLoginFailed(t, err, "counter_regressed")
+	after, _ := f.mem.UserSessions(ctx, reg.User.ID, t0)
+	if len(after) != len(before) {
+		t.Fatalf("%d live sessions after a refused login, want %d", len(after), len(before))
+	}
+}
+
+func TestBrokenResponsesAreRefused(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	f.signUp(t, f.auth, "alice@example.com")
+	for name, tw := range map[string]coretest.Tweaks{
+		"origin not allowed":          {Origin: "https://evil.example.net"},
+		"origin of another subdomain": {Origin: "https://other.example.com"},
+		"wrong RP ID hash":            {RPID: "evil.example.net"},
+		"user not verified":           {NoUV: true},
+		"wrong clientData type":       {Type: "webauthn.create"},
+		"another challenge":           {Challenge: base64.RawURLEncoding.EncodeToString(make([]byte, 32))},
+	} {
+		t.Run("login: "+name, func(t *testing.T) {
+			id, resp := f.assertion(t, f.auth, "alice@example.com", tw)
+			_, err := f.p.FinishLogin(ctx, id, resp, cli)
+			f.wantLoginFailed(t, err, "verification_failed")
+		})
+		t.Run("registration: "+name, func(t *testing.T) {
+			start, err := f.p.BeginSignUp(ctx, core.SignUp{}, cli)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name == "wrong clientData type" {
+				tw.Type = "webauthn.get"
+			}
+			resp, _, err := coretest.NewAuthenticator(coretest.Origin).Create(mustJSON(t, start.Options), tw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
+			if !core.Is(err, core.KindInvalid) || core.DetailOf(err) != "the passkey could not be registered; start again" {
+				t.Fatalf("got %v, want the registration failure", err)
+			}
+		})
+	}
+	for name, body := range map[string]string{"empty": "", "not JSON": "{", "no response": `{"id":"AAAA","rawId":"AAAA","type":"public-key"}`} {
+		id, _ := f.assertion(t, f.auth, "", coretest.Tweaks{})
+		_, err := f.p.FinishLogin(ctx, id, []byte(body), cli)
+		if !core.Is(err, core.KindUnauthenticated) || core.DetailOf(err) != "passkey sign-in failed" {
+			t.Errorf("%s credential: %v", name, err)
+		}
+	}
+	// go-webauthn's DevInfo is logged, and never part of what a client is told.
+	if !strings.Contains(f.logs.String(), `"devinfo":"`) {
+		t.Fatal("no devinfo in the audit log")
+	}
+}
+
+func TestCredentialIDBelongsToOneUser(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	alice, cred := f.signUp(t, f.auth, "alice@example.com")
+	start, err := f.p.BeginSignUp(ctx, core.SignUp{Email: "bob@example.com"}, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _, err := coretest.NewAuthenticator(coretest.Origin).Create(mustJSON(t, start.Options), coretest.Tweaks{CredentialID: cred.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
+	if !core.Is(err, core.KindConflict) || !errors.Is(err, core.ErrPasskeyTaken) {
+		t.Fatalf("registering alice's credential id for bob: %v, want conflict", err)
+	}
+	if _, err := f.mem.UserIDByEmail(ctx, "bob@example.com"); !core.Is(err, core.KindNotFound) {
+		t.Fatal("bob's account was created")
+	}
+	pk, _ := f.mem.GetPasskey(ctx, cred.IDString())
+	if pk.UserID != alice.User.ID {
+		t.Fatal("the credential changed hands")
+	}
+}
+
+func TestParallelSignUpsWithCaseVariantsMakeOneAccount(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	variants := []string{"carol@example.com", "Carol@example.com", "CAROL@EXAMPLE.COM", "carol@Example.com", " carol@example.COM"}
+	type attempt struct {
+		id   string
+		resp []byte
+	}
+	attempts := make([]attempt, len(variants))
+	for i, email := range variants {
+		start, err := f.p.BeginSignUp(ctx, core.SignUp{Email: email}, cli)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, _, err := coretest.NewAuthenticator(coretest.Origin).Create(mustJSON(t, start.Options), coretest.Tweaks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attempts[i] = attempt{start.ChallengeID, resp}
+	}
+	errs := make([]error, len(attempts))
+	var wg sync.WaitGroup
+	for i, a := range attempts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: a.id, Credential: a.resp, Client: cli})
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, core.ErrEmailTaken) || core.DetailOf(err) == "":
+			t.Fatalf("a losing sign-up: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d accounts for one email, want 1", ok)
+	}
+}
+
+func TestLastPasskeyCannotBeDeleted(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	reg, _ := f.signUp(t, f.auth, "alice@example.com")
+	claims, _ := f.s.Authenticate(ctx, reg.Tokens.AccessToken)
+	err := f.p.DeletePasskey(ctx, claims, reg.Passkey.ID)
+	if !core.Is(err, core.KindConflict) {
+		t.Fatalf("deleting the last passkey: %v, want conflict", err)
+	}
+	other, _ := f.signUp(t, coretest.NewAuthenticator(coretest.Origin), "")
+	if err := f.p.DeletePasskey(ctx, claims, other.Passkey.ID); !core.Is(err, core.KindNotFound) {
+		t.Fatalf("deleting another user's passkey: %v, want not found", err)
+	}
+	if _, err := f.p.RenamePasskey(ctx, claims, other.Passkey.ID, "mine"); !core.Is(err, core.KindNotFound) {
+		t.Fatalf("renaming another user's passkey: %v, want not found", err)
+	}
+	if _, err := f.p.RenamePasskey(ctx, claims, reg.Passkey.ID, "  "); !core.Is(err, core.KindInvalid) {
+		t.Fatalf("renaming to blank: %v, want invalid", err)
+	}
+	pk, err := f.p.RenamePasskey(ctx, claims, reg.Passkey.ID, "Phone")
+	if err != nil || pk.Name != "Phone" {
+		t.Fatalf("RenamePasskey: %+v, %v", pk, err)
+	}
+}
+
+// Login-begin for an email no account holds answers exactly like one for a real account:
+// the same members, the same kind and number of allowCredentials, the same answer every time,
+// and the same round trips.
+func TestUnknownEmailLooksLikeAKnownOne(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	f.signUp(t, f.auth, "alice@example.com")
+	shape := func(email string) map[string]any {
+		t.Helper()
+		start, err := f.p.BeginLogin(ctx, email, cli)
+		if err != nil {
+			t.Fatalf("BeginLogin(%s): %v", email, err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(mustJSON(t, start.Options), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	keysOf := func(m map[string]any) []string { return slices.Sorted(maps.Keys(m)) }
+	known := shape("alice@example.com")
+	allowKnown := known["allowCredentials"].([]any)
+
+	counts := map[int]int{}
+	var same string
+	for i := range 200 {
+		email := fmt.Sprintf("nobody%d@example.org", i)
+		m := shape(email)
+		if !slices.Equal(keysOf(m), keysOf(known)) {
+			t.Fatalf("members %v for an unknown email, %v for a known one", keysOf(m), keysOf(known))
+		}
+		allow := m["allowCredentials"].([]any)
+		counts[len(allow)]++
+		for _, a := range allow {
+			d := a.(map[string]any)
+			if !slices.Equal(keysOf(d), keysOf(allowKnown[0].(map[string]any))) || d["type"] != "public-key" {
+				t.Fatalf("decoy descriptor %v, real %v", d, allowKnown[0])
+			}
+			raw, err := base64.RawURLEncoding.DecodeString(d["id"].(string))
+			if err != nil || len(raw) < 16 || len(raw) > 64 {
+				t.Fatalf("decoy credential id %v", d["id"])
+			}
+		}
+		if again := shape(email); !slices.Equal(mustJSON(t, again["allowCredentials"]), mustJSON(t, m["allowCredentials"])) {
+			t.Fatal("an unknown email got different allowCredentials on a second ask")
+		}
+		if len(allow) == len(allowKnown) && same == "" {
+			same = email
+		}
+	}
+	if counts[1] < counts[2] || counts[2] == 0 || counts[1]+counts[2]+counts[3] != 200 {
+		t.Fatalf("decoy allowCredentials lengths %v: want mostly 1, some 2 and 3", counts)
+	}
+	if same == "" {
+		t.Fatal("no unknown email answered with as many allowCredentials as alice's")
+	}
+	if k, u := len(shape(same)["allowCredentials"].([]any)), len(allowKnown); k != u {
+		t.Fatalf("allowCredentials length %d for %s, %d for alice", k, same, u)
+	}
+	// The same round trips, stage by stage.
+	for _, email := range []string{"alice@example.com", same} {
+		g := newGated(f)
+		done := make(chan error, 1)
+		go func() { _, err := g.p.BeginLogin(ctx, email, cli); done <- err }()
+		g.stage(t, "Hit", "Hit", "UserIDByEmail")
+		g.stage(t, "UserPasskeys")
+		g.stage(t, "PutChallenge")
+		if err := <-done; err != nil {
+			t.Fatalf("BeginLogin(%s): %v", email, err)
+		}
+	}
+}
+
+// FinishLogin costs two sequential stages of network calls, each issued concurrently.
+func TestFinishLoginRoundTrips(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	f.signUp(t, f.auth, "alice@example.com")
+	for _, email := range []string{"alice@example.com", ""} {
+		id, resp := f.assertion(t, f.auth, email, coretest.Tweaks{})
+		g := newGated(f)
+		done := make(chan error, 1)
+		go func() { _, err := g.p.FinishLogin(ctx, id, resp, cli); done <- err }()
+		g.stage(t, "TakeChallenge", "GetPasskey", "Hit", "Hit")
+		g.stage(t, "RecordUse", "CreateSession", "Sign", "GetUser")
+		if err := <-done; err != nil {
+			t.Fatalf("FinishLogin: %v", err)
+		}
+		g.none(t)
+	}
+}
+
+// The audit log of a full run holds events for every ceremony and never a token, a challenge
+// or key material.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	var secrets []string
+	start, err := f.p.BeginSignUp(ctx, core.SignUp{Email: "alice@example.com"}, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, start.ChallengeID, start.Options.Challenge.String())
+	resp, cred, err := f.auth.Create(mustJSON(t, start.Options), coretest.Tweaks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, reg.Tokens.AccessToken, reg.Tokens.RefreshToken,
+		base64.RawURLEncoding.EncodeToString(reg.Passkey.PublicKey), base64.StdEncoding.EncodeToString(reg.Passkey.PublicKey),
+		cred.Key.D.Text(16), base64.RawURLEncoding.EncodeToString(cred.Key.D.Bytes()))
+	login, err := f.p.BeginLogin(ctx, "alice@example.com", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, login.ChallengeID, login.Options.Challenge.String())
+	assertion, err := f.auth.Get(mustJSON(t, login.Options), coretest.Tweaks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := f.p.FinishLogin(ctx, login.ChallengeID, assertion, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets = append(secrets, tr.AccessToken, tr.RefreshToken)
+	_, err = f.p.FinishLogin(ctx, login.ChallengeID, assertion, cli) // a replay, logged as a failure
+	if err == nil {
+		t.Fatal("replay succeeded")
+	}
+	claims, _ := f.s.Authenticate(ctx, tr.AccessToken)
+	_ = f.p.DeletePasskey(ctx, claims, reg.Passkey.ID)
+	logs := f.logs.String()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(logs, s) {
+			t.Errorf("the log holds a secret %q", s[:min(len(s), 12)])
+		}
+	}
+	for _, event := range []string{"passkey.registration_begun", "account.created", "passkey.registered", "session.started",
+		"auth.login.begun", "auth.login.succeeded", "auth.login.failed", "passkey.delete_refused"} {
+		if !strings.Contains(logs, `"msg":"`+event+`"`) {
+			t.Errorf("no %s event in the log", event)
+		}
+	}
+}
+
+func TestBeginIsRateLimited(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	f.p.BeginByAccount = core.Rule{Name: "pk-begin-acct", Limit: 2, Window: time.Minute}
+	for i := range 3 {
+		_, err := f.p.BeginLogin(ctx, "victim@example.com", core.Client{IP: fmt.Sprintf("192.0.2.%d", i)})
+		if i < 2 && err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 && !core.Is(err, core.KindRateLimited) {
+			t.Fatalf("third begin for one account: %v, want rate limited", err)
+		}
+	}
+	// Throttling, not lockout: the next window lets the account in again.
+	f.clock.Advance(time.Minute)
+	if _, err := f.p.BeginLogin(ctx, "victim@example.com", cli); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+	f.p.FinishByIP = core.Rule{Name: "pk-finish-ip", Limit: 1, Window: time.Minute}
+	for i := range 2 {
+		_, err := f.p.FinishLogin(ctx, core.NewID(), []byte("{}"), cli)
+		if want := []core.Kind{core.KindUnauthenticated, core.KindRateLimited}[i]; !core.Is(err, want) {
+			t.Fatalf("finish %d: %v, want %v", i+1, err, want)
+		}
+	}
+}
+
+// gated wraps the fixture's store and signer so that every network call blocks until the test
+// releases the stage it belongs to: a stage's calls must all be in flight at once.
+type gated struct {
+	p  *core.Passkeys
+	mu sync.Mutex
+	// waiting holds the names of the calls blocked now; open releases them.
+	waiting []string
+	open    chan struct{}
+	changed chan struct{}
+}
+
+func newGated(f *pkFixture) *gated {
+	g := &gated{open: make(chan struct{}), changed: make(chan struct{}, 64)}
+	store := &gatedStore{Memory: f.mem, g: g}
+	s := *f.s
+	s.Store, s.Tokens = store, &core.Tokens{Signer: gatedSigner{f.signer, g}, Issuer: f.s.Tokens.Issuer, Audience: f.s.Tokens.Audience, TTL: f.s.Tokens.TTL, Leeway: f.s.Tokens.Leeway}
+	s.Limiter = &core.RateLimiter{Counters: store}
+	p := *f.p
+	p.Credentials, p.Accounts, p.Users, p.Challenges = store, store, store, store
+	p.Limiter, p.Sessions = &core.RateLimiter{Counters: store}, &s
+	g.p = &p
+	return g
+}
+
+func (g *gated) pass(name string) {
+	g.mu.Lock()
+	g.waiting = append(g.waiting, name)
+	open := g.open
+	g.mu.Unlock()
+	g.changed <- struct{}{}
+	<-open
+}
+
+// stage waits until exactly the named calls are in flight together, then lets them go.
+func (g *gated) stage(t *testing.T, names ...string) {
+	t.Helper()
+	want := slices.Sorted(slices.Values(names))
+	deadline := time.After(5 * time.Second)
+	for {
+		g.mu.Lock()
+		got := slices.Sorted(slices.Values(g.waiting))
+		if slices.Equal(got, want) {
+			g.waiting = nil
+			close(g.open)
+			g.open = make(chan struct{})
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		select {
+		case <-g.changed:
+		case <-deadline:
+			t.Fatalf("stage: %v in flight, want exactly %v together", got, want)
+		}
+	}
+}
+
+// none checks that no call is left waiting.
+func (g *gated) none(t *testing.T) {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.waiting) != 0 {
+		t.Fatalf("calls after the last stage: %v", g.waiting)
+	}
+}
+
+type gatedStore struct {
+	*coretest.Memory
+	g *gated
+}
+
+func (s *gatedStore) TakeChallenge(ctx context.Context, id string, now time.Time) (core.Challenge, error) {
+	s.g.pass("TakeChallenge")
+	return s.Memory.TakeChallenge(ctx, id, now)
+}
+
+func (s *gatedStore) PutChallenge(ctx context.Context, c core.Challenge, now time.Time) error {
+	s.g.pass("PutChallenge")
+	return s.Memory.PutChallenge(ctx, c, now)
+}
+
+func (s *gatedStore) GetPasskey(ctx context.Context, id string) (core.Passkey, error) {
+	s.g.pass("GetPasskey")
+	return s.Memory.GetPasskey(ctx, id)
+}
+
+func (s *gatedStore) UserPasskeys(ctx context.Context, uid string) ([]core.Passkey, error) {
+	s.g.pass("UserPasskeys")
+	return s.Memory.UserPasskeys(ctx, uid)
+}
+
+func (s *gatedStore) UserIDByEmail(ctx context.Context, email string) (string, error) {
+	s.g.pass("UserIDByEmail")
+	return s.Memory.UserIDByEmail(ctx, email)
+}
+
+func (s *gatedStore) RecordUse(ctx context.Context, id, uid string, u core.PasskeyUse) error {
+	s.g.pass("RecordUse")
+	return s.Memory.RecordUse(ctx, id, uid, u)
+}
+
+func (s *gatedStore) GetUser(ctx context.Context, id string) (core.User, error) {
+	s.g.pass("GetUser")
+	return s.Memory.GetUser(ctx, id)
+}
+
+func (s *gatedStore) CreateSession(ctx context.Context, sess core.Session) error {
+	s.g.pass("CreateSession")
+	return s.Memory.CreateSession(ctx, sess)
+}
+
+func (s *gatedStore) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	s.g.pass("RevokeSession")
+	return s.Memory.RevokeSession(ctx, id, now)
+}
+
+func (s *gatedStore) Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int64, error) {
+	s.g.pass("Hit")
+	return s.Memory.Hit(ctx, key, window, now)
+}
+
+type gatedSigner struct {
+	*coretest.Signer
+	g *gated
+}
+
+func (s gatedSigner) Sign(ctx context.Context, input []byte) ([]byte, error) {
+	s.g.pass("Sign")
+	return s.Signer.Sign(ctx, input)
+}
