@@ -19,6 +19,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/local/testenv"
 )
 
 func TestClassify(t *testing.T) {
@@ -158,32 +159,13 @@ func TestEndpointDownIsUnavailable(t *testing.T) {
 // deadline: the context ends the call and the error is unavailable, with the SDK's default
 // retries in place.
 func TestEndpointHungIsUnavailable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
+	hung := testenv.HungEndpoint(t)
 
-	store := New(rawClient("http://"+ln.Addr().String(), 0), "t")
+	store := New(rawClient(hung, 0), "t")
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	begin := time.Now()
-	_, err = store.TakeChallenge(ctx, "id", now)
+	_, err := store.TakeChallenge(ctx, "id", now)
 	if elapsed := time.Since(begin); elapsed > 2*time.Second {
 		t.Errorf("TakeChallenge returned after %v, want soon after the 300ms deadline", elapsed)
 	}

@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -149,31 +148,17 @@ func TestSignRefusesOversizedInputWithoutCallingKMS(t *testing.T) {
 }
 
 func TestUnreachableKMSIsUnavailable(t *testing.T) {
-	// A listener that accepts and never answers: a hung KMS.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	hung := testenv.HungEndpoint(t) // a KMS that accepts and never answers
 	api := kms.New(kms.Options{
 		Region:       "us-east-1",
-		BaseEndpoint: aws.String("http://" + ln.Addr().String()),
+		BaseEndpoint: aws.String(hung),
 		Credentials:  aws.AnonymousCredentials{},
 	})
 	s := kmssign.New(api, []string{"alias/hung"})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = s.PublicKeys(ctx)
+	_, err := s.PublicKeys(ctx)
 	if core.KindOf(err) != core.KindUnavailable {
 		t.Fatalf("err = %v (kind %s), want unavailable", err, core.KindOf(err))
 	}

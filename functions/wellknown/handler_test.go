@@ -10,7 +10,6 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/kmssign"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
+	"github.com/latchkey/latchkey/local/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -150,27 +150,8 @@ func TestJWKSWhenKMSIsDownIs503(t *testing.T) {
 // TestReadyNamesAHungKMS points a real kmssign.Signer at a listener that accepts and never
 // answers: /health/ready must answer 503 naming kms within seconds, and /health stays 200.
 func TestReadyNamesAHungKMS(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	var conns []net.Conn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	api := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + ln.Addr().String()), Credentials: aws.AnonymousCredentials{}})
+	hung := testenv.HungEndpoint(t)
+	api := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(hung), Credentials: aws.AnonymousCredentials{}})
 	signer := kmssign.New(api, []string{"alias/latchkey-local"})
 	h := newHandler(signer,
 		check{name: "dynamodb", ping: func(context.Context) error { return nil }},

@@ -2,7 +2,6 @@ package stacktest
 
 import (
 	"encoding/json"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -187,27 +186,8 @@ func TestForgeriesThroughTheStack(t *testing.T) {
 // never answers: /health/ready answers 503 naming kms within 10 s, /health stays 200.
 func TestReadyWithAHungKMS(t *testing.T) {
 	s := newStack(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	g := s.startGateway(t, "AWS_ENDPOINT_URL_KMS=http://"+ln.Addr().String())
+	hung := testenv.HungEndpoint(t)
+	g := s.startGateway(t, "AWS_ENDPOINT_URL_KMS="+hung)
 	start := time.Now()
 	status, _, body := call(t, "GET", g.url+"/health/ready", "", "")
 	took := time.Since(start)
