@@ -55,7 +55,8 @@ if ! make --no-print-directory -s -k build ARCH="$arch"; then
   echo "warning: some functions did not build (errors above); their routes answer 500" >&2
 fi
 
-"$STATE_DIR/bin/gateway" -addr "$ADDR" -template template.yaml -build-dir build -demo local/demo &
+vendor_demo
+"$STATE_DIR/bin/gateway" -addr "$ADDR" -template template.yaml -build-dir build -demo local/demo -vendor "$DEMO_VENDOR_DIR" &
 GATEWAY_PID=$!
 deadline=$((SECONDS + 30))
 until http_answers 127.0.0.1 3000; do

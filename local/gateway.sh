@@ -20,4 +20,5 @@ for url in "$AWS_ENDPOINT_URL_DYNAMODB" "$AWS_ENDPOINT_URL_KMS"; do
 done
 [ -x "$STATE_DIR/bin/gateway" ] || die "no gateway binary in local/.state/bin; restart make dev"
 say "second gateway on http://$ADDR (Ctrl-C stops it)"
-exec "$STATE_DIR/bin/gateway" -addr "$ADDR" -template template.yaml -build-dir build -demo local/demo
+vendor_demo
+exec "$STATE_DIR/bin/gateway" -addr "$ADDR" -template template.yaml -build-dir build -demo local/demo -vendor "$DEMO_VENDOR_DIR"

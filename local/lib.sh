@@ -18,3 +18,15 @@ say() { printf '%s %s\n' "--" "$*"; }
 
 # die prints an error line and exits.
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# DEMO_VENDOR_DIR holds the third-party files the demo page loads, served by the gateway under
+# /vendor/ (its -vendor flag). They are copied from the npm tools prefix, never committed.
+DEMO_VENDOR_DIR=$STATE_DIR/demo-vendor
+SIMPLEWEBAUTHN_BUNDLE=$NODE_PREFIX/node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js
+
+# vendor_demo copies the pinned @simplewebauthn/browser bundle into DEMO_VENDOR_DIR.
+vendor_demo() {
+  [ -f "$SIMPLEWEBAUTHN_BUNDLE" ] || die "@simplewebauthn/browser is not installed: run local/install.sh"
+  mkdir -p "$DEMO_VENDOR_DIR"
+  cp "$SIMPLEWEBAUTHN_BUNDLE" "$DEMO_VENDOR_DIR/simplewebauthn-browser.umd.min.js"
+}

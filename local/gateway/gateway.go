@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Gateway is the local stand-in for the HTTP API: it routes requests to the functions' warm
@@ -20,11 +21,15 @@ type Gateway struct {
 	processes  map[string]*Process // by function name; missing when the binary is not built
 	authorizer string              // function name of the authorizer, if the template has one
 	demoDir    string
+	vendorDir  string
 	log        *slog.Logger
 }
 
 // authorizerName is the function name of the template's AuthorizerFunction.
 const authorizerName = "authorizer"
+
+// vendorPrefix is where the files of Config.VendorDir are served.
+const vendorPrefix = "/vendor/"
 
 // echoPath is the local-only route that shows what the authorizer passes to a backend.
 const echoPath = "/local/echo"
@@ -35,8 +40,12 @@ type Config struct {
 	BuildDir string // binaries at <BuildDir>/linux_<arch>/<name>/bootstrap
 	Arch     string
 	DemoDir  string
-	Env      []string  // environment of the function processes, before Lambda's own variables
-	LogOut   io.Writer // where function output goes, line by line
+	// VendorDir holds third-party files the demo page loads (the npm bundle of
+	// @simplewebauthn/browser, copied there by make dev), served under /vendor/. They live
+	// outside DemoDir so that nothing installed from npm is ever committed.
+	VendorDir string
+	Env       []string  // environment of the function processes, before Lambda's own variables
+	LogOut    io.Writer // where function output goes, line by line
 }
 
 // NewGateway parses the template and starts a warm process for every function whose binary is
@@ -46,7 +55,7 @@ func NewGateway(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{processes: map[string]*Process{}, demoDir: cfg.DemoDir, log: log}
+	g := &Gateway{processes: map[string]*Process{}, demoDir: cfg.DemoDir, vendorDir: cfg.VendorDir, log: log}
 	for _, fn := range fns {
 		g.router.routes = append(g.router.routes, fn.Routes...)
 		if fn.Name == authorizerName {
@@ -82,7 +91,8 @@ func (g *Gateway) Stop(ctx context.Context) {
 	}
 }
 
-// ServeHTTP routes a request: template routes first, then /local/echo, then static files.
+// ServeHTTP routes a request: template routes first, then /local/echo, then static files
+// (/vendor/… from the vendor folder, everything else from the demo folder).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if route, params, ok := g.router.Match(r.Method, r.URL.EscapedPath()); ok {
 		g.proxy(w, r, route, params)
@@ -170,12 +180,19 @@ func (g *Gateway) invokeFailed(w http.ResponseWriter, function string, err error
 	}
 }
 
-// static serves a file from the demo folder; false when there is none for the path.
+// static serves a file from the vendor or demo folder; false when there is none for the path.
 func (g *Gateway) static(w http.ResponseWriter, r *http.Request) bool {
-	if g.demoDir == "" || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
 	}
-	name := filepath.Join(g.demoDir, filepath.FromSlash(path.Clean("/"+r.URL.Path)))
+	dir, rel := g.demoDir, r.URL.Path
+	if rest, ok := strings.CutPrefix(rel, vendorPrefix); ok {
+		dir, rel = g.vendorDir, rest
+	}
+	if dir == "" {
+		return false
+	}
+	name := filepath.Join(dir, filepath.FromSlash(path.Clean("/"+rel)))
 	fi, err := os.Stat(name)
 	if err == nil && fi.IsDir() {
 		name = filepath.Join(name, "index.html")

@@ -6,6 +6,7 @@
 // Usage:
 //
 //	gateway [-addr 127.0.0.1:3000] [-template template.yaml] [-build-dir build] [-demo local/demo]
+//	        [-vendor local/.state/demo-vendor]
 //
 // The function processes inherit the gateway's environment (table, key, endpoints…).
 package main
@@ -38,6 +39,7 @@ func run(log *slog.Logger) error {
 	template := flag.String("template", "template.yaml", "SAM template whose HttpApi routes to serve")
 	buildDir := flag.String("build-dir", "build", "folder holding linux_<arch>/<function>/bootstrap")
 	demoDir := flag.String("demo", "local/demo", "folder of static files served under /")
+	vendorDir := flag.String("vendor", "", "folder of third-party static files served under /vendor/ (none when empty)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", flag.Args())
@@ -51,12 +53,13 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	g, err := NewGateway(Config{
-		Template: *template,
-		BuildDir: *buildDir,
-		Arch:     runtime.GOARCH,
-		DemoDir:  *demoDir,
-		Env:      os.Environ(),
-		LogOut:   os.Stderr,
+		Template:  *template,
+		BuildDir:  *buildDir,
+		Arch:      runtime.GOARCH,
+		DemoDir:   *demoDir,
+		VendorDir: *vendorDir,
+		Env:       os.Environ(),
+		LogOut:    os.Stderr,
 	}, log)
 	if err != nil {
 		ln.Close()
