@@ -40,6 +40,11 @@ func (k itemKey) attributes() map[string]types.AttributeValue {
 	}
 }
 
+// credentialKey is the key of the passkey whose credential id, base64url encoded, is id. The
+// credential id alone is the partition key, so a conditional put on it makes an id unique
+// across all users.
+func credentialKey(id string) itemKey { return itemKey{PK: "CRED#" + id, SK: "CRED"} }
+
 // challengeKey is the key of the WebAuthn challenge id.
 func challengeKey(id string) itemKey { return itemKey{PK: "CHAL#" + id, SK: "CHAL"} }
 
@@ -66,6 +71,15 @@ const sessionsPrefix = "SESS#"
 // (ties within a second broken by id, descending).
 func sessionSortKey(created time.Time, sid string) string {
 	return fmt.Sprintf("%s%012d#%s", sessionsPrefix, max(epoch(created), 0), sid)
+}
+
+// credentialsPrefix starts the gsi1 sort key of every passkey in a user's partition.
+const credentialsPrefix = "CRED#"
+
+// credentialSortKey is the gsi1 sort key of passkey id created at created: the creation time in
+// zero-padded epoch seconds, then the id, so that an ascending query lists the oldest first.
+func credentialSortKey(created time.Time, id string) string {
+	return fmt.Sprintf("%s%012d#%s", credentialsPrefix, max(epoch(created), 0), id)
 }
 
 // rateKey is the key of the counter for key in the window of length window starting at start.
@@ -165,7 +179,9 @@ func (it sessionItem) session() core.Session {
 }
 
 // userItem is a core.User at rest. It has no expiresAt: accounts do not expire. A zero
-// TokensNotBefore is not stored.
+// TokensNotBefore is not stored. PasskeyCount counts the user's credential items; it changes
+// only in the transactions that add or delete one, which is what makes "never delete the last
+// passkey" atomic. A user created without passkeys has none stored, which counts as zero.
 type userItem struct {
 	itemKey
 	Email           string `dynamodbav:"email,omitempty"`
@@ -173,7 +189,11 @@ type userItem struct {
 	CreatedAt       int64  `dynamodbav:"createdAt"`
 	Disabled        bool   `dynamodbav:"disabled"`
 	TokensNotBefore int64  `dynamodbav:"tokensNotBefore,omitempty"`
+	PasskeyCount    int64  `dynamodbav:"passkeyCount,omitempty"`
 }
+
+// attrPasskeyCount is userItem's passkey counter, named in update and condition expressions.
+const attrPasskeyCount = "passkeyCount"
 
 // newUserItem lays u out as an item.
 func newUserItem(u core.User) userItem {
@@ -211,6 +231,85 @@ func (it userItem) user() core.User {
 type emailItem struct {
 	itemKey
 	UserID string `dynamodbav:"uid"`
+}
+
+// credentialItem is a core.Passkey at rest: a WebAuthn credential record. It has no expiresAt.
+// The gsi1 attributes list it under its user, oldest first.
+type credentialItem struct {
+	itemKey
+	GSI1PK            string   `dynamodbav:"gsi1pk"`
+	GSI1SK            string   `dynamodbav:"gsi1sk"`
+	UserID            string   `dynamodbav:"uid"`
+	Name              string   `dynamodbav:"name,omitempty"`
+	PublicKey         []byte   `dynamodbav:"publicKey"`
+	SignCount         int64    `dynamodbav:"signCount"`
+	AAGUID            []byte   `dynamodbav:"aaguid,omitempty"`
+	Transports        []string `dynamodbav:"transports,omitempty"`
+	AttestationFormat string   `dynamodbav:"attestationFormat,omitempty"`
+	AttestationType   string   `dynamodbav:"attestationType,omitempty"`
+	UVInitialized     bool     `dynamodbav:"uvInitialized"`
+	BackupEligible    bool     `dynamodbav:"backupEligible"`
+	BackupState       bool     `dynamodbav:"backupState"`
+	CreatedAt         int64    `dynamodbav:"createdAt"`
+	LastUsedAt        int64    `dynamodbav:"lastUsedAt,omitempty"`
+}
+
+// Credential attributes named in update and condition expressions.
+const (
+	attrUserID        = "uid"
+	attrName          = "name"
+	attrSignCount     = "signCount"
+	attrBackupState   = "backupState"
+	attrUVInitialized = "uvInitialized"
+)
+
+// newCredentialItem lays p out as an item.
+func newCredentialItem(p core.Passkey) credentialItem {
+	var lastUsed int64
+	if !p.LastUsedAt.IsZero() {
+		lastUsed = epoch(p.LastUsedAt)
+	}
+	return credentialItem{
+		itemKey:           credentialKey(p.ID),
+		GSI1PK:            userPartition(p.UserID),
+		GSI1SK:            credentialSortKey(p.CreatedAt, p.ID),
+		UserID:            p.UserID,
+		Name:              p.Name,
+		PublicKey:         p.PublicKey,
+		SignCount:         int64(p.SignCount),
+		AAGUID:            p.AAGUID,
+		Transports:        p.Transports,
+		AttestationFormat: p.AttestationFormat,
+		AttestationType:   p.AttestationType,
+		UVInitialized:     p.UserVerified,
+		BackupEligible:    p.BackupEligible,
+		BackupState:       p.BackupState,
+		CreatedAt:         epoch(p.CreatedAt),
+		LastUsedAt:        lastUsed,
+	}
+}
+
+// passkey is the core.Passkey the item holds.
+func (it credentialItem) passkey() core.Passkey {
+	p := core.Passkey{
+		ID:                strings.TrimPrefix(it.PK, "CRED#"),
+		UserID:            it.UserID,
+		Name:              it.Name,
+		PublicKey:         it.PublicKey,
+		SignCount:         uint32(it.SignCount),
+		AAGUID:            it.AAGUID,
+		Transports:        it.Transports,
+		AttestationFormat: it.AttestationFormat,
+		AttestationType:   it.AttestationType,
+		UserVerified:      it.UVInitialized,
+		BackupEligible:    it.BackupEligible,
+		BackupState:       it.BackupState,
+		CreatedAt:         fromEpoch(it.CreatedAt),
+	}
+	if it.LastUsedAt != 0 {
+		p.LastUsedAt = fromEpoch(it.LastUsedAt)
+	}
+	return p
 }
 
 // counterItem is one fixed-window hit counter.
