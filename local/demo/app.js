@@ -1,0 +1,567 @@
+// app.js is the Latchkey demo page: passkey sign-up and sign-in (button and autofill), the
+// account's passkeys and sessions, sign-out. Plain JavaScript against the HTTP API of
+// shared/design/API.md; the WebAuthn JSON encoding is @simplewebauthn/browser's, loaded from
+// /vendor/ as the global SimpleWebAuthnBrowser.
+//
+// Where the tokens live: the access token only in memory; the refresh token also in
+// sessionStorage, so that reloading this tab keeps you signed in. sessionStorage belongs to
+// this tab alone (another tab never races this tab's refresh-token rotation), is never sent
+// with a request, and is gone when the tab closes. Any script running on this origin can read
+// it, which is why the page allows no inline or third-party script (see its CSP). An
+// application of your own would rather keep the refresh token out of JavaScript altogether,
+// in an HttpOnly cookie set by its backend.
+
+const lib = window.SimpleWebAuthnBrowser;
+const $ = (selector, root = document) => root.querySelector(selector);
+
+const storageKey = 'latchkey-demo';
+// The access token is refreshed this long before it expires, so no request races its expiry.
+const expiryMarginMs = 30_000;
+// A login challenge lives five minutes on the server; autofill asks for a new one before then.
+const autofillRenewMs = 4 * 60_000;
+
+const auth = {
+  accessToken: '',
+  expiresAt: 0, // ms since the epoch
+  refreshToken: '',
+  sessionId: '',
+  userId: '', // the WebAuthn user handle, base64url: Latchkey's user id
+  rpId: '',
+};
+
+// ApiError is a non-2xx answer, carrying its problem+json (or OAuth error) body.
+class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    let message = body?.detail || body?.error_description || body?.title || body?.message ||
+      `The server answered ${status}.`;
+    if (status === 429 && retryAfter) message += ` Try again in ${retryAfter} s.`;
+    super(message);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+
+function saveAuth() {
+  const { refreshToken, sessionId, userId, rpId } = auth;
+  sessionStorage.setItem(storageKey, JSON.stringify({ refreshToken, sessionId, userId, rpId }));
+}
+
+function loadAuth() {
+  try {
+    Object.assign(auth, JSON.parse(sessionStorage.getItem(storageKey) || '{}'));
+  } catch {
+    sessionStorage.removeItem(storageKey);
+  }
+}
+
+function clearAuth() {
+  Object.assign(auth, { accessToken: '', expiresAt: 0, refreshToken: '', sessionId: '', userId: '' });
+  sessionStorage.removeItem(storageKey);
+}
+
+// setTokens keeps a token response. userId is the account's id when the caller knows it;
+// otherwise it is read from the access token's sub (for display and the Signal API only:
+// the page never trusts a claim it has not verified for anything else).
+function setTokens(tr, userId) {
+  if (!tr?.access_token || !tr?.refresh_token) throw new Error('The server sent no tokens.');
+  auth.accessToken = tr.access_token;
+  auth.expiresAt = Date.now() + (tr.expires_in || 0) * 1000;
+  auth.refreshToken = tr.refresh_token;
+  auth.sessionId = tr.session_id || auth.sessionId;
+  auth.userId = userId || subjectOf(tr.access_token) || auth.userId;
+  saveAuth();
+}
+
+function subjectOf(jwt) {
+  try {
+    const payload = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(atob(payload)).sub || '';
+  } catch {
+    return '';
+  }
+}
+
+let refreshing = null;
+
+// accessToken returns a live access token, refreshing it (once, however many callers ask at
+// the same moment) when it has expired or is about to.
+async function accessToken() {
+  if (auth.accessToken && Date.now() < auth.expiresAt - expiryMarginMs) return auth.accessToken;
+  if (!auth.refreshToken) {
+    signedOut();
+    throw new Error('You are signed out.');
+  }
+  refreshing ??= refresh().finally(() => { refreshing = null; });
+  await refreshing;
+  return auth.accessToken;
+}
+
+async function refresh() {
+  const resp = await fetch('/v1/token', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: auth.refreshToken }),
+    cache: 'no-store',
+  });
+  const body = await resp.json().catch(() => null);
+  if (resp.status === 400 || resp.status === 401) {
+    // invalid_grant: the session was revoked, expired or signed out elsewhere.
+    signedOut();
+    throw new ApiError(resp.status, { detail: 'Your session has ended; sign in again.' });
+  }
+  if (!resp.ok) throw new ApiError(resp.status, body, resp.headers.get('Retry-After'));
+  setTokens(body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+// api sends a JSON request and returns the parsed answer (null for 204). With bearer set it
+// carries the access token; a 401 then refreshes the tokens and tries once more.
+async function api(method, path, { body, bearer = false, retry = true } = {}) {
+  const headers = { Accept: 'application/json, application/problem+json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (bearer) headers.Authorization = `Bearer ${await accessToken()}`;
+  const resp = await fetch(path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    cache: 'no-store',
+  });
+  if (resp.status === 401 && bearer && retry && auth.refreshToken) {
+    auth.expiresAt = 0;
+    return api(method, path, { body, bearer, retry: false });
+  }
+  const text = await resp.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!resp.ok) throw new ApiError(resp.status, data, resp.headers.get('Retry-After'));
+  return data;
+}
+
+// withoutEmpty drops the empty fields of a request body.
+function withoutEmpty(o) {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== '' && v != null));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ceremonies
+
+async function signUp(email, displayName) {
+  const begin = await api('POST', '/v1/passkeys/register/begin', { body: withoutEmpty({ email, displayName }) });
+  const credential = await lib.startRegistration({ optionsJSON: begin.publicKey });
+  const done = await api('POST', '/v1/passkeys/register/finish', {
+    body: { challengeId: begin.challengeId, credential },
+  });
+  auth.rpId = begin.publicKey.rp?.id || location.hostname;
+  // The sign-up answer carries the token response beside user and passkey.
+  setTokens(done.access_token ? done : done.tokens, done.user?.id);
+}
+
+async function addPasskey(name) {
+  const begin = await api('POST', '/v1/passkeys/register/begin', { body: {}, bearer: true });
+  const credential = await lib.startRegistration({ optionsJSON: begin.publicKey });
+  await api('POST', '/v1/passkeys/register/finish', {
+    body: withoutEmpty({ challengeId: begin.challengeId, credential, name }),
+    bearer: true,
+  });
+}
+
+// signIn runs one login ceremony: with an email (its passkeys offered), without one
+// (discoverable: any passkey of this site), or through the browser's autofill (conditional
+// mediation, discoverable too). onPrompt runs once the browser has been asked.
+async function signIn({ email = '', autofill = false, onPrompt = () => {} } = {}) {
+  const begin = await api('POST', '/v1/passkeys/login/begin', { body: withoutEmpty({ email }) });
+  const rpId = begin.publicKey.rpId || location.hostname;
+  const asked = lib.startAuthentication({ optionsJSON: begin.publicKey, useBrowserAutofill: autofill });
+  onPrompt();
+  const credential = await asked;
+  let tokens;
+  try {
+    tokens = await api('POST', '/v1/passkeys/login/finish', {
+      body: { challengeId: begin.challengeId, credential },
+    });
+  } catch (err) {
+    if (err instanceof ApiError && isUnknownCredential(err)) signalUnknownCredential(rpId, credential.id);
+    throw err;
+  }
+  auth.rpId = rpId;
+  setTokens(tokens, credential.response.userHandle);
+}
+
+// isUnknownCredential reports whether a failed login-finish says that no account holds the
+// credential, so the browser may hide that passkey from now on. The backend answers every
+// sign-in failure with the same 401 (it does not tell which check failed) unless it names this
+// case with the problem code "unknown_credential"; only then is the browser told.
+function isUnknownCredential(err) {
+  return err.status === 401 && err.body?.code === 'unknown_credential';
+}
+
+function signalUnknownCredential(rpId, credentialId) {
+  if (typeof window.PublicKeyCredential?.signalUnknownCredential !== 'function') return;
+  lib.sendSignal({ signalName: 'unknownCredential', rpID: rpId, credentialID: credentialId })
+    .then(() => { document.body.dataset.signalUnknown = credentialId; })
+    .catch((err) => console.warn('signalUnknownCredential:', err));
+}
+
+// signalAcceptedCredentials tells the browser which of this account's passkeys the server
+// still accepts, so that its password manager can drop the ones deleted elsewhere.
+function signalAcceptedCredentials(passkeys) {
+  if (typeof window.PublicKeyCredential?.signalAllAcceptedCredentials !== 'function') return;
+  if (!auth.userId || !auth.rpId) return;
+  const ids = passkeys.map((p) => p.id);
+  lib.sendSignal({
+    signalName: 'allAcceptedCredentials',
+    rpID: auth.rpId,
+    userID: auth.userId,
+    allAcceptedCredentialIDs: ids,
+  })
+    .then(() => { document.body.dataset.signalAccepted = String(ids.length); })
+    .catch((err) => console.warn('signalAllAcceptedCredentials:', err));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Autofill (conditional UI)
+//
+// While signed out, a discoverable login waits in the background with mediation
+// "conditional": the browser lists this site's passkeys among the suggestions of the
+// username field, and picking one finishes the sign-in. body[data-autofill] says where it is:
+// unsupported, waiting, signing-in, failed or off.
+
+let autofillRun = 0;
+let autofillTimer = 0;
+let autofillFailures = 0; // in a row: the retry waits 2 s, 4 s, 8 s… up to a minute
+
+function setAutofill(state) {
+  document.body.dataset.autofill = state;
+}
+
+async function startAutofill() {
+  const run = ++autofillRun;
+  clearTimeout(autofillTimer);
+  if (!(await lib.browserSupportsWebAuthnAutofill())) {
+    setAutofill('unsupported');
+    return;
+  }
+  if (run !== autofillRun) return;
+  autofillTimer = setTimeout(startAutofill, autofillRenewMs);
+  try {
+    await signIn({
+      autofill: true,
+      onPrompt: () => {
+        if (run === autofillRun) setAutofill('waiting');
+      },
+    });
+  } catch (err) {
+    // Superseded (a button ceremony or a renewal aborted this one): not an error.
+    if (run !== autofillRun || isAbort(err)) return;
+    clearTimeout(autofillTimer);
+    setAutofill('failed');
+    showError(err);
+    autofillFailures++;
+    autofillTimer = setTimeout(startAutofill, Math.min(2000 * 2 ** (autofillFailures - 1), 60_000));
+    return;
+  }
+  if (run !== autofillRun) return;
+  autofillFailures = 0;
+  stopAutofill();
+  setAutofill('off');
+  await signedIn('Signed in with a passkey from autofill.');
+}
+
+// stopAutofill makes the pending autofill ceremony, if any, stale; the next WebAuthn call
+// aborts the browser's side of it.
+function stopAutofill() {
+  autofillRun++;
+  clearTimeout(autofillTimer);
+  setAutofill('off');
+}
+
+function isAbort(err) {
+  return err?.name === 'AbortError' || err?.code === 'ERROR_CEREMONY_ABORTED';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+function formatDate(s) {
+  const d = s ? new Date(s) : null;
+  if (!d || Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2000) return 'Never';
+  return dateFormat.format(d);
+}
+
+function showMessage(text) {
+  $('#message').textContent = text;
+}
+
+function showError(err) {
+  const el = $('#error');
+  el.textContent = errorText(err);
+  el.dataset.status = err?.status ? String(err.status) : '';
+  el.hidden = false;
+  showMessage('');
+}
+
+function clearError() {
+  const el = $('#error');
+  el.hidden = true;
+  el.textContent = '';
+  el.dataset.status = '';
+}
+
+// errorText turns API problems and WebAuthn exceptions into a sentence for a person.
+function errorText(err) {
+  if (err instanceof ApiError) return err.message;
+  const cause = err?.cause?.name || err?.name;
+  switch (cause) {
+    case 'NotAllowedError':
+      return 'The passkey prompt was closed or timed out, or no passkey was available.';
+    case 'InvalidStateError':
+      return 'This authenticator already holds a passkey for this account.';
+    case 'SecurityError':
+      return `Passkeys do not work on this address (${location.origin}); open the page at the origin the server allows.`;
+    case 'TypeError':
+      if (err instanceof TypeError && /fetch/i.test(err.message)) return 'The server cannot be reached.';
+  }
+  return err?.message || String(err);
+}
+
+// busy runs an action started by button: the button is disabled meanwhile, and a failure is
+// shown rather than thrown.
+async function busy(button, action) {
+  clearError();
+  button.disabled = true;
+  $('#main').setAttribute('aria-busy', 'true');
+  try {
+    await action();
+  } catch (err) {
+    if (!isAbort(err)) showError(err);
+  } finally {
+    button.disabled = false;
+    $('#main').removeAttribute('aria-busy');
+  }
+}
+
+function signedOut(message = '') {
+  clearAuth();
+  $('#signed-in').hidden = true;
+  $('#signed-out').hidden = false;
+  $('#passkey-list').replaceChildren();
+  $('#session-list').replaceChildren();
+  document.body.dataset.state = 'signed-out';
+  showMessage(message);
+  startAutofill();
+}
+
+async function signedIn(message) {
+  $('#signed-out').hidden = true;
+  $('#signed-in').hidden = false;
+  $('#whoami').textContent = auth.userId || 'unknown';
+  document.body.dataset.state = 'signed-in';
+  showMessage(message);
+  await Promise.all([loadPasskeys(), loadSessions()]);
+}
+
+async function loadPasskeys() {
+  const { passkeys = [] } = (await api('GET', '/v1/me/passkeys', { bearer: true })) || {};
+  $('#passkey-list').replaceChildren(...passkeys.map(passkeyItem));
+  signalAcceptedCredentials(passkeys);
+}
+
+function passkeyItem(p) {
+  const li = $('#passkey-item').content.firstElementChild.cloneNode(true);
+  li.dataset.id = p.id;
+  $('.passkey-name', li).textContent = p.name || 'Passkey';
+  $('.synced', li).textContent = p.backedUp ? 'Synced' : 'This device only';
+  $('.synced', li).classList.toggle('on', Boolean(p.backedUp));
+  $('.created', li).textContent = formatDate(p.createdAt);
+  $('.last-used', li).textContent = formatDate(p.lastUsedAt);
+  $('.aaguid', li).textContent = p.aaguid || 'none';
+
+  const actions = $('.actions', li);
+  const renameForm = $('.rename-form', li);
+  const input = $('.rename-input', li);
+  const confirm = $('.confirm-delete', li);
+  const show = (which) => {
+    actions.hidden = which !== actions;
+    renameForm.hidden = which !== renameForm;
+    confirm.hidden = which !== confirm;
+  };
+  input.setAttribute('aria-label', `New name for ${p.name}`);
+  $('.rename', li).addEventListener('click', () => {
+    input.value = p.name || '';
+    show(renameForm);
+    input.focus();
+    input.select();
+  });
+  $('.cancel', renameForm).addEventListener('click', () => show(actions));
+  renameForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy($('.save', renameForm), async () => {
+      const name = input.value.trim();
+      if (!name) throw new Error('A passkey needs a name.');
+      await api('PATCH', `/v1/me/passkeys/${encodeURIComponent(p.id)}`, { body: { name }, bearer: true });
+      showMessage(`Renamed to “${name}”.`);
+      await loadPasskeys();
+    });
+  });
+  $('.delete', li).addEventListener('click', () => {
+    $('.confirm-text', confirm).textContent = `Delete “${p.name}”?`;
+    show(confirm);
+    $('.confirm', confirm).focus();
+  });
+  $('.cancel', confirm).addEventListener('click', () => show(actions));
+  $('.confirm', confirm).addEventListener('click', (e) => {
+    busy(e.currentTarget, async () => {
+      try {
+        await api('DELETE', `/v1/me/passkeys/${encodeURIComponent(p.id)}`, { bearer: true });
+      } finally {
+        show(actions);
+      }
+      showMessage(`Deleted “${p.name}”.`);
+      await loadPasskeys();
+    });
+  });
+  return li;
+}
+
+async function loadSessions() {
+  const { sessions = [] } = (await api('GET', '/v1/me/sessions', { bearer: true })) || {};
+  sessions.sort((a, b) => Number(b.current) - Number(a.current));
+  $('#session-list').replaceChildren(...sessions.map(sessionItem));
+  $('#revoke-others').disabled = sessions.every((s) => s.current);
+}
+
+function sessionItem(s) {
+  const li = $('#session-item').content.firstElementChild.cloneNode(true);
+  li.dataset.id = s.id;
+  li.dataset.current = String(Boolean(s.current));
+  $('.device', li).textContent = describeAgent(s.userAgent);
+  $('.device', li).title = s.userAgent || '';
+  $('.ip', li).textContent = s.ip || 'unknown';
+  $('.created', li).textContent = formatDate(s.createdAt);
+  $('.last-used', li).textContent = formatDate(s.lastUsedAt);
+  const revoke = $('.revoke', li);
+  if (s.current) {
+    $('.current-badge', li).hidden = false;
+    revoke.remove(); // this device signs out with the Sign out button
+  } else {
+    revoke.setAttribute('aria-label', `Revoke the session of ${describeAgent(s.userAgent)}`);
+    revoke.addEventListener('click', () => busy(revoke, async () => {
+      await api('DELETE', `/v1/me/sessions/${encodeURIComponent(s.id)}`, { bearer: true });
+      showMessage('Session revoked.');
+      await loadSessions();
+    }));
+  }
+  return li;
+}
+
+// describeAgent names a browser and system from a User-Agent header, roughly.
+function describeAgent(ua = '') {
+  if (!ua) return 'Unknown device';
+  const browser = [
+    [/HeadlessChrome\//, 'Headless Chrome'], [/Edg\//, 'Edge'], [/Firefox\//, 'Firefox'],
+    [/Chrome\//, 'Chrome'], [/Safari\//, 'Safari'], [/^curl\//, 'curl'], [/^Go-http-client/, 'Go'],
+  ].find(([re]) => re.test(ua))?.[1];
+  const system = [
+    [/Android/, 'Android'], [/iPhone|iPad/, 'iOS'], [/Mac OS X/, 'macOS'], [/Windows/, 'Windows'],
+    [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux'],
+  ].find(([re]) => re.test(ua))?.[1];
+  if (browser && system) return `${browser} on ${system}`;
+  return browser || system || ua.slice(0, 40);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring
+
+function wire() {
+  $('#signin-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy($('#signin-button'), async () => {
+      stopAutofill();
+      try {
+        await signIn({ email: $('#signin-email').value.trim() });
+      } catch (err) {
+        startAutofill();
+        throw err;
+      }
+      await signedIn('Signed in with a passkey.');
+    });
+  });
+
+  $('#signup-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy($('#signup-button'), async () => {
+      stopAutofill();
+      try {
+        await signUp($('#signup-email').value.trim(), $('#signup-name').value.trim());
+      } catch (err) {
+        if (!auth.refreshToken) startAutofill();
+        throw err;
+      }
+      $('#signup-form').reset();
+      await signedIn('Account created. This passkey signs you in from now on.');
+    });
+  });
+
+  $('#add-passkey-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy($('#add-passkey-button'), async () => {
+      await addPasskey($('#add-passkey-name').value.trim());
+      $('#add-passkey-form').reset();
+      showMessage('Passkey added.');
+      await loadPasskeys();
+    });
+  });
+
+  $('#revoke-others').addEventListener('click', (e) => busy(e.currentTarget, async () => {
+    await api('DELETE', '/v1/me/sessions', { bearer: true });
+    showMessage('Signed out everywhere else.');
+    await loadSessions();
+  }));
+
+  $('#signout-button').addEventListener('click', (e) => busy(e.currentTarget, async () => {
+    try {
+      await api('POST', '/v1/logout', { bearer: true, retry: false });
+    } catch (err) {
+      // A session that has ended already is signed out all the same.
+      if (!(err instanceof ApiError && err.status === 401)) throw err;
+    }
+    signedOut('Signed out.');
+  }));
+}
+
+async function main() {
+  if (!lib) {
+    $('#signed-out').hidden = false;
+    showError(new Error('The @simplewebauthn/browser bundle is missing from /vendor/: start the page with `make dev`.'));
+    return;
+  }
+  wire();
+  if (!lib.browserSupportsWebAuthn()) {
+    showError(new Error('This browser does not support passkeys (WebAuthn).'));
+  }
+  loadAuth();
+  if (!auth.refreshToken) {
+    signedOut();
+    return;
+  }
+  try {
+    await accessToken();
+    await signedIn('Welcome back.');
+  } catch (err) {
+    signedOut();
+    showError(err);
+  }
+}
+
+main();
