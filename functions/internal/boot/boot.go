@@ -20,6 +20,8 @@ type Config struct {
 	SecretID    string        // LATCHKEY_SECRET_ID: Secrets Manager secret holding the HMAC key
 	RPID        string        // LATCHKEY_RP_ID: WebAuthn relying party id
 	RPOrigins   []string      // LATCHKEY_RP_ORIGINS: allowed WebAuthn origins, comma separated
+	RPName      string        // LATCHKEY_RP_NAME: relying party name authenticators show, default the RP ID
+	Attestation string        // LATCHKEY_ATTESTATION: WebAuthn attestation conveyance, none (default), indirect, direct or enterprise
 	AccessTTL   time.Duration // LATCHKEY_ACCESS_TTL: access-token lifetime, default 10m
 	SessionTTL  time.Duration // LATCHKEY_SESSION_TTL: absolute session lifetime, default 720h (30 days)
 	SessionIdle time.Duration // LATCHKEY_SESSION_IDLE: a session unused this long ends, default 168h (7 days)
@@ -70,6 +72,22 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 	if need.RP {
 		c.RPID = required("LATCHKEY_RP_ID")
 		c.RPOrigins = list(required("LATCHKEY_RP_ORIGINS"))
+		for _, o := range c.RPOrigins {
+			if u, err := url.Parse(o); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+				errs = append(errs, fmt.Errorf("LATCHKEY_RP_ORIGINS: %q is not an origin like https://app.example.com", o))
+			}
+		}
+		c.RPName = strings.TrimSpace(getenv("LATCHKEY_RP_NAME"))
+		if c.RPName == "" {
+			c.RPName = c.RPID
+		}
+		switch c.Attestation = strings.ToLower(strings.TrimSpace(getenv("LATCHKEY_ATTESTATION"))); c.Attestation {
+		case "":
+			c.Attestation = "none"
+		case "none", "indirect", "direct", "enterprise":
+		default:
+			errs = append(errs, fmt.Errorf("LATCHKEY_ATTESTATION: %q is not none, indirect, direct or enterprise", c.Attestation))
+		}
 	}
 	var err error
 	if c.AccessTTL, err = duration(getenv, "LATCHKEY_ACCESS_TTL", 10*time.Minute, time.Minute, 24*time.Hour); err != nil {

@@ -73,3 +73,35 @@ func TestLoadSessionSettings(t *testing.T) {
 		t.Fatal("a plaintext introspection secret was accepted")
 	}
 }
+
+func TestLoadRelyingParty(t *testing.T) {
+	m := base()
+	m["LATCHKEY_RP_ID"] = "example.com"
+	m["LATCHKEY_RP_ORIGINS"] = "https://app.example.com, http://localhost:8080"
+	c, err := Load(env(m), Need{RP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RPID != "example.com" || len(c.RPOrigins) != 2 || c.RPName != "example.com" || c.Attestation != "none" {
+		t.Fatalf("%+v", c)
+	}
+	m["LATCHKEY_ATTESTATION"] = "Direct"
+	if c, err := Load(env(m), Need{RP: true}); err != nil || c.Attestation != "direct" {
+		t.Fatalf("attestation direct: %q, %v", c.Attestation, err)
+	}
+	for name, bad := range map[string]map[string]string{
+		"attestation": {"LATCHKEY_ATTESTATION": "self"},
+		"origin path": {"LATCHKEY_RP_ORIGINS": "https://app.example.com/login"},
+		"origin host": {"LATCHKEY_RP_ORIGINS": "app.example.com"},
+	} {
+		m := base()
+		m["LATCHKEY_RP_ID"] = "example.com"
+		m["LATCHKEY_RP_ORIGINS"] = "https://app.example.com"
+		for k, v := range bad {
+			m[k] = v
+		}
+		if _, err := Load(env(m), Need{RP: true}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

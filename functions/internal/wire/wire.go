@@ -62,6 +62,11 @@ func Sessions(ctx context.Context, cfg boot.Config, awsCfg aws.Config, d Deps, l
 	if err != nil {
 		return nil, err
 	}
+	return sessionsWithKey(key, cfg, d, log)
+}
+
+// sessionsWithKey builds the Sessions use case around the refresh-token HMAC key.
+func sessionsWithKey(key []byte, cfg boot.Config, d Deps, log *slog.Logger) (*core.Sessions, error) {
 	codec, err := core.NewRefreshCodec(key)
 	if err != nil {
 		return nil, err
@@ -80,6 +85,52 @@ func Sessions(ctx context.Context, cfg boot.Config, awsCfg aws.Config, d Deps, l
 		Grace:          cfg.Grace,
 		TokenByIP:      TokenByIP,
 		TokenBySession: TokenBySession,
+	}, nil
+}
+
+// Rate limits on the passkey ceremonies (SECURITY.md, abuse): per client address and per
+// account (normalized email or user id), on begin and on finish. They throttle rather than
+// lock out: a window ends and the account may try again.
+var (
+	PasskeyBeginByIP       = core.Rule{Name: "pk-begin-ip", Limit: 60, Window: time.Minute}
+	PasskeyBeginByAccount  = core.Rule{Name: "pk-begin-acct", Limit: 20, Window: time.Minute}
+	PasskeyFinishByIP      = core.Rule{Name: "pk-finish-ip", Limit: 60, Window: time.Minute}
+	PasskeyFinishByAccount = core.Rule{Name: "pk-finish-acct", Limit: 30, Window: time.Minute}
+)
+
+// Passkeys builds the Passkeys use case and the Sessions it opens sessions with (which needs
+// LATCHKEY_SECRET_ID and the RP settings; see boot.Need). The HMAC secret is loaded once: the
+// refresh-token codec keys with it, and the passkeys' decoy key is derived from it.
+func Passkeys(ctx context.Context, cfg boot.Config, awsCfg aws.Config, d Deps, log *slog.Logger) (*core.Passkeys, error) {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	key, err := secrets.HMACKey(sctx, secretsmanager.NewFromConfig(awsCfg), cfg.SecretID)
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := sessionsWithKey(key, cfg, d, log)
+	if err != nil {
+		return nil, err
+	}
+	w, err := core.NewWebAuthn(core.WebAuthnConfig{RPID: cfg.RPID, RPName: cfg.RPName, Origins: cfg.RPOrigins, Attestation: cfg.Attestation})
+	if err != nil {
+		return nil, err
+	}
+	return &core.Passkeys{
+		WebAuthn:        w,
+		Credentials:     d.Store,
+		Accounts:        d.Store,
+		Users:           d.Store,
+		Challenges:      d.Store,
+		Sessions:        sessions,
+		Limiter:         &core.RateLimiter{Counters: d.Store},
+		Audit:           log,
+		Now:             time.Now,
+		DecoyKey:        core.DeriveKey(key, core.DecoyKeyLabel),
+		BeginByIP:       PasskeyBeginByIP,
+		BeginByAccount:  PasskeyBeginByAccount,
+		FinishByIP:      PasskeyFinishByIP,
+		FinishByAccount: PasskeyFinishByAccount,
 	}, nil
 }
 

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/functions/internal/apigw"
+)
+
+type handler struct {
+	passkeys *core.Passkeys
+	log      *slog.Logger
+}
+
+// Handle routes one API Gateway request (API.md, passkeys).
+func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
+	switch req.RouteKey {
+	case "POST /v1/passkeys/register/begin":
+		return h.registerBegin(ctx, req)
+	case "POST /v1/passkeys/register/finish":
+		return h.registerFinish(ctx, req)
+	case "POST /v1/passkeys/login/begin":
+		return h.loginBegin(ctx, req)
+	case "POST /v1/passkeys/login/finish":
+		return h.loginFinish(ctx, req)
+	}
+	// Everything else acts for the holder of an access token.
+	claims, err := h.bearer(ctx, req)
+	if err != nil {
+		return apigw.Response{}, err
+	}
+	switch req.RouteKey {
+	case "GET /v1/me/passkeys":
+		list, err := h.passkeys.ListPasskeys(ctx, claims)
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		out := make([]passkeyBody, 0, len(list))
+		for _, p := range list {
+			out = append(out, newPasskeyBody(p))
+		}
+		return apigw.JSON(http.StatusOK, map[string]any{"passkeys": out}), nil
+	case "PATCH /v1/me/passkeys/{id}":
+		var body struct {
+			Name string `json:"name"`
+		}
+		if err := apigw.DecodeJSON(req, &body); err != nil {
+			return apigw.Response{}, err
+		}
+		p, err := h.passkeys.RenamePasskey(ctx, claims, req.PathParameters["id"], body.Name)
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		return apigw.JSON(http.StatusOK, newPasskeyBody(p)), nil
+	case "DELETE /v1/me/passkeys/{id}":
+		if err := h.passkeys.DeletePasskey(ctx, claims, req.PathParameters["id"]); err != nil {
+			return apigw.Response{}, err
+		}
+		return apigw.NoContent(), nil
+	}
+	return apigw.NotFound(req), nil
+}
+
+// beginBody answers a begin: the challenge's handle and the options for the browser, which
+// marshal as the WebAuthn Level 3 JSON (PublicKeyCredentialCreationOptionsJSON,
+// PublicKeyCredentialRequestOptionsJSON).
+type beginBody struct {
+	ChallengeID string `json:"challengeId"`
+	PublicKey   any    `json:"publicKey"`
+}
+
+// registerBegin starts a sign-up, or with a Bearer token adds a passkey to its holder.
+func (h *handler) registerBegin(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
+	if hasBearer(req) {
+		claims, err := h.bearer(ctx, req)
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		start, err := h.passkeys.BeginAddPasskey(ctx, claims, client(req))
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		return apigw.JSON(http.StatusOK, beginBody{start.ChallengeID, start.Options}), nil
+	}
+	var body struct {
+		Email       string `json:"email"`
+		DisplayName string `json:"displayName"`
+	}
+	if err := apigw.DecodeJSON(req, &body); err != nil {
+		return apigw.Response{}, err
+	}
+	start, err := h.passkeys.BeginSignUp(ctx, core.SignUp{Email: body.Email, DisplayName: body.DisplayName}, client(req))
+	if err != nil {
+		return apigw.Response{}, err
+	}
+	return apigw.JSON(http.StatusOK, beginBody{start.ChallengeID, start.Options}), nil
+}
+
+// finishBody is the body of both finishes: the challenge's handle and the credential as the
+// browser serialized it (RegistrationResponseJSON, AuthenticationResponseJSON), kept as bytes
+// for go-webauthn to parse.
+type finishBody struct {
+	ChallengeID string          `json:"challengeId"`
+	Credential  json.RawMessage `json:"credential"`
+	Name        string          `json:"name"`
+}
+
+// registerFinish stores the new passkey: 201 with the user and the passkey, and on sign-up
+// the first tokens of the new account.
+func (h *handler) registerFinish(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
+	var claims *core.AccessClaims
+	if hasBearer(req) {
+		c, err := h.bearer(ctx, req)
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		claims = &c
+	}
+	var body finishBody
+	if err := apigw.DecodeJSON(req, &body); err != nil {
+		return apigw.Response{}, err
+	}
+	if body.ChallengeID == "" || len(body.Credential) == 0 {
+		return apigw.Response{}, core.E("passkeys.registerFinish", core.KindInvalid, "challengeId and credential are required", nil)
+	}
+	reg, err := h.passkeys.FinishRegistration(ctx, core.RegistrationFinish{
+		ChallengeID: body.ChallengeID, Credential: body.Credential, Name: body.Name, Claims: claims, Client: client(req),
+	})
+	if err != nil {
+		return apigw.Response{}, err
+	}
+	out := registeredBody{User: userBody{ID: reg.User.ID}, Passkey: newPasskeyBody(reg.Passkey)}
+	if reg.Tokens != nil {
+		t := newTokenBody(*reg.Tokens)
+		out.tokenBody = &t
+	}
+	resp := apigw.JSON(http.StatusCreated, out)
+	resp.Headers["Pragma"] = "no-cache"
+	return resp, nil
+}
+
+// loginBegin starts a sign-in, with an email or discoverable.
+func (h *handler) loginBegin(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
+	var body struct {
+		Email string `json:"email"`
+	}
+	if err := apigw.DecodeJSON(req, &body); err != nil {
+		return apigw.Response{}, err
+	}
+	start, err := h.passkeys.BeginLogin(ctx, body.Email, client(req))
+	if err != nil {
+		return apigw.Response{}, err
+	}
+	return apigw.JSON(http.StatusOK, beginBody{start.ChallengeID, start.Options}), nil
+}
+
+// loginFinish verifies an assertion and answers the token response. A body that does not even
+// decode is a failed sign-in like any other: the same 401.
+func (h *handler) loginFinish(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
+	var body finishBody
+	if err := apigw.DecodeJSON(req, &body); err != nil && core.Is(err, core.KindTooLarge) {
+		return apigw.Response{}, err
+	}
+	tr, err := h.passkeys.FinishLogin(ctx, body.ChallengeID, body.Credential, client(req))
+	if err != nil {
+		return apigw.Response{}, err
+	}
+	resp := apigw.JSON(http.StatusOK, newTokenBody(tr))
+	resp.Headers["Pragma"] = "no-cache"
+	return resp, nil
+}
+
+// bearer verifies the request's access token.
+func (h *handler) bearer(ctx context.Context, req *apigw.Request) (core.AccessClaims, error) {
+	raw, err := apigw.BearerToken(req)
+	if err != nil {
+		return core.AccessClaims{}, err
+	}
+	return h.passkeys.Sessions.Authenticate(ctx, raw)
+}
+
+// hasBearer reports whether the request carries an Authorization header at all; one that is
+// there must then be a good Bearer token.
+func hasBearer(req *apigw.Request) bool { return apigw.Header(req, "authorization") != "" }
+
+func client(req *apigw.Request) core.Client {
+	return core.Client{IP: apigw.ClientIP(req), UserAgent: apigw.Header(req, "user-agent")}
+}
+
+// tokenBody is the token response (API.md, sessions).
+type tokenBody struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+	SessionID    string `json:"session_id"`
+}
+
+func newTokenBody(tr core.TokenResponse) tokenBody {
+	return tokenBody{
+		AccessToken:  tr.AccessToken,
+		TokenType:    "Bearer",
+		ExpiresIn:    int(tr.ExpiresIn / time.Second),
+		RefreshToken: tr.RefreshToken,
+		SessionID:    tr.SessionID,
+	}
+}
+
+type userBody struct {
+	ID string `json:"id"`
+}
+
+// registeredBody is register/finish's answer; the token fields are there on sign-up only.
+type registeredBody struct {
+	User    userBody    `json:"user"`
+	Passkey passkeyBody `json:"passkey"`
+	*tokenBody
+}
+
+// passkeyBody is one passkey as the API shows it. backedUp is the BS flag of its last use:
+// whether the passkey is synced.
+type passkeyBody struct {
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	LastUsedAt     *time.Time `json:"lastUsedAt"`
+	AAGUID         string     `json:"aaguid"`
+	BackedUp       bool       `json:"backedUp"`
+	BackupEligible bool       `json:"backupEligible"`
+	Transports     []string   `json:"transports"`
+}
+
+func newPasskeyBody(p core.Passkey) passkeyBody {
+	b := passkeyBody{
+		ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), AAGUID: core.AAGUIDString(p.AAGUID),
+		BackedUp: p.BackupState, BackupEligible: p.BackupEligible, Transports: p.Transports,
+	}
+	if b.Transports == nil {
+		b.Transports = []string{}
+	}
+	if !p.LastUsedAt.IsZero() {
+		t := p.LastUsedAt.UTC()
+		b.LastUsedAt = &t
+	}
+	return b
+}
