@@ -9,8 +9,10 @@
 #   STACK       stack name (default Latchkey)
 #   ISSUER      the Issuer parameter (required on the first deploy; kept afterwards)
 #   AUDIENCE    the Audience parameter (default latchkey)
-#   RP_ID       the RpId parameter (WebAuthn relying party id)
-#   RP_ORIGINS  the RpOrigins parameter (comma-separated https origins)
+#   RP_ID       the RpId parameter (WebAuthn relying party id; required on the first deploy)
+#   RP_ORIGINS  the RpOrigins parameter (comma-separated origins, no spaces; required on the
+#               first deploy; also the API's CORS origins)
+#   ATTESTATION the Attestation parameter (none, indirect, direct or enterprise; default none)
 #
 # Unset parameters keep their previous value on update. Version is always `git describe`.
 # See docs/deploy.md.
@@ -44,6 +46,7 @@ else
   if [ -n "${AUDIENCE:-}" ]; then args+=(--parameters "Audience=$AUDIENCE"); fi
   if [ -n "${RP_ID:-}" ]; then args+=(--parameters "RpId=$RP_ID"); fi
   if [ -n "${RP_ORIGINS:-}" ]; then args+=(--parameters "RpOrigins=$RP_ORIGINS"); fi
+  if [ -n "${ATTESTATION:-}" ]; then args+=(--parameters "Attestation=$ATTESTATION"); fi
 fi
 
 cd "$INFRA_DIR"

@@ -101,7 +101,7 @@ var catalog = []Function{
 	{
 		Name:        "passkeys",
 		Description: "Latchkey passkey registration, login and own passkeys",
-		Enabled:     false, // enable when functions/passkeys/main.go lands
+		Enabled:     true,
 		Routes: []Route{
 			{"POST", "/v1/passkeys/register/begin"},
 			{"POST", "/v1/passkeys/register/finish"},
@@ -116,9 +116,9 @@ var catalog = []Function{
 			readSecret,
 			{Table, []string{
 				"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-				"dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem",
+				"dynamodb:DeleteItem",
 				// TransactWriteItems is not an IAM action: a transaction is authorized by the
-				// Put/Update/Delete/ConditionCheckItem actions of its parts.
+				// Put/Update/Delete actions of its parts (sign-up, add and delete a passkey).
 			}},
 			{TableIndexes, []string{"dynamodb:Query"}},
 		},

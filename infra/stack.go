@@ -23,6 +23,22 @@ const (
 	functionTimeoutSeconds = 10
 )
 
+// Parameter patterns of the relying party, which template.yaml repeats: a lower-case domain
+// (or localhost), and origins joined by commas without spaces (they are split into the CORS
+// origins as they are).
+const (
+	rpIDPattern      = `^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`
+	rpOriginsPattern = `^https?://[^\s,/]+(,https?://[^\s,/]+)*$`
+)
+
+// CORS of the HTTP API, which template.yaml repeats.
+var (
+	corsAllowHeaders  = []string{"authorization", "content-type"}
+	corsExposeHeaders = []string{"retry-after", "www-authenticate", "x-request-id"}
+)
+
+const corsMaxAgeSeconds = 3600
+
 // The table's key, index and TTL attribute names. The dynamo package owns the item schema;
 // these are the only names the infrastructure must agree on with it.
 const (
@@ -72,14 +88,22 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 		Description: jsii.String("The aud claim of access tokens."),
 	})
 	rpID := awscdk.NewCfnParameter(stack, jsii.String("RpId"), &awscdk.CfnParameterProps{
-		Type:        jsii.String("String"),
-		Default:     jsii.String(""),
-		Description: jsii.String("WebAuthn relying party id (a registrable domain, e.g. example.com)."),
+		Type:                  jsii.String("String"),
+		Description:           jsii.String("WebAuthn relying party id (a registrable domain, e.g. example.com)."),
+		AllowedPattern:        jsii.String(rpIDPattern),
+		ConstraintDescription: jsii.String("a lower-case domain name such as example.com"),
 	})
 	rpOrigins := awscdk.NewCfnParameter(stack, jsii.String("RpOrigins"), &awscdk.CfnParameterProps{
-		Type:        jsii.String("String"),
-		Default:     jsii.String(""),
-		Description: jsii.String("Comma-separated WebAuthn origins allowed to use passkeys (e.g. https://app.example.com)."),
+		Type:                  jsii.String("String"),
+		Description:           jsii.String("Comma-separated WebAuthn origins allowed to use passkeys (e.g. https://app.example.com); also the CORS origins of the API."),
+		AllowedPattern:        jsii.String(rpOriginsPattern),
+		ConstraintDescription: jsii.String("origins such as https://app.example.com, separated by commas without spaces"),
+	})
+	attestation := awscdk.NewCfnParameter(stack, jsii.String("Attestation"), &awscdk.CfnParameterProps{
+		Type:          jsii.String("String"),
+		Default:       jsii.String("none"),
+		AllowedValues: jsii.Strings("none", "indirect", "direct", "enterprise"),
+		Description:   jsii.String("WebAuthn attestation conveyance preference for new passkeys."),
 	})
 	version := awscdk.NewCfnParameter(stack, jsii.String("Version"), &awscdk.CfnParameterProps{
 		Type:        jsii.String("String"),
@@ -126,9 +150,22 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 
+	// Browsers on the relying party's origins call the API directly (fetch with a Bearer token,
+	// no cookies), so those origins, and only those, get CORS.
 	s.Api = awsapigatewayv2.NewHttpApi(stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
 		ApiName:     stack.StackName(),
 		Description: jsii.String("Latchkey public API"),
+		CorsPreflight: &awsapigatewayv2.CorsPreflightOptions{
+			AllowOrigins: awscdk.Fn_Split(jsii.String(","), rpOrigins.ValueAsString(), nil),
+			AllowMethods: &[]awsapigatewayv2.CorsHttpMethod{
+				awsapigatewayv2.CorsHttpMethod_GET, awsapigatewayv2.CorsHttpMethod_POST,
+				awsapigatewayv2.CorsHttpMethod_PATCH, awsapigatewayv2.CorsHttpMethod_DELETE,
+			},
+			AllowHeaders:     jsii.Strings(corsAllowHeaders...),
+			ExposeHeaders:    jsii.Strings(corsExposeHeaders...),
+			AllowCredentials: jsii.Bool(false),
+			MaxAge:           awscdk.Duration_Seconds(jsii.Number(corsMaxAgeSeconds)),
+		},
 	})
 
 	env := map[string]*string{
@@ -139,6 +176,7 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 		"LATCHKEY_SECRET_ID":    s.Secret.SecretArn(),
 		"LATCHKEY_RP_ID":        rpID.ValueAsString(),
 		"LATCHKEY_RP_ORIGINS":   rpOrigins.ValueAsString(),
+		"LATCHKEY_ATTESTATION":  attestation.ValueAsString(),
 		"LATCHKEY_VERSION":      version.ValueAsString(),
 	}
 

@@ -129,12 +129,52 @@ func TestParameters(t *testing.T) {
 	if _, ok := issuer["Default"]; ok {
 		t.Errorf("Issuer has a default; it must be required")
 	}
-	for name, want := range map[string]string{"Audience": "latchkey", "RpId": "", "RpOrigins": "", "Version": "dev"} {
+	for name, want := range map[string]string{"Audience": "latchkey", "Attestation": "none", "Version": "dev"} {
 		p, ok := params[name].(map[string]any)
 		if !ok || p["Default"] != want {
 			t.Errorf("parameter %s = %v, want default %q", name, p, want)
 		}
 	}
+	// The relying party is required: the passkeys function cannot start without it, and its
+	// origins are the API's CORS origins.
+	for name, cases := range map[string]struct{ good, bad []string }{
+		"RpId":      {[]string{"example.com", "localhost", "auth.example.co.uk"}, []string{"", "Example.com", "https://example.com", "example.com."}},
+		"RpOrigins": {[]string{"https://app.example.com", "https://a.example.com,http://localhost:3000"}, []string{"", "app.example.com", "https://a.example.com, https://b.example.com", "https://app.example.com/"}},
+	} {
+		p := params[name].(map[string]any)
+		if _, ok := p["Default"]; ok {
+			t.Errorf("%s has a default; it must be required", name)
+		}
+		re := regexp.MustCompile(p["AllowedPattern"].(string))
+		for _, v := range cases.good {
+			if !re.MatchString(v) {
+				t.Errorf("%s refuses %q", name, v)
+			}
+		}
+		for _, v := range cases.bad {
+			if re.MatchString(v) {
+				t.Errorf("%s accepts %q", name, v)
+			}
+		}
+	}
+}
+
+// TestCORS gives the relying party's origins, and only those, CORS on the API: Bearer tokens,
+// no cookies.
+func TestCORS(t *testing.T) {
+	tpl, _ := full()
+	check(t, "cors", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::ApiGatewayV2::Api"), map[string]any{
+			"CorsConfiguration": map[string]any{
+				"AllowOrigins":     map[string]any{"Fn::Split": []any{",", map[string]any{"Ref": "RpOrigins"}}},
+				"AllowMethods":     []any{"GET", "POST", "PATCH", "DELETE"},
+				"AllowHeaders":     []any{"authorization", "content-type"},
+				"ExposeHeaders":    []any{"retry-after", "www-authenticate", "x-request-id"},
+				"AllowCredentials": false,
+				"MaxAge":           3600,
+			},
+		})
+	})
 }
 
 func TestFunctions(t *testing.T) {
@@ -388,7 +428,7 @@ func resourceOf(v any) Resource {
 // envNames are the environment variables every function gets.
 var envNames = []string{
 	"LATCHKEY_TABLE", "LATCHKEY_ISSUER", "LATCHKEY_AUDIENCE", "LATCHKEY_SIGNING_KEYS",
-	"LATCHKEY_SECRET_ID", "LATCHKEY_RP_ID", "LATCHKEY_RP_ORIGINS", "LATCHKEY_VERSION",
+	"LATCHKEY_SECRET_ID", "LATCHKEY_RP_ID", "LATCHKEY_RP_ORIGINS", "LATCHKEY_ATTESTATION", "LATCHKEY_VERSION",
 }
 
 var hashSuffix = regexp.MustCompile(`[0-9A-F]{8}$`)
