@@ -301,6 +301,12 @@ func (p *Passkeys) FinishRegistration(ctx context.Context, r RegistrationFinish)
 		return Registration{}, err
 	}
 	parsed, parseErr := protocol.ParseCredentialCreationResponseBytes(r.Credential)
+	if !validChallengeID(r.ChallengeID) {
+		if err := p.Limiter.Allow(ctx, p.FinishByIP, r.Client.IP, now); err != nil {
+			return Registration{}, err
+		}
+		return Registration{}, fail("unknown", "malformed_request", nil)
+	}
 
 	var (
 		ch               Challenge
@@ -360,7 +366,7 @@ func (p *Passkeys) FinishRegistration(ctx context.Context, r RegistrationFinish)
 	if err != nil {
 		return Registration{}, fail(mode, "verification_failed", err, "sub", ch.UserID)
 	}
-	if len(cred.ID) == 0 || len(cred.ID) > 1023 {
+	if len(cred.ID) == 0 || len(cred.ID) > maxCredentialID {
 		return Registration{}, fail(mode, "credential_id_length", nil, "sub", ch.UserID)
 	}
 	pk := Passkey{
@@ -547,6 +553,12 @@ func (p *Passkeys) FinishLogin(ctx context.Context, challengeID string, credenti
 			return TokenResponse{}, limitErr
 		}
 		return TokenResponse{}, fail("malformed_credential", err)
+	}
+	if !validChallengeID(challengeID) || len(parsed.RawID) > maxCredentialID {
+		if limitErr := p.Limiter.Allow(ctx, p.FinishByIP, client.IP, now); limitErr != nil {
+			return TokenResponse{}, limitErr
+		}
+		return TokenResponse{}, fail("malformed_request", nil)
 	}
 	credID := base64.RawURLEncoding.EncodeToString(parsed.RawID)
 	account := "cred:" + credID
@@ -823,10 +835,24 @@ func (p Passkey) credential() (webauthn.Credential, error) {
 	}, nil
 }
 
+// maxCredentialID is the longest credential id WebAuthn allows (§5.1, credential id: at most
+// 1023 bytes).
+const maxCredentialID = 1023
+
 // validCredentialID reports whether id can be a passkey id at all: base64url of 1 to 1023
 // bytes. Anything else is not looked up.
 func validCredentialID(id string) bool {
-	if id == "" || len(id) > 1364 {
+	if id == "" || len(id) > (maxCredentialID*4+2)/3 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(id)
+	return err == nil
+}
+
+// validChallengeID reports whether id has the shape of the ids putChallenge hands out (NewID:
+// 22 base64url characters). Anything else is not looked up.
+func validChallengeID(id string) bool {
+	if len(id) != 22 {
 		return false
 	}
 	_, err := base64.RawURLEncoding.DecodeString(id)

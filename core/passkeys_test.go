@@ -451,6 +451,19 @@ func TestBrokenResponsesAreRefused(t *testing.T) {
 			t.Errorf("%s credential: %v", name, err)
 		}
 	}
+	// Ids that could never have been handed out are not looked up.
+	id, resp := f.assertion(t, f.auth, "", coretest.Tweaks{})
+	for _, bad := range []string{"", "short", strings.Repeat("A", 3000), id + "=", "!!!!!!!!!!!!!!!!!!!!!!"} {
+		_, err := f.p.FinishLogin(ctx, bad, resp, cli)
+		f.wantLoginFailed(t, err, "malformed_request")
+		_, err = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: bad, Credential: resp, Client: cli})
+		if !core.Is(err, core.KindInvalid) {
+			t.Fatalf("FinishRegistration with challenge id %.10q: %v", bad, err)
+		}
+	}
+	if _, err := f.p.FinishLogin(ctx, id, resp, cli); err != nil {
+		t.Fatalf("the good challenge after the bad ones: %v", err)
+	}
 	// go-webauthn's DevInfo is logged, and never part of what a client is told.
 	if !strings.Contains(f.logs.String(), `"devinfo":"`) {
 		t.Fatal("no devinfo in the audit log")
