@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh (make test): every check, on emulators of its own so it never collides with a running
-# `make dev`: go vet, go test (with DynamoDB Local on :8100 and moto on :5100), infra/check.sh,
-# and the deployed binaries' size and dependency checks. Exits non-zero if anything failed.
+# `make dev`: go vet, go test (with DynamoDB Local on :8100 and moto on :5100, and headless
+# Chromium, installed with apt when missing, for the demo page), infra/check.sh, and the deployed
+# binaries' size and dependency checks. Exits non-zero if anything failed.
 set -uo pipefail
 started=$SECONDS
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -9,6 +10,23 @@ started=$SECONDS
 cd "$ROOT_DIR"
 
 bash "$LOCAL_DIR/install.sh" || die "installing the tools failed"
+
+# The browser tests (local/stacktest) drive Debian's chromium over CDP; install it when missing.
+CHROMIUM=/usr/bin/chromium
+if [ ! -x "$CHROMIUM" ]; then
+  command -v apt-get >/dev/null || die "$CHROMIUM is missing and there is no apt-get: install Chromium there"
+  as_root=()
+  if [ "$(id -u)" != 0 ]; then
+    sudo -n true 2>/dev/null || die "$CHROMIUM is missing: run  sudo apt-get install -y chromium  (or make test as root)"
+    as_root=(sudo -n)
+  fi
+  say "chromium: installing (apt)"
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null ||
+    die "apt-get install chromium failed"
+fi
+# Debian's wrapper script prints a harmless shell warning on stderr; the version is on stdout.
+say "browser tests use $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM (no version)")"
 rm -f "$STATE_DIR/go-test.counts"
 
 trap stop_emulators EXIT
