@@ -264,7 +264,9 @@ async function startAutofill() {
     if (run !== autofillRun || isAbort(err)) return;
     clearTimeout(autofillTimer);
     setAutofill('failed');
-    showError(err);
+    // NotAllowedError: the browser ended the request itself (some do when no passkey of this
+    // site is available); nobody asked for anything, so no error is shown.
+    if (errorName(err) !== 'NotAllowedError') showError(err);
     autofillFailures++;
     autofillTimer = setTimeout(startAutofill, Math.min(2000 * 2 ** (autofillFailures - 1), 60_000));
     return;
@@ -273,7 +275,7 @@ async function startAutofill() {
   autofillFailures = 0;
   stopAutofill();
   setAutofill('off');
-  await signedIn('Signed in with a passkey from autofill.');
+  await signedIn('Signed in with a passkey from autofill.', 'autofill');
 }
 
 // stopAutofill makes the pending autofill ceremony, if any, stale; the next WebAuthn call
@@ -286,6 +288,12 @@ function stopAutofill() {
 
 function isAbort(err) {
   return err?.name === 'AbortError' || err?.code === 'ERROR_CEREMONY_ABORTED';
+}
+
+// errorName is the DOMException name of a WebAuthn failure, which @simplewebauthn/browser may
+// have wrapped.
+function errorName(err) {
+  return err?.cause?.name || err?.name;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -321,8 +329,7 @@ function clearError() {
 // errorText turns API problems and WebAuthn exceptions into a sentence for a person.
 function errorText(err) {
   if (err instanceof ApiError) return err.message;
-  const cause = err?.cause?.name || err?.name;
-  switch (cause) {
+  switch (errorName(err)) {
     case 'NotAllowedError':
       return 'The passkey prompt was closed or timed out, or no passkey was available.';
     case 'InvalidStateError':
@@ -358,15 +365,19 @@ function signedOut(message = '') {
   $('#passkey-list').replaceChildren();
   $('#session-list').replaceChildren();
   document.body.dataset.state = 'signed-out';
+  delete document.body.dataset.signedInWith;
   showMessage(message);
   startAutofill();
 }
 
-async function signedIn(message) {
+// signedIn shows the account. how (signup, button, autofill or reload) is kept in
+// body[data-signed-in-with].
+async function signedIn(message, how) {
   $('#signed-out').hidden = true;
   $('#signed-in').hidden = false;
   $('#whoami').textContent = auth.userId || 'unknown';
   document.body.dataset.state = 'signed-in';
+  document.body.dataset.signedInWith = how;
   showMessage(message);
   await Promise.all([loadPasskeys(), loadSessions()]);
 }
@@ -494,7 +505,7 @@ function wire() {
         startAutofill();
         throw err;
       }
-      await signedIn('Signed in with a passkey.');
+      await signedIn('Signed in with a passkey.', 'button');
     });
   });
 
@@ -509,7 +520,7 @@ function wire() {
         throw err;
       }
       $('#signup-form').reset();
-      await signedIn('Account created. This passkey signs you in from now on.');
+      await signedIn('Account created. This passkey signs you in from now on.', 'signup');
     });
   });
 
@@ -557,7 +568,7 @@ async function main() {
   }
   try {
     await accessToken();
-    await signedIn('Welcome back.');
+    await signedIn('Welcome back.', 'reload');
   } catch (err) {
     signedOut();
     showError(err);
