@@ -26,7 +26,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	awsCfg, err := boot.AWS(ctx)
+	awsCfg, err := boot.AWS(ctx, os.Getenv)
 	if err != nil {
 		return err
 	}

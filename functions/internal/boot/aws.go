@@ -2,28 +2,62 @@ package boot
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
-// AWS loads the SDK configuration from the Lambda environment. Endpoints for the local
-// emulators come from the SDK's standard AWS_ENDPOINT_URL_<SERVICE> variables. Retries are
+// AWS builds the SDK configuration from the Lambda environment: AWS_REGION and the
+// credentials Lambda puts in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+// It deliberately does not use the SDK's config package, whose shared-file, SSO and STS
+// providers a Lambda never needs and which would add megabytes to every binary. Endpoints for
+// the local emulators come from the standard AWS_ENDPOINT_URL_<SERVICE> variables. Retries are
 // bounded so a failing dependency turns into a 503 well inside the function timeout.
-func AWS(ctx context.Context) (aws.Config, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRetryer(func() aws.Retryer {
-		return retry.NewStandard(func(o *retry.StandardOptions) {
-			o.MaxAttempts = 3
-			o.MaxBackoff = 200 * time.Millisecond
-		})
-	}))
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("aws config: %w", err)
+func AWS(_ context.Context, getenv func(string) string) (aws.Config, error) {
+	region := getenv("AWS_REGION")
+	if region == "" {
+		region = getenv("AWS_DEFAULT_REGION")
 	}
-	return cfg, nil
+	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	var errs []error
+	if region == "" {
+		errs = append(errs, errors.New("AWS_REGION is not set"))
+	}
+	if id == "" || secret == "" {
+		errs = append(errs, errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"))
+	}
+	if len(errs) > 0 {
+		return aws.Config{}, errors.Join(errs...)
+	}
+	return aws.Config{
+		Region:      region,
+		Credentials: credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN")),
+		HTTPClient:  &http.Client{Transport: http.DefaultTransport},
+		Retryer: func() aws.Retryer {
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 3
+				o.MaxBackoff = 200 * time.Millisecond
+			})
+		},
+		ConfigSources: []any{envEndpoints(getenv)},
+	}, nil
+}
+
+// envEndpoints answers the SDK's per-service endpoint lookup from AWS_ENDPOINT_URL_<SERVICE>,
+// the service id upper-cased with spaces as underscores (AWS_ENDPOINT_URL_SECRETS_MANAGER), as
+// the SDK's own environment provider does.
+type envEndpoints func(string) string
+
+// GetServiceBaseEndpoint implements the SDK's ServiceBaseEndpointProvider.
+func (e envEndpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
+	name := "AWS_ENDPOINT_URL_" + strings.ToUpper(strings.ReplaceAll(sdkID, " ", "_"))
+	if v := e(name); v != "" {
+		return v, true, nil
+	}
+	return "", false, nil
 }

@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,32 @@ func TestLoadRelyingParty(t *testing.T) {
 		if _, err := Load(env(m), Need{RP: true}); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+func TestAWSFromTheLambdaEnvironment(t *testing.T) {
+	m := map[string]string{
+		"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "tok",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:5000",
+	}
+	cfg, err := AWS(context.Background(), env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := cfg.Credentials.Retrieve(context.Background())
+	if err != nil || cfg.Region != "eu-west-1" || creds.AccessKeyID != "AKID" || creds.SessionToken != "tok" {
+		t.Fatalf("region %q creds %+v err %v", cfg.Region, creds, err)
+	}
+	src := cfg.ConfigSources[0].(interface {
+		GetServiceBaseEndpoint(context.Context, string) (string, bool, error)
+	})
+	if v, ok, _ := src.GetServiceBaseEndpoint(context.Background(), "Secrets Manager"); !ok || v != "http://127.0.0.1:5000" {
+		t.Fatalf("secrets manager endpoint %q %v", v, ok)
+	}
+	if _, ok, _ := src.GetServiceBaseEndpoint(context.Background(), "DynamoDB"); ok {
+		t.Fatal("an unset endpoint was found")
+	}
+	if _, err := AWS(context.Background(), env(map[string]string{})); err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
+		t.Fatalf("missing environment: %v", err)
 	}
 }

@@ -42,7 +42,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	awsCfg, err := boot.AWS(ctx)
+	awsCfg, err := boot.AWS(ctx, getenv)
 	if err != nil {
 		return err
 	}
