@@ -96,6 +96,9 @@ func bootstrap() (*stack, error) {
 	if err := build("./functions/internal/devtoken", filepath.Join(dir, "devtoken"), false); err != nil {
 		return nil, err
 	}
+	if err := vendorDemo(filepath.Join(dir, "vendor")); err != nil {
+		return nil, err
+	}
 	name := testenv.Name("stack")
 	cmd := exec.Command(filepath.Join(dir, "bootstrap"), "-table", name, "-key-alias", "alias/"+name, "-secret", name, "-issuer", "http://127.0.0.1")
 	cmd.Dir = root
@@ -132,14 +135,28 @@ type gateway struct {
 // when the test ends.
 func (s *stack) startGateway(t *testing.T, extra ...string) *gateway {
 	t.Helper()
+	return s.startGatewayAt(t, freeAddr(t), extra...)
+}
+
+// freeAddr returns a 127.0.0.1 address whose port is free, for a test that must know a
+// gateway's address before it starts (to configure the WebAuthn origin, say).
+func freeAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startGatewayAt runs a gateway on addr (see freeAddr) with extra environment overrides, and
+// stops it when the test ends. It serves the demo page with its vendored bundle too.
+func (s *stack) startGatewayAt(t *testing.T, addr string, extra ...string) *gateway {
+	t.Helper()
 	g := &gateway{url: "http://" + addr, log: &bytes.Buffer{}}
-	g.cmd = exec.Command(filepath.Join(s.dir, "gateway"), "-addr", addr, "-template", "template.yaml", "-build-dir", s.dir, "-demo", "local/demo")
+	g.cmd = exec.Command(filepath.Join(s.dir, "gateway"), "-addr", addr, "-template", "template.yaml", "-build-dir", s.dir,
+		"-demo", "local/demo", "-vendor", filepath.Join(s.dir, "vendor"))
 	g.cmd.Dir = root
 	g.cmd.Env = append(append(os.Environ(), s.env...), extra...)
 	g.cmd.Stdout, g.cmd.Stderr = io.Discard, &lockedWriter{w: g.log}
