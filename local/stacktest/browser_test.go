@@ -332,8 +332,9 @@ const recordWebAuthnCalls = `(() => {
 })()`
 
 // TestBrowserPasskeys drives the demo page in headless Chromium with a virtual authenticator
-// against the real functions: sign up, sign out, sign in with the button, add a second
-// passkey, rename it, delete it, fail to delete the last one (409), sign out. It checks the
+// against the real functions: sign up, sign out (signed in again through autofill), sign out,
+// sign in with the button, add a second passkey, rename it, delete it, fail to delete the last
+// one (409), reload (tokens refreshed), sign out. It checks the
 // page and, with the page's own access token, the API. The origin is http://localhost:<port>
 // with RP ID localhost, as a browser requires for WebAuthn on plain HTTP.
 func TestBrowserPasskeys(t *testing.T) {
@@ -513,6 +514,18 @@ func TestBrowserPasskeys(t *testing.T) {
 	}
 	if status, list = b.myPasskeys(b.lastBearer()); status != 200 || len(list) != 1 {
 		t.Fatalf("after refusing to delete the last passkey GET /v1/me/passkeys: %d, %d passkeys", status, len(list))
+	}
+
+	// Reload: the refresh token kept in sessionStorage gets the tab new tokens (POST /v1/token)
+	// and it is signed in again without a ceremony.
+	before := b.lastBearer()
+	b.run("reload the page", chromedp.Reload())
+	b.waitFor("signed in again after the reload", `document.body.dataset.signedInWith === 'reload' && document.querySelectorAll('#passkey-list .passkey').length === 1`)
+	if token = b.lastBearer(); token == before {
+		t.Fatal("after the reload the page sent the access token it had before; it should have refreshed")
+	}
+	if status, _ := b.myPasskeys(token); status != 200 {
+		t.Fatalf("the refreshed access token answers %d", status)
 	}
 
 	// Sign out.
