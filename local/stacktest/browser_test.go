@@ -126,6 +126,9 @@ func newBrowser(t *testing.T, apiURL string) *browser {
 		if t.Failed() {
 			b.saveScreenshot()
 		}
+		// Closing the browser gracefully waits for all its processes, so none writes into
+		// the profile once it is removed.
+		_ = chromedp.Cancel(ctx)
 		cancelTab()
 		cancelAlloc()
 	})
