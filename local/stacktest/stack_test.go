@@ -255,3 +255,12 @@ func call(t *testing.T, method, u, bearer, form string) (int, http.Header, []byt
 func refreshForm(rt string) string {
 	return "grant_type=refresh_token&refresh_token=" + url.QueryEscape(rt)
 }
+
+// TestMain removes the shared stack's build folder once every test of the package has run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
