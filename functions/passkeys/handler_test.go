@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/coretest"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
+	"github.com/latchkey/latchkey/functions/internal/apigw/apigwtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -40,52 +41,19 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{serve: apigw.Serve(log, h.Handle), passkeys: p, mem: mem, clock: clk, logs: logs}
 }
 
-// event loads a sample event and fills its {{placeholders}} from vars.
+// event loads a sample event of the passkeys function with its placeholders filled.
 func event(t *testing.T, name string, vars map[string]string) apigw.Request {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", "passkeys", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req apigw.Request
-	if err := json.Unmarshal(b, &req); err != nil {
-		t.Fatal(err)
-	}
-	fill := func(s string) string {
-		for k, v := range vars {
-			s = strings.ReplaceAll(s, "{{"+k+"}}", v)
-		}
-		return s
-	}
-	req.Body, req.RawPath, req.RequestContext.HTTP.Path = fill(req.Body), fill(req.RawPath), fill(req.RequestContext.HTTP.Path)
-	for k, v := range req.Headers {
-		req.Headers[k] = fill(v)
-	}
-	for k, v := range req.PathParameters {
-		req.PathParameters[k] = fill(v)
-	}
-	return req
+	return apigwtest.Event(t, "passkeys", name, vars)
 }
 
 func (f *fixture) do(t *testing.T, req apigw.Request) apigw.Response {
 	t.Helper()
-	resp, err := f.serve(context.Background(), req)
-	if err != nil {
-		t.Fatalf("handler returned an error: %v", err)
-	}
-	if resp.StatusCode >= 500 && resp.StatusCode != 503 {
-		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
-	}
-	return resp
+	return apigwtest.Do(t, f.serve, req)
 }
 
 func decode(t *testing.T, resp apigw.Response) map[string]any {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal([]byte(resp.Body), &m); err != nil {
-		t.Fatalf("body %q: %v", resp.Body, err)
-	}
-	return m
+	return apigwtest.Decode(t, resp)
 }
 
 func want(t *testing.T, resp apigw.Response, status int) map[string]any {

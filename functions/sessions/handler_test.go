@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/coretest"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
+	"github.com/latchkey/latchkey/functions/internal/apigw/apigwtest"
 )
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -54,40 +53,21 @@ func (f *fixture) start(t *testing.T) core.TokenResponse {
 	return tr
 }
 
-// event loads a sample event and fills its placeholders.
+// event loads a sample event of the sessions function with tr's tokens in its placeholders.
 func event(t *testing.T, name string, tr core.TokenResponse) apigw.Request {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", "sessions", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := strings.NewReplacer("{{access_token}}", tr.AccessToken, "{{refresh_token}}", tr.RefreshToken, "{{session_id}}", tr.SessionID).Replace(string(b))
-	var req apigw.Request
-	if err := json.Unmarshal([]byte(s), &req); err != nil {
-		t.Fatal(err)
-	}
-	return req
+	return apigwtest.Event(t, "sessions", name, map[string]string{
+		"access_token": tr.AccessToken, "refresh_token": tr.RefreshToken, "session_id": tr.SessionID,
+	})
 }
 
 func (f *fixture) do(t *testing.T, req apigw.Request) apigw.Response {
 	t.Helper()
-	resp, err := f.serve(context.Background(), req)
-	if err != nil {
-		t.Fatalf("handler returned an error: %v", err)
-	}
-	if resp.StatusCode >= 500 && resp.StatusCode != 503 {
-		t.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
-	}
-	return resp
+	return apigwtest.Do(t, f.serve, req)
 }
 
 func decode(t *testing.T, resp apigw.Response) map[string]any {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal([]byte(resp.Body), &m); err != nil {
-		t.Fatalf("body %q: %v", resp.Body, err)
-	}
-	return m
+	return apigwtest.Decode(t, resp)
 }
 
 func TestTokenGrant(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/kmssign"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
+	"github.com/latchkey/latchkey/functions/internal/apigw/apigwtest"
 	"github.com/latchkey/latchkey/local/testenv"
 )
 
@@ -54,16 +55,7 @@ func testKey(t *testing.T) core.PublicKey {
 }
 
 func event(t *testing.T, name string) apigw.Request {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", "wellknown", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req apigw.Request
-	if err := json.Unmarshal(b, &req); err != nil {
-		t.Fatal(err)
-	}
-	return req
+	return apigwtest.Event(t, "wellknown", name, nil)
 }
 
 func newHandler(keys keySource, checks ...check) func(context.Context, apigw.Request) (apigw.Response, error) {
