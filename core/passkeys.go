@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -767,11 +768,13 @@ func (p *Passkeys) audit(ctx context.Context, event string, attrs ...any) {
 	p.Audit.InfoContext(ctx, event, append([]any{"audit", true}, attrs...)...)
 }
 
-// devInfo is go-webauthn's developer detail of err, for the logs only, never for clients.
+// devInfo is go-webauthn's developer detail of err, for the logs only, never for clients. The
+// detail of a challenge mismatch quotes the expected and received challenges, and challenges
+// never go to logs (SECURITY.md), so only its summary is kept.
 func devInfo(err error) string {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
-		if pe.DevInfo != "" {
+		if pe.DevInfo != "" && !strings.Contains(strings.ToLower(pe.Details), "challenge") {
 			return pe.Details + ": " + pe.DevInfo
 		}
 		return pe.Details

@@ -870,3 +870,29 @@ func (s gatedSigner) Sign(ctx context.Context, input []byte) ([]byte, error) {
 	s.g.pass("Sign")
 	return s.Signer.Sign(ctx, input)
 }
+
+// TestChallengeMismatchKeepsChallengesOutOfLogs: go-webauthn's developer detail of a challenge
+// mismatch quotes both challenges; the audit log keeps only its summary.
+func TestChallengeMismatchKeepsChallengesOutOfLogs(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	f.signUp(t, f.auth, "")
+	start, err := f.p.BeginLogin(ctx, "", cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "c2lnbmVkLWEtZGlmZmVyZW50LWNoYWxsZW5nZS0xMjM0NQ"
+	resp, err := f.auth.Get(mustJSON(t, start.Options), coretest.Tweaks{Challenge: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.p.FinishLogin(ctx, start.ChallengeID, resp, cli)
+	f.wantLoginFailed(t, err, "verification_failed")
+	logs := f.logs.String()
+	if strings.Contains(logs, other) || strings.Contains(logs, start.Options.Challenge.String()) {
+		t.Fatalf("a challenge reached the logs:\n%s", logs)
+	}
+	if !strings.Contains(logs, "challenge") {
+		t.Fatalf("the failure's summary is missing from the logs:\n%s", logs)
+	}
+}
