@@ -136,38 +136,16 @@ func (s *Store) GetPasskey(ctx context.Context, id string) (core.Passkey, error)
 func (s *Store) UserPasskeys(ctx context.Context, uid string) ([]core.Passkey, error) {
 	const op core.Op = "dynamo.Store.UserPasskeys"
 	list := []core.Passkey{}
-	var start map[string]types.AttributeValue
-	for len(list) < core.MaxPasskeys {
-		res, err := s.api.Query(ctx, &dynamodb.QueryInput{
-			TableName:              aws.String(s.table),
-			IndexName:              aws.String(indexGSI1),
-			KeyConditionExpression: aws.String("#gpk = :user AND begins_with(#gsk, :prefix)"),
-			ExpressionAttributeNames: map[string]string{
-				"#gpk": attrGSI1PK,
-				"#gsk": attrGSI1SK,
-			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":user":   &types.AttributeValueMemberS{Value: userPartition(uid)},
-				":prefix": &types.AttributeValueMemberS{Value: credentialsPrefix},
-			},
-			ScanIndexForward:  aws.Bool(true),
-			ExclusiveStartKey: start,
-			Limit:             aws.Int32(int32(core.MaxPasskeys - len(list))),
-		})
-		if err != nil {
-			return nil, classify(op, err, core.KindInternal)
+	err := s.queryUserItems(ctx, op, uid, credentialsPrefix, false, core.MaxPasskeys, func(av map[string]types.AttributeValue) error {
+		var item credentialItem
+		if err := attributevalue.UnmarshalMap(av, &item); err != nil {
+			return err
 		}
-		for _, av := range res.Items {
-			var item credentialItem
-			if err := attributevalue.UnmarshalMap(av, &item); err != nil {
-				return nil, core.E(op, core.KindInternal, "", err)
-			}
-			list = append(list, item.passkey())
-		}
-		if len(res.LastEvaluatedKey) == 0 {
-			break
-		}
-		start = res.LastEvaluatedKey
+		list = append(list, item.passkey())
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return list, nil
 }

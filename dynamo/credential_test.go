@@ -36,11 +36,7 @@ func TestPasskeyRoundTrips(t *testing.T) {
 	uid, email := randomKey(t), randomKey(t)+"@example.com"
 	first, second := testPasskey(t, uid), testPasskey(t, uid)
 
-	for _, step := range []struct {
-		name string
-		op   string
-		call func() error
-	}{
+	oneCallEach(t, api, []roundTrip{
 		{"CreateAccount", "TransactWriteItems", func() error {
 			return store.CreateAccount(ctx, core.User{ID: uid, Email: email, CreatedAt: now}, first)
 		}},
@@ -102,25 +98,7 @@ func TestPasskeyRoundTrips(t *testing.T) {
 			}
 			return nil
 		}},
-	} {
-		before := api.ops()
-		if err := step.call(); err != nil {
-			t.Fatalf("%s: %v", step.name, err)
-		}
-		after := api.ops()
-		for op, n := range after {
-			n -= before[op]
-			switch {
-			case op == step.op && n != 1:
-				t.Errorf("%s made %d %s calls, want 1", step.name, n, op)
-			case op != step.op && n != 0:
-				t.Errorf("%s made %d %s calls, want none", step.name, n, op)
-			}
-		}
-		if step.op == "GetItem" && !aws.ToBool(api.lastGet.ConsistentRead) {
-			t.Errorf("%s: GetItem is not strongly consistent", step.name)
-		}
-	}
+	})
 }
 
 // The delete that finds the count already lowered by a concurrent delete is refused even when

@@ -146,3 +146,42 @@ func (s *Store) takeLive(ctx context.Context, op core.Op, k itemKey, now time.Ti
 	}
 	return nil
 }
+
+// queryUserItems reads the items of user uid whose gsi1 sort key starts with prefix, oldest
+// first or newest first, following pages until max items have been read, and hands each to
+// each. gsi1 is eventually consistent: listings only, never decisions.
+func (s *Store) queryUserItems(ctx context.Context, op core.Op, uid, prefix string, newestFirst bool, max int, each func(map[string]types.AttributeValue) error) error {
+	var start map[string]types.AttributeValue
+	for read := 0; read < max; {
+		res, err := s.api.Query(ctx, &dynamodb.QueryInput{
+			TableName:              aws.String(s.table),
+			IndexName:              aws.String(indexGSI1),
+			KeyConditionExpression: aws.String("#gpk = :user AND begins_with(#gsk, :prefix)"),
+			ExpressionAttributeNames: map[string]string{
+				"#gpk": attrGSI1PK,
+				"#gsk": attrGSI1SK,
+			},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":user":   &types.AttributeValueMemberS{Value: userPartition(uid)},
+				":prefix": &types.AttributeValueMemberS{Value: prefix},
+			},
+			ScanIndexForward:  aws.Bool(!newestFirst),
+			ExclusiveStartKey: start,
+			Limit:             aws.Int32(int32(max - read)),
+		})
+		if err != nil {
+			return classify(op, err, core.KindInternal)
+		}
+		read += len(res.Items)
+		for _, item := range res.Items {
+			if err := each(item); err != nil {
+				return core.E(op, core.KindInternal, "", err)
+			}
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		start = res.LastEvaluatedKey
+	}
+	return nil
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/latchkey/latchkey/core"
@@ -25,6 +26,37 @@ func randomKey(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// roundTrip is one store call and the one API operation it must cost.
+type roundTrip struct {
+	name string
+	op   string
+	call func() error
+}
+
+// oneCallEach runs steps in order and checks that each makes exactly one API call, of its
+// operation, and that a GetItem among them reads strongly consistently.
+func oneCallEach(t *testing.T, api *countingAPI, steps []roundTrip) {
+	t.Helper()
+	for _, step := range steps {
+		before := api.ops()
+		if err := step.call(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		for op, n := range api.ops() {
+			n -= before[op]
+			switch {
+			case op == step.op && n != 1:
+				t.Errorf("%s made %d %s calls, want 1", step.name, n, op)
+			case op != step.op && n != 0:
+				t.Errorf("%s made %d %s calls, want none", step.name, n, op)
+			}
+		}
+		if step.op == "GetItem" && !aws.ToBool(api.lastGet.ConsistentRead) {
+			t.Errorf("%s: GetItem is not strongly consistent", step.name)
+		}
+	}
 }
 
 // countingAPI counts the calls made through it, in total and per operation, and keeps the

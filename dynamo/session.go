@@ -126,41 +126,18 @@ func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) err
 func (s *Store) UserSessions(ctx context.Context, uid string, now time.Time) ([]core.Session, error) {
 	const op core.Op = "dynamo.Store.UserSessions"
 	list := []core.Session{}
-	var start map[string]types.AttributeValue
-	for read := 0; read < maxListed; {
-		res, err := s.api.Query(ctx, &dynamodb.QueryInput{
-			TableName:              aws.String(s.table),
-			IndexName:              aws.String(indexGSI1),
-			KeyConditionExpression: aws.String("#gpk = :user AND begins_with(#gsk, :prefix)"),
-			ExpressionAttributeNames: map[string]string{
-				"#gpk": attrGSI1PK,
-				"#gsk": attrGSI1SK,
-			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":user":   &types.AttributeValueMemberS{Value: userPartition(uid)},
-				":prefix": &types.AttributeValueMemberS{Value: sessionsPrefix},
-			},
-			ScanIndexForward:  aws.Bool(false),
-			ExclusiveStartKey: start,
-			Limit:             aws.Int32(int32(maxListed - read)),
-		})
+	err := s.queryUserItems(ctx, op, uid, sessionsPrefix, true, maxListed, func(item map[string]types.AttributeValue) error {
+		sess, err := unmarshalSession(item)
 		if err != nil {
-			return nil, classify(op, err, core.KindInternal)
+			return err
 		}
-		read += len(res.Items)
-		for _, item := range res.Items {
-			sess, err := unmarshalSession(item)
-			if err != nil {
-				return nil, core.E(op, core.KindInternal, "", err)
-			}
-			if sess.Live(now) {
-				list = append(list, sess)
-			}
+		if sess.Live(now) {
+			list = append(list, sess)
 		}
-		if len(res.LastEvaluatedKey) == 0 {
-			break
-		}
-		start = res.LastEvaluatedKey
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return list, nil
 }

@@ -37,11 +37,7 @@ func TestSessionRoundTrips(t *testing.T) {
 	old := testSession(expired, uid)
 	old.ExpiresAt = now
 
-	for _, step := range []struct {
-		name string
-		op   string
-		call func() error
-	}{
+	oneCallEach(t, api, []roundTrip{
 		{"CreateSession", "PutItem", func() error { return store.CreateSession(ctx, testSession(sid, uid)) }},
 		{"CreateSession expired", "PutItem", func() error { return store.CreateSession(ctx, old) }},
 		{"GetSession", "GetItem", func() error { _, err := store.GetSession(ctx, sid, now); return err }},
@@ -94,25 +90,7 @@ func TestSessionRoundTrips(t *testing.T) {
 			}
 			return err
 		}},
-	} {
-		before := api.ops()
-		if err := step.call(); err != nil {
-			t.Fatalf("%s: %v", step.name, err)
-		}
-		after := api.ops()
-		for op, n := range after {
-			n -= before[op]
-			switch {
-			case op == step.op && n != 1:
-				t.Errorf("%s made %d %s calls, want 1", step.name, n, op)
-			case op != step.op && n != 0:
-				t.Errorf("%s made %d %s calls, want none", step.name, n, op)
-			}
-		}
-		if step.op == "GetItem" && !aws.ToBool(api.lastGet.ConsistentRead) {
-			t.Errorf("%s: GetItem is not strongly consistent", step.name)
-		}
-	}
+	})
 	for _, ka := range api.lastBatch.RequestItems {
 		if !aws.ToBool(ka.ConsistentRead) || len(ka.Keys) != 3 {
 			t.Errorf("AccessState's BatchGetItem: consistent %v, %d keys; want consistent, 3 keys", aws.ToBool(ka.ConsistentRead), len(ka.Keys))
