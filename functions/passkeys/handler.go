@@ -80,7 +80,7 @@ func (h *handler) registerBegin(ctx context.Context, req *apigw.Request) (apigw.
 		if err != nil {
 			return apigw.Response{}, err
 		}
-		start, err := h.passkeys.BeginAddPasskey(ctx, claims, client(req))
+		start, err := h.passkeys.BeginAddPasskey(ctx, claims, apigw.Client(req))
 		if err != nil {
 			return apigw.Response{}, err
 		}
@@ -93,7 +93,7 @@ func (h *handler) registerBegin(ctx context.Context, req *apigw.Request) (apigw.
 	if err := apigw.DecodeJSON(req, &body); err != nil {
 		return apigw.Response{}, err
 	}
-	start, err := h.passkeys.BeginSignUp(ctx, core.SignUp{Email: body.Email, DisplayName: body.DisplayName}, client(req))
+	start, err := h.passkeys.BeginSignUp(ctx, core.SignUp{Email: body.Email, DisplayName: body.DisplayName}, apigw.Client(req))
 	if err != nil {
 		return apigw.Response{}, err
 	}
@@ -128,7 +128,7 @@ func (h *handler) registerFinish(ctx context.Context, req *apigw.Request) (apigw
 		return apigw.Response{}, core.E("passkeys.registerFinish", core.KindInvalid, "challengeId and credential are required", nil)
 	}
 	reg, err := h.passkeys.FinishRegistration(ctx, core.RegistrationFinish{
-		ChallengeID: body.ChallengeID, Credential: body.Credential, Name: body.Name, Claims: claims, Client: client(req),
+		ChallengeID: body.ChallengeID, Credential: body.Credential, Name: body.Name, Claims: claims, Client: apigw.Client(req),
 	})
 	if err != nil {
 		return apigw.Response{}, err
@@ -151,7 +151,7 @@ func (h *handler) loginBegin(ctx context.Context, req *apigw.Request) (apigw.Res
 	if err := apigw.DecodeJSON(req, &body); err != nil {
 		return apigw.Response{}, err
 	}
-	start, err := h.passkeys.BeginLogin(ctx, body.Email, client(req))
+	start, err := h.passkeys.BeginLogin(ctx, body.Email, apigw.Client(req))
 	if err != nil {
 		return apigw.Response{}, err
 	}
@@ -165,7 +165,7 @@ func (h *handler) loginFinish(ctx context.Context, req *apigw.Request) (apigw.Re
 	if err := apigw.DecodeJSON(req, &body); err != nil && core.Is(err, core.KindTooLarge) {
 		return apigw.Response{}, err
 	}
-	tr, err := h.passkeys.FinishLogin(ctx, body.ChallengeID, body.Credential, client(req))
+	tr, err := h.passkeys.FinishLogin(ctx, body.ChallengeID, body.Credential, apigw.Client(req))
 	if err != nil {
 		return apigw.Response{}, err
 	}
@@ -186,10 +186,6 @@ func (h *handler) bearer(ctx context.Context, req *apigw.Request) (core.AccessCl
 // hasBearer reports whether the request carries an Authorization header at all; one that is
 // there must then be a good Bearer token.
 func hasBearer(req *apigw.Request) bool { return apigw.Header(req, "authorization") != "" }
-
-func client(req *apigw.Request) core.Client {
-	return core.Client{IP: apigw.ClientIP(req), UserAgent: apigw.Header(req, "user-agent")}
-}
 
 // tokenBody is the token response (API.md, sessions).
 type tokenBody struct {

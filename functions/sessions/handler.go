@@ -89,7 +89,7 @@ func (h *handler) token(ctx context.Context, req *apigw.Request) apigw.Response 
 	if form["refresh_token"] == "" {
 		return oauthProblem(http.StatusBadRequest, "invalid_request", "refresh_token is required")
 	}
-	tr, err := h.sessions.Refresh(ctx, form["refresh_token"], client(req))
+	tr, err := h.sessions.Refresh(ctx, form["refresh_token"], apigw.Client(req))
 	if err != nil {
 		return h.oauthError(ctx, err)
 	}
@@ -240,10 +240,6 @@ func oauthProblem(status int, code, description string) apigw.Response {
 	resp := apigw.JSON(status, body)
 	resp.Headers["Pragma"] = "no-cache"
 	return resp
-}
-
-func client(req *apigw.Request) core.Client {
-	return core.Client{IP: apigw.ClientIP(req), UserAgent: apigw.Header(req, "user-agent")}
 }
 
 // basicAuth parses an HTTP Basic Authorization header (RFC 7617), with the client id and

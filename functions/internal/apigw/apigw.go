@@ -282,3 +282,8 @@ func Form(req *Request) (url.Values, error) {
 	}
 	return v, nil
 }
+
+// Client is the caller as API Gateway observed it: the connection's address and the user agent.
+func Client(req *Request) core.Client {
+	return core.Client{IP: ClientIP(req), UserAgent: Header(req, "user-agent")}
+}
