@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/big"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -35,8 +36,8 @@ type Signer struct {
 	api    API
 	keyIDs []string
 
-	mu   sync.Mutex
-	keys []core.PublicKey // loaded once; nil until a load succeeds
+	mu   sync.Mutex                       // serializes loads
+	keys atomic.Pointer[[]core.PublicKey] // loaded once; nil until a load succeeds
 }
 
 var _ core.Signer = (*Signer)(nil)
@@ -50,10 +51,13 @@ func New(api API, keyIDs []string) *Signer {
 // result for the life of the process. A failed load is not cached, so the next call retries.
 func (s *Signer) PublicKeys(ctx context.Context) ([]core.PublicKey, error) {
 	const op = "kmssign.PublicKeys"
+	if keys := s.keys.Load(); keys != nil {
+		return *keys, nil // the hot path of every verification: no lock
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.keys != nil {
-		return s.keys, nil
+	if keys := s.keys.Load(); keys != nil {
+		return *keys, nil
 	}
 	if len(s.keyIDs) == 0 {
 		return nil, core.E(op, core.KindInternal, "", errors.New("no signing keys configured"))
@@ -82,7 +86,7 @@ func (s *Signer) PublicKeys(ctx context.Context) ([]core.PublicKey, error) {
 		}
 		keys = append(keys, k)
 	}
-	s.keys = keys
+	s.keys.Store(&keys)
 	return keys, nil
 }
 
