@@ -6,6 +6,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -64,15 +65,36 @@ func E(op Op, kind Kind, detail string, cause error) *Error {
 	return &Error{Op: op, Kind: kind, Detail: detail, Err: cause}
 }
 
+// Wrap records that op failed because of err, without classifying it again: the result keeps
+// the kind and detail of the first *Error in err's chain, and is KindInternal when there is
+// none (a bare SDK or library error is a bug until an adapter says otherwise). Wrap(op, nil)
+// is nil, so `return core.Wrap(op, err)` is safe on every path.
+func Wrap(op Op, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Op: op, Err: err}
+}
+
+// Error reads as "op: kind: detail: cause", leaving out a kind the cause already has and a
+// detail the cause's message already says, so a chain of wraps never repeats itself.
 func (e *Error) Error() string {
-	msg := string(e.Op) + ": " + e.Kind.String()
-	if e.Detail != "" {
-		msg += ": " + e.Detail
-	}
+	var b strings.Builder
+	b.WriteString(string(e.Op))
+	cause := ""
 	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		cause = e.Err.Error()
 	}
-	return msg
+	if e.Kind != KindInternal && (e.Err == nil || KindOf(e.Err) != e.Kind) {
+		b.WriteString(": " + e.Kind.String())
+	}
+	if e.Detail != "" && !strings.Contains(cause, e.Detail) {
+		b.WriteString(": " + e.Detail)
+	}
+	if cause != "" {
+		b.WriteString(": " + cause)
+	}
+	return b.String()
 }
 
 func (e *Error) Unwrap() error { return e.Err }

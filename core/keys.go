@@ -29,10 +29,10 @@ type Signer interface {
 // NewPublicKey checks that k is a P-256 key and computes its RFC 7638 thumbprint as the key id.
 func NewPublicKey(k *ecdsa.PublicKey) (PublicKey, error) {
 	if k == nil || k.Curve != elliptic.P256() {
-		return PublicKey{}, E("core.NewPublicKey", KindInternal, "", errors.New("signing key is not an EC P-256 key"))
+		return PublicKey{}, Wrap("core.NewPublicKey", errors.New("signing key is not an EC P-256 key"))
 	}
 	if _, err := k.Bytes(); err != nil {
-		return PublicKey{}, E("core.NewPublicKey", KindInternal, "", err)
+		return PublicKey{}, Wrap("core.NewPublicKey", err)
 	}
 	jwk := JWKOf(PublicKey{Key: k})
 	// RFC 7638 §3.2: the required members in lexicographic order, no whitespace.

@@ -51,7 +51,7 @@ func NewWebAuthn(c WebAuthnConfig) (*webauthn.WebAuthn, error) {
 		pref = protocol.PreferNoAttestation
 	case protocol.PreferNoAttestation, protocol.PreferIndirectAttestation, protocol.PreferDirectAttestation, protocol.PreferEnterpriseAttestation:
 	default:
-		return nil, E(op, KindInternal, "", fmt.Errorf("attestation %q is not none, indirect, direct or enterprise", c.Attestation))
+		return nil, Wrap(op, fmt.Errorf("attestation %q is not none, indirect, direct or enterprise", c.Attestation))
 	}
 	name := c.RPName
 	if name == "" {
@@ -72,7 +72,7 @@ func NewWebAuthn(c WebAuthnConfig) (*webauthn.WebAuthn, error) {
 		Timeouts: webauthn.TimeoutsConfig{Login: timeout, Registration: timeout},
 	})
 	if err != nil {
-		return nil, E(op, KindInternal, "", err)
+		return nil, Wrap(op, err)
 	}
 	return w, nil
 }
@@ -211,12 +211,12 @@ func (p *Passkeys) BeginSignUp(ctx context.Context, r SignUp, client Client) (Re
 	uid := NewID()
 	handle, err := userHandle(uid)
 	if err != nil {
-		return RegistrationStart{}, E(op, KindInternal, "", err)
+		return RegistrationStart{}, Wrap(op, err)
 	}
 	u := webauthnUser{handle: handle, name: firstNonEmpty(email, display, "Latchkey account"), display: firstNonEmpty(display, email, "Latchkey account")}
 	creation, sd, err := p.WebAuthn.BeginRegistration(u)
 	if err != nil {
-		return RegistrationStart{}, E(op, KindInternal, "", err)
+		return RegistrationStart{}, Wrap(op, err)
 	}
 	id, err := p.putChallenge(ctx, CeremonyRegister, uid, ceremonyState{mode: modeSignUp, email: email, displayName: display, session: *sd}, now)
 	if err != nil {
@@ -261,20 +261,20 @@ func (p *Passkeys) BeginAddPasskey(ctx context.Context, c AccessClaims, client C
 	}
 	handle, err := userHandle(user.ID)
 	if err != nil {
-		return RegistrationStart{}, E(op, KindInternal, "", err)
+		return RegistrationStart{}, Wrap(op, err)
 	}
 	exclude := make([]protocol.CredentialDescriptor, 0, len(list))
 	for _, pk := range list {
 		cred, err := pk.credential()
 		if err != nil {
-			return RegistrationStart{}, E(op, KindInternal, "", err)
+			return RegistrationStart{}, Wrap(op, err)
 		}
 		exclude = append(exclude, cred.Descriptor())
 	}
 	u := webauthnUser{handle: handle, name: firstNonEmpty(user.Email, user.DisplayName, "Latchkey account"), display: firstNonEmpty(user.DisplayName, user.Email, "Latchkey account")}
 	creation, sd, err := p.WebAuthn.BeginRegistration(u, webauthn.WithExclusions(exclude))
 	if err != nil {
-		return RegistrationStart{}, E(op, KindInternal, "", err)
+		return RegistrationStart{}, Wrap(op, err)
 	}
 	id, err := p.putChallenge(ctx, CeremonyRegister, user.ID, ceremonyState{mode: modeAdd, session: *sd}, now)
 	if err != nil {
@@ -331,7 +331,7 @@ func (p *Passkeys) FinishRegistration(ctx context.Context, r RegistrationFinish)
 	}
 	st, err := decodeState(ch.State)
 	if err != nil {
-		return Registration{}, E(op, KindInternal, "", err)
+		return Registration{}, Wrap(op, err)
 	}
 	mode := "signup"
 	if st.mode == modeAdd {
@@ -361,7 +361,7 @@ func (p *Passkeys) FinishRegistration(ctx context.Context, r RegistrationFinish)
 	}
 	handle, err := userHandle(ch.UserID)
 	if err != nil {
-		return Registration{}, E(op, KindInternal, "", err)
+		return Registration{}, Wrap(op, err)
 	}
 	cred, err := p.WebAuthn.CreateCredential(webauthnUser{handle: handle}, st.session, parsed)
 	if err != nil {
@@ -458,7 +458,7 @@ func (p *Passkeys) BeginLogin(ctx context.Context, email string, client Client) 
 		}
 		assertion, sd, err := p.WebAuthn.BeginDiscoverableLogin()
 		if err != nil {
-			return LoginStart{}, E(op, KindInternal, "", err)
+			return LoginStart{}, Wrap(op, err)
 		}
 		id, err := p.putChallenge(ctx, CeremonyLogin, "", ceremonyState{mode: modeLogin, session: *sd}, now)
 		if err != nil {
@@ -502,14 +502,14 @@ func (p *Passkeys) BeginLogin(ctx context.Context, email string, client Client) 
 		for _, pk := range list {
 			cred, err := pk.credential()
 			if err != nil {
-				return LoginStart{}, E(op, KindInternal, "", err)
+				return LoginStart{}, Wrap(op, err)
 			}
 			allow = append(allow, cred.Descriptor())
 		}
 	}
 	assertion, sd, err := p.WebAuthn.BeginDiscoverableLogin(webauthn.WithAllowedCredentials(allow))
 	if err != nil {
-		return LoginStart{}, E(op, KindInternal, "", err)
+		return LoginStart{}, Wrap(op, err)
 	}
 	id, err := p.putChallenge(ctx, CeremonyLogin, uid, ceremonyState{mode: modeLogin, session: *sd}, now)
 	if err != nil {
@@ -598,15 +598,15 @@ func (p *Passkeys) FinishLogin(ctx context.Context, challengeID string, credenti
 	}
 	st, err := decodeState(ch.State)
 	if err != nil || st.mode != modeLogin {
-		return TokenResponse{}, E(op, KindInternal, "", errors.Join(err, errors.New("login challenge without login state")))
+		return TokenResponse{}, Wrap(op, errors.Join(err, errors.New("login challenge without login state")))
 	}
 	cred, err := pk.credential()
 	if err != nil {
-		return TokenResponse{}, E(op, KindInternal, "", err)
+		return TokenResponse{}, Wrap(op, err)
 	}
 	handle, err := userHandle(pk.UserID)
 	if err != nil {
-		return TokenResponse{}, E(op, KindInternal, "", err)
+		return TokenResponse{}, Wrap(op, err)
 	}
 	owner := webauthnUser{handle: handle, creds: []webauthn.Credential{cred}}
 	var verified *webauthn.Credential
@@ -742,7 +742,7 @@ func (p *Passkeys) DeletePasskey(ctx context.Context, c AccessClaims, id string)
 func (p *Passkeys) putChallenge(ctx context.Context, c Ceremony, uid string, st ceremonyState, now time.Time) (string, error) {
 	state, err := st.encode()
 	if err != nil {
-		return "", E("core.Passkeys.putChallenge", KindInternal, "", err)
+		return "", Wrap("core.Passkeys.putChallenge", err)
 	}
 	id := NewID()
 	err = p.Challenges.PutChallenge(ctx, Challenge{ID: id, Ceremony: c, UserID: uid, State: state, ExpiresAt: now.Add(ChallengeTTL)}, now)

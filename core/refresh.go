@@ -38,7 +38,7 @@ type RefreshCodec struct {
 // NewRefreshCodec returns a codec keyed with key, which must hold at least 256 bits.
 func NewRefreshCodec(key []byte) (*RefreshCodec, error) {
 	if len(key) < 32 {
-		return nil, E("core.NewRefreshCodec", KindInternal, "", errors.New("refresh HMAC key is shorter than 32 bytes"))
+		return nil, Wrap("core.NewRefreshCodec", errors.New("refresh HMAC key is shorter than 32 bytes"))
 	}
 	return &RefreshCodec{key: append([]byte(nil), key...)}, nil
 }

@@ -95,7 +95,7 @@ func (t *Tokens) Issue(ctx context.Context, s Session, now time.Time) (string, A
 	tok.Header["kid"] = keys[0].ID
 	input, err := tok.SigningString()
 	if err != nil {
-		return "", AccessClaims{}, E(op, KindInternal, "", err)
+		return "", AccessClaims{}, Wrap(op, err)
 	}
 	sig, err := t.Signer.Sign(ctx, []byte(input))
 	if err != nil {

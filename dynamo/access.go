@@ -58,11 +58,11 @@ func (s *Store) AccessState(ctx context.Context, sid, jti, uid string, now time.
 	if item, ok := found[sessK.PK]; ok {
 		live, err := isLive(item, now)
 		if err != nil {
-			return core.AccessState{}, core.E(op, core.KindInternal, "", err)
+			return core.AccessState{}, core.Wrap(op, err)
 		}
 		if live {
 			if st.Session, err = unmarshalSession(item); err != nil {
-				return core.AccessState{}, core.E(op, core.KindInternal, "", err)
+				return core.AccessState{}, core.Wrap(op, err)
 			}
 			st.SessionFound = true
 		}
@@ -70,14 +70,14 @@ func (s *Store) AccessState(ctx context.Context, sid, jti, uid string, now time.
 	if item, ok := found[jtiK.PK]; ok {
 		live, err := isLive(item, now)
 		if err != nil {
-			return core.AccessState{}, core.E(op, core.KindInternal, "", err)
+			return core.AccessState{}, core.Wrap(op, err)
 		}
 		st.TokenDenied = live
 	}
 	if item, ok := found[userK.PK]; ok {
 		var u userItem
 		if err := attributevalue.UnmarshalMap(item, &u); err != nil {
-			return core.AccessState{}, core.E(op, core.KindInternal, "", err)
+			return core.AccessState{}, core.Wrap(op, err)
 		}
 		st.User, st.UserFound = u.user(), true
 	}

@@ -13,7 +13,7 @@ import (
 func (s *Store) PutChallenge(ctx context.Context, c core.Challenge, now time.Time) error {
 	const op core.Op = "dynamo.Store.PutChallenge"
 	if _, err := ceremonyByName(c.Ceremony.String()); err != nil {
-		return core.E(op, core.KindInternal, "", err)
+		return core.Wrap(op, err)
 	}
 	return s.putIfAbsent(ctx, op, challengeItem{
 		itemKey:   challengeKey(c.ID),
@@ -35,7 +35,7 @@ func (s *Store) TakeChallenge(ctx context.Context, id string, now time.Time) (co
 	}
 	ceremony, err := ceremonyByName(item.Ceremony)
 	if err != nil {
-		return core.Challenge{}, core.E(op, core.KindInternal, "", err)
+		return core.Challenge{}, core.Wrap(op, err)
 	}
 	return core.Challenge{
 		ID:        id,

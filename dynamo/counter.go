@@ -21,7 +21,7 @@ import (
 func (s *Store) Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int64, error) {
 	const op core.Op = "dynamo.Store.Hit"
 	if window < time.Second || window%time.Second != 0 {
-		return 0, core.E(op, core.KindInternal, "", errors.New("counter window must be whole seconds"))
+		return 0, core.Wrap(op, errors.New("counter window must be whole seconds"))
 	}
 	start := core.WindowStart(now, window)
 	return s.hit(ctx, op, rateKey(key, window, start), start.Add(2*window), now)
@@ -55,7 +55,7 @@ func (s *Store) hit(ctx context.Context, op core.Op, k itemKey, exp, now time.Ti
 			return 0, classify(op, err, core.KindInternal)
 		}
 	}
-	return 0, core.E(op, core.KindInternal, "", errors.New("counter kept going stale"))
+	return 0, core.Wrap(op, errors.New("counter kept going stale"))
 }
 
 // addHit is ADD hits :one on the item at k, unless the item exists and is not live at now.

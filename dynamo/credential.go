@@ -42,7 +42,7 @@ func (s *Store) CreateAccount(ctx context.Context, u core.User, p core.Passkey) 
 	for i, it := range puts {
 		av, err := attributevalue.MarshalMap(it)
 		if err != nil {
-			return core.E(op, core.KindInternal, "", err)
+			return core.Wrap(op, err)
 		}
 		items[i] = types.TransactWriteItem{Put: &types.Put{
 			TableName:                aws.String(s.table),
@@ -83,7 +83,7 @@ func (s *Store) AddPasskey(ctx context.Context, p core.Passkey) error {
 	const op core.Op = "dynamo.Store.AddPasskey"
 	av, err := attributevalue.MarshalMap(newCredentialItem(p))
 	if err != nil {
-		return core.E(op, core.KindInternal, "", err)
+		return core.Wrap(op, err)
 	}
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{
@@ -212,7 +212,7 @@ func (s *Store) RenamePasskey(ctx context.Context, uid, id, name string) (core.P
 	}
 	var item credentialItem
 	if err := attributevalue.UnmarshalMap(res.Attributes, &item); err != nil {
-		return core.Passkey{}, core.E(op, core.KindInternal, "", err)
+		return core.Passkey{}, core.Wrap(op, err)
 	}
 	return item.passkey(), nil
 }
@@ -285,7 +285,7 @@ func (s *Store) transact(ctx context.Context, op core.Op, items []types.Transact
 		case "ThrottlingError", "ProvisionedThroughputExceeded":
 			return -1, core.E(op, core.KindUnavailable, detailUnavailable, err)
 		default:
-			return -1, core.E(op, core.KindInternal, "", err)
+			return -1, core.Wrap(op, err)
 		}
 	}
 	return -1, core.E(op, core.KindUnavailable, detailUnavailable, err)

@@ -42,7 +42,7 @@ func classify(op core.Op, err error, onCondition core.Kind) error {
 	case unavailable(err):
 		return core.E(op, core.KindUnavailable, detailUnavailable, err)
 	default:
-		return core.E(op, core.KindInternal, "", err)
+		return core.Wrap(op, err)
 	}
 }
 

@@ -77,13 +77,13 @@ func (s *Store) getLive(ctx context.Context, op core.Op, k itemKey, now time.Tim
 	}
 	live, err := isLive(res.Item, now)
 	if err != nil {
-		return core.E(op, core.KindInternal, "", err)
+		return core.Wrap(op, err)
 	}
 	if !live {
 		return core.E(op, core.KindNotFound, "", nil)
 	}
 	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
-		return core.E(op, core.KindInternal, "", err)
+		return core.Wrap(op, err)
 	}
 	return nil
 }
@@ -94,7 +94,7 @@ func (s *Store) getLive(ctx context.Context, op core.Op, k itemKey, now time.Tim
 func (s *Store) putIfAbsent(ctx context.Context, op core.Op, item any, now time.Time) error {
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
-		return core.E(op, core.KindInternal, "", err)
+		return core.Wrap(op, err)
 	}
 	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                 aws.String(s.table),
@@ -113,7 +113,7 @@ func (s *Store) putIfAbsent(ctx context.Context, op core.Op, item any, now time.
 func (s *Store) put(ctx context.Context, op core.Op, item any) error {
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
-		return core.E(op, core.KindInternal, "", err)
+		return core.Wrap(op, err)
 	}
 	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: aws.String(s.table),
@@ -142,7 +142,7 @@ func (s *Store) takeLive(ctx context.Context, op core.Op, k itemKey, now time.Ti
 		return classify(op, err, core.KindNotFound)
 	}
 	if err := attributevalue.UnmarshalMap(res.Attributes, out); err != nil {
-		return core.E(op, core.KindInternal, "", err)
+		return core.Wrap(op, err)
 	}
 	return nil
 }
@@ -175,7 +175,7 @@ func (s *Store) queryUserItems(ctx context.Context, op core.Op, uid, prefix stri
 		read += len(res.Items)
 		for _, item := range res.Items {
 			if err := each(item); err != nil {
-				return core.E(op, core.KindInternal, "", err)
+				return core.Wrap(op, err)
 			}
 		}
 		if len(res.LastEvaluatedKey) == 0 {

@@ -72,7 +72,7 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, from uint64, now, 
 	if err == nil {
 		sess, err := unmarshalSession(res.Attributes)
 		if err != nil {
-			return core.Session{}, false, core.E(op, core.KindInternal, "", err)
+			return core.Session{}, false, core.Wrap(op, err)
 		}
 		return sess, true, nil
 	}
@@ -85,14 +85,14 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, from uint64, now, 
 	}
 	live, lerr := isLive(failed.Item, now)
 	if lerr != nil {
-		return core.Session{}, false, core.E(op, core.KindInternal, "", lerr)
+		return core.Session{}, false, core.Wrap(op, lerr)
 	}
 	if !live {
 		return core.Session{}, false, core.E(op, core.KindNotFound, "", nil)
 	}
 	sess, uerr := unmarshalSession(failed.Item)
 	if uerr != nil {
-		return core.Session{}, false, core.E(op, core.KindInternal, "", uerr)
+		return core.Session{}, false, core.Wrap(op, uerr)
 	}
 	return sess, false, nil
 }

@@ -74,7 +74,7 @@ func enableTTL(ctx context.Context, op core.Op, api *dynamodb.Client, table stri
 		switch ttl.TimeToLiveStatus {
 		case types.TimeToLiveStatusEnabled, types.TimeToLiveStatusEnabling:
 			if name := aws.ToString(ttl.AttributeName); name != attrExpiresAt {
-				return core.E(op, core.KindInternal, "", fmt.Errorf("table %s has TTL on %q, want %q", table, name, attrExpiresAt))
+				return core.Wrap(op, fmt.Errorf("table %s has TTL on %q, want %q", table, name, attrExpiresAt))
 			}
 			return nil
 		}

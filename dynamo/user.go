@@ -39,7 +39,7 @@ func (s *Store) CreateUser(ctx context.Context, u core.User) error {
 	for i, p := range puts {
 		av, err := attributevalue.MarshalMap(p)
 		if err != nil {
-			return core.E(op, core.KindInternal, "", err)
+			return core.Wrap(op, err)
 		}
 		avs[i] = av
 	}
@@ -81,7 +81,7 @@ func (s *Store) CreateUser(ctx context.Context, u core.User) error {
 		case "ThrottlingError", "ProvisionedThroughputExceeded":
 			return core.E(op, core.KindUnavailable, detailUnavailable, err)
 		default:
-			return core.E(op, core.KindInternal, "", err)
+			return core.Wrap(op, err)
 		}
 	}
 	return core.E(op, core.KindUnavailable, detailUnavailable, err)

@@ -13,7 +13,7 @@ import (
 func (m *Memory) PutChallenge(_ context.Context, c core.Challenge, now time.Time) error {
 	const op core.Op = "coretest.Memory.PutChallenge"
 	if c.Ceremony != core.CeremonyRegister && c.Ceremony != core.CeremonyLogin {
-		return core.E(op, core.KindInternal, "", errors.New("unknown ceremony"))
+		return core.Wrap(op, errors.New("unknown ceremony"))
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -27,7 +27,7 @@ type counter struct {
 func (m *Memory) Hit(_ context.Context, key string, window time.Duration, now time.Time) (int64, error) {
 	const op core.Op = "coretest.Memory.Hit"
 	if window < time.Second || window%time.Second != 0 {
-		return 0, core.E(op, core.KindInternal, "", errors.New("counter window must be whole seconds"))
+		return 0, core.Wrap(op, errors.New("counter window must be whole seconds"))
 	}
 	start := core.WindowStart(now, window)
 	k := counterKey{key: key, window: window, start: start.Unix()}

@@ -60,7 +60,7 @@ func (s *Signer) PublicKeys(ctx context.Context) ([]core.PublicKey, error) {
 		return *keys, nil
 	}
 	if len(s.keyIDs) == 0 {
-		return nil, core.E(op, core.KindInternal, "", errors.New("no signing keys configured"))
+		return nil, core.Wrap(op, errors.New("no signing keys configured"))
 	}
 	keys := make([]core.PublicKey, 0, len(s.keyIDs))
 	for _, id := range s.keyIDs {
@@ -70,15 +70,15 @@ func (s *Signer) PublicKeys(ctx context.Context) ([]core.PublicKey, error) {
 		}
 		// moto leaves KeySpec empty; the curve is checked again on the parsed key below.
 		if (out.KeySpec != "" && out.KeySpec != types.KeySpecEccNistP256) || out.KeyUsage != types.KeyUsageTypeSignVerify {
-			return nil, core.E(op, core.KindInternal, "", fmt.Errorf("key %s is %s/%s, want ECC_NIST_P256/SIGN_VERIFY", id, out.KeySpec, out.KeyUsage))
+			return nil, core.Wrap(op, fmt.Errorf("key %s is %s/%s, want ECC_NIST_P256/SIGN_VERIFY", id, out.KeySpec, out.KeyUsage))
 		}
 		pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
 		if err != nil {
-			return nil, core.E(op, core.KindInternal, "", fmt.Errorf("key %s: %w", id, err))
+			return nil, core.Wrap(op, fmt.Errorf("key %s: %w", id, err))
 		}
 		ec, ok := pub.(*ecdsa.PublicKey)
 		if !ok {
-			return nil, core.E(op, core.KindInternal, "", fmt.Errorf("key %s is not an EC key", id))
+			return nil, core.Wrap(op, fmt.Errorf("key %s is not an EC key", id))
 		}
 		k, err := core.NewPublicKey(ec)
 		if err != nil {
@@ -95,10 +95,10 @@ func (s *Signer) PublicKeys(ctx context.Context) ([]core.PublicKey, error) {
 func (s *Signer) Sign(ctx context.Context, input []byte) ([]byte, error) {
 	const op = "kmssign.Sign"
 	if len(input) > MaxInput {
-		return nil, core.E(op, core.KindInternal, "", fmt.Errorf("signing input is %d bytes, over KMS's %d-byte limit for RAW messages", len(input), MaxInput))
+		return nil, core.Wrap(op, fmt.Errorf("signing input is %d bytes, over KMS's %d-byte limit for RAW messages", len(input), MaxInput))
 	}
 	if len(s.keyIDs) == 0 {
-		return nil, core.E(op, core.KindInternal, "", errors.New("no signing keys configured"))
+		return nil, core.Wrap(op, errors.New("no signing keys configured"))
 	}
 	out, err := s.api.Sign(ctx, &kms.SignInput{
 		KeyId:            aws.String(s.keyIDs[0]),
@@ -111,7 +111,7 @@ func (s *Signer) Sign(ctx context.Context, input []byte) ([]byte, error) {
 	}
 	sig, err := JOSE(out.Signature)
 	if err != nil {
-		return nil, core.E(op, core.KindInternal, "", err)
+		return nil, core.Wrap(op, err)
 	}
 	return sig, nil
 }
@@ -119,7 +119,7 @@ func (s *Signer) Sign(ctx context.Context, input []byte) ([]byte, error) {
 // Ping checks that KMS answers for the signing key; the readiness probe calls it.
 func (s *Signer) Ping(ctx context.Context) error {
 	if len(s.keyIDs) == 0 {
-		return core.E("kmssign.Ping", core.KindInternal, "", errors.New("no signing keys configured"))
+		return core.Wrap("kmssign.Ping", errors.New("no signing keys configured"))
 	}
 	if _, err := s.api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(s.keyIDs[0])}); err != nil {
 		return classify("kmssign.Ping", err)
@@ -155,7 +155,7 @@ func classify(op core.Op, err error) error {
 		invalid  *types.InvalidKeyUsageException
 	)
 	if errors.As(err, &notFound) || errors.As(err, &disabled) || errors.As(err, &state) || errors.As(err, &invalid) {
-		return core.E(op, core.KindInternal, "", err)
+		return core.Wrap(op, err)
 	}
 	return core.E(op, core.KindUnavailable, "signing service unavailable", err)
 }

@@ -30,7 +30,7 @@ func HMACKey(ctx context.Context, api API, id string) ([]byte, error) {
 		key = []byte(*out.SecretString)
 	}
 	if len(key) < 32 {
-		return nil, core.E(op, core.KindInternal, "", errors.New("the HMAC secret is shorter than 32 bytes"))
+		return nil, core.Wrap(op, errors.New("the HMAC secret is shorter than 32 bytes"))
 	}
 	return key, nil
 }

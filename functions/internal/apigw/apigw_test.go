@@ -58,7 +58,7 @@ func TestInternalErrorsSayNothing(t *testing.T) {
 	var logs bytes.Buffer
 	secret := "dial tcp 10.0.0.1: table arn:aws:dynamodb:secret"
 	h := Serve(logger(&logs), func(context.Context, *Request) (Response, error) {
-		return Response{}, core.E("x.Y", core.KindInternal, "", errors.New(secret))
+		return Response{}, core.Wrap("x.Y", errors.New(secret))
 	})
 	resp, err := h(context.Background(), Request{})
 	if err != nil || resp.StatusCode != 500 {
@@ -91,7 +91,7 @@ func TestErrorStatuses(t *testing.T) {
 		{core.E("op", core.KindUnauthenticated, "", nil), 401, "WWW-Authenticate", `Bearer error="invalid_token"`},
 		{core.E("op", core.KindConflict, "last passkey", nil), 409, "", ""},
 		{&core.Error{Op: "op", Kind: core.KindRateLimited, RetryAfter: 1500 * time.Millisecond}, 429, "Retry-After", "2"},
-		{core.E("outer", core.KindInternal, "", core.E("store", core.KindUnavailable, "storage unavailable", errors.New("x"))), 503, "", ""},
+		{core.Wrap("outer", core.E("store", core.KindUnavailable, "storage unavailable", errors.New("x"))), 503, "", ""},
 	}
 	for _, c := range cases {
 		r := Error(context.Background(), logger(&bytes.Buffer{}), c.err)
