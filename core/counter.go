@@ -11,7 +11,7 @@ type Counters interface {
 	// Hit adds one to the counter for key in the window of the given length that contains now,
 	// and returns the count after the increment. The addition is atomic: n concurrent hits on a
 	// fresh window return 1..n, each once. A counter left over from an expired window never
-	// leaks into a new one.
+	// leaks into a new one. KindUnavailable if the store cannot be reached.
 	Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int64, error)
 }
 

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -32,19 +31,4 @@ func NormalizeEmail(s string) (string, error) {
 		}
 	}
 	return e, nil
-}
-
-// cleanLabel trims a user-chosen label (a passkey name, a display name) and checks it is at
-// most max characters without control characters. Empty is allowed; callers decide.
-func cleanLabel(op Op, what, s string, max int) (string, error) {
-	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
-		return "", E(op, KindInvalid, what+" must be at most "+strconv.Itoa(max)+" characters", nil)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return "", E(op, KindInvalid, what+" must not contain control characters", nil)
-		}
-	}
-	return s, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -15,12 +16,17 @@ type PublicKey struct {
 	Key *ecdsa.PublicKey
 }
 
-// Signer is the HSM behind access tokens (core/kmssign wraps AWS KMS). Private keys never
-// leave it; Latchkey only ever holds public keys.
-type Signer interface {
+// KeySource gives the access-token verification keys. core/kmssign loads them from AWS KMS.
+type KeySource interface {
 	// PublicKeys returns every verification key, the signing key first. They are loaded once
 	// per process; KindUnavailable while the HSM cannot be reached.
 	PublicKeys(ctx context.Context) ([]PublicKey, error)
+}
+
+// Signer is the HSM behind access tokens (core/kmssign wraps AWS KMS). Private keys never
+// leave it; Latchkey only ever holds public keys.
+type Signer interface {
+	KeySource
 	// Sign returns the ES256 signature of input under PublicKeys()[0] in the JWS encoding, the
 	// 64-byte r‖s of RFC 7518 §3.4. KindUnavailable while the HSM cannot be reached.
 	Sign(ctx context.Context, input []byte) ([]byte, error)
@@ -65,4 +71,13 @@ func JWKOf(k PublicKey) JWK {
 		Alg: "ES256",
 		Use: "sig",
 	}
+}
+
+// DeriveKey derives an independent 256-bit key for one purpose from a master secret:
+// HMAC-SHA256(secret, label). Latchkey keeps one HMAC secret in Secrets Manager and derives a
+// key per use from it, so that no two uses ever share a key.
+func DeriveKey(secret []byte, label string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(label))
+	return m.Sum(nil)
 }

@@ -4,10 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/core/internal/field"
 )
 
 // refreshPrefix versions the refresh-token format.
@@ -46,19 +47,19 @@ func NewRefreshCodec(key []byte) (*RefreshCodec, error) {
 // Mint returns the refresh token for c.
 func (r *RefreshCodec) Mint(c RefreshClaims) string {
 	var p []byte
-	p = appendField(p, c.SessionID)
-	p = appendField(p, c.UserID)
-	p = binary.AppendUvarint(p, c.Generation)
-	p = binary.AppendVarint(p, c.AuthTime.Unix())
-	p = appendField(p, strings.Join(c.AMR, " "))
-	p = appendField(p, c.Scope)
+	p = field.AppendString(p, c.SessionID)
+	p = field.AppendString(p, c.UserID)
+	p = field.AppendUvarint(p, c.Generation)
+	p = field.AppendVarint(p, c.AuthTime.Unix())
+	p = field.AppendString(p, strings.Join(c.AMR, " "))
+	p = field.AppendString(p, c.Scope)
 	body := refreshPrefix + base64.RawURLEncoding.EncodeToString(p)
 	return body + "." + base64.RawURLEncoding.EncodeToString(r.mac(body))
 }
 
 // Parse checks token's MAC in constant time and returns its claims. Any failure is
 // KindUnauthenticated with no hint of which part was wrong.
-func (r *RefreshCodec) Parse(token string) (RefreshClaims, error) {
+func (rc *RefreshCodec) Parse(token string) (RefreshClaims, error) {
 	const op = "core.RefreshCodec.Parse"
 	bad := E(op, KindUnauthenticated, "invalid refresh token", nil)
 	if len(token) > 1024 || !strings.HasPrefix(token, refreshPrefix) {
@@ -67,24 +68,19 @@ func (r *RefreshCodec) Parse(token string) (RefreshClaims, error) {
 	dot := strings.LastIndexByte(token, '.')
 	body, macPart := token[:dot], token[dot+1:]
 	mac, err := base64.RawURLEncoding.DecodeString(macPart)
-	if err != nil || !hmac.Equal(mac, r.mac(body)) {
+	if err != nil || !hmac.Equal(mac, rc.mac(body)) {
 		return RefreshClaims{}, bad
 	}
 	p, err := base64.RawURLEncoding.DecodeString(body[len(refreshPrefix):])
 	if err != nil {
 		return RefreshClaims{}, bad
 	}
-	var c RefreshClaims
-	var amr string
-	var auth int64
-	ok := true
-	p, c.SessionID, ok = readField(p, ok)
-	p, c.UserID, ok = readField(p, ok)
-	p, c.Generation, ok = readUvarint(p, ok)
-	p, auth, ok = readVarint(p, ok)
-	p, amr, ok = readField(p, ok)
-	p, c.Scope, ok = readField(p, ok)
-	if !ok || len(p) != 0 || c.SessionID == "" || c.UserID == "" {
+	r := field.NewReader(p)
+	c := RefreshClaims{SessionID: r.String(), UserID: r.String(), Generation: r.Uvarint()}
+	auth := r.Varint()
+	amr := r.String()
+	c.Scope = r.String()
+	if !r.Done() || c.SessionID == "" || c.UserID == "" {
 		return RefreshClaims{}, bad
 	}
 	c.AuthTime = time.Unix(auth, 0)
@@ -98,39 +94,4 @@ func (r *RefreshCodec) mac(body string) []byte {
 	m := hmac.New(sha256.New, r.key)
 	m.Write([]byte(body))
 	return m.Sum(nil)
-}
-
-func appendField(p []byte, s string) []byte {
-	p = binary.AppendUvarint(p, uint64(len(s)))
-	return append(p, s...)
-}
-
-func readField(p []byte, ok bool) ([]byte, string, bool) {
-	p, n, ok := readUvarint(p, ok)
-	if !ok || n > uint64(len(p)) {
-		return nil, "", false
-	}
-	return p[n:], string(p[:n]), true
-}
-
-func readUvarint(p []byte, ok bool) ([]byte, uint64, bool) {
-	if !ok {
-		return nil, 0, false
-	}
-	v, n := binary.Uvarint(p)
-	if n <= 0 {
-		return nil, 0, false
-	}
-	return p[n:], v, true
-}
-
-func readVarint(p []byte, ok bool) ([]byte, int64, bool) {
-	if !ok {
-		return nil, 0, false
-	}
-	v, n := binary.Varint(p)
-	if n <= 0 {
-		return nil, 0, false
-	}
-	return p[n:], v, true
 }

@@ -32,23 +32,26 @@ func (s Session) Live(now time.Time) bool {
 // SessionStore keeps sessions. Reads and conditional writes treat a session whose ExpiresAt
 // has passed as absent, whether or not the table has deleted it yet.
 type SessionStore interface {
-	// CreateSession stores a new session; KindConflict if a session live at s.CreatedAt has its id.
+	// CreateSession stores a new session; KindConflict if a session live at s.CreatedAt has its
+	// id, KindUnavailable if the store cannot be reached.
 	CreateSession(ctx context.Context, s Session) error
 	// GetSession returns the session id; KindNotFound if absent or past ExpiresAt at now.
 	// Revoked and idle-expired sessions are returned: callers decide with Session.Live.
+	// KindUnavailable if the store cannot be reached.
 	GetSession(ctx context.Context, id string, now time.Time) (Session, error)
 	// RotateRefresh advances session id from generation from to from+1 in one conditional
 	// write, provided it is live at now and still at generation from; it sets LastUsedAt and
 	// RotatedAt to now and IdleExpiresAt to idleUntil. It returns the session after the write
 	// and true, or — when the condition fails — the session as found and false, so the caller
-	// can tell a retry from a reuse without another read. KindNotFound if absent or expired.
+	// can tell a retry from a reuse without another read. KindNotFound if absent or expired,
+	// KindUnavailable if the store cannot be reached (and then nothing was written).
 	RotateRefresh(ctx context.Context, id string, from uint64, now, idleUntil time.Time) (Session, bool, error)
 	// RevokeSession marks session id revoked. Revoking twice is not an error; KindNotFound if
-	// absent or expired at now.
+	// absent or expired at now, KindUnavailable if the store cannot be reached.
 	RevokeSession(ctx context.Context, id string, now time.Time) error
 	// UserSessions lists the sessions of user uid that are live at now, newest first. The
 	// listing comes from an index and may lag a write by a moment; it is never used to decide
-	// access.
+	// access. None is not an error; KindUnavailable if the store cannot be reached.
 	UserSessions(ctx context.Context, uid string, now time.Time) ([]Session, error)
 }
 
@@ -61,15 +64,6 @@ type User struct {
 	CreatedAt       time.Time
 	Disabled        bool
 	TokensNotBefore time.Time // access tokens issued before this are refused
-}
-
-// UserStore keeps users.
-type UserStore interface {
-	// CreateUser stores u and, when u.Email is set, its uniqueness sentinel in one
-	// transaction; KindConflict if the id or the email is taken.
-	CreateUser(ctx context.Context, u User) error
-	// GetUser returns user id; KindNotFound if absent.
-	GetUser(ctx context.Context, id string) (User, error)
 }
 
 // AccessState is what decides whether an access token is still good: its session, whether its
@@ -85,6 +79,7 @@ type AccessState struct {
 // AccessStates reads AccessState for a verified token.
 type AccessStates interface {
 	// AccessState reads session sid, the denylist entry of jti and user uid in one strongly
-	// consistent round trip (ARCHITECTURE.md §4: revocation is exact on every node).
+	// consistent round trip, so revocation is exact on every node. Absent items are reported
+	// in the Found fields, never as errors; KindUnavailable if the store cannot be reached.
 	AccessState(ctx context.Context, sid, jti, uid string, now time.Time) (AccessState, error)
 }

@@ -2,10 +2,11 @@ package core
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/latchkey/latchkey/core/internal/parallel"
 )
 
 // Client is who is calling, as the edge observed it.
@@ -31,13 +32,14 @@ type StartRequest struct {
 	Client Client
 }
 
-// Sessions is the use case behind sign-in results, refresh, logout, revocation and every
-// Bearer check. It is stateless: all state is in the store, so any node answers any request.
+// Sessions is the use case behind sign-in results, refresh, logout and revocation. It is
+// stateless: all state is in the store, so any node answers any request. Bearer checks are the
+// Verifier's; Sessions uses it to recognise the access tokens it is asked to revoke.
 type Sessions struct {
 	Store    SessionStore
-	States   AccessStates
 	Denylist TokenDenylist
-	Tokens   *Tokens
+	Verifier *Verifier
+	Minter   *Minter
 	Codec    *RefreshCodec
 	Limiter  *RateLimiter
 	Audit    *slog.Logger
@@ -78,18 +80,14 @@ func (s *Sessions) Start(ctx context.Context, r StartRequest) (TokenResponse, er
 		RotatedAt:     now,
 	}
 	var (
-		access  string
-		claims  AccessClaims
-		signErr error
-		wg      sync.WaitGroup
+		access            string
+		claims            AccessClaims
+		signErr, storeErr error
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		access, claims, signErr = s.Tokens.Issue(ctx, sess, now)
-	}()
-	storeErr := s.Store.CreateSession(ctx, sess)
-	wg.Wait()
+	parallel.Do(
+		func() { storeErr = s.Store.CreateSession(ctx, sess) },
+		func() { access, claims, signErr = s.Minter.Issue(ctx, sess, now) },
+	)
 	if storeErr != nil {
 		return TokenResponse{}, storeErr
 	}
@@ -128,17 +126,16 @@ func (s *Sessions) Refresh(ctx context.Context, token string, client Client) (To
 	sess := Session{ID: rc.SessionID, UserID: rc.UserID, AuthTime: rc.AuthTime, AMR: rc.AMR, Scope: rc.Scope}
 
 	var (
-		wg                 sync.WaitGroup
 		ipErr, sidErr, sgn error
 		access             string
 		claims             AccessClaims
 	)
-	wg.Add(3)
-	go func() { defer wg.Done(); ipErr = s.Limiter.Allow(ctx, s.TokenByIP, client.IP, now) }()
-	go func() { defer wg.Done(); sidErr = s.Limiter.Allow(ctx, s.TokenBySession, rc.SessionID, now) }()
-	go func() { defer wg.Done(); access, claims, sgn = s.Tokens.Issue(ctx, sess, now) }()
-	wg.Wait()
-	if err := firstOf(ipErr, sidErr, sgn); err != nil {
+	parallel.Do(
+		func() { ipErr = s.Limiter.Allow(ctx, s.TokenByIP, client.IP, now) },
+		func() { sidErr = s.Limiter.Allow(ctx, s.TokenBySession, rc.SessionID, now) },
+		func() { access, claims, sgn = s.Minter.Issue(ctx, sess, now) },
+	)
+	if err := parallel.First(ipErr, sidErr, sgn); err != nil {
 		return TokenResponse{}, err
 	}
 
@@ -177,49 +174,26 @@ func (s *Sessions) Refresh(ctx context.Context, token string, client Client) (To
 	return TokenResponse{}, errInvalidGrant(op, nil)
 }
 
-// Authenticate verifies an access token and then decides revocation with one strongly
-// consistent read of its session, its jti and its user: the token fails if the session is
-// revoked, expired or idle, the jti is denied, or the user is gone, disabled or has asked that
-// tokens issued before a time be refused.
-func (s *Sessions) Authenticate(ctx context.Context, raw string) (AccessClaims, error) {
-	const op = "core.Sessions.Authenticate"
-	now := s.Now()
-	c, err := s.Tokens.Verify(ctx, raw, now)
-	if err != nil {
-		return AccessClaims{}, err
+// Withdraw ends session sid, which Start just opened but whose tokens the caller is not
+// handing out, because a check that ran beside Start failed. KindNotFound if there is no such
+// session; KindUnavailable if the store cannot be reached.
+func (s *Sessions) Withdraw(ctx context.Context, sid string) error {
+	if err := s.Store.RevokeSession(ctx, sid, s.Now()); err != nil {
+		return err
 	}
-	st, err := s.States.AccessState(ctx, c.SessionID, c.ID, c.Subject, now)
-	if err != nil {
-		return AccessClaims{}, err
-	}
-	var why string
-	switch {
-	case !st.SessionFound || !st.Session.Live(now):
-		why = "session ended"
-	case st.Session.UserID != c.Subject:
-		why = "session of another user"
-	case st.TokenDenied:
-		why = "token revoked"
-	case !st.UserFound || st.User.Disabled:
-		why = "user gone or disabled"
-	case c.IssuedAt.Before(st.User.TokensNotBefore.Truncate(time.Second)):
-		why = "token issued before the user's not-before time"
-	default:
-		return c, nil
-	}
-	return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New(why))
+	s.audit(ctx, "session.revoked", "sid", sid, "reason", "withdrawn")
+	return nil
 }
 
 // Logout ends the session of the token's holder and denies the token itself. Both take effect
 // on every node at the next request, because every check reads them strongly consistently.
 func (s *Sessions) Logout(ctx context.Context, c AccessClaims) error {
 	now := s.Now()
-	var wg sync.WaitGroup
 	var revokeErr, denyErr error
-	wg.Add(1)
-	go func() { defer wg.Done(); denyErr = s.Denylist.DenyToken(ctx, c.ID, c.ExpiresAt) }()
-	revokeErr = s.Store.RevokeSession(ctx, c.SessionID, now)
-	wg.Wait()
+	parallel.Do(
+		func() { revokeErr = s.Store.RevokeSession(ctx, c.SessionID, now) },
+		func() { denyErr = s.Denylist.DenyToken(ctx, c.ID, c.ExpiresAt) },
+	)
 	if revokeErr != nil && !Is(revokeErr, KindNotFound) {
 		return revokeErr
 	}
@@ -247,7 +221,7 @@ func (s *Sessions) Revoke(ctx context.Context, token, hint string) error {
 		return true, nil
 	}
 	tryAccess := func() (bool, error) {
-		c, err := s.Tokens.Verify(ctx, token, now)
+		c, err := s.Verifier.Verify(ctx, token, now)
 		if err != nil {
 			if Is(err, KindUnavailable) {
 				return false, err
@@ -318,7 +292,7 @@ func (s *Sessions) EndOthers(ctx context.Context, c AccessClaims) error {
 		}()
 	}
 	wg.Wait()
-	if err := firstOf(errs...); err != nil {
+	if err := parallel.First(errs...); err != nil {
 		return err
 	}
 	s.audit(ctx, "session.revoked", "sub", c.Subject, "reason", "other_devices", "kept_sid", c.SessionID)
@@ -337,16 +311,6 @@ func (s *Sessions) response(access string, c AccessClaims, next RefreshClaims) T
 
 func (s *Sessions) audit(ctx context.Context, event string, attrs ...any) {
 	s.Audit.InfoContext(ctx, event, append([]any{"audit", true}, attrs...)...)
-}
-
-// firstOf returns the first non-nil error.
-func firstOf(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func truncate(s string, n int) string {

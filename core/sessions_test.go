@@ -55,7 +55,7 @@ func wantKind(t *testing.T, err error, k core.Kind, what string) {
 func TestStartThenAuthenticate(t *testing.T) {
 	f := newFixture(t)
 	tr := f.start(t)
-	c, err := f.s.Authenticate(context.Background(), tr.AccessToken)
+	c, err := f.s.Verifier.Authenticate(context.Background(), tr.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
 	wantKind(t, err, core.KindUnauthenticated, "replay after grace")
 	_, err = f.s.Refresh(ctx, second.RefreshToken, cli)
 	wantKind(t, err, core.KindUnauthenticated, "the live successor after a reuse")
-	_, err = f.s.Authenticate(ctx, second.AccessToken)
+	_, err = f.s.Verifier.Authenticate(ctx, second.AccessToken)
 	wantKind(t, err, core.KindUnauthenticated, "an access token of the revoked family")
 	if !strings.Contains(f.logs.String(), `"msg":"refresh.reuse_detected"`) {
 		t.Fatalf("no reuse audit event in %s", f.logs)
@@ -111,7 +111,7 @@ func TestGraceZeroDisablesRetry(t *testing.T) {
 	}
 	_, err := f.s.Refresh(ctx, first.RefreshToken, cli)
 	wantKind(t, err, core.KindUnauthenticated, "an immediate replay with grace 0")
-	_, err = f.s.Authenticate(ctx, first.AccessToken)
+	_, err = f.s.Verifier.Authenticate(ctx, first.AccessToken)
 	wantKind(t, err, core.KindUnauthenticated, "the family after a replay")
 }
 
@@ -188,18 +188,18 @@ func TestLogoutAndRevocation(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	a, b := f.start(t), f.start(t)
-	ca, err := f.s.Authenticate(ctx, a.AccessToken)
+	ca, err := f.s.Verifier.Authenticate(ctx, a.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := f.s.Logout(ctx, ca); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.s.Authenticate(ctx, a.AccessToken)
+	_, err = f.s.Verifier.Authenticate(ctx, a.AccessToken)
 	wantKind(t, err, core.KindUnauthenticated, "access token after logout")
 	_, err = f.s.Refresh(ctx, a.RefreshToken, cli)
 	wantKind(t, err, core.KindUnauthenticated, "refresh after logout")
-	if _, err := f.s.Authenticate(ctx, b.AccessToken); err != nil {
+	if _, err := f.s.Verifier.Authenticate(ctx, b.AccessToken); err != nil {
 		t.Fatalf("logout of one session ended another: %v", err)
 	}
 
@@ -207,7 +207,7 @@ func TestLogoutAndRevocation(t *testing.T) {
 	if err := f.s.Revoke(ctx, b.AccessToken, "access_token"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.s.Authenticate(ctx, b.AccessToken)
+	_, err = f.s.Verifier.Authenticate(ctx, b.AccessToken)
 	wantKind(t, err, core.KindUnauthenticated, "a revoked access token")
 	fresh, err := f.s.Refresh(ctx, b.RefreshToken, cli)
 	if err != nil {
@@ -217,7 +217,7 @@ func TestLogoutAndRevocation(t *testing.T) {
 	if err := f.s.Revoke(ctx, fresh.RefreshToken, ""); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.s.Authenticate(ctx, fresh.AccessToken)
+	_, err = f.s.Verifier.Authenticate(ctx, fresh.AccessToken)
 	wantKind(t, err, core.KindUnauthenticated, "access token of a revoked refresh token's session")
 	// Unknown and malformed tokens are accepted quietly.
 	for _, junk := range []string{"nope", "lkr1.abc.def", strings.Repeat("x", 5000)} {
@@ -239,15 +239,15 @@ func TestUserStateRevokesTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.s.Authenticate(ctx, dis.AccessToken)
+	_, err = f.s.Verifier.Authenticate(ctx, dis.AccessToken)
 	wantKind(t, err, core.KindUnauthenticated, "a disabled user's token")
 	ghost, err := f.s.Start(ctx, core.StartRequest{UserID: "no-such-user", Client: cli})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.s.Authenticate(ctx, ghost.AccessToken)
+	_, err = f.s.Verifier.Authenticate(ctx, ghost.AccessToken)
 	wantKind(t, err, core.KindUnauthenticated, "a token of a user that does not exist")
-	if _, err := f.s.Authenticate(ctx, tr.AccessToken); err != nil {
+	if _, err := f.s.Verifier.Authenticate(ctx, tr.AccessToken); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -256,7 +256,7 @@ func TestEndSessions(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	cur, other1, other2 := f.start(t), f.start(t), f.start(t)
-	c, _ := f.s.Authenticate(ctx, cur.AccessToken)
+	c, _ := f.s.Verifier.Authenticate(ctx, cur.AccessToken)
 
 	stranger := newFixture(t)
 	theirs := stranger.start(t)
@@ -274,17 +274,17 @@ func TestEndSessions(t *testing.T) {
 	if err := f.s.End(ctx, c, other1.SessionID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.s.Authenticate(ctx, other1.AccessToken)
+	_, err = f.s.Verifier.Authenticate(ctx, other1.AccessToken)
 	wantKind(t, err, core.KindUnauthenticated, "an ended session")
 	if err := f.s.EndOthers(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.s.Authenticate(ctx, other2.AccessToken)
+	_, err = f.s.Verifier.Authenticate(ctx, other2.AccessToken)
 	wantKind(t, err, core.KindUnauthenticated, "another device after log-out-others")
-	if _, err := f.s.Authenticate(ctx, cur.AccessToken); err != nil {
+	if _, err := f.s.Verifier.Authenticate(ctx, cur.AccessToken); err != nil {
 		t.Fatalf("log-out-others ended the current session: %v", err)
 	}
-	if _, err := f.s.Authenticate(ctx, m.AccessToken); err != nil {
+	if _, err := f.s.Verifier.Authenticate(ctx, m.AccessToken); err != nil {
 		t.Fatalf("log-out-others ended another user's session: %v", err)
 	}
 }
@@ -327,7 +327,7 @@ func TestRefreshCostsOneSignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.Authenticate(context.Background(), tr.AccessToken); err != nil {
+	if _, err := f.s.Verifier.Authenticate(context.Background(), tr.AccessToken); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.signer.Signs.Load() - before; n != 1 {
@@ -343,9 +343,9 @@ func TestExpiredSessionStillInTheTableIsRefused(t *testing.T) {
 	f.s.AbsoluteTTL = 5 * time.Minute
 	tr := f.start(t)
 	f.clock.Advance(6 * time.Minute) // the access token lives 10 minutes
-	if _, err := f.s.Tokens.Verify(context.Background(), tr.AccessToken, f.clock.Now()); err != nil {
+	if _, err := f.s.Verifier.Verify(context.Background(), tr.AccessToken, f.clock.Now()); err != nil {
 		t.Fatalf("the token itself should still verify: %v", err)
 	}
-	_, err := f.s.Authenticate(context.Background(), tr.AccessToken)
+	_, err := f.s.Verifier.Authenticate(context.Background(), tr.AccessToken)
 	wantKind(t, err, core.KindUnauthenticated, "a token of an expired session")
 }

@@ -4,11 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -44,23 +39,19 @@ type jwtClaims struct {
 	Scope     string   `json:"scope,omitempty"`
 }
 
-// Tokens issues and verifies ES256 access tokens. Signing happens in the HSM behind Signer;
-// verification is local, against the public keys loaded once per process.
-type Tokens struct {
+// Minter issues ES256 access tokens. The signature is made inside the HSM behind Signer;
+// only the functions that sign people in hold a Minter (the authorizer holds a Verifier).
+type Minter struct {
 	Signer   Signer
 	Issuer   string
 	Audience string
 	TTL      time.Duration
-	Leeway   time.Duration // clock skew tolerated on exp and iat
-
-	parserOnce sync.Once
-	parser     *jwt.Parser
 }
 
 // Issue signs an access token for the session s at now. The header carries typ at+jwt and the
 // kid of the signing key; the signature is made inside the HSM.
-func (t *Tokens) Issue(ctx context.Context, s Session, now time.Time) (string, AccessClaims, error) {
-	const op = "core.Tokens.Issue"
+func (t *Minter) Issue(ctx context.Context, s Session, now time.Time) (string, AccessClaims, error) {
+	const op = "core.Minter.Issue"
 	keys, err := t.Signer.PublicKeys(ctx)
 	if err != nil {
 		return "", AccessClaims{}, err
@@ -102,93 +93,6 @@ func (t *Tokens) Issue(ctx context.Context, s Session, now time.Time) (string, A
 		return "", AccessClaims{}, err
 	}
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig), c, nil
-}
-
-// errBadToken is the one answer for every token that fails verification; the reason is
-// logged, never told to the caller.
-var errBadToken = errors.New("invalid access token")
-
-// Verify checks raw's signature and claims and returns them; it does not decide revocation
-// (Sessions.Authenticate does, with one store read). It accepts exactly ES256 under a key of
-// ours found by kid, never follows jku, x5u or jwk headers, and requires exp, iat, iss, aud and
-// typ at+jwt (RFC 8725 §3.1, §3.11; RFC 9068 §4). Every failure is KindUnauthenticated except
-// an unreachable HSM on a cold start, which is KindUnavailable.
-func (t *Tokens) Verify(ctx context.Context, raw string, now time.Time) (AccessClaims, error) {
-	const op = "core.Tokens.Verify"
-	if raw == "" || len(raw) > MaxTokenLength || strings.Count(raw, ".") != 2 {
-		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errBadToken)
-	}
-	keys, err := t.Signer.PublicKeys(ctx)
-	if err != nil {
-		return AccessClaims{}, err
-	}
-	var wire jwtClaims
-	_, err = t.jwtParser().ParseWithClaims(raw, &wire, func(tok *jwt.Token) (any, error) {
-		if typ, _ := tok.Header["typ"].(string); !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
-			return nil, fmt.Errorf("typ %q is not %s", typ, accessTokenType)
-		}
-		kid, _ := tok.Header["kid"].(string)
-		for _, k := range keys {
-			if k.ID == kid {
-				return k.Key, nil
-			}
-		}
-		return nil, fmt.Errorf("unknown kid %q", kid)
-	})
-	if err == nil {
-		err = t.validate(&wire, now)
-	}
-	if err != nil {
-		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", err)
-	}
-	if wire.IssuedAt == nil || wire.ID == "" || wire.Subject == "" || wire.SessionID == "" {
-		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New("iat, jti, sub or sid missing"))
-	}
-	return AccessClaims{
-		Issuer:    wire.Issuer,
-		Subject:   wire.Subject,
-		Audience:  t.Audience,
-		ExpiresAt: wire.ExpiresAt.Time,
-		IssuedAt:  wire.IssuedAt.Time,
-		ID:        wire.ID,
-		SessionID: wire.SessionID,
-		AuthTime:  time.Unix(wire.AuthTime, 0),
-		AMR:       wire.AMR,
-		Scope:     wire.Scope,
-	}, nil
-}
-
-// jwtParser is built once: it checks structure, the ES256-only algorithm list and the
-// signature; validate checks the claims, with the caller's clock.
-func (t *Tokens) jwtParser() *jwt.Parser {
-	t.parserOnce.Do(func() {
-		t.parser = jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
-			jwt.WithStrictDecoding(),
-			jwt.WithoutClaimsValidation(),
-		)
-	})
-	return t.parser
-}
-
-// validate requires exp, iat, iss and aud and checks them at now (RFC 9068 §4; golang-jwt
-// would accept a token without exp unless told otherwise).
-func (t *Tokens) validate(c *jwtClaims, now time.Time) error {
-	switch {
-	case c.ExpiresAt == nil:
-		return errors.New("exp missing")
-	case !now.Before(c.ExpiresAt.Add(t.Leeway)):
-		return errors.New("token expired")
-	case c.IssuedAt == nil:
-		return errors.New("iat missing")
-	case c.IssuedAt.After(now.Add(t.Leeway)):
-		return errors.New("iat in the future")
-	case c.Issuer != t.Issuer:
-		return fmt.Errorf("iss %q is not ours", c.Issuer)
-	case !slices.Contains(c.Audience, t.Audience):
-		return fmt.Errorf("aud %q does not include %q", c.Audience, t.Audience)
-	}
-	return nil
 }
 
 // NewID returns a random 128-bit identifier, base64url encoded (22 characters), for users,

@@ -16,8 +16,13 @@ import (
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
-func tokens(s core.Signer) *core.Tokens {
-	return &core.Tokens{Signer: s, Issuer: "https://auth.example.com", Audience: "api", TTL: 10 * time.Minute, Leeway: 30 * time.Second}
+func minter(s core.Signer) *core.Minter {
+	return &core.Minter{Signer: s, Issuer: "https://auth.example.com", Audience: "api", TTL: 10 * time.Minute}
+}
+
+// verifier checks signatures and claims only: these tests never reach its AccessStates.
+func verifier(k core.KeySource) *core.Verifier {
+	return &core.Verifier{Keys: k, Issuer: "https://auth.example.com", Audience: "api", Leeway: 30 * time.Second}
 }
 
 func session() core.Session {
@@ -28,7 +33,7 @@ func session() core.Session {
 // against the published JWKS: header, claims and signature.
 func TestIssuedTokensVerifyWithGoJose(t *testing.T) {
 	s := coretest.NewSigner(1)
-	raw, claims, err := tokens(s).Issue(context.Background(), session(), t0)
+	raw, claims, err := minter(s).Issue(context.Background(), session(), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,8 +71,9 @@ func TestIssuedTokensVerifyWithGoJose(t *testing.T) {
 }
 
 func TestVerifyAcceptsGoodTokens(t *testing.T) {
-	tk := tokens(coretest.NewSigner(1))
-	raw, issued, err := tk.Issue(context.Background(), session(), t0)
+	s := coretest.NewSigner(1)
+	tk := verifier(s)
+	raw, issued, err := minter(s).Issue(context.Background(), session(), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +93,7 @@ func TestVerifyAcceptsGoodTokens(t *testing.T) {
 // unauthenticated, quickly.
 func TestVerifyRefusesForgeries(t *testing.T) {
 	s := coretest.NewSigner(1)
-	tk := tokens(s)
+	tk := verifier(s)
 	c := coretest.Claims{Issuer: tk.Issuer, Audience: tk.Audience, Subject: "user-1", SessionID: "sid-1", ID: "jti-1", Now: t0}
 	for _, f := range coretest.Forgeries(t, s, c) {
 		_, err := tk.Verify(context.Background(), f.Token, t0)
@@ -97,9 +103,8 @@ func TestVerifyRefusesForgeries(t *testing.T) {
 	}
 }
 
-// noKeys is a signer that fails the test if anything asks it for keys.
+// noKeys is a key source that fails the test if anything asks it for keys.
 type noKeys struct {
-	core.Signer
 	t *testing.T
 }
 
@@ -111,7 +116,7 @@ func (n noKeys) PublicKeys(context.Context) ([]core.PublicKey, error) {
 // TestHugeTokensFailBeforeAnyWork: a token over MaxTokenLength is refused before decoding or
 // key lookup, so its size costs nothing (SECURITY.md: no unbounded work).
 func TestHugeTokensFailBeforeAnyWork(t *testing.T) {
-	tk := tokens(noKeys{t: t})
+	tk := verifier(noKeys{t: t})
 	huge := strings.Repeat("a", core.MaxTokenLength) + ".b.c"
 	if _, err := tk.Verify(context.Background(), huge, t0); core.KindOf(err) != core.KindUnauthenticated {
 		t.Fatalf("err %v", err)
@@ -122,24 +127,24 @@ func TestHugeTokensFailBeforeAnyWork(t *testing.T) {
 // removed from the configuration.
 func TestKeyRotation(t *testing.T) {
 	old := coretest.NewSigner(1)
-	before, _, err := tokens(old).Issue(context.Background(), session(), t0)
+	before, _, err := minter(old).Issue(context.Background(), session(), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rotated := old.Rotated()
-	after, _, err := tokens(rotated).Issue(context.Background(), session(), t0)
+	after, _, err := minter(rotated).Issue(context.Background(), session(), t0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, raw := range map[string]string{"old token": before, "new token": after} {
-		if _, err := tokens(rotated).Verify(context.Background(), raw, t0.Add(time.Minute)); err != nil {
+		if _, err := verifier(rotated).Verify(context.Background(), raw, t0.Add(time.Minute)); err != nil {
 			t.Errorf("%s during overlap: %v", name, err)
 		}
 	}
-	if _, err := tokens(rotated.Without()).Verify(context.Background(), before, t0.Add(time.Minute)); err == nil {
+	if _, err := verifier(rotated.Without()).Verify(context.Background(), before, t0.Add(time.Minute)); err == nil {
 		t.Error("a token of a retired key still verifies")
 	}
-	if _, err := tokens(old).Verify(context.Background(), after, t0.Add(time.Minute)); err == nil {
+	if _, err := verifier(old).Verify(context.Background(), after, t0.Add(time.Minute)); err == nil {
 		t.Error("a node that does not know the new key accepted its token")
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/latchkey/latchkey/core"
 )
 
-// PutChallenge stores c unless a live challenge already has its id (core.ChallengeStore).
+// PutChallenge stores c unless a live challenge already has its id (passkey.ChallengeStore).
 // ExpiresAt is kept to the second, rounded down.
 func (s *Store) PutChallenge(ctx context.Context, c core.Challenge, now time.Time) error {
 	const op core.Op = "dynamo.Store.PutChallenge"
@@ -25,7 +25,7 @@ func (s *Store) PutChallenge(ctx context.Context, c core.Challenge, now time.Tim
 }
 
 // TakeChallenge removes and returns the challenge id in one conditional DeleteItem
-// (core.ChallengeStore), so that a challenge completes at most one ceremony (WebAuthn §13.4.3,
+// (passkey.ChallengeStore), so that a challenge completes at most one ceremony (WebAuthn §13.4.3,
 // SECURITY.md: single use, atomic take).
 func (s *Store) TakeChallenge(ctx context.Context, id string, now time.Time) (core.Challenge, error) {
 	const op core.Op = "dynamo.Store.TakeChallenge"

@@ -18,13 +18,12 @@ import (
 // user item counts its passkeys; adding and deleting a passkey change the count in the same
 // transaction, which is what lets "never the last passkey" be one atomic condition.
 
-var (
-	_ core.CredentialStore = (*Store)(nil)
-	_ core.AccountStore    = (*Store)(nil)
-)
+// The Store satisfies passkey.CredentialStore and passkey.AccountStore structurally: this
+// package never imports core/passkey, so go-webauthn reaches no binary but the passkeys
+// function. The compile-time checks are in the tests (credential_test.go).
 
 // CreateAccount stores user u (counting one passkey), the sentinel reserving u.Email when it is
-// set, and the first passkey p, in one TransactWriteItems (core.AccountStore). Every item is
+// set, and the first passkey p, in one TransactWriteItems (passkey.AccountStore). Every item is
 // put only if absent, so of concurrent sign-ups with one email, or with one credential id,
 // exactly one is written; the others write nothing and answer KindConflict, wrapping
 // core.ErrEmailTaken or core.ErrPasskeyTaken.
@@ -63,7 +62,7 @@ func (s *Store) CreateAccount(ctx context.Context, u core.User, p core.Passkey) 
 }
 
 // UserIDByEmail returns the user holding the normalized email with one strongly consistent
-// GetItem of its sentinel (core.AccountStore); KindNotFound if no account holds it.
+// GetItem of its sentinel (passkey.AccountStore); KindNotFound if no account holds it.
 func (s *Store) UserIDByEmail(ctx context.Context, email string) (string, error) {
 	const op core.Op = "dynamo.Store.UserIDByEmail"
 	if email == "" {
@@ -77,7 +76,7 @@ func (s *Store) UserIDByEmail(ctx context.Context, email string) (string, error)
 }
 
 // AddPasskey stores p and counts it on its user in one TransactWriteItems
-// (core.CredentialStore): the credential is put only if no item has its id, and the user's
+// (passkey.CredentialStore): the credential is put only if no item has its id, and the user's
 // count is raised only if the user exists and holds fewer than core.MaxPasskeys.
 func (s *Store) AddPasskey(ctx context.Context, p core.Passkey) error {
 	const op core.Op = "dynamo.Store.AddPasskey"
@@ -118,7 +117,7 @@ func (s *Store) AddPasskey(ctx context.Context, p core.Passkey) error {
 	return err
 }
 
-// GetPasskey returns credential id with one strongly consistent GetItem (core.CredentialStore).
+// GetPasskey returns credential id with one strongly consistent GetItem (passkey.CredentialStore).
 // Credentials have no expiresAt, so any time serves as now.
 func (s *Store) GetPasskey(ctx context.Context, id string) (core.Passkey, error) {
 	const op core.Op = "dynamo.Store.GetPasskey"
@@ -130,7 +129,7 @@ func (s *Store) GetPasskey(ctx context.Context, id string) (core.Passkey, error)
 }
 
 // UserPasskeys lists user uid's passkeys oldest first with a Query of gsi1
-// (core.CredentialStore). The index is eventually consistent: it serves allowCredentials,
+// (passkey.CredentialStore). The index is eventually consistent: it serves allowCredentials,
 // excludeCredentials and the caller's list, never a decision. It reads at most
 // core.MaxPasskeys items.
 func (s *Store) UserPasskeys(ctx context.Context, uid string) ([]core.Passkey, error) {
@@ -151,7 +150,7 @@ func (s *Store) UserPasskeys(ctx context.Context, uid string) ([]core.Passkey, e
 }
 
 // RecordUse applies a sign-in to credential id of user uid with one conditional UpdateItem
-// (core.CredentialStore; WebAuthn §7.2 steps 21–23). The condition holds only if the new count
+// (passkey.CredentialStore; WebAuthn §7.2 steps 21–23). The condition holds only if the new count
 // is above the stored one, or both are zero, so the stored counter never goes down whatever
 // the order concurrent sign-ins land in. ReturnValuesOnConditionCheckFailure tells a regressed
 // counter (KindConflict, core.ErrCounterRegressed) from a credential that is gone or someone
@@ -195,7 +194,7 @@ func (s *Store) RecordUse(ctx context.Context, id, uid string, u core.PasskeyUse
 }
 
 // RenamePasskey sets the name of credential id of user uid with one conditional UpdateItem and
-// returns the passkey as written (core.CredentialStore).
+// returns the passkey as written (passkey.CredentialStore).
 func (s *Store) RenamePasskey(ctx context.Context, uid, id, name string) (core.Passkey, error) {
 	const op core.Op = "dynamo.Store.RenamePasskey"
 	res, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
@@ -218,7 +217,7 @@ func (s *Store) RenamePasskey(ctx context.Context, uid, id, name string) (core.P
 }
 
 // DeletePasskey removes credential id of user uid and lowers the user's count in one
-// TransactWriteItems (core.CredentialStore), conditioned on the credential being uid's and the
+// TransactWriteItems (passkey.CredentialStore), conditioned on the credential being uid's and the
 // count being above one. Transactions on one user item are serialized, so of two concurrent
 // deletes of an account's last two passkeys exactly one commits; the other finds the count at
 // one and answers KindConflict, wrapping core.ErrLastPasskey.

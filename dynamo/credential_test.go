@@ -11,11 +11,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/latchkey/latchkey/core"
-	"github.com/latchkey/latchkey/core/coretest"
+	"github.com/latchkey/latchkey/core/passkey"
+	"github.com/latchkey/latchkey/core/passkey/passkeytest"
+)
+
+// The Store is a passkey store; package dynamo itself never imports core/passkey (go-webauthn
+// would reach every binary).
+var (
+	_ passkey.CredentialStore = (*Store)(nil)
+	_ passkey.AccountStore    = (*Store)(nil)
+	_ passkey.ChallengeStore  = (*Store)(nil)
 )
 
 func TestPasskeyStore(t *testing.T) {
-	coretest.TestPasskeyStore(t, func(t *testing.T) coretest.PasskeyStore { return testStore(t) })
+	passkeytest.TestPasskeyStore(t, func(t *testing.T) passkeytest.PasskeyStore { return testStore(t) })
 }
 
 // testPasskey is a passkey of uid with a fresh id.

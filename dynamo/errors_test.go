@@ -96,21 +96,24 @@ func (f failingAPI) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamo
 	return nil, f.err
 }
 
-// portCalls calls every port method of store once and returns their errors by name.
+// portCalls calls every port method of store (core's and passkey's) once and returns their errors by name.
 func portCalls(ctx context.Context, store *Store) map[string]error {
 	_, take := store.TakeChallenge(ctx, "id", now)
-	_, denied := store.TokenDenied(ctx, "jti", now)
 	_, hit := store.Hit(ctx, "key", time.Minute, now)
 	_, getSession := store.GetSession(ctx, "sid", now)
 	_, _, rotate := store.RotateRefresh(ctx, "sid", 1, now, now.Add(time.Hour))
 	_, list := store.UserSessions(ctx, "uid", now)
 	_, getUser := store.GetUser(ctx, "uid")
 	_, state := store.AccessState(ctx, "sid", "jti", "uid", now)
+	pk := core.Passkey{ID: "Y3JlZA", UserID: "uid", PublicKey: []byte{1}, CreatedAt: now}
+	_, getPasskey := store.GetPasskey(ctx, pk.ID)
+	_, userPasskeys := store.UserPasskeys(ctx, "uid")
+	_, byEmail := store.UserIDByEmail(ctx, "a@example.com")
+	_, rename := store.RenamePasskey(ctx, "uid", pk.ID, "name")
 	return map[string]error{
 		"PutChallenge":  store.PutChallenge(ctx, core.Challenge{ID: "id", Ceremony: core.CeremonyLogin, ExpiresAt: now.Add(time.Minute)}, now),
 		"TakeChallenge": take,
 		"DenyToken":     store.DenyToken(ctx, "jti", now.Add(time.Minute)),
-		"TokenDenied":   denied,
 		"Hit":           hit,
 		"CreateSession": store.CreateSession(ctx, core.Session{ID: "sid", UserID: "uid", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}),
 		"GetSession":    getSession,
@@ -120,6 +123,14 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 		"CreateUser":    store.CreateUser(ctx, core.User{ID: "uid", Email: "a@example.com", CreatedAt: now}),
 		"GetUser":       getUser,
 		"AccessState":   state,
+		"CreateAccount": store.CreateAccount(ctx, core.User{ID: "uid", CreatedAt: now}, pk),
+		"AddPasskey":    store.AddPasskey(ctx, pk),
+		"GetPasskey":    getPasskey,
+		"UserPasskeys":  userPasskeys,
+		"UserIDByEmail": byEmail,
+		"RecordUse":     store.RecordUse(ctx, pk.ID, "uid", core.PasskeyUse{SignCount: 1, At: now}),
+		"RenamePasskey": rename,
+		"DeletePasskey": store.DeletePasskey(ctx, "uid", pk.ID),
 	}
 }
 

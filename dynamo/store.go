@@ -28,7 +28,8 @@ type API interface {
 
 var _ API = (*dynamodb.Client)(nil)
 
-// Store implements core's storage ports on one DynamoDB table. It holds no state of its own
+// Store implements core's storage ports, and those of the use cases under core/ (which it
+// satisfies structurally, never importing them), on one DynamoDB table. It holds no state of its own
 // and is safe for concurrent use.
 type Store struct {
 	api   API
@@ -36,12 +37,10 @@ type Store struct {
 }
 
 var (
-	_ core.ChallengeStore = (*Store)(nil)
-	_ core.TokenDenylist  = (*Store)(nil)
-	_ core.Counters       = (*Store)(nil)
-	_ core.SessionStore   = (*Store)(nil)
-	_ core.UserStore      = (*Store)(nil)
-	_ core.AccessStates   = (*Store)(nil)
+	_ core.TokenDenylist = (*Store)(nil)
+	_ core.Counters      = (*Store)(nil)
+	_ core.SessionStore  = (*Store)(nil)
+	_ core.AccessStates  = (*Store)(nil)
 )
 
 // New returns a Store on the table named table, reached through api.

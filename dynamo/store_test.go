@@ -12,6 +12,8 @@ import (
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/coretest"
+	"github.com/latchkey/latchkey/core/passkey"
+	"github.com/latchkey/latchkey/core/passkey/passkeytest"
 	"github.com/latchkey/latchkey/local/testenv"
 )
 
@@ -58,11 +60,11 @@ func testStore(t *testing.T) *Store {
 }
 
 func TestChallengeStore(t *testing.T) {
-	coretest.TestChallengeStore(t, func(t *testing.T) core.ChallengeStore { return testStore(t) })
+	passkeytest.TestChallengeStore(t, func(t *testing.T) passkey.ChallengeStore { return testStore(t) })
 }
 
 func TestTokenDenylist(t *testing.T) {
-	coretest.TestTokenDenylist(t, func(t *testing.T) core.TokenDenylist { return testStore(t) })
+	coretest.TestTokenDenylist(t, func(t *testing.T) coretest.DenylistStore { return testStore(t) })
 }
 
 func TestCounters(t *testing.T) {
@@ -74,7 +76,7 @@ func TestSessionStore(t *testing.T) {
 }
 
 func TestUserStore(t *testing.T) {
-	coretest.TestUserStore(t, func(t *testing.T) core.UserStore { return testStore(t) })
+	coretest.TestUserStore(t, func(t *testing.T) coretest.UserStore { return testStore(t) })
 }
 
 func TestAccessStates(t *testing.T) {

@@ -20,8 +20,9 @@ import (
 const txAttempts = 4
 
 // CreateUser stores u and, when u.Email is set, the sentinel that reserves the email for u, in
-// one TransactWriteItems (core.UserStore; ARCHITECTURE.md §3, uniqueness is a transaction with
-// sentinel items). KindConflict if the id or the email is taken; nothing is written then. The
+// one TransactWriteItems (uniqueness is a transaction with sentinel items). No use case calls
+// it (accounts are born with a passkey, in CreateAccount): it seeds users for the tests
+// (coretest.UserSeeder) and the local dev-token tool. KindConflict if the id or the email is taken; nothing is written then. The
 // email is stored as given: normalizing it is the caller's job.
 //
 // A transaction cancelled only for TransactionConflict (a concurrent transaction on the same
@@ -87,7 +88,7 @@ func (s *Store) CreateUser(ctx context.Context, u core.User) error {
 	return core.E(op, core.KindUnavailable, detailUnavailable, err)
 }
 
-// GetUser returns user id with one strongly consistent GetItem (core.UserStore); KindNotFound
+// GetUser returns user id with one strongly consistent GetItem (passkey.AccountStore); KindNotFound
 // if absent. Users have no expiresAt, so any time serves as now.
 func (s *Store) GetUser(ctx context.Context, id string) (core.User, error) {
 	const op core.Op = "dynamo.Store.GetUser"

@@ -12,7 +12,7 @@ import (
 // what it reads.
 type AccessStore interface {
 	core.SessionStore
-	core.UserStore
+	UserSeeder
 	core.TokenDenylist
 	core.AccessStates
 }
@@ -24,16 +24,16 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 	// setup creates a user and a live session of theirs, and returns them with a fresh jti.
 	setup := func(t *testing.T, store AccessStore) (core.User, core.Session, string) {
 		t.Helper()
-		u := newUser(t)
-		u.TokensNotBefore = t0.Add(-time.Minute + 250*time.Millisecond)
+		u := NewUser(t)
+		u.TokensNotBefore = T0.Add(-time.Minute + 250*time.Millisecond)
 		if err := store.CreateUser(ctx, u); err != nil {
 			t.Fatalf("CreateUser: %v", err)
 		}
-		s := newSession(t, u.ID, t0)
+		s := newSession(t, u.ID, T0)
 		if err := store.CreateSession(ctx, s); err != nil {
 			t.Fatalf("CreateSession: %v", err)
 		}
-		return wholeSecondsUser(u), wholeSeconds(s), randomID(t)
+		return WholeSecondsUser(u), wholeSeconds(s), RandomID(t)
 	}
 	state := func(t *testing.T, store AccessStore, sid, jti, uid string, now time.Time) core.AccessState {
 		t.Helper()
@@ -47,16 +47,16 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 	t.Run("a live session, an undenied jti and a user read back whole", func(t *testing.T) {
 		store := newStore(t)
 		u, s, jti := setup(t, store)
-		st := state(t, store, s.ID, jti, u.ID, t0)
+		st := state(t, store, s.ID, jti, u.ID, T0)
 		if !st.SessionFound || st.TokenDenied || !st.UserFound {
 			t.Fatalf("AccessState = found %v, denied %v, user %v; want true, false, true", st.SessionFound, st.TokenDenied, st.UserFound)
 		}
 		sameSession(t, st.Session, s)
-		sameUser(t, st.User, u) // TokensNotBefore included
+		SameUser(t, st.User, u) // TokensNotBefore included
 	})
 
 	t.Run("nothing stored reads as nothing found, without error", func(t *testing.T) {
-		st := state(t, newStore(t), randomID(t), randomID(t), randomID(t), t0)
+		st := state(t, newStore(t), RandomID(t), RandomID(t), RandomID(t), T0)
 		if st.SessionFound || st.TokenDenied || st.UserFound {
 			t.Fatalf("AccessState of unknown ids = %+v, want nothing found", st)
 		}
@@ -65,7 +65,7 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 	t.Run("a denied jti is denied until its exp", func(t *testing.T) {
 		store := newStore(t)
 		u, s, jti := setup(t, store)
-		exp := t0.Add(10 * time.Minute)
+		exp := T0.Add(10 * time.Minute)
 		if err := store.DenyToken(ctx, jti, exp); err != nil {
 			t.Fatalf("DenyToken: %v", err)
 		}
@@ -73,7 +73,7 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 			now  time.Time
 			want bool
 		}{
-			{t0, true},
+			{T0, true},
 			{exp.Add(-time.Second), true},
 			{exp, false},
 			{exp.Add(72 * time.Hour), false}, // the entry may still be stored
@@ -82,18 +82,18 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 				t.Errorf("TokenDenied at exp%+v = %v, want %v", tc.now.Sub(exp), st.TokenDenied, tc.want)
 			}
 		}
-		if st := state(t, store, s.ID, randomID(t), u.ID, t0); st.TokenDenied {
+		if st := state(t, store, s.ID, RandomID(t), u.ID, T0); st.TokenDenied {
 			t.Error("another jti of the same session is denied")
 		}
 	})
 
 	t.Run("a missing user is not found; the rest still reads", func(t *testing.T) {
 		store := newStore(t)
-		s := newSession(t, "user-"+randomID(t), t0)
+		s := newSession(t, "user-"+RandomID(t), T0)
 		if err := store.CreateSession(ctx, s); err != nil {
 			t.Fatalf("CreateSession: %v", err)
 		}
-		st := state(t, store, s.ID, randomID(t), s.UserID, t0)
+		st := state(t, store, s.ID, RandomID(t), s.UserID, T0)
 		if st.UserFound || !st.SessionFound {
 			t.Fatalf("AccessState = user %v, session %v; want false, true", st.UserFound, st.SessionFound)
 		}
@@ -101,12 +101,12 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 
 	t.Run("a disabled user is found and disabled", func(t *testing.T) {
 		store := newStore(t)
-		u := newUser(t)
+		u := NewUser(t)
 		u.Disabled = true
 		if err := store.CreateUser(ctx, u); err != nil {
 			t.Fatalf("CreateUser: %v", err)
 		}
-		st := state(t, store, randomID(t), randomID(t), u.ID, t0)
+		st := state(t, store, RandomID(t), RandomID(t), u.ID, T0)
 		if !st.UserFound || !st.User.Disabled || !st.User.TokensNotBefore.IsZero() {
 			t.Fatalf("AccessState user = %+v (found %v); want found, disabled, no not-before", st.User, st.UserFound)
 		}
@@ -132,10 +132,10 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 		if !idle.SessionFound || idle.Session.Live(s.IdleExpiresAt) {
 			t.Fatalf("AccessState at idle expiry: found %v, live %v; want found and not live", idle.SessionFound, idle.Session.Live(s.IdleExpiresAt))
 		}
-		if err := store.RevokeSession(ctx, s.ID, t0); err != nil {
+		if err := store.RevokeSession(ctx, s.ID, T0); err != nil {
 			t.Fatalf("RevokeSession: %v", err)
 		}
-		if st := state(t, store, s.ID, jti, u.ID, t0); !st.SessionFound || !st.Session.Revoked {
+		if st := state(t, store, s.ID, jti, u.ID, T0); !st.SessionFound || !st.Session.Revoked {
 			t.Fatalf("AccessState after revocation: found %v, revoked %v; want both", st.SessionFound, st.Session.Revoked)
 		}
 	})
@@ -143,16 +143,16 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 	t.Run("writes show at the very next read", func(t *testing.T) {
 		store := newStore(t)
 		u, s, jti := setup(t, store)
-		if _, ok, err := store.RotateRefresh(ctx, s.ID, 1, t0, t0.Add(time.Hour)); err != nil || !ok {
+		if _, ok, err := store.RotateRefresh(ctx, s.ID, 1, T0, T0.Add(time.Hour)); err != nil || !ok {
 			t.Fatalf("RotateRefresh: %v, %v", ok, err)
 		}
-		if st := state(t, store, s.ID, jti, u.ID, t0); st.Session.Generation != 2 {
+		if st := state(t, store, s.ID, jti, u.ID, T0); st.Session.Generation != 2 {
 			t.Fatalf("AccessState after rotation: generation %d, want 2", st.Session.Generation)
 		}
-		if err := store.DenyToken(ctx, jti, t0.Add(time.Minute)); err != nil {
+		if err := store.DenyToken(ctx, jti, T0.Add(time.Minute)); err != nil {
 			t.Fatalf("DenyToken: %v", err)
 		}
-		if st := state(t, store, s.ID, jti, u.ID, t0); !st.TokenDenied {
+		if st := state(t, store, s.ID, jti, u.ID, T0); !st.TokenDenied {
 			t.Fatal("AccessState right after DenyToken: not denied")
 		}
 	})

@@ -30,32 +30,32 @@ func TestCounters(t *testing.T, newStore func(t *testing.T) core.Counters) {
 	}
 
 	t.Run("hits in one window count up", func(t *testing.T) {
-		c, key := newStore(t), randomID(t)
+		c, key := newStore(t), RandomID(t)
 		for i, at := range []time.Duration{0, 30 * time.Second, window - time.Second} {
-			wantHits(t, hit(t, c, key, window, t0.Add(at)), int64(i+1), "hit at +"+at.String())
+			wantHits(t, hit(t, c, key, window, T0.Add(at)), int64(i+1), "hit at +"+at.String())
 		}
 	})
 
 	t.Run("keys count separately", func(t *testing.T) {
-		c, a, b := newStore(t), randomID(t), randomID(t)
-		hit(t, c, a, window, t0)
-		hit(t, c, a, window, t0)
-		wantHits(t, hit(t, c, b, window, t0), 1, "first hit on another key")
+		c, a, b := newStore(t), RandomID(t), RandomID(t)
+		hit(t, c, a, window, T0)
+		hit(t, c, a, window, T0)
+		wantHits(t, hit(t, c, b, window, T0), 1, "first hit on another key")
 	})
 
 	t.Run("a new window starts at one though the old counter is still stored", func(t *testing.T) {
-		c, key := newStore(t), randomID(t)
+		c, key := newStore(t), RandomID(t)
 		for range 3 {
-			hit(t, c, key, window, t0)
+			hit(t, c, key, window, T0)
 		}
-		wantHits(t, hit(t, c, key, window, t0.Add(window)), 1, "first hit of the next window")
-		wantHits(t, hit(t, c, key, window, t0.Add(window+time.Second)), 2, "second hit of the next window")
-		wantHits(t, hit(t, c, key, window, t0.Add(10*window)), 1, "first hit ten windows later")
+		wantHits(t, hit(t, c, key, window, T0.Add(window)), 1, "first hit of the next window")
+		wantHits(t, hit(t, c, key, window, T0.Add(window+time.Second)), 2, "second hit of the next window")
+		wantHits(t, hit(t, c, key, window, T0.Add(10*window)), 1, "first hit ten windows later")
 	})
 
 	t.Run("windows of different lengths count separately", func(t *testing.T) {
-		c, key := newStore(t), randomID(t)
-		hour := t0.Truncate(time.Hour) // the start of both a minute and an hour window
+		c, key := newStore(t), RandomID(t)
+		hour := T0.Truncate(time.Hour) // the start of both a minute and an hour window
 		hit(t, c, key, time.Minute, hour)
 		hit(t, c, key, time.Minute, hour)
 		wantHits(t, hit(t, c, key, time.Hour, hour), 1, "first hit of the hour window")
@@ -63,20 +63,20 @@ func TestCounters(t *testing.T, newStore func(t *testing.T) core.Counters) {
 	})
 
 	t.Run("windows that are not whole seconds are refused", func(t *testing.T) {
-		c, key := newStore(t), randomID(t)
+		c, key := newStore(t), RandomID(t)
 		for _, w := range []time.Duration{0, -time.Minute, 500 * time.Millisecond, 1500 * time.Millisecond} {
-			if _, err := c.Hit(ctx, key, w, t0); err == nil {
+			if _, err := c.Hit(ctx, key, w, T0); err == nil {
 				t.Errorf("Hit with window %v: got no error", w)
 			}
 		}
 	})
 
 	t.Run("concurrent hits each get a distinct count", func(t *testing.T) {
-		c, key := newStore(t), randomID(t)
-		got := make([]int64, concurrency)
-		errs := make([]error, concurrency)
-		race(concurrency, func(i int) {
-			got[i], errs[i] = c.Hit(ctx, key, window, t0.Add(time.Duration(i%60)*time.Second))
+		c, key := newStore(t), RandomID(t)
+		got := make([]int64, Concurrency)
+		errs := make([]error, Concurrency)
+		Race(Concurrency, func(i int) {
+			got[i], errs[i] = c.Hit(ctx, key, window, T0.Add(time.Duration(i%60)*time.Second))
 		})
 		for _, err := range errs {
 			if err != nil {
@@ -86,7 +86,7 @@ func TestCounters(t *testing.T, newStore func(t *testing.T) core.Counters) {
 		slices.Sort(got)
 		for i, n := range got {
 			if n != int64(i+1) {
-				t.Fatalf("concurrent hits returned %v, want 1..%d each once", got, concurrency)
+				t.Fatalf("concurrent hits returned %v, want 1..%d each once", got, Concurrency)
 			}
 		}
 	})

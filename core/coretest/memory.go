@@ -1,6 +1,7 @@
-// Package coretest holds in-memory fakes of core's storage ports and one contract suite per
-// port. The suites run against the fakes here and against DynamoDB Local in package dynamo, so
-// the fakes cannot drift from the real store (STYLE.md, contract suites).
+// Package coretest holds the in-memory store, the test signer and clock, and one contract suite
+// per storage port of core. The suites run against the fakes here and against DynamoDB Local in
+// package dynamo, so the fakes cannot drift from the real store. The passkey ports' suites are
+// in core/passkey/passkeytest, beside the software authenticator.
 package coretest
 
 import (
@@ -10,7 +11,8 @@ import (
 	"github.com/latchkey/latchkey/core"
 )
 
-// Memory implements core's storage ports in process memory, for tests of the use cases. It
+// Memory implements the storage ports of core and of the use cases (passkey's among them,
+// structurally, as package dynamo does) in process memory, for tests of the use cases. It
 // keeps the store's semantics: times are kept to the second, expired entries stay in the maps
 // (as they stay in the table until TTL runs) and are treated as absent. Safe for concurrent
 // use.
@@ -27,14 +29,10 @@ type Memory struct {
 }
 
 var (
-	_ core.ChallengeStore  = (*Memory)(nil)
-	_ core.TokenDenylist   = (*Memory)(nil)
-	_ core.Counters        = (*Memory)(nil)
-	_ core.SessionStore    = (*Memory)(nil)
-	_ core.UserStore       = (*Memory)(nil)
-	_ core.AccessStates    = (*Memory)(nil)
-	_ core.CredentialStore = (*Memory)(nil)
-	_ core.AccountStore    = (*Memory)(nil)
+	_ core.TokenDenylist = (*Memory)(nil)
+	_ core.Counters      = (*Memory)(nil)
+	_ core.SessionStore  = (*Memory)(nil)
+	_ core.AccessStates  = (*Memory)(nil)
 )
 
 // NewMemory returns an empty Memory.

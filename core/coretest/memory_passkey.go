@@ -23,9 +23,9 @@ func (m *Memory) CreateAccount(_ context.Context, u core.User, p core.Passkey) e
 	if _, taken := m.passkeys[p.ID]; taken {
 		return core.E(op, core.KindConflict, "", core.ErrPasskeyTaken)
 	}
-	u.CreatedAt = second(u.CreatedAt)
+	u.CreatedAt = Second(u.CreatedAt)
 	if !u.TokensNotBefore.IsZero() {
-		u.TokensNotBefore = second(u.TokensNotBefore)
+		u.TokensNotBefore = Second(u.TokensNotBefore)
 	}
 	m.users[u.ID] = u
 	if u.Email != "" {
@@ -74,7 +74,7 @@ func (m *Memory) GetPasskey(_ context.Context, id string) (core.Passkey, error) 
 	if !ok {
 		return core.Passkey{}, core.E("coretest.Memory.GetPasskey", core.KindNotFound, "", nil)
 	}
-	return copyPasskey(p), nil
+	return CopyPasskey(p), nil
 }
 
 // UserPasskeys lists user uid's passkeys, oldest first (core.CredentialStore).
@@ -84,7 +84,7 @@ func (m *Memory) UserPasskeys(_ context.Context, uid string) ([]core.Passkey, er
 	list := []core.Passkey{}
 	for _, p := range m.passkeys {
 		if p.UserID == uid {
-			list = append(list, copyPasskey(p))
+			list = append(list, CopyPasskey(p))
 		}
 	}
 	slices.SortFunc(list, func(a, b core.Passkey) int {
@@ -112,7 +112,7 @@ func (m *Memory) RecordUse(_ context.Context, id, uid string, u core.PasskeyUse)
 	p.SignCount = u.SignCount
 	p.BackupState = u.BackupState
 	p.UserVerified = u.UserVerified
-	p.LastUsedAt = second(u.At)
+	p.LastUsedAt = Second(u.At)
 	m.passkeys[id] = p
 	return nil
 }
@@ -127,7 +127,7 @@ func (m *Memory) RenamePasskey(_ context.Context, uid, id, name string) (core.Pa
 	}
 	p.Name = name
 	m.passkeys[id] = p
-	return copyPasskey(p), nil
+	return CopyPasskey(p), nil
 }
 
 // DeletePasskey removes credential id of user uid unless it is the user's last
@@ -150,16 +150,16 @@ func (m *Memory) DeletePasskey(_ context.Context, uid, id string) error {
 
 // storedPasskey is p as the store keeps it: times to the second, copies of every slice.
 func storedPasskey(p core.Passkey) core.Passkey {
-	p.CreatedAt = second(p.CreatedAt)
+	p.CreatedAt = Second(p.CreatedAt)
 	if !p.LastUsedAt.IsZero() {
-		p.LastUsedAt = second(p.LastUsedAt)
+		p.LastUsedAt = Second(p.LastUsedAt)
 	}
-	return copyPasskey(p)
+	return CopyPasskey(p)
 }
 
-// copyPasskey is p with its slices copied; empty slices are nil, as omitted attributes read
+// CopyPasskey is p with its slices copied; empty slices are nil, as omitted attributes read
 // back from the table.
-func copyPasskey(p core.Passkey) core.Passkey {
+func CopyPasskey(p core.Passkey) core.Passkey {
 	p.PublicKey = cloneBytes(p.PublicKey)
 	p.AAGUID = cloneBytes(p.AAGUID)
 	if len(p.Transports) == 0 {

@@ -52,9 +52,9 @@ func (m *Memory) RotateRefresh(_ context.Context, id string, from uint64, now, i
 		return copySession(s), false, nil
 	}
 	s.Generation = from + 1
-	s.RotatedAt = second(now)
-	s.LastUsedAt = second(now)
-	s.IdleExpiresAt = second(idleUntil)
+	s.RotatedAt = Second(now)
+	s.LastUsedAt = Second(now)
+	s.IdleExpiresAt = Second(idleUntil)
 	m.sessions[id] = s
 	return copySession(s), true, nil
 }
@@ -107,12 +107,12 @@ func (m *Memory) liveSession(id string, now time.Time) (core.Session, bool) {
 
 // storedSession is s as the store keeps it: times to the second in UTC, its own AMR slice.
 func storedSession(s core.Session) core.Session {
-	s.AuthTime = second(s.AuthTime)
-	s.CreatedAt = second(s.CreatedAt)
-	s.LastUsedAt = second(s.LastUsedAt)
-	s.ExpiresAt = second(s.ExpiresAt)
-	s.IdleExpiresAt = second(s.IdleExpiresAt)
-	s.RotatedAt = second(s.RotatedAt)
+	s.AuthTime = Second(s.AuthTime)
+	s.CreatedAt = Second(s.CreatedAt)
+	s.LastUsedAt = Second(s.LastUsedAt)
+	s.ExpiresAt = Second(s.ExpiresAt)
+	s.IdleExpiresAt = Second(s.IdleExpiresAt)
+	s.RotatedAt = Second(s.RotatedAt)
 	return copySession(s)
 }
 
@@ -127,5 +127,5 @@ func copySession(s core.Session) core.Session {
 	return s
 }
 
-// second is t as the store keeps times: whole seconds, rounded down, in UTC.
-func second(t time.Time) time.Time { return time.Unix(t.Unix(), 0).UTC() }
+// Second is t as the store keeps times: whole seconds, rounded down, in UTC.
+func Second(t time.Time) time.Time { return time.Unix(t.Unix(), 0).UTC() }

@@ -6,12 +6,8 @@ import (
 	"github.com/latchkey/latchkey/core"
 )
 
-func TestMemoryChallengeStore(t *testing.T) {
-	TestChallengeStore(t, func(*testing.T) core.ChallengeStore { return NewMemory() })
-}
-
 func TestMemoryTokenDenylist(t *testing.T) {
-	TestTokenDenylist(t, func(*testing.T) core.TokenDenylist { return NewMemory() })
+	TestTokenDenylist(t, func(*testing.T) DenylistStore { return NewMemory() })
 }
 
 func TestMemoryCounters(t *testing.T) {
@@ -23,13 +19,9 @@ func TestMemorySessionStore(t *testing.T) {
 }
 
 func TestMemoryUserStore(t *testing.T) {
-	TestUserStore(t, func(*testing.T) core.UserStore { return NewMemory() })
+	TestUserStore(t, func(*testing.T) UserStore { return NewMemory() })
 }
 
 func TestMemoryAccessStates(t *testing.T) {
 	TestAccessStates(t, func(*testing.T) AccessStore { return NewMemory() })
-}
-
-func TestMemoryPasskeyStore(t *testing.T) {
-	TestPasskeyStore(t, func(*testing.T) PasskeyStore { return NewMemory() })
 }

@@ -18,9 +18,9 @@ func (m *Memory) CreateUser(_ context.Context, u core.User) error {
 	if _, taken := m.emails[u.Email]; taken && u.Email != "" {
 		return core.E(op, core.KindConflict, "", nil)
 	}
-	u.CreatedAt = second(u.CreatedAt)
+	u.CreatedAt = Second(u.CreatedAt)
 	if !u.TokensNotBefore.IsZero() {
-		u.TokensNotBefore = second(u.TokensNotBefore)
+		u.TokensNotBefore = Second(u.TokensNotBefore)
 	}
 	m.users[u.ID] = u
 	if u.Email != "" {

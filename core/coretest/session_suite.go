@@ -16,7 +16,7 @@ const rotations = 20
 // idle expiry in an hour, generation 1.
 func newSession(t *testing.T, uid string, created time.Time) core.Session {
 	return core.Session{
-		ID:            randomID(t),
+		ID:            RandomID(t),
 		UserID:        uid,
 		AuthTime:      created.Add(-2 * time.Second),
 		AMR:           []string{"hwk", "user"},
@@ -55,84 +55,84 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 	t.Run("create then get returns every field, to the second", func(t *testing.T) {
 		store := newStore(t)
 		full := core.Session{
-			ID:            randomID(t),
-			UserID:        "user-" + randomID(t),
-			AuthTime:      t0.Add(-3*time.Second + 400*time.Millisecond),
+			ID:            RandomID(t),
+			UserID:        "user-" + RandomID(t),
+			AuthTime:      T0.Add(-3*time.Second + 400*time.Millisecond),
 			AMR:           []string{"hwk", "user", "pin"},
 			Scope:         "openid email",
 			ClientIP:      "2001:db8::1",
 			UserAgent:     "curl/8.9 ✓",
-			CreatedAt:     t0.Add(700 * time.Millisecond),
-			LastUsedAt:    t0.Add(time.Second + 999*time.Millisecond),
-			ExpiresAt:     t0.Add(30*24*time.Hour + 500*time.Millisecond),
-			IdleExpiresAt: t0.Add(7*24*time.Hour + 100*time.Millisecond),
+			CreatedAt:     T0.Add(700 * time.Millisecond),
+			LastUsedAt:    T0.Add(time.Second + 999*time.Millisecond),
+			ExpiresAt:     T0.Add(30*24*time.Hour + 500*time.Millisecond),
+			IdleExpiresAt: T0.Add(7*24*time.Hour + 100*time.Millisecond),
 			Revoked:       true,
 			Generation:    1<<40 + 7,
-			RotatedAt:     t0.Add(time.Second + 1),
+			RotatedAt:     T0.Add(time.Second + 1),
 		}
 		bare := core.Session{ // every optional field empty
-			ID:            randomID(t),
-			UserID:        "user-" + randomID(t),
-			AuthTime:      t0,
-			CreatedAt:     t0,
-			LastUsedAt:    t0,
-			ExpiresAt:     t0.Add(time.Hour),
-			IdleExpiresAt: t0.Add(time.Minute),
-			RotatedAt:     t0,
+			ID:            RandomID(t),
+			UserID:        "user-" + RandomID(t),
+			AuthTime:      T0,
+			CreatedAt:     T0,
+			LastUsedAt:    T0,
+			ExpiresAt:     T0.Add(time.Hour),
+			IdleExpiresAt: T0.Add(time.Minute),
+			RotatedAt:     T0,
 		}
 		for _, want := range []core.Session{full, bare} {
 			create(t, store, want)
-			sameSession(t, get(t, store, want.ID, t0.Add(time.Second)), wholeSeconds(want))
+			sameSession(t, get(t, store, want.ID, T0.Add(time.Second)), wholeSeconds(want))
 		}
 	})
 
 	t.Run("the store keeps its own copy of AMR", func(t *testing.T) {
 		store := newStore(t)
-		s := newSession(t, "user-"+randomID(t), t0)
+		s := newSession(t, "user-"+RandomID(t), T0)
 		s.AMR = []string{"hwk", "user"}
 		create(t, store, s)
 		s.AMR[0] = "pwd"
-		got := get(t, store, s.ID, t0)
+		got := get(t, store, s.ID, T0)
 		if got.AMR[0] != "hwk" {
 			t.Fatal("changing the caller's AMR changed the stored session")
 		}
 		got.AMR[1] = "otp"
-		if get(t, store, s.ID, t0).AMR[1] != "user" {
+		if get(t, store, s.ID, T0).AMR[1] != "user" {
 			t.Fatal("changing a returned AMR changed the stored session")
 		}
 	})
 
 	t.Run("an unknown session is not found on every path", func(t *testing.T) {
 		store := newStore(t)
-		id := randomID(t)
-		_, err := store.GetSession(ctx, id, t0)
-		wantKind(t, err, core.KindNotFound, "GetSession")
-		_, _, err = store.RotateRefresh(ctx, id, 1, t0, t0.Add(time.Hour))
-		wantKind(t, err, core.KindNotFound, "RotateRefresh")
-		wantKind(t, store.RevokeSession(ctx, id, t0), core.KindNotFound, "RevokeSession")
+		id := RandomID(t)
+		_, err := store.GetSession(ctx, id, T0)
+		WantKind(t, err, core.KindNotFound, "GetSession")
+		_, _, err = store.RotateRefresh(ctx, id, 1, T0, T0.Add(time.Hour))
+		WantKind(t, err, core.KindNotFound, "RotateRefresh")
+		WantKind(t, store.RevokeSession(ctx, id, T0), core.KindNotFound, "RevokeSession")
 	})
 
 	t.Run("creating a live session's id again conflicts", func(t *testing.T) {
 		store := newStore(t)
-		s := create(t, store, newSession(t, "user-"+randomID(t), t0))
-		again := newSession(t, "user-"+randomID(t), t0.Add(time.Minute))
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
+		again := newSession(t, "user-"+RandomID(t), T0.Add(time.Minute))
 		again.ID = s.ID
-		wantKind(t, store.CreateSession(ctx, again), core.KindConflict, "second CreateSession")
+		WantKind(t, store.CreateSession(ctx, again), core.KindConflict, "second CreateSession")
 		// A revoked or idle-expired session still holds its id until its absolute expiry.
-		if err := store.RevokeSession(ctx, s.ID, t0); err != nil {
+		if err := store.RevokeSession(ctx, s.ID, T0); err != nil {
 			t.Fatalf("RevokeSession: %v", err)
 		}
 		again.CreatedAt = s.IdleExpiresAt.Add(time.Minute)
-		wantKind(t, store.CreateSession(ctx, again), core.KindConflict, "CreateSession over a revoked, idle session")
-		if got := get(t, store, s.ID, t0); got.UserID != s.UserID {
+		WantKind(t, store.CreateSession(ctx, again), core.KindConflict, "CreateSession over a revoked, idle session")
+		if got := get(t, store, s.ID, T0); got.UserID != s.UserID {
 			t.Fatalf("a conflicting create overwrote the session: user %q, want %q", got.UserID, s.UserID)
 		}
 	})
 
 	t.Run("an expired session's id can be reused", func(t *testing.T) {
 		store := newStore(t)
-		old := create(t, store, newSession(t, "user-"+randomID(t), t0))
-		s := newSession(t, "user-"+randomID(t), old.ExpiresAt)
+		old := create(t, store, newSession(t, "user-"+RandomID(t), T0))
+		s := newSession(t, "user-"+RandomID(t), old.ExpiresAt)
 		s.ID = old.ID
 		create(t, store, s)
 		sameSession(t, get(t, store, s.ID, s.CreatedAt), wholeSeconds(s))
@@ -140,17 +140,17 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 
 	t.Run("an expired session is absent on every path though still stored", func(t *testing.T) {
 		store := newStore(t)
-		uid := "user-" + randomID(t)
-		s := newSession(t, uid, t0)
+		uid := "user-" + RandomID(t)
+		s := newSession(t, uid, T0)
 		s.IdleExpiresAt = s.ExpiresAt // only the absolute expiry ends it
 		create(t, store, s)
 		for _, after := range []time.Duration{0, time.Second, 72 * time.Hour} {
 			at := s.ExpiresAt.Add(after)
 			_, err := store.GetSession(ctx, s.ID, at)
-			wantKind(t, err, core.KindNotFound, "GetSession at expiry + "+after.String())
+			WantKind(t, err, core.KindNotFound, "GetSession at expiry + "+after.String())
 			_, _, err = store.RotateRefresh(ctx, s.ID, s.Generation, at, at.Add(time.Hour))
-			wantKind(t, err, core.KindNotFound, "RotateRefresh at expiry + "+after.String())
-			wantKind(t, store.RevokeSession(ctx, s.ID, at), core.KindNotFound, "RevokeSession at expiry + "+after.String())
+			WantKind(t, err, core.KindNotFound, "RotateRefresh at expiry + "+after.String())
+			WantKind(t, store.RevokeSession(ctx, s.ID, at), core.KindNotFound, "RevokeSession at expiry + "+after.String())
 			list, err := store.UserSessions(ctx, uid, at)
 			if err != nil {
 				t.Fatalf("UserSessions: %v", err)
@@ -165,30 +165,30 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 
 	t.Run("rotation advances the generation and returns the session after the write", func(t *testing.T) {
 		store := newStore(t)
-		s := create(t, store, newSession(t, "user-"+randomID(t), t0))
-		at, idle := t0.Add(10*time.Minute+300*time.Millisecond), t0.Add(70*time.Minute+300*time.Millisecond)
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
+		at, idle := T0.Add(10*time.Minute+300*time.Millisecond), T0.Add(70*time.Minute+300*time.Millisecond)
 		got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, idle)
 		if err != nil || !ok {
 			t.Fatalf("RotateRefresh: %v, %v; want rotated", ok, err)
 		}
 		want := wholeSeconds(s)
 		want.Generation = 2
-		want.LastUsedAt, want.RotatedAt, want.IdleExpiresAt = second(at), second(at), second(idle)
+		want.LastUsedAt, want.RotatedAt, want.IdleExpiresAt = Second(at), Second(at), Second(idle)
 		sameSession(t, got, want)
 		sameSession(t, get(t, store, s.ID, at), want)
 
 		// And again from the new generation.
 		at2 := at.Add(time.Minute)
 		got, ok, err = store.RotateRefresh(ctx, s.ID, 2, at2, at2.Add(time.Hour))
-		if err != nil || !ok || got.Generation != 3 || !got.RotatedAt.Equal(second(at2)) {
-			t.Fatalf("second RotateRefresh: %+v, %v, %v; want generation 3 rotated at %v", got, ok, err, second(at2))
+		if err != nil || !ok || got.Generation != 3 || !got.RotatedAt.Equal(Second(at2)) {
+			t.Fatalf("second RotateRefresh: %+v, %v, %v; want generation 3 rotated at %v", got, ok, err, Second(at2))
 		}
 	})
 
 	t.Run("rotation from a stale generation returns the current session unchanged", func(t *testing.T) {
 		store := newStore(t)
-		s := create(t, store, newSession(t, "user-"+randomID(t), t0))
-		at := t0.Add(time.Minute)
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
+		at := T0.Add(time.Minute)
 		after, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour))
 		if err != nil || !ok {
 			t.Fatalf("RotateRefresh: %v, %v", ok, err)
@@ -208,11 +208,11 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 
 	t.Run("a revoked session does not rotate and is returned as found", func(t *testing.T) {
 		store := newStore(t)
-		s := create(t, store, newSession(t, "user-"+randomID(t), t0))
-		if err := store.RevokeSession(ctx, s.ID, t0); err != nil {
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
+		if err := store.RevokeSession(ctx, s.ID, T0); err != nil {
 			t.Fatalf("RevokeSession: %v", err)
 		}
-		got, ok, err := store.RotateRefresh(ctx, s.ID, 1, t0.Add(time.Second), t0.Add(time.Hour))
+		got, ok, err := store.RotateRefresh(ctx, s.ID, 1, T0.Add(time.Second), T0.Add(time.Hour))
 		if err != nil || ok {
 			t.Fatalf("RotateRefresh of a revoked session: %v, %v; want not rotated, no error", ok, err)
 		}
@@ -223,7 +223,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 
 	t.Run("an idle-expired session does not rotate and is returned as found", func(t *testing.T) {
 		store := newStore(t)
-		s := create(t, store, newSession(t, "user-"+randomID(t), t0))
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
 		for _, at := range []time.Time{s.IdleExpiresAt, s.IdleExpiresAt.Add(time.Minute)} {
 			got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour))
 			if err != nil || ok {
@@ -240,15 +240,15 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 
 	t.Run("of concurrent rotations from one generation exactly one wins", func(t *testing.T) {
 		store := newStore(t)
-		s := create(t, store, newSession(t, "user-"+randomID(t), t0))
-		at := t0.Add(time.Minute)
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
+		at := T0.Add(time.Minute)
 		type result struct {
 			s   core.Session
 			ok  bool
 			err error
 		}
 		results := make([]result, rotations)
-		race(rotations, func(i int) {
+		Race(rotations, func(i int) {
 			got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour))
 			results[i] = result{got, ok, err}
 		})
@@ -275,66 +275,66 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 
 	t.Run("revoking twice is not an error", func(t *testing.T) {
 		store := newStore(t)
-		s := create(t, store, newSession(t, "user-"+randomID(t), t0))
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
 		for i := range 2 {
-			if err := store.RevokeSession(ctx, s.ID, t0.Add(time.Duration(i)*time.Minute)); err != nil {
+			if err := store.RevokeSession(ctx, s.ID, T0.Add(time.Duration(i)*time.Minute)); err != nil {
 				t.Fatalf("RevokeSession #%d: %v", i+1, err)
 			}
 		}
 		want := wholeSeconds(s)
 		want.Revoked = true
-		sameSession(t, get(t, store, s.ID, t0), want) // revoked sessions are still returned
+		sameSession(t, get(t, store, s.ID, T0), want) // revoked sessions are still returned
 	})
 
 	t.Run("concurrent revocations all succeed", func(t *testing.T) {
 		store := newStore(t)
-		s := create(t, store, newSession(t, "user-"+randomID(t), t0))
-		errs := make([]error, concurrency)
-		race(concurrency, func(i int) { errs[i] = store.RevokeSession(ctx, s.ID, t0) })
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
+		errs := make([]error, Concurrency)
+		Race(Concurrency, func(i int) { errs[i] = store.RevokeSession(ctx, s.ID, T0) })
 		for _, err := range errs {
 			if err != nil {
 				t.Fatalf("RevokeSession: %v", err)
 			}
 		}
-		if !get(t, store, s.ID, t0).Revoked {
+		if !get(t, store, s.ID, T0).Revoked {
 			t.Fatal("session not revoked")
 		}
 	})
 
 	t.Run("a user's live sessions are listed newest first", func(t *testing.T) {
 		store := newStore(t)
-		uid := "user-" + randomID(t)
+		uid := "user-" + RandomID(t)
 		var want []string
 		for _, ago := range []time.Duration{3 * time.Hour, time.Second, 2 * time.Hour, 0, 90 * time.Minute} {
-			s := newSession(t, uid, t0.Add(-ago+200*time.Millisecond))
-			s.IdleExpiresAt = t0.Add(time.Hour)
+			s := newSession(t, uid, T0.Add(-ago+200*time.Millisecond))
+			s.IdleExpiresAt = T0.Add(time.Hour)
 			create(t, store, s)
 			want = append(want, s.ID)
 		}
 		// Created in another order than listed: newest first is 0, 1s, 90m, 2h, 3h ago.
 		want = []string{want[3], want[1], want[4], want[2], want[0]}
 
-		revoked := create(t, store, newSession(t, uid, t0.Add(-time.Minute)))
-		if err := store.RevokeSession(ctx, revoked.ID, t0); err != nil {
+		revoked := create(t, store, newSession(t, uid, T0.Add(-time.Minute)))
+		if err := store.RevokeSession(ctx, revoked.ID, T0); err != nil {
 			t.Fatalf("RevokeSession: %v", err)
 		}
-		expired := newSession(t, uid, t0.Add(-48*time.Hour))
+		expired := newSession(t, uid, T0.Add(-48*time.Hour))
 		expired.IdleExpiresAt = expired.ExpiresAt
 		create(t, store, expired)
-		idle := newSession(t, uid, t0.Add(-2*time.Minute))
-		idle.IdleExpiresAt = t0
+		idle := newSession(t, uid, T0.Add(-2*time.Minute))
+		idle.IdleExpiresAt = T0
 		create(t, store, idle)
-		create(t, store, newSession(t, "user-"+randomID(t), t0)) // another user's
-		create(t, store, newSession(t, uid+"x", t0))             // a user whose id extends this one's
+		create(t, store, newSession(t, "user-"+RandomID(t), T0)) // another user's
+		create(t, store, newSession(t, uid+"x", T0))             // a user whose id extends this one's
 
-		list, err := store.UserSessions(ctx, uid, t0)
+		list, err := store.UserSessions(ctx, uid, T0)
 		if err != nil {
 			t.Fatalf("UserSessions: %v", err)
 		}
 		var got []string
 		for _, s := range list {
 			got = append(got, s.ID)
-			if s.UserID != uid || !s.Live(t0) {
+			if s.UserID != uid || !s.Live(T0) {
 				t.Errorf("listed session %+v: not a live session of %s", s, uid)
 			}
 		}
@@ -342,11 +342,11 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 			t.Fatalf("UserSessions = %v\nwant newest first %v", got, want)
 		}
 		// Every field comes back, as from GetSession.
-		sameSession(t, list[0], get(t, store, list[0].ID, t0))
+		sameSession(t, list[0], get(t, store, list[0].ID, T0))
 	})
 
 	t.Run("a user without sessions has an empty list", func(t *testing.T) {
-		list, err := newStore(t).UserSessions(ctx, "user-"+randomID(t), t0)
+		list, err := newStore(t).UserSessions(ctx, "user-"+RandomID(t), T0)
 		if err != nil || len(list) != 0 {
 			t.Fatalf("UserSessions: %v, %v; want none", list, err)
 		}
@@ -355,12 +355,12 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 
 // wholeSeconds is s with its times as the store keeps them: rounded down to the second.
 func wholeSeconds(s core.Session) core.Session {
-	s.AuthTime = second(s.AuthTime)
-	s.CreatedAt = second(s.CreatedAt)
-	s.LastUsedAt = second(s.LastUsedAt)
-	s.ExpiresAt = second(s.ExpiresAt)
-	s.IdleExpiresAt = second(s.IdleExpiresAt)
-	s.RotatedAt = second(s.RotatedAt)
+	s.AuthTime = Second(s.AuthTime)
+	s.CreatedAt = Second(s.CreatedAt)
+	s.LastUsedAt = Second(s.LastUsedAt)
+	s.ExpiresAt = Second(s.ExpiresAt)
+	s.IdleExpiresAt = Second(s.IdleExpiresAt)
+	s.RotatedAt = Second(s.RotatedAt)
 	return s
 }
 

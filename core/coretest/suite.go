@@ -10,16 +10,16 @@ import (
 	"github.com/latchkey/latchkey/core"
 )
 
-// t0 is the suites' clock: every call passes an explicit now derived from it, never the wall
+// T0 is the suites' clock: every call passes an explicit now derived from it, never the wall
 // clock. It lies far in the future so that a store reading the wall clock instead of now
 // fails the expiry tests.
-var t0 = time.Date(2100, time.March, 1, 12, 0, 0, 0, time.UTC)
+var T0 = time.Date(2100, time.March, 1, 12, 0, 0, 0, time.UTC)
 
-// concurrency is how many goroutines race for one item in the concurrency tests.
-const concurrency = 50
+// Concurrency is how many goroutines race for one item in the concurrency tests.
+const Concurrency = 50
 
-// randomID returns a fresh random id, so tests sharing one table never see each other's items.
-func randomID(t *testing.T) string {
+// RandomID returns a fresh random id, so tests sharing one table never see each other's items.
+func RandomID(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
@@ -28,8 +28,8 @@ func randomID(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
-// wantKind fails the test unless err has kind want.
-func wantKind(t *testing.T, err error, want core.Kind, what string) {
+// WantKind fails the test unless err has kind want.
+func WantKind(t *testing.T, err error, want core.Kind, what string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("%s: got no error, want %v", what, want)
@@ -39,9 +39,9 @@ func wantKind(t *testing.T, err error, want core.Kind, what string) {
 	}
 }
 
-// race runs f(i) for i in [0, n) on n goroutines released at the same moment, and waits for
+// Race runs f(i) for i in [0, n) on n goroutines released at the same moment, and waits for
 // all of them.
-func race(n int, f func(i int)) {
+func Race(n int, f func(i int)) {
 	var ready, done sync.WaitGroup
 	start := make(chan struct{})
 	ready.Add(n)

@@ -43,7 +43,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{h: &handler{auth: s, log: slog.New(slog.NewJSONHandler(logs, nil))}, sessions: s, mem: mem, signer: signer, token: tr}
+	return &fixture{h: &handler{auth: s.Verifier, log: slog.New(slog.NewJSONHandler(logs, nil))}, sessions: s, mem: mem, signer: signer, token: tr}
 }
 
 // event loads a sample authorizer event with token in place of the placeholder.
@@ -95,7 +95,7 @@ func TestAllowsALiveToken(t *testing.T) {
 func TestDeniesRevokedTokens(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	c, err := f.sessions.Authenticate(ctx, f.token.AccessToken)
+	c, err := f.sessions.Verifier.Authenticate(ctx, f.token.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestDeniesRevokedTokens(t *testing.T) {
 func TestDeniesForgeries(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	c, _ := f.sessions.Authenticate(ctx, f.token.AccessToken)
+	c, _ := f.sessions.Verifier.Authenticate(ctx, f.token.AccessToken)
 	claims := coretest.Claims{Issuer: c.Issuer, Audience: c.Audience, Subject: c.Subject, SessionID: c.SessionID, ID: c.ID, Now: t0}
 	for _, fg := range coretest.Forgeries(t, f.signer, claims) {
 		if r := simple(t)(f.h.Handle(ctx, sample(t, "http-api-v2", fg.Token))); r.IsAuthorized {
@@ -130,7 +130,7 @@ func TestDeniesForgeries(t *testing.T) {
 func TestDeniesWhenItCannotDecide(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	f.sessions.States = unavailable{}
+	f.sessions.Verifier.States = unavailable{}
 	if r := simple(t)(f.h.Handle(ctx, sample(t, "http-api-v2", f.token.AccessToken))); r.IsAuthorized {
 		t.Fatal("authorized while the store is down")
 	}
@@ -171,7 +171,7 @@ func BenchmarkDecision(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f.sessions.States = liveState{st}
+	f.sessions.Verifier.States = liveState{st}
 	ev := sample(b, "http-api-v2", f.token.AccessToken)
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -201,7 +201,7 @@ func BenchmarkECDSAVerify(b *testing.B) {
 }
 
 func mustSub(b *testing.B, f *fixture) string {
-	c, err := f.sessions.Authenticate(context.Background(), f.token.AccessToken)
+	c, err := f.sessions.Verifier.Authenticate(context.Background(), f.token.AccessToken)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,11 +6,17 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/kmssign"
+	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/boot"
-	"github.com/latchkey/latchkey/functions/internal/wire"
 )
 
 func main() {
@@ -30,8 +36,16 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	deps := wire.NewDeps(ctx, cfg, awsCfg, log)
-	h := &handler{auth: wire.Authenticator(deps, log), log: log}
-	lambda.Start(h.Handle)
+	lambda.Start(newHandler(ctx, cfg, awsCfg, log).Handle)
 	return nil
+}
+
+// newHandler builds what this function uses: the store and the KMS public keys (preloaded, so
+// a warm decision never calls KMS) behind a core.Verifier. It holds no secret and cannot sign.
+func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) *handler {
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
+	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
+	boot.Preload(ctx, log, "public keys", func(ctx context.Context) error { _, err := signer.PublicKeys(ctx); return err })
+	verifier := &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now}
+	return &handler{auth: verifier, log: log}
 }

@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/passkey"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 )
 
 type handler struct {
-	passkeys *core.Passkeys
+	rp       *passkey.RelyingParty
+	verifier *core.Verifier
 	log      *slog.Logger
 }
 
-// Handle routes one API Gateway request (API.md, passkeys).
+// Handle routes one API Gateway request (docs/api.md, passkeys).
 func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
 	switch req.RouteKey {
 	case "POST /v1/passkeys/register/begin":
@@ -35,34 +37,49 @@ func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Respons
 	}
 	switch req.RouteKey {
 	case "GET /v1/me/passkeys":
-		list, err := h.passkeys.ListPasskeys(ctx, claims)
-		if err != nil {
-			return apigw.Response{}, err
-		}
-		out := make([]passkeyBody, 0, len(list))
-		for _, p := range list {
-			out = append(out, newPasskeyBody(p))
-		}
-		return apigw.JSON(http.StatusOK, map[string]any{"passkeys": out}), nil
+		return h.list(ctx, claims)
 	case "PATCH /v1/me/passkeys/{id}":
-		var body struct {
-			Name string `json:"name"`
-		}
-		if err := apigw.DecodeJSON(req, &body); err != nil {
-			return apigw.Response{}, err
-		}
-		p, err := h.passkeys.RenamePasskey(ctx, claims, req.PathParameters["id"], body.Name)
-		if err != nil {
-			return apigw.Response{}, err
-		}
-		return apigw.JSON(http.StatusOK, newPasskeyBody(p)), nil
+		return h.rename(ctx, req, claims)
 	case "DELETE /v1/me/passkeys/{id}":
-		if err := h.passkeys.DeletePasskey(ctx, claims, req.PathParameters["id"]); err != nil {
-			return apigw.Response{}, err
-		}
-		return apigw.NoContent(), nil
+		return h.delete(ctx, req, claims)
 	}
 	return apigw.NotFound(req), nil
+}
+
+// list answers the caller's passkeys, oldest first.
+func (h *handler) list(ctx context.Context, claims core.AccessClaims) (apigw.Response, error) {
+	list, err := h.rp.ListPasskeys(ctx, claims)
+	if err != nil {
+		return apigw.Response{}, err
+	}
+	out := make([]passkeyBody, 0, len(list))
+	for _, p := range list {
+		out = append(out, newPasskeyBody(p))
+	}
+	return apigw.JSON(http.StatusOK, map[string]any{"passkeys": out}), nil
+}
+
+// rename renames one of the caller's passkeys.
+func (h *handler) rename(ctx context.Context, req *apigw.Request, claims core.AccessClaims) (apigw.Response, error) {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := apigw.DecodeJSON(req, &body); err != nil {
+		return apigw.Response{}, err
+	}
+	p, err := h.rp.RenamePasskey(ctx, claims, req.PathParameters["id"], body.Name)
+	if err != nil {
+		return apigw.Response{}, err
+	}
+	return apigw.JSON(http.StatusOK, newPasskeyBody(p)), nil
+}
+
+// delete removes one of the caller's passkeys, never the last.
+func (h *handler) delete(ctx context.Context, req *apigw.Request, claims core.AccessClaims) (apigw.Response, error) {
+	if err := h.rp.DeletePasskey(ctx, claims, req.PathParameters["id"]); err != nil {
+		return apigw.Response{}, err
+	}
+	return apigw.NoContent(), nil
 }
 
 // beginBody answers a begin: the challenge's handle and the options for the browser, which
@@ -80,7 +97,7 @@ func (h *handler) registerBegin(ctx context.Context, req *apigw.Request) (apigw.
 		if err != nil {
 			return apigw.Response{}, err
 		}
-		start, err := h.passkeys.BeginAddPasskey(ctx, claims, apigw.Client(req))
+		start, err := h.rp.BeginAddPasskey(ctx, claims, apigw.Client(req))
 		if err != nil {
 			return apigw.Response{}, err
 		}
@@ -93,7 +110,7 @@ func (h *handler) registerBegin(ctx context.Context, req *apigw.Request) (apigw.
 	if err := apigw.DecodeJSON(req, &body); err != nil {
 		return apigw.Response{}, err
 	}
-	start, err := h.passkeys.BeginSignUp(ctx, core.SignUp{Email: body.Email, DisplayName: body.DisplayName}, apigw.Client(req))
+	start, err := h.rp.BeginSignUp(ctx, passkey.SignUp{Email: body.Email, DisplayName: body.DisplayName}, apigw.Client(req))
 	if err != nil {
 		return apigw.Response{}, err
 	}
@@ -127,7 +144,7 @@ func (h *handler) registerFinish(ctx context.Context, req *apigw.Request) (apigw
 	if body.ChallengeID == "" || len(body.Credential) == 0 {
 		return apigw.Response{}, core.E("passkeys.registerFinish", core.KindInvalid, "challengeId and credential are required", nil)
 	}
-	reg, err := h.passkeys.FinishRegistration(ctx, core.RegistrationFinish{
+	reg, err := h.rp.FinishRegistration(ctx, passkey.RegistrationFinish{
 		ChallengeID: body.ChallengeID, Credential: body.Credential, Name: body.Name, Claims: claims, Client: apigw.Client(req),
 	})
 	if err != nil {
@@ -135,12 +152,10 @@ func (h *handler) registerFinish(ctx context.Context, req *apigw.Request) (apigw
 	}
 	out := registeredBody{User: userBody{ID: reg.User.ID}, Passkey: newPasskeyBody(reg.Passkey)}
 	if reg.Tokens != nil {
-		t := newTokenBody(*reg.Tokens)
-		out.tokenBody = &t
+		t := apigw.NewTokenBody(*reg.Tokens)
+		out.TokenBody = &t
 	}
-	resp := apigw.JSON(http.StatusCreated, out)
-	resp.Headers["Pragma"] = "no-cache"
-	return resp, nil
+	return apigw.Tokens(http.StatusCreated, out), nil
 }
 
 // loginBegin starts a sign-in, with an email or discoverable.
@@ -151,7 +166,7 @@ func (h *handler) loginBegin(ctx context.Context, req *apigw.Request) (apigw.Res
 	if err := apigw.DecodeJSON(req, &body); err != nil {
 		return apigw.Response{}, err
 	}
-	start, err := h.passkeys.BeginLogin(ctx, body.Email, apigw.Client(req))
+	start, err := h.rp.BeginLogin(ctx, body.Email, apigw.Client(req))
 	if err != nil {
 		return apigw.Response{}, err
 	}
@@ -165,13 +180,11 @@ func (h *handler) loginFinish(ctx context.Context, req *apigw.Request) (apigw.Re
 	if err := apigw.DecodeJSON(req, &body); err != nil && core.Is(err, core.KindTooLarge) {
 		return apigw.Response{}, err
 	}
-	tr, err := h.passkeys.FinishLogin(ctx, body.ChallengeID, body.Credential, apigw.Client(req))
+	tr, err := h.rp.FinishLogin(ctx, body.ChallengeID, body.Credential, apigw.Client(req))
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	resp := apigw.JSON(http.StatusOK, newTokenBody(tr))
-	resp.Headers["Pragma"] = "no-cache"
-	return resp, nil
+	return apigw.Tokens(http.StatusOK, apigw.NewTokenBody(tr)), nil
 }
 
 // bearer verifies the request's access token.
@@ -180,31 +193,12 @@ func (h *handler) bearer(ctx context.Context, req *apigw.Request) (core.AccessCl
 	if err != nil {
 		return core.AccessClaims{}, err
 	}
-	return h.passkeys.Sessions.Authenticate(ctx, raw)
+	return h.verifier.Authenticate(ctx, raw)
 }
 
 // hasBearer reports whether the request carries an Authorization header at all; one that is
 // there must then be a good Bearer token.
 func hasBearer(req *apigw.Request) bool { return apigw.Header(req, "authorization") != "" }
-
-// tokenBody is the token response (API.md, sessions).
-type tokenBody struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"`
-	RefreshToken string `json:"refresh_token"`
-	SessionID    string `json:"session_id"`
-}
-
-func newTokenBody(tr core.TokenResponse) tokenBody {
-	return tokenBody{
-		AccessToken:  tr.AccessToken,
-		TokenType:    "Bearer",
-		ExpiresIn:    int(tr.ExpiresIn / time.Second),
-		RefreshToken: tr.RefreshToken,
-		SessionID:    tr.SessionID,
-	}
-}
 
 type userBody struct {
 	ID string `json:"id"`
@@ -214,7 +208,7 @@ type userBody struct {
 type registeredBody struct {
 	User    userBody    `json:"user"`
 	Passkey passkeyBody `json:"passkey"`
-	*tokenBody
+	*apigw.TokenBody
 }
 
 // passkeyBody is one passkey as the API shows it. backedUp is the BS flag of its last use:
@@ -232,7 +226,7 @@ type passkeyBody struct {
 
 func newPasskeyBody(p core.Passkey) passkeyBody {
 	b := passkeyBody{
-		ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), AAGUID: core.AAGUIDString(p.AAGUID),
+		ID: p.ID, Name: p.Name, CreatedAt: p.CreatedAt.UTC(), AAGUID: passkey.AAGUIDString(p.AAGUID),
 		BackedUp: p.BackupState, BackupEligible: p.BackupEligible, Transports: p.Transports,
 	}
 	if b.Transports == nil {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/coretest"
+	"github.com/latchkey/latchkey/core/passkey"
+	"github.com/latchkey/latchkey/core/passkey/passkeytest"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 	"github.com/latchkey/latchkey/functions/internal/apigw/apigwtest"
 )
@@ -25,7 +27,7 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	serve    func(context.Context, apigw.Request) (apigw.Response, error)
-	passkeys *core.Passkeys
+	passkeys *passkey.RelyingParty
 	mem      *coretest.Memory
 	clock    *coretest.Clock
 	logs     *coretest.Logs
@@ -35,9 +37,9 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	mem, signer, clk, logs := coretest.NewMemory(), coretest.NewSigner(1), coretest.NewClock(t0), &coretest.Logs{}
 	s := coretest.NewSessions(mem, signer, clk.Now, logs)
-	p := coretest.NewPasskeys(mem, s, clk.Now, logs)
+	p := passkeytest.NewRelyingParty(mem, s, clk.Now, logs)
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	h := &handler{passkeys: p, log: log}
+	h := &handler{rp: p, verifier: s.Verifier, log: log}
 	return &fixture{serve: apigw.Serve(log, h.Handle), passkeys: p, mem: mem, clock: clk, logs: logs}
 }
 
@@ -83,10 +85,10 @@ func (f *fixture) begin(t *testing.T, name string, vars map[string]string) (stri
 }
 
 // signUp creates alice's account through the events and returns the register/finish answer.
-func (f *fixture) signUp(t *testing.T, auth *coretest.Authenticator) map[string]any {
+func (f *fixture) signUp(t *testing.T, auth *passkeytest.Authenticator) map[string]any {
 	t.Helper()
 	id, opts := f.begin(t, "register-begin", nil)
-	cred, _, err := auth.Create(opts, coretest.Tweaks{})
+	cred, _, err := auth.Create(opts, passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +99,7 @@ func (f *fixture) signUp(t *testing.T, auth *coretest.Authenticator) map[string]
 // passkey, list, rename, delete, and the last passkey refused.
 func TestAccountLifecycle(t *testing.T) {
 	f := newFixture(t)
-	phone := coretest.NewAuthenticator(coretest.Origin)
+	phone := passkeytest.NewAuthenticator(passkeytest.Origin)
 	reg := f.signUp(t, phone)
 	user := reg["user"].(map[string]any)
 	pk := reg["passkey"].(map[string]any)
@@ -108,7 +110,7 @@ func TestAccountLifecycle(t *testing.T) {
 
 	f.clock.Advance(time.Minute)
 	id, opts := f.begin(t, "login-begin", nil)
-	assertion, err := phone.Get(opts, coretest.Tweaks{})
+	assertion, err := phone.Get(opts, passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,10 +121,10 @@ func TestAccountLifecycle(t *testing.T) {
 	}
 	token := map[string]string{"access_token": login["access_token"].(string)}
 
-	laptop := coretest.NewAuthenticator(coretest.Origin)
+	laptop := passkeytest.NewAuthenticator(passkeytest.Origin)
 	f.clock.Advance(time.Minute)
 	id, opts = f.begin(t, "register-begin-add", token)
-	cred, _, err := laptop.Create(opts, coretest.Tweaks{})
+	cred, _, err := laptop.Create(opts, passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +162,7 @@ func (f *fixture) signUpOther(t *testing.T) string {
 	req.Body = `{}`
 	body := want(t, f.do(t, req), 200)
 	opts, _ := json.Marshal(body["publicKey"])
-	cred, soft, err := coretest.NewAuthenticator(coretest.Origin).Create(opts, coretest.Tweaks{})
+	cred, soft, err := passkeytest.NewAuthenticator(passkeytest.Origin).Create(opts, passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,16 +174,16 @@ func (f *fixture) signUpOther(t *testing.T) string {
 // go-webauthn's DevInfo.
 func TestEverySignInFailureIsTheSame401(t *testing.T) {
 	f := newFixture(t)
-	phone := coretest.NewAuthenticator(coretest.Origin)
+	phone := passkeytest.NewAuthenticator(passkeytest.Origin)
 	f.signUp(t, phone)
 	id, opts := f.begin(t, "login-begin", nil)
-	good, err := phone.Get(opts, coretest.Tweaks{})
+	good, err := phone.Get(opts, passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want(t, f.do(t, event(t, "login-finish", map[string]string{"challenge_id": id, "credential": string(good)})), 200)
 
-	fresh := func(tw coretest.Tweaks) (string, string) {
+	fresh := func(tw passkeytest.Tweaks) (string, string) {
 		id, opts := f.begin(t, "login-begin", nil)
 		a, err := phone.Get(opts, tw)
 		if err != nil {
@@ -194,25 +196,25 @@ func TestEverySignInFailureIsTheSame401(t *testing.T) {
 			return event(t, "login-finish", map[string]string{"challenge_id": id, "credential": string(good)})
 		},
 		"unknown challenge": func() apigw.Request {
-			_, a := fresh(coretest.Tweaks{})
+			_, a := fresh(passkeytest.Tweaks{})
 			return event(t, "login-finish", map[string]string{"challenge_id": core.NewID(), "credential": a})
 		},
 		"wrong origin": func() apigw.Request {
-			id, a := fresh(coretest.Tweaks{Origin: "https://evil.example.net"})
+			id, a := fresh(passkeytest.Tweaks{Origin: "https://evil.example.net"})
 			return event(t, "login-finish", map[string]string{"challenge_id": id, "credential": a})
 		},
 		"no user verification": func() apigw.Request {
-			id, a := fresh(coretest.Tweaks{NoUV: true})
+			id, a := fresh(passkeytest.Tweaks{NoUV: true})
 			return event(t, "login-finish", map[string]string{"challenge_id": id, "credential": a})
 		},
 		"unknown credential": func() apigw.Request {
 			// A passkey the server never registered.
-			stranger := coretest.NewAuthenticator(coretest.Origin)
-			if _, _, err := stranger.Create([]byte(`{"challenge":"AAAA","rp":{"id":"example.com"},"user":{"id":"AAAA"}}`), coretest.Tweaks{}); err != nil {
+			stranger := passkeytest.NewAuthenticator(passkeytest.Origin)
+			if _, _, err := stranger.Create([]byte(`{"challenge":"AAAA","rp":{"id":"example.com"},"user":{"id":"AAAA"}}`), passkeytest.Tweaks{}); err != nil {
 				t.Fatal(err)
 			}
 			id, opts := f.begin(t, "login-begin-discoverable", nil)
-			a, err := stranger.Get(opts, coretest.Tweaks{})
+			a, err := stranger.Get(opts, passkeytest.Tweaks{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -296,7 +298,7 @@ func TestListGolden(t *testing.T) {
 	if err := f.mem.AddPasskey(ctx, key); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := f.passkeys.Sessions.Start(ctx, core.StartRequest{UserID: uid, AMR: core.PasskeyAMR})
+	tr, err := f.passkeys.Sessions.Start(ctx, core.StartRequest{UserID: uid, AMR: passkey.AMR})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +344,7 @@ func TestBearerAndLimits(t *testing.T) {
 	if err := f.mem.CreateUser(context.Background(), core.User{ID: uid, CreatedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
-	tr, err := f.passkeys.Sessions.Start(context.Background(), core.StartRequest{UserID: uid, AMR: core.PasskeyAMR})
+	tr, err := f.passkeys.Sessions.Start(context.Background(), core.StartRequest{UserID: uid, AMR: passkey.AMR})
 	if err != nil {
 		t.Fatal(err)
 	}

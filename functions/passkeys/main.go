@@ -1,17 +1,27 @@
 // Command passkeys is the Lambda behind passkey sign-up, sign-in and the caller's own passkeys
-// (WebAuthn ceremonies with go-webauthn; API.md, passkeys).
+// (WebAuthn ceremonies with go-webauthn; docs/api.md, passkeys). It is the only function that
+// links go-webauthn.
 package main
 
 import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/kmssign"
+	"github.com/latchkey/latchkey/core/passkey"
+	"github.com/latchkey/latchkey/core/secrets"
+	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 	"github.com/latchkey/latchkey/functions/internal/boot"
-	"github.com/latchkey/latchkey/functions/internal/wire"
 )
 
 func main() {
@@ -31,12 +41,67 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	deps := wire.NewDeps(ctx, cfg, awsCfg, log)
-	passkeys, err := wire.Passkeys(ctx, cfg, awsCfg, deps, log)
+	h, err := newHandler(ctx, cfg, awsCfg, log)
 	if err != nil {
 		return err
 	}
-	h := &handler{passkeys: passkeys, log: log}
 	lambda.Start(apigw.Serve(log, h.Handle))
 	return nil
+}
+
+// newHandler builds what this function uses: the store, the KMS signer (keys preloaded), the
+// HMAC secret (loaded once: the refresh-token codec keys with it and the decoy key is derived
+// from it), the verifier, the Sessions that sign-ins open and the WebAuthn relying party.
+func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) (*handler, error) {
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
+	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
+	boot.Preload(ctx, log, "public keys", func(ctx context.Context) error { _, err := signer.PublicKeys(ctx); return err })
+
+	sctx, cancel := context.WithTimeout(ctx, boot.SecretTimeout)
+	defer cancel()
+	key, err := secrets.HMACKey(sctx, secretsmanager.NewFromConfig(awsCfg), cfg.SecretID)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := core.NewRefreshCodec(key)
+	if err != nil {
+		return nil, err
+	}
+	w, err := passkey.NewWebAuthn(passkey.Config{RPID: cfg.RPID, RPName: cfg.RPName, Origins: cfg.RPOrigins, Attestation: cfg.Attestation})
+	if err != nil {
+		return nil, err
+	}
+	limiter := &core.RateLimiter{Counters: store}
+	verifier := &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now}
+	sessions := &core.Sessions{
+		Store:          store,
+		Denylist:       store,
+		Verifier:       verifier,
+		Minter:         &core.Minter{Signer: signer, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTTL},
+		Codec:          codec,
+		Limiter:        limiter,
+		Audit:          log,
+		Now:            time.Now,
+		AbsoluteTTL:    cfg.SessionTTL,
+		IdleTTL:        cfg.SessionIdle,
+		Grace:          cfg.Grace,
+		TokenByIP:      core.Rule(cfg.Limits.TokenByIP),
+		TokenBySession: core.Rule(cfg.Limits.TokenBySession),
+	}
+	rp := &passkey.RelyingParty{
+		WebAuthn:        w,
+		Credentials:     store,
+		Accounts:        store,
+		Challenges:      store,
+		Sessions:        sessions,
+		Limiter:         limiter,
+		Audit:           log,
+		Now:             time.Now,
+		DecoyKey:        core.DeriveKey(key, passkey.DecoyKeyLabel),
+		BeginByIP:       core.Rule(cfg.Limits.PasskeyBeginByIP),
+		BeginByAccount:  core.Rule(cfg.Limits.PasskeyBeginByAccount),
+		FinishByIP:      core.Rule(cfg.Limits.PasskeyFinishByIP),
+		FinishByAccount: core.Rule(cfg.Limits.PasskeyFinishByAccount),
+	}
+	return &handler{rp: rp, verifier: verifier, log: log}, nil
 }

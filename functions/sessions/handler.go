@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,126 +18,101 @@ import (
 
 type handler struct {
 	sessions      *core.Sessions
+	verifier      *core.Verifier
 	introspectors map[string]string // client id → hex SHA-256 of its secret
 	log           *slog.Logger
 }
 
-// Handle routes one API Gateway request.
+// Handle routes one API Gateway request. The OAuth endpoints answer RFC 6749 error objects;
+// every other route acts for the holder of an access token and answers problems.
 func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
 	switch req.RouteKey {
 	case "POST /v1/token":
-		return h.token(ctx, req), nil
+		return h.token(ctx, req)
 	case "POST /v1/revoke":
-		return h.revoke(ctx, req), nil
+		return h.revoke(ctx, req)
 	case "POST /v1/introspect":
-		return h.introspect(ctx, req), nil
+		return h.introspect(ctx, req)
 	}
-	// Everything else acts for the holder of an access token.
 	raw, err := apigw.BearerToken(req)
 	if err != nil {
 		return apigw.Response{}, err
 	}
-	claims, err := h.sessions.Authenticate(ctx, raw)
+	claims, err := h.verifier.Authenticate(ctx, raw)
 	if err != nil {
 		return apigw.Response{}, err
 	}
 	switch req.RouteKey {
 	case "POST /v1/logout":
-		if err := h.sessions.Logout(ctx, claims); err != nil {
-			return apigw.Response{}, err
-		}
-		return apigw.NoContent(), nil
+		return h.logout(ctx, claims)
 	case "GET /v1/me/sessions":
 		return h.list(ctx, claims)
 	case "DELETE /v1/me/sessions/{id}":
-		if err := h.sessions.End(ctx, claims, req.PathParameters["id"]); err != nil {
-			return apigw.Response{}, err
-		}
-		return apigw.NoContent(), nil
+		return h.end(ctx, claims, req.PathParameters["id"])
 	case "DELETE /v1/me/sessions":
-		if err := h.sessions.EndOthers(ctx, claims); err != nil {
-			return apigw.Response{}, err
-		}
-		return apigw.NoContent(), nil
+		return h.endOthers(ctx, claims)
 	}
 	return apigw.NotFound(req), nil
 }
 
-// tokenBody is the RFC 6749 §5.1 token response plus the session id.
-type tokenBody struct {
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type"`
-	ExpiresIn    int    `json:"expires_in"`
-	RefreshToken string `json:"refresh_token"`
-	SessionID    string `json:"session_id"`
-}
-
 // token is the refresh_token grant (RFC 6749 §6).
-func (h *handler) token(ctx context.Context, req *apigw.Request) apigw.Response {
+func (h *handler) token(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
 	form, err := single(req, "grant_type", "refresh_token")
 	if err != nil {
-		return h.oauthError(ctx, err)
+		return apigw.Response{}, apigw.OAuth(err)
 	}
 	switch form["grant_type"] {
 	case "refresh_token":
 	case "":
-		return oauthProblem(http.StatusBadRequest, "invalid_request", "grant_type is required")
+		return apigw.OAuthProblem(http.StatusBadRequest, "invalid_request", "grant_type is required"), nil
 	default:
-		return oauthProblem(http.StatusBadRequest, "unsupported_grant_type", "only the refresh_token grant is supported")
+		return apigw.OAuthProblem(http.StatusBadRequest, "unsupported_grant_type", "only the refresh_token grant is supported"), nil
 	}
 	if form["refresh_token"] == "" {
-		return oauthProblem(http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		return apigw.OAuthProblem(http.StatusBadRequest, "invalid_request", "refresh_token is required"), nil
 	}
 	tr, err := h.sessions.Refresh(ctx, form["refresh_token"], apigw.Client(req))
 	if err != nil {
-		return h.oauthError(ctx, err)
+		return apigw.Response{}, apigw.OAuth(err)
 	}
-	resp := apigw.JSON(http.StatusOK, tokenBody{
-		AccessToken:  tr.AccessToken,
-		TokenType:    "Bearer",
-		ExpiresIn:    int(tr.ExpiresIn / time.Second),
-		RefreshToken: tr.RefreshToken,
-		SessionID:    tr.SessionID,
-	})
-	resp.Headers["Pragma"] = "no-cache"
-	return resp
+	return apigw.Tokens(http.StatusOK, apigw.NewTokenBody(tr)), nil
 }
 
 // revoke is RFC 7009: 200 for every well-formed request, whether or not the token meant
 // anything.
-func (h *handler) revoke(ctx context.Context, req *apigw.Request) apigw.Response {
+func (h *handler) revoke(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
 	form, err := single(req, "token", "token_type_hint")
 	if err != nil {
-		return h.oauthError(ctx, err)
+		return apigw.Response{}, apigw.OAuth(err)
 	}
 	if form["token"] == "" {
-		return oauthProblem(http.StatusBadRequest, "invalid_request", "token is required")
+		return apigw.OAuthProblem(http.StatusBadRequest, "invalid_request", "token is required"), nil
 	}
 	if err := h.sessions.Revoke(ctx, form["token"], form["token_type_hint"]); err != nil {
-		return h.oauthError(ctx, err)
+		return apigw.Response{}, apigw.OAuth(err)
 	}
-	return apigw.JSON(http.StatusOK, struct{}{})
+	return apigw.JSON(http.StatusOK, struct{}{}), nil
 }
 
 // introspect is RFC 7662 for resource servers that cannot verify tokens themselves. It needs
 // client authentication (§2.1) and answers {"active":false} for anything not active, without
 // saying why.
-func (h *handler) introspect(ctx context.Context, req *apigw.Request) apigw.Response {
+func (h *handler) introspect(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
 	if !h.introspectorOK(req) {
-		resp := oauthProblem(http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		resp := apigw.OAuthProblem(http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		resp.Headers["WWW-Authenticate"] = `Basic realm="latchkey-introspection"`
-		return resp
+		return resp, nil
 	}
 	form, err := single(req, "token", "token_type_hint")
 	if err != nil {
-		return h.oauthError(ctx, err)
+		return apigw.Response{}, apigw.OAuth(err)
 	}
-	c, err := h.sessions.Authenticate(ctx, form["token"])
+	c, err := h.verifier.Authenticate(ctx, form["token"])
+	if core.Is(err, core.KindUnauthenticated) {
+		return apigw.JSON(http.StatusOK, map[string]bool{"active": false}), nil
+	}
 	if err != nil {
-		if core.Is(err, core.KindUnauthenticated) {
-			return apigw.JSON(http.StatusOK, map[string]bool{"active": false})
-		}
-		return h.oauthError(ctx, err)
+		return apigw.Response{}, apigw.OAuth(err)
 	}
 	return apigw.JSON(http.StatusOK, map[string]any{
 		"active":     true,
@@ -151,7 +125,7 @@ func (h *handler) introspect(ctx context.Context, req *apigw.Request) apigw.Resp
 		"iat":        c.IssuedAt.Unix(),
 		"jti":        c.ID,
 		"sid":        c.SessionID,
-	})
+	}), nil
 }
 
 // introspectorOK checks HTTP Basic client credentials against the configured hashes in
@@ -180,6 +154,31 @@ type sessionBody struct {
 	Current    bool      `json:"current"`
 }
 
+// logout ends the caller's session and denies its access token.
+func (h *handler) logout(ctx context.Context, c core.AccessClaims) (apigw.Response, error) {
+	if err := h.sessions.Logout(ctx, c); err != nil {
+		return apigw.Response{}, err
+	}
+	return apigw.NoContent(), nil
+}
+
+// end ends one of the caller's sessions.
+func (h *handler) end(ctx context.Context, c core.AccessClaims, id string) (apigw.Response, error) {
+	if err := h.sessions.End(ctx, c, id); err != nil {
+		return apigw.Response{}, err
+	}
+	return apigw.NoContent(), nil
+}
+
+// endOthers ends every session of the caller but the current one.
+func (h *handler) endOthers(ctx context.Context, c core.AccessClaims) (apigw.Response, error) {
+	if err := h.sessions.EndOthers(ctx, c); err != nil {
+		return apigw.Response{}, err
+	}
+	return apigw.NoContent(), nil
+}
+
+// list answers the caller's live sessions, the current one marked.
 func (h *handler) list(ctx context.Context, c core.AccessClaims) (apigw.Response, error) {
 	list, err := h.sessions.List(ctx, c)
 	if err != nil {
@@ -210,36 +209,6 @@ func single(req *apigw.Request, names ...string) (map[string]string, error) {
 		out[n] = form.Get(n)
 	}
 	return out, nil
-}
-
-// oauthError answers err as an RFC 6749 §5.2 error object.
-func (h *handler) oauthError(ctx context.Context, err error) apigw.Response {
-	switch core.KindOf(err) {
-	case core.KindInvalid, core.KindTooLarge:
-		return oauthProblem(apigw.Status(core.KindOf(err)), "invalid_request", core.DetailOf(err))
-	case core.KindUnauthenticated:
-		return oauthProblem(http.StatusBadRequest, "invalid_grant", core.DetailOf(err))
-	case core.KindRateLimited:
-		resp := oauthProblem(http.StatusTooManyRequests, "slow_down", core.DetailOf(err))
-		secs := int(core.RetryAfterOf(err).Seconds() + 0.999)
-		resp.Headers["Retry-After"] = strconv.Itoa(max(secs, 1))
-		return resp
-	case core.KindUnavailable:
-		h.log.WarnContext(ctx, "dependency unavailable", "err", err)
-		return oauthProblem(http.StatusServiceUnavailable, "temporarily_unavailable", "try again shortly")
-	}
-	h.log.ErrorContext(ctx, "internal error", "err", err)
-	return oauthProblem(http.StatusInternalServerError, "server_error", "")
-}
-
-func oauthProblem(status int, code, description string) apigw.Response {
-	body := map[string]string{"error": code}
-	if description != "" {
-		body["error_description"] = description
-	}
-	resp := apigw.JSON(status, body)
-	resp.Headers["Pragma"] = "no-cache"
-	return resp
 }
 
 // basicAuth parses an HTTP Basic Authorization header (RFC 7617), with the client id and

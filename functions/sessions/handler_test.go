@@ -36,7 +36,7 @@ func newFixture(t *testing.T) *fixture {
 	s := coretest.NewSessions(mem, signer, clk.Now, logs)
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	secret := sha256.Sum256([]byte("rs-secret"))
-	h := &handler{sessions: s, introspectors: map[string]string{"rs": hex.EncodeToString(secret[:])}, log: log}
+	h := &handler{sessions: s, verifier: s.Verifier, introspectors: map[string]string{"rs": hex.EncodeToString(secret[:])}, log: log}
 	f := &fixture{serve: apigw.Serve(log, h.Handle), sessions: s, mem: mem, signer: signer, clock: clk, logs: logs, user: core.User{ID: core.NewID()}}
 	if err := mem.CreateUser(context.Background(), f.user); err != nil {
 		t.Fatal(err)
@@ -162,7 +162,7 @@ func TestLogoutEndsTheSessionEverywhere(t *testing.T) {
 func TestBearerRoutesRefuseForgeries(t *testing.T) {
 	f := newFixture(t)
 	tr := f.start(t)
-	c, err := f.sessions.Authenticate(context.Background(), tr.AccessToken)
+	c, err := f.sessions.Verifier.Authenticate(context.Background(), tr.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestStoreDownIs503(t *testing.T) {
 	f := newFixture(t)
 	tr := f.start(t)
 	d := down{f.mem}
-	f.sessions.States, f.sessions.Limiter = d, &core.RateLimiter{Counters: d}
+	f.sessions.Verifier.States, f.sessions.Limiter = d, &core.RateLimiter{Counters: d}
 	resp := f.do(t, event(t, "list-sessions", tr))
 	if resp.StatusCode != 503 || resp.Headers["Content-Type"] != "application/problem+json" || strings.Contains(resp.Body, "dial") {
 		t.Fatalf("bearer route: %d %s", resp.StatusCode, resp.Body)

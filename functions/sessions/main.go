@@ -6,12 +6,20 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/kmssign"
+	"github.com/latchkey/latchkey/core/secrets"
+	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 	"github.com/latchkey/latchkey/functions/internal/boot"
-	"github.com/latchkey/latchkey/functions/internal/wire"
 )
 
 func main() {
@@ -31,12 +39,47 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	deps := wire.NewDeps(ctx, cfg, awsCfg, log)
-	sessions, err := wire.Sessions(ctx, cfg, awsCfg, deps, log)
+	h, err := newHandler(ctx, cfg, awsCfg, log)
 	if err != nil {
 		return err
 	}
-	h := &handler{sessions: sessions, introspectors: cfg.IntrospectionClients, log: log}
 	lambda.Start(apigw.Serve(log, h.Handle))
 	return nil
+}
+
+// newHandler builds what this function uses: the store, the KMS signer (whose public keys it
+// preloads, so a warm function never calls kms:GetPublicKey), the refresh-token HMAC key from
+// Secrets Manager, the verifier and the Sessions use case.
+func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) (*handler, error) {
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
+	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
+	boot.Preload(ctx, log, "public keys", func(ctx context.Context) error { _, err := signer.PublicKeys(ctx); return err })
+
+	sctx, cancel := context.WithTimeout(ctx, boot.SecretTimeout)
+	defer cancel()
+	key, err := secrets.HMACKey(sctx, secretsmanager.NewFromConfig(awsCfg), cfg.SecretID)
+	if err != nil {
+		return nil, err
+	}
+	codec, err := core.NewRefreshCodec(key)
+	if err != nil {
+		return nil, err
+	}
+	verifier := &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now}
+	sessions := &core.Sessions{
+		Store:          store,
+		Denylist:       store,
+		Verifier:       verifier,
+		Minter:         &core.Minter{Signer: signer, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTTL},
+		Codec:          codec,
+		Limiter:        &core.RateLimiter{Counters: store},
+		Audit:          log,
+		Now:            time.Now,
+		AbsoluteTTL:    cfg.SessionTTL,
+		IdleTTL:        cfg.SessionIdle,
+		Grace:          cfg.Grace,
+		TokenByIP:      core.Rule(cfg.Limits.TokenByIP),
+		TokenBySession: core.Rule(cfg.Limits.TokenBySession),
+	}
+	return &handler{sessions: sessions, verifier: verifier, introspectors: cfg.IntrospectionClients, log: log}, nil
 }

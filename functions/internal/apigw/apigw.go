@@ -1,6 +1,7 @@
 // Package apigw is the HTTP edge of every Latchkey function: it decodes API Gateway HTTP API
-// (payload 2.0) events, caps request bodies, and writes JSON and RFC 9457 problem+json answers.
-// It is the only place that turns a core.Kind into an HTTP status.
+// (payload 2.0) events and caps request bodies (this file), and writes every answer
+// (answer.go): JSON, RFC 9457 problems, RFC 6749 §5.2 errors and token responses. It is the
+// only place that turns a core.Kind into an HTTP status.
 package apigw
 
 import (
@@ -8,9 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -27,7 +26,8 @@ type (
 // MaxBody is the largest request body Latchkey reads (API.md: bodies over 64 KB answer 413).
 const MaxBody = 64 << 10
 
-// HandlerFunc handles one request. An error it returns is answered as a problem (see Error).
+// HandlerFunc handles one request. An error it returns is answered by Serve: as an RFC 6749
+// error object when it was wrapped with OAuth, else as a problem (see Error).
 type HandlerFunc func(ctx context.Context, req *Request) (Response, error)
 
 // Serve wraps h into what lambda.Start wants. Before h runs it refuses bodies over MaxBody with
@@ -47,7 +47,7 @@ func Serve(log *slog.Logger, h HandlerFunc) func(context.Context, events.APIGate
 		}
 		resp, err := h(ctx, &req)
 		if err != nil {
-			return Error(ctx, log, err), nil
+			return Answer(ctx, log, err), nil
 		}
 		return resp, nil
 	}
@@ -109,121 +109,6 @@ func Header(req *Request, name string) string {
 // reads X-Forwarded-For or any other header the caller controls (SECURITY.md, abuse).
 func ClientIP(req *Request) string {
 	return req.RequestContext.HTTP.SourceIP
-}
-
-// JSON answers status with v encoded as JSON.
-func JSON(status int, v any) Response {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return bare500()
-	}
-	return Response{
-		StatusCode: status,
-		Headers:    map[string]string{"Content-Type": "application/json"},
-		Body:       string(b),
-	}
-}
-
-// NoContent answers 204.
-func NoContent() Response {
-	return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{}}
-}
-
-// problem is an RFC 9457 problem details object. Code is an extension member carrying the
-// core.Kind, so clients can branch without parsing prose; Extra holds further members.
-type problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail,omitempty"`
-	Code   string `json:"code"`
-}
-
-// Problem answers an application/problem+json body for status.
-func Problem(status int, code, detail string) Response {
-	return ProblemWith(status, code, detail, nil)
-}
-
-// ProblemWith answers a problem with extension members (RFC 9457 §3.2) beside the standard
-// ones; a member named like a standard one is ignored.
-func ProblemWith(status int, code, detail string, extra map[string]any) Response {
-	members := map[string]any{}
-	for k, v := range extra {
-		members[k] = v
-	}
-	members["type"] = "about:blank"
-	members["title"] = http.StatusText(status)
-	members["status"] = status
-	members["code"] = code
-	if detail != "" {
-		members["detail"] = detail
-	} else {
-		delete(members, "detail")
-	}
-	b, _ := json.Marshal(members)
-	return Response{
-		StatusCode: status,
-		Headers:    map[string]string{"Content-Type": "application/problem+json"},
-		Body:       string(b),
-	}
-}
-
-// NotFound answers the problem for a route this function does not serve.
-func NotFound(req *Request) Response {
-	return Problem(http.StatusNotFound, core.KindNotFound.String(), "no such route: "+req.RequestContext.HTTP.Method+" "+req.RawPath)
-}
-
-// Status is the HTTP status of an error kind.
-func Status(k core.Kind) int {
-	switch k {
-	case core.KindInvalid:
-		return http.StatusBadRequest
-	case core.KindUnauthenticated:
-		return http.StatusUnauthorized
-	case core.KindForbidden:
-		return http.StatusForbidden
-	case core.KindNotFound:
-		return http.StatusNotFound
-	case core.KindConflict:
-		return http.StatusConflict
-	case core.KindTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case core.KindRateLimited:
-		return http.StatusTooManyRequests
-	case core.KindUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-// Error answers err as a problem. Internal errors are logged once here and answered with a
-// bare 500 that says nothing about the cause; client errors carry only their client-safe
-// Detail. Unauthenticated answers carry the RFC 6750 challenge; rate-limited ones Retry-After.
-func Error(ctx context.Context, log *slog.Logger, err error) Response {
-	kind := core.KindOf(err)
-	switch kind {
-	case core.KindInternal:
-		log.ErrorContext(ctx, "internal error", "err", err)
-		return bare500()
-	case core.KindUnavailable:
-		log.WarnContext(ctx, "dependency unavailable", "err", err)
-	}
-	resp := Problem(Status(kind), kind.String(), core.DetailOf(err))
-	switch kind {
-	case core.KindUnauthenticated:
-		resp.Headers["WWW-Authenticate"] = `Bearer error="invalid_token"`
-	case core.KindRateLimited:
-		secs := int(core.RetryAfterOf(err).Seconds() + 0.999)
-		if secs < 1 {
-			secs = 1
-		}
-		resp.Headers["Retry-After"] = strconv.Itoa(secs)
-	}
-	return resp
-}
-
-func bare500() Response {
-	return Problem(http.StatusInternalServerError, core.KindInternal.String(), "")
 }
 
 // withCommonHeaders adds the headers every answer carries: the API Gateway request id for

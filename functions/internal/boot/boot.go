@@ -29,7 +29,9 @@ type Config struct {
 	// IntrospectionClients maps client id to the hex SHA-256 of its secret, from
 	// LATCHKEY_INTROSPECTION_CLIENTS ("id:sha256hex,..."); empty disables introspection.
 	IntrospectionClients map[string]string
-	Version              string // LATCHKEY_VERSION: reported by /health, default "dev"
+	Version              string        // LATCHKEY_VERSION: reported by /health, default "dev"
+	Leeway               time.Duration // clock skew tolerated on token times: Leeway
+	Limits               Limits        // rate limits: DefaultLimits
 }
 
 // Need names the optional parts of Config a function requires; Table, Issuer, Audience and
@@ -56,6 +58,8 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 		Audience:    required("LATCHKEY_AUDIENCE"),
 		SigningKeys: list(required("LATCHKEY_SIGNING_KEYS")),
 		Version:     strings.TrimSpace(getenv("LATCHKEY_VERSION")),
+		Leeway:      Leeway,
+		Limits:      DefaultLimits,
 	}
 	if c.Version == "" {
 		c.Version = "dev"

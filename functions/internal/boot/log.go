@@ -31,3 +31,13 @@ func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
 	return requestIDHandler{h.Handler.WithGroup(name)}
 }
+
+// Preload runs load once at cold start, bounded by KeysTimeout, so that the first request does
+// not pay for it. A failure is not fatal: it is logged and the work happens on first use.
+func Preload(ctx context.Context, log *slog.Logger, what string, load func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(ctx, KeysTimeout)
+	defer cancel()
+	if err := load(ctx); err != nil {
+		log.Warn(what+" not loaded at cold start; will retry on first use", "err", err)
+	}
+}

@@ -2,8 +2,8 @@
 // line: {"user_id","session_id","access_token","refresh_token","expires_in"}. It is for local
 // development only and refuses to run unless every AWS endpoint is on this machine, so it can
 // never mint a session in a real account. `make dev-token` runs it with local/.state/env. It
-// lives under functions/internal because it wires the same boot and wire packages as the
-// functions do.
+// lives under functions/internal because it reads its configuration with boot, as the
+// functions do, and opens the session with the same core.Sessions.
 package main
 
 import (
@@ -18,9 +18,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/kmssign"
+	"github.com/latchkey/latchkey/core/secrets"
+	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/boot"
-	"github.com/latchkey/latchkey/functions/internal/wire"
 )
 
 func main() {
@@ -46,14 +51,26 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	deps := wire.NewDeps(ctx, cfg, awsCfg, log)
-	sessions, err := wire.Sessions(ctx, cfg, awsCfg, deps, log)
+	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
+	key, err := secrets.HMACKey(ctx, secretsmanager.NewFromConfig(awsCfg), cfg.SecretID)
 	if err != nil {
 		return err
 	}
+	codec, err := core.NewRefreshCodec(key)
+	if err != nil {
+		return err
+	}
+	sessions := &core.Sessions{
+		Store:       store,
+		Minter:      &core.Minter{Signer: kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys), Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTTL},
+		Codec:       codec,
+		Audit:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Now:         time.Now,
+		AbsoluteTTL: cfg.SessionTTL,
+		IdleTTL:     cfg.SessionIdle,
+	}
 	u := core.User{ID: core.NewID(), DisplayName: "dev-token user", CreatedAt: time.Now()}
-	if err := deps.Store.CreateUser(ctx, u); err != nil {
+	if err := store.CreateUser(ctx, u); err != nil {
 		return err
 	}
 	tr, err := sessions.Start(ctx, core.StartRequest{UserID: u.ID, AMR: []string{"dev"}, Client: core.Client{IP: "127.0.0.1", UserAgent: "make dev-token"}})

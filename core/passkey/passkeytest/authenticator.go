@@ -1,4 +1,4 @@
-package coretest
+package passkeytest
 
 import (
 	"crypto/ecdsa"

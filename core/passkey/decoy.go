@@ -1,4 +1,4 @@
-package core
+package passkey
 
 import (
 	"crypto/hmac"
@@ -10,16 +10,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 )
 
-// DeriveKey derives an independent 256-bit key for one purpose from a master secret:
-// HMAC-SHA256(secret, label). Latchkey keeps one HMAC secret in Secrets Manager and derives a
-// key per use from it, so that no two uses ever share a key.
-func DeriveKey(secret []byte, label string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(label))
-	return m.Sum(nil)
-}
-
-// DecoyKeyLabel is the DeriveKey label of Passkeys.DecoyKey.
+// DecoyKeyLabel is the core.DeriveKey label of RelyingParty.DecoyKey.
 const DecoyKeyLabel = "latchkey/passkeys/decoy/v1"
 
 // decoyIDLengths are credential id lengths seen from real authenticators (16 and 20 bytes from
@@ -41,11 +32,11 @@ var decoyTransports = [][]protocol.AuthenticatorTransport{
 // and allowCredentials that depend only on the email and DecoyKey. Asking again gives the
 // same answer, as it would for a real account. Most accounts have one passkey, some two or
 // three, and so do decoys.
-func (p *Passkeys) decoy(email string) (string, []protocol.CredentialDescriptor) {
+func (rp *RelyingParty) decoy(email string) (string, []protocol.CredentialDescriptor) {
 	stream := func(label string, n int) []byte {
 		var out []byte
 		for i := uint32(0); len(out) < n; i++ {
-			m := hmac.New(sha256.New, p.DecoyKey)
+			m := hmac.New(sha256.New, rp.DecoyKey)
 			m.Write([]byte(label))
 			m.Write([]byte{0})
 			m.Write([]byte(email))
@@ -77,11 +68,11 @@ func (p *Passkeys) decoy(email string) (string, []protocol.CredentialDescriptor)
 
 // emailKey is the rate-limit key of a normalized email: a MAC of it, so the counters in the
 // table never hold an address. "" for "".
-func (p *Passkeys) emailKey(email string) string {
+func (rp *RelyingParty) emailKey(email string) string {
 	if email == "" {
 		return ""
 	}
-	m := hmac.New(sha256.New, p.DecoyKey)
+	m := hmac.New(sha256.New, rp.DecoyKey)
 	m.Write([]byte("ratelimit\x00"))
 	m.Write([]byte(email))
 	return "email:" + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
@@ -103,16 +94,14 @@ var knownAuthenticators = map[string]string{
 // DefaultPasskeyName is the name a passkey gets when the client gives none: its provider's
 // name when the AAGUID is a known one, else "Passkey".
 func DefaultPasskeyName(aaguid []byte) string {
-	if name, ok := knownAuthenticators[aaguidString(aaguid)]; ok {
+	if name, ok := knownAuthenticators[AAGUIDString(aaguid)]; ok {
 		return name
 	}
 	return "Passkey"
 }
 
 // AAGUIDString is aaguid in the 8-4-4-4-12 UUID form; the nil UUID when it is not 16 bytes.
-func AAGUIDString(aaguid []byte) string { return aaguidString(aaguid) }
-
-func aaguidString(a []byte) string {
+func AAGUIDString(a []byte) string {
 	if len(a) != 16 {
 		a = make([]byte, 16)
 	}

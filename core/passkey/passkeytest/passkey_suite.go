@@ -1,4 +1,4 @@
-package coretest
+package passkeytest
 
 import (
 	"context"
@@ -12,14 +12,16 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/coretest"
+	"github.com/latchkey/latchkey/core/passkey"
 )
 
 // PasskeyStore is what the passkey contract suite needs: the passkey ports and the user store
 // that sees the accounts they create.
 type PasskeyStore interface {
-	core.CredentialStore
-	core.AccountStore
-	core.UserStore
+	passkey.CredentialStore
+	passkey.AccountStore
+	coretest.UserSeeder
 }
 
 // newPasskey returns a passkey of user uid with a fresh random id and every field set.
@@ -46,15 +48,15 @@ func newPasskey(t *testing.T, uid string, created time.Time) core.Passkey {
 	}
 }
 
-// TestPasskeyStore is the contract of core.CredentialStore and core.AccountStore. newStore
+// TestPasskeyStore is the contract of passkey.CredentialStore and passkey.AccountStore. newStore
 // returns the store under test; it may return the same store to every subtest, as the
 // subtests use fresh ids and emails.
 func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 	ctx := context.Background()
 	account := func(t *testing.T, store PasskeyStore) (core.User, core.Passkey) {
 		t.Helper()
-		u := newUser(t)
-		p := newPasskey(t, u.ID, t0)
+		u := coretest.NewUser(t)
+		p := newPasskey(t, u.ID, coretest.T0)
 		if err := store.CreateAccount(ctx, u, p); err != nil {
 			t.Fatalf("CreateAccount: %v", err)
 		}
@@ -70,7 +72,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 	}
 	conflict := func(t *testing.T, err error, cause error, what string) {
 		t.Helper()
-		wantKind(t, err, core.KindConflict, what)
+		coretest.WantKind(t, err, core.KindConflict, what)
 		if cause != nil && !errors.Is(err, cause) {
 			t.Fatalf("%s: %v, want the cause %v", what, err, cause)
 		}
@@ -78,14 +80,14 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 	absent := func(t *testing.T, store PasskeyStore, id string) {
 		t.Helper()
 		_, err := store.GetPasskey(ctx, id)
-		wantKind(t, err, core.KindNotFound, "GetPasskey of a passkey that should not exist")
+		coretest.WantKind(t, err, core.KindNotFound, "GetPasskey of a passkey that should not exist")
 	}
 
 	t.Run("create account then read user, email and passkey, every field to the second", func(t *testing.T) {
 		store := newStore(t)
-		u := newUser(t)
-		u.CreatedAt = t0.Add(300 * time.Millisecond)
-		p := newPasskey(t, u.ID, t0.Add(700*time.Millisecond))
+		u := coretest.NewUser(t)
+		u.CreatedAt = coretest.T0.Add(300 * time.Millisecond)
+		p := newPasskey(t, u.ID, coretest.T0.Add(700*time.Millisecond))
 		if err := store.CreateAccount(ctx, u, p); err != nil {
 			t.Fatalf("CreateAccount: %v", err)
 		}
@@ -98,7 +100,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		if err != nil {
 			t.Fatalf("GetUser: %v", err)
 		}
-		sameUser(t, gotUser, wholeSecondsUser(u))
+		coretest.SameUser(t, gotUser, coretest.WholeSecondsUser(u))
 		uid, err := store.UserIDByEmail(ctx, u.Email)
 		if err != nil || uid != u.ID {
 			t.Fatalf("UserIDByEmail = %q, %v; want %q", uid, err, u.ID)
@@ -107,9 +109,9 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 
 	t.Run("a minimal passkey reads back with empty fields empty", func(t *testing.T) {
 		store := newStore(t)
-		u := newUser(t)
+		u := coretest.NewUser(t)
 		u.Email = ""
-		p := newPasskey(t, u.ID, t0)
+		p := newPasskey(t, u.ID, coretest.T0)
 		p.Name, p.AAGUID, p.Transports, p.AttestationFormat, p.AttestationType = "", nil, nil, "", ""
 		p.SignCount, p.UserVerified, p.BackupEligible = 0, false, false
 		if err := store.CreateAccount(ctx, u, p); err != nil {
@@ -124,41 +126,41 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 
 	t.Run("unknown ids and emails are not found", func(t *testing.T) {
 		store := newStore(t)
-		absent(t, store, randomID(t))
-		_, err := store.UserIDByEmail(ctx, randomID(t)+"@example.com")
-		wantKind(t, err, core.KindNotFound, "UserIDByEmail of an unknown email")
+		absent(t, store, coretest.RandomID(t))
+		_, err := store.UserIDByEmail(ctx, coretest.RandomID(t)+"@example.com")
+		coretest.WantKind(t, err, core.KindNotFound, "UserIDByEmail of an unknown email")
 	})
 
 	t.Run("an email belongs to one account; the refused account writes nothing", func(t *testing.T) {
 		store := newStore(t)
 		u, _ := account(t, store)
-		v := newUser(t)
+		v := coretest.NewUser(t)
 		v.Email = u.Email
-		p := newPasskey(t, v.ID, t0)
+		p := newPasskey(t, v.ID, coretest.T0)
 		conflict(t, store.CreateAccount(ctx, v, p), core.ErrEmailTaken, "CreateAccount with a taken email")
 		absent(t, store, p.ID)
 		_, err := store.GetUser(ctx, v.ID)
-		wantKind(t, err, core.KindNotFound, "GetUser of the refused account")
+		coretest.WantKind(t, err, core.KindNotFound, "GetUser of the refused account")
 	})
 
 	t.Run("a credential id belongs to one user, at sign-up and when added", func(t *testing.T) {
 		store := newStore(t)
 		u, p := account(t, store)
-		v := newUser(t)
-		stolen := newPasskey(t, v.ID, t0)
+		v := coretest.NewUser(t)
+		stolen := newPasskey(t, v.ID, coretest.T0)
 		stolen.ID = p.ID
 		conflict(t, store.CreateAccount(ctx, v, stolen), core.ErrPasskeyTaken, "CreateAccount with a taken credential id")
 		_, err := store.GetUser(ctx, v.ID)
-		wantKind(t, err, core.KindNotFound, "GetUser of the refused account")
+		coretest.WantKind(t, err, core.KindNotFound, "GetUser of the refused account")
 		if _, err := store.UserIDByEmail(ctx, v.Email); !core.Is(err, core.KindNotFound) {
 			t.Fatalf("the refused account's email was claimed: %v", err)
 		}
 
 		w, _ := account(t, store)
-		again := newPasskey(t, w.ID, t0)
+		again := newPasskey(t, w.ID, coretest.T0)
 		again.ID = p.ID
 		conflict(t, store.AddPasskey(ctx, again), core.ErrPasskeyTaken, "AddPasskey of another user's credential id")
-		same := newPasskey(t, u.ID, t0)
+		same := newPasskey(t, u.ID, coretest.T0)
 		same.ID = p.ID
 		conflict(t, store.AddPasskey(ctx, same), core.ErrPasskeyTaken, "AddPasskey of the user's own credential id again")
 		got, err := store.GetPasskey(ctx, p.ID)
@@ -169,18 +171,18 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 
 	t.Run("adding to a user that does not exist is not found", func(t *testing.T) {
 		store := newStore(t)
-		p := newPasskey(t, randomID(t), t0)
-		wantKind(t, store.AddPasskey(ctx, p), core.KindNotFound, "AddPasskey for an unknown user")
+		p := newPasskey(t, coretest.RandomID(t), coretest.T0)
+		coretest.WantKind(t, store.AddPasskey(ctx, p), core.KindNotFound, "AddPasskey for an unknown user")
 		absent(t, store, p.ID)
 	})
 
 	t.Run("a user created without passkeys can add one, and cannot delete it", func(t *testing.T) {
 		store := newStore(t)
-		u := newUser(t)
+		u := coretest.NewUser(t)
 		if err := store.CreateUser(ctx, u); err != nil {
 			t.Fatalf("CreateUser: %v", err)
 		}
-		p := add(t, store, u.ID, t0)
+		p := add(t, store, u.ID, coretest.T0)
 		conflict(t, store.DeletePasskey(ctx, u.ID, p.ID), core.ErrLastPasskey, "DeletePasskey of the only passkey")
 	})
 
@@ -188,9 +190,9 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		store := newStore(t)
 		u, _ := account(t, store)
 		for i := 1; i < core.MaxPasskeys; i++ {
-			add(t, store, u.ID, t0.Add(time.Duration(i)*time.Second))
+			add(t, store, u.ID, coretest.T0.Add(time.Duration(i)*time.Second))
 		}
-		extra := newPasskey(t, u.ID, t0.Add(time.Hour))
+		extra := newPasskey(t, u.ID, coretest.T0.Add(time.Hour))
 		conflict(t, store.AddPasskey(ctx, extra), core.ErrTooManyPasskeys, "AddPasskey beyond the limit")
 		absent(t, store, extra.ID)
 	})
@@ -198,8 +200,8 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 	t.Run("a user's passkeys list oldest first, and only theirs", func(t *testing.T) {
 		store := newStore(t)
 		u, first := account(t, store)
-		newest := add(t, store, u.ID, t0.Add(2*time.Second))
-		middle := add(t, store, u.ID, t0.Add(time.Second))
+		newest := add(t, store, u.ID, coretest.T0.Add(2*time.Second))
+		middle := add(t, store, u.ID, coretest.T0.Add(time.Second))
 		account(t, store) // another user's passkey
 		list, err := store.UserPasskeys(ctx, u.ID)
 		if err != nil {
@@ -213,7 +215,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 			t.Fatalf("UserPasskeys = %v, want %v", got, want)
 		}
 		samePasskey(t, list[0], wholeSecondsPasskey(first))
-		none, err := store.UserPasskeys(ctx, randomID(t))
+		none, err := store.UserPasskeys(ctx, coretest.RandomID(t))
 		if err != nil || len(none) != 0 {
 			t.Fatalf("UserPasskeys of a user without passkeys: %v, %v; want none", none, err)
 		}
@@ -222,7 +224,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 	t.Run("a use advances the counter and never lowers it", func(t *testing.T) {
 		store := newStore(t)
 		u, p := account(t, store) // SignCount 3
-		at := t0.Add(90*time.Second + 500*time.Millisecond)
+		at := coretest.T0.Add(90*time.Second + 500*time.Millisecond)
 		use := core.PasskeyUse{SignCount: 4, BackupState: true, UserVerified: true, At: at}
 		if err := store.RecordUse(ctx, p.ID, u.ID, use); err != nil {
 			t.Fatalf("RecordUse 3 → 4: %v", err)
@@ -231,7 +233,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		if err != nil {
 			t.Fatalf("GetPasskey: %v", err)
 		}
-		if got.SignCount != 4 || !got.BackupState || !got.LastUsedAt.Equal(second(at)) || got.Name != p.Name {
+		if got.SignCount != 4 || !got.BackupState || !got.LastUsedAt.Equal(coretest.Second(at)) || got.Name != p.Name {
 			t.Fatalf("after RecordUse: %+v", got)
 		}
 		for _, n := range []uint32{4, 2, 0} {
@@ -239,36 +241,36 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 				"RecordUse with a counter that does not advance")
 		}
 		got, _ = store.GetPasskey(ctx, p.ID)
-		if got.SignCount != 4 || !got.LastUsedAt.Equal(second(at)) {
+		if got.SignCount != 4 || !got.LastUsedAt.Equal(coretest.Second(at)) {
 			t.Fatalf("a refused use changed the passkey: %+v", got)
 		}
 	})
 
 	t.Run("an authenticator without a counter stays at zero", func(t *testing.T) {
 		store := newStore(t)
-		u := newUser(t)
-		p := newPasskey(t, u.ID, t0)
+		u := coretest.NewUser(t)
+		p := newPasskey(t, u.ID, coretest.T0)
 		p.SignCount = 0
 		if err := store.CreateAccount(ctx, u, p); err != nil {
 			t.Fatalf("CreateAccount: %v", err)
 		}
 		for i := range 3 {
-			if err := store.RecordUse(ctx, p.ID, u.ID, core.PasskeyUse{At: t0.Add(time.Duration(i) * time.Minute)}); err != nil {
+			if err := store.RecordUse(ctx, p.ID, u.ID, core.PasskeyUse{At: coretest.T0.Add(time.Duration(i) * time.Minute)}); err != nil {
 				t.Fatalf("RecordUse 0 → 0: %v", err)
 			}
 		}
-		if err := store.RecordUse(ctx, p.ID, u.ID, core.PasskeyUse{SignCount: 7, At: t0}); err != nil {
+		if err := store.RecordUse(ctx, p.ID, u.ID, core.PasskeyUse{SignCount: 7, At: coretest.T0}); err != nil {
 			t.Fatalf("RecordUse 0 → 7: %v", err)
 		}
-		conflict(t, store.RecordUse(ctx, p.ID, u.ID, core.PasskeyUse{At: t0}), core.ErrCounterRegressed, "RecordUse 7 → 0")
+		conflict(t, store.RecordUse(ctx, p.ID, u.ID, core.PasskeyUse{At: coretest.T0}), core.ErrCounterRegressed, "RecordUse 7 → 0")
 	})
 
 	t.Run("a use of an unknown or another user's passkey is not found", func(t *testing.T) {
 		store := newStore(t)
 		_, p := account(t, store)
 		v, _ := account(t, store)
-		wantKind(t, store.RecordUse(ctx, p.ID, v.ID, core.PasskeyUse{SignCount: 9, At: t0}), core.KindNotFound, "RecordUse by another user")
-		wantKind(t, store.RecordUse(ctx, randomID(t), v.ID, core.PasskeyUse{SignCount: 9, At: t0}), core.KindNotFound, "RecordUse of an unknown passkey")
+		coretest.WantKind(t, store.RecordUse(ctx, p.ID, v.ID, core.PasskeyUse{SignCount: 9, At: coretest.T0}), core.KindNotFound, "RecordUse by another user")
+		coretest.WantKind(t, store.RecordUse(ctx, coretest.RandomID(t), v.ID, core.PasskeyUse{SignCount: 9, At: coretest.T0}), core.KindNotFound, "RecordUse of an unknown passkey")
 		got, _ := store.GetPasskey(ctx, p.ID)
 		if got.SignCount != p.SignCount {
 			t.Fatalf("another user's use changed the counter to %d", got.SignCount)
@@ -278,21 +280,21 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 	t.Run("of concurrent uses the counter ends at the highest, which always wins", func(t *testing.T) {
 		store := newStore(t)
 		u, p := account(t, store) // SignCount 3
-		errs := make([]error, concurrency)
-		race(concurrency, func(i int) {
-			errs[i] = store.RecordUse(ctx, p.ID, u.ID, core.PasskeyUse{SignCount: uint32(10 + i), At: t0})
+		errs := make([]error, coretest.Concurrency)
+		coretest.Race(coretest.Concurrency, func(i int) {
+			errs[i] = store.RecordUse(ctx, p.ID, u.ID, core.PasskeyUse{SignCount: uint32(10 + i), At: coretest.T0})
 		})
 		for i, err := range errs {
 			if err != nil && !errors.Is(err, core.ErrCounterRegressed) {
 				t.Fatalf("RecordUse %d: %v", 10+i, err)
 			}
 		}
-		if errs[concurrency-1] != nil {
-			t.Fatalf("the highest count was refused: %v", errs[concurrency-1])
+		if errs[coretest.Concurrency-1] != nil {
+			t.Fatalf("the highest count was refused: %v", errs[coretest.Concurrency-1])
 		}
 		got, err := store.GetPasskey(ctx, p.ID)
-		if err != nil || got.SignCount != uint32(10+concurrency-1) {
-			t.Fatalf("counter after the race = %d, %v; want %d", got.SignCount, err, 10+concurrency-1)
+		if err != nil || got.SignCount != uint32(10+coretest.Concurrency-1) {
+			t.Fatalf("counter after the race = %d, %v; want %d", got.SignCount, err, 10+coretest.Concurrency-1)
 		}
 	})
 
@@ -305,9 +307,9 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 			t.Fatalf("RenamePasskey: %+v, %v", got, err)
 		}
 		_, err = store.RenamePasskey(ctx, v.ID, p.ID, "Mine now")
-		wantKind(t, err, core.KindNotFound, "RenamePasskey by another user")
-		_, err = store.RenamePasskey(ctx, u.ID, randomID(t), "Ghost")
-		wantKind(t, err, core.KindNotFound, "RenamePasskey of an unknown passkey")
+		coretest.WantKind(t, err, core.KindNotFound, "RenamePasskey by another user")
+		_, err = store.RenamePasskey(ctx, u.ID, coretest.RandomID(t), "Ghost")
+		coretest.WantKind(t, err, core.KindNotFound, "RenamePasskey of an unknown passkey")
 		again, _ := store.GetPasskey(ctx, p.ID)
 		if again.Name != "Work laptop" {
 			t.Fatalf("name after another user's rename = %q", again.Name)
@@ -318,9 +320,9 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		store := newStore(t)
 		u, first := account(t, store)
 		v, _ := account(t, store)
-		other := add(t, store, u.ID, t0.Add(time.Second))
-		wantKind(t, store.DeletePasskey(ctx, v.ID, other.ID), core.KindNotFound, "DeletePasskey by another user")
-		wantKind(t, store.DeletePasskey(ctx, u.ID, randomID(t)), core.KindNotFound, "DeletePasskey of an unknown passkey")
+		other := add(t, store, u.ID, coretest.T0.Add(time.Second))
+		coretest.WantKind(t, store.DeletePasskey(ctx, v.ID, other.ID), core.KindNotFound, "DeletePasskey by another user")
+		coretest.WantKind(t, store.DeletePasskey(ctx, u.ID, coretest.RandomID(t)), core.KindNotFound, "DeletePasskey of an unknown passkey")
 		if err := store.DeletePasskey(ctx, u.ID, other.ID); err != nil {
 			t.Fatalf("DeletePasskey of one of two: %v", err)
 		}
@@ -329,9 +331,9 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		if _, err := store.GetPasskey(ctx, first.ID); err != nil {
 			t.Fatalf("the last passkey is gone: %v", err)
 		}
-		wantKind(t, store.DeletePasskey(ctx, u.ID, other.ID), core.KindNotFound, "DeletePasskey twice")
+		coretest.WantKind(t, store.DeletePasskey(ctx, u.ID, other.ID), core.KindNotFound, "DeletePasskey twice")
 		// The count follows adds and deletes: after adding one back, one may go again.
-		third := add(t, store, u.ID, t0.Add(2*time.Second))
+		third := add(t, store, u.ID, coretest.T0.Add(2*time.Second))
 		if err := store.DeletePasskey(ctx, u.ID, first.ID); err != nil {
 			t.Fatalf("DeletePasskey after adding another: %v", err)
 		}
@@ -342,10 +344,10 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		store := newStore(t)
 		for range 5 {
 			u, first := account(t, store)
-			other := add(t, store, u.ID, t0.Add(time.Second))
+			other := add(t, store, u.ID, coretest.T0.Add(time.Second))
 			ids := []string{first.ID, other.ID}
 			errs := make([]error, 2)
-			race(2, func(i int) { errs[i] = store.DeletePasskey(ctx, u.ID, ids[i]) })
+			coretest.Race(2, func(i int) { errs[i] = store.DeletePasskey(ctx, u.ID, ids[i]) })
 			ok := 0
 			for _, err := range errs {
 				if err == nil {
@@ -375,15 +377,15 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 
 	t.Run("of concurrent registrations of one credential id exactly one wins", func(t *testing.T) {
 		store := newStore(t)
-		id := newPasskey(t, "xxxx", t0).ID
-		users := make([]core.User, emailRacers)
+		id := newPasskey(t, "xxxx", coretest.T0).ID
+		users := make([]core.User, coretest.EmailRacers)
 		for i := range users {
 			users[i], _ = account(t, store)
 		}
 		var won atomic.Int32
-		errs := make([]error, emailRacers)
-		race(emailRacers, func(i int) {
-			p := newPasskey(t, users[i].ID, t0)
+		errs := make([]error, coretest.EmailRacers)
+		coretest.Race(coretest.EmailRacers, func(i int) {
+			p := newPasskey(t, users[i].ID, coretest.T0)
 			p.ID = id
 			if errs[i] = store.AddPasskey(ctx, p); errs[i] == nil {
 				won.Add(1)
@@ -401,16 +403,16 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 
 	t.Run("of concurrent sign-ups with one email exactly one account is made", func(t *testing.T) {
 		store := newStore(t)
-		email := strings.ToLower(randomID(t)) + "@example.com"
-		users := make([]core.User, emailRacers)
-		keys := make([]core.Passkey, emailRacers)
+		email := strings.ToLower(coretest.RandomID(t)) + "@example.com"
+		users := make([]core.User, coretest.EmailRacers)
+		keys := make([]core.Passkey, coretest.EmailRacers)
 		for i := range users {
-			users[i] = newUser(t)
+			users[i] = coretest.NewUser(t)
 			users[i].Email = email
-			keys[i] = newPasskey(t, users[i].ID, t0)
+			keys[i] = newPasskey(t, users[i].ID, coretest.T0)
 		}
-		errs := make([]error, emailRacers)
-		race(emailRacers, func(i int) { errs[i] = store.CreateAccount(ctx, users[i], keys[i]) })
+		errs := make([]error, coretest.EmailRacers)
+		coretest.Race(coretest.EmailRacers, func(i int) { errs[i] = store.CreateAccount(ctx, users[i], keys[i]) })
 		winner := -1
 		for i, err := range errs {
 			switch {
@@ -435,11 +437,11 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 
 // wholeSecondsPasskey is p with its times as the store keeps them.
 func wholeSecondsPasskey(p core.Passkey) core.Passkey {
-	p.CreatedAt = second(p.CreatedAt)
+	p.CreatedAt = coretest.Second(p.CreatedAt)
 	if !p.LastUsedAt.IsZero() {
-		p.LastUsedAt = second(p.LastUsedAt)
+		p.LastUsedAt = coretest.Second(p.LastUsedAt)
 	}
-	return copyPasskey(p)
+	return coretest.CopyPasskey(p)
 }
 
 // samePasskey fails the test unless got and want agree on every field.

@@ -1,4 +1,4 @@
-package core_test
+package passkey_test
 
 import (
 	"context"
@@ -15,16 +15,24 @@ import (
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/coretest"
+	"github.com/latchkey/latchkey/core/passkey"
+	"github.com/latchkey/latchkey/core/passkey/passkeytest"
+)
+
+// The tests' clock and client.
+var (
+	t0  = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	cli = core.Client{IP: "198.51.100.23", UserAgent: "test"}
 )
 
 type pkFixture struct {
-	p      *core.Passkeys
+	p      *passkey.RelyingParty
 	s      *core.Sessions
 	mem    *coretest.Memory
 	signer *coretest.Signer
 	clock  *coretest.Clock
 	logs   *coretest.Logs
-	auth   *coretest.Authenticator
+	auth   *passkeytest.Authenticator
 }
 
 func newPKFixture(t *testing.T) *pkFixture {
@@ -32,8 +40,8 @@ func newPKFixture(t *testing.T) *pkFixture {
 	mem, signer, clk, logs := coretest.NewMemory(), coretest.NewSigner(1), coretest.NewClock(t0), &coretest.Logs{}
 	s := coretest.NewSessions(mem, signer, clk.Now, logs)
 	return &pkFixture{
-		p: coretest.NewPasskeys(mem, s, clk.Now, logs), s: s, mem: mem, signer: signer, clock: clk, logs: logs,
-		auth: coretest.NewAuthenticator(coretest.Origin),
+		p: passkeytest.NewRelyingParty(mem, s, clk.Now, logs), s: s, mem: mem, signer: signer, clock: clk, logs: logs,
+		auth: passkeytest.NewAuthenticator(passkeytest.Origin),
 	}
 }
 
@@ -47,18 +55,18 @@ func mustJSON(t *testing.T, v any) []byte {
 }
 
 // signUp creates an account with a passkey of auth and returns it.
-func (f *pkFixture) signUp(t *testing.T, auth *coretest.Authenticator, email string) (core.Registration, *coretest.SoftCredential) {
+func (f *pkFixture) signUp(t *testing.T, auth *passkeytest.Authenticator, email string) (passkey.Registration, *passkeytest.SoftCredential) {
 	t.Helper()
 	ctx := context.Background()
-	start, err := f.p.BeginSignUp(ctx, core.SignUp{Email: email, DisplayName: "Alice"}, cli)
+	start, err := f.p.BeginSignUp(ctx, passkey.SignUp{Email: email, DisplayName: "Alice"}, cli)
 	if err != nil {
 		t.Fatalf("BeginSignUp: %v", err)
 	}
-	resp, cred, err := auth.Create(mustJSON(t, start.Options), coretest.Tweaks{})
+	resp, cred, err := auth.Create(mustJSON(t, start.Options), passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatalf("authenticator Create: %v", err)
 	}
-	reg, err := f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
+	reg, err := f.p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
 	if err != nil {
 		t.Fatalf("FinishRegistration: %v", err)
 	}
@@ -66,7 +74,7 @@ func (f *pkFixture) signUp(t *testing.T, auth *coretest.Authenticator, email str
 }
 
 // assertion begins a login (with email, or discoverable when "") and has auth answer it.
-func (f *pkFixture) assertion(t *testing.T, auth *coretest.Authenticator, email string, tw coretest.Tweaks) (string, []byte) {
+func (f *pkFixture) assertion(t *testing.T, auth *passkeytest.Authenticator, email string, tw passkeytest.Tweaks) (string, []byte) {
 	t.Helper()
 	start, err := f.p.BeginLogin(context.Background(), email, cli)
 	if err != nil {
@@ -108,18 +116,18 @@ func TestSignUpThenSignInWithEmail(t *testing.T) {
 	if reg.Passkey.ID != cred.IDString() || reg.User.ID != base64.RawURLEncoding.EncodeToString(cred.UserHandle) {
 		t.Fatal("the passkey id or the user handle does not match what the authenticator holds")
 	}
-	c, err := f.s.Authenticate(ctx, reg.Tokens.AccessToken)
-	if err != nil || c.Subject != reg.User.ID || !slices.Equal(c.AMR, core.PasskeyAMR) {
+	c, err := f.s.Verifier.Authenticate(ctx, reg.Tokens.AccessToken)
+	if err != nil || c.Subject != reg.User.ID || !slices.Equal(c.AMR, passkey.AMR) {
 		t.Fatalf("sign-up token: %+v, %v", c, err)
 	}
 
 	f.clock.Advance(time.Minute)
-	id, resp := f.assertion(t, f.auth, "ALICE@example.com", coretest.Tweaks{})
+	id, resp := f.assertion(t, f.auth, "ALICE@example.com", passkeytest.Tweaks{})
 	tr, err := f.p.FinishLogin(ctx, id, resp, cli)
 	if err != nil {
 		t.Fatalf("FinishLogin: %v", err)
 	}
-	c, err = f.s.Authenticate(ctx, tr.AccessToken)
+	c, err = f.s.Verifier.Authenticate(ctx, tr.AccessToken)
 	if err != nil || c.Subject != reg.User.ID || tr.SessionID == reg.Tokens.SessionID {
 		t.Fatalf("login token: %+v, %v", c, err)
 	}
@@ -142,10 +150,10 @@ func TestDiscoverableSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(start.Options.AllowedCredentials) != 0 || start.Options.UserVerification != "required" || start.Options.RelyingPartyID != coretest.RPID {
+	if len(start.Options.AllowedCredentials) != 0 || start.Options.UserVerification != "required" || start.Options.RelyingPartyID != passkeytest.RPID {
 		t.Fatalf("discoverable options %+v", start.Options)
 	}
-	resp, err := f.auth.Get(mustJSON(t, start.Options), coretest.Tweaks{})
+	resp, err := f.auth.Get(mustJSON(t, start.Options), passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,18 +161,18 @@ func TestDiscoverableSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatalf("FinishLogin: %v", err)
 	}
-	if c, err := f.s.Authenticate(ctx, tr.AccessToken); err != nil || c.Subject != reg.User.ID {
+	if c, err := f.s.Verifier.Authenticate(ctx, tr.AccessToken); err != nil || c.Subject != reg.User.ID {
 		t.Fatalf("token of %+v, %v; want %s", c, err, reg.User.ID)
 	}
 
 	// §7.2 step 6: the user handle must be the credential's owner's.
-	other, _ := f.signUp(t, coretest.NewAuthenticator(coretest.Origin), "")
+	other, _ := f.signUp(t, passkeytest.NewAuthenticator(passkeytest.Origin), "")
 	otherHandle, _ := base64.RawURLEncoding.DecodeString(other.User.ID)
-	id, resp := f.assertion(t, f.auth, "", coretest.Tweaks{UserHandle: otherHandle})
+	id, resp := f.assertion(t, f.auth, "", passkeytest.Tweaks{UserHandle: otherHandle})
 	_, err = f.p.FinishLogin(ctx, id, resp, cli)
 	f.wantLoginFailed(t, err, "verification_failed")
 
-	id, resp = f.assertion(t, f.auth, "", coretest.Tweaks{OmitUserHandle: true})
+	id, resp = f.assertion(t, f.auth, "", passkeytest.Tweaks{OmitUserHandle: true})
 	_, err = f.p.FinishLogin(ctx, id, resp, cli)
 	f.wantLoginFailed(t, err, "verification_failed")
 }
@@ -173,23 +181,23 @@ func TestAddPasskeyBoundToItsUser(t *testing.T) {
 	f := newPKFixture(t)
 	ctx := context.Background()
 	alice, _ := f.signUp(t, f.auth, "alice@example.com")
-	bob, _ := f.signUp(t, coretest.NewAuthenticator(coretest.Origin), "bob@example.com")
-	aliceClaims, err := f.s.Authenticate(ctx, alice.Tokens.AccessToken)
+	bob, _ := f.signUp(t, passkeytest.NewAuthenticator(passkeytest.Origin), "bob@example.com")
+	aliceClaims, err := f.s.Verifier.Authenticate(ctx, alice.Tokens.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bobClaims, err := f.s.Authenticate(ctx, bob.Tokens.AccessToken)
+	bobClaims, err := f.s.Verifier.Authenticate(ctx, bob.Tokens.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	laptop := coretest.NewAuthenticator(coretest.Origin)
-	begin := func() (core.RegistrationStart, []byte) {
+	laptop := passkeytest.NewAuthenticator(passkeytest.Origin)
+	begin := func() (passkey.RegistrationStart, []byte) {
 		t.Helper()
 		start, err := f.p.BeginAddPasskey(ctx, aliceClaims, cli)
 		if err != nil {
 			t.Fatalf("BeginAddPasskey: %v", err)
 		}
-		resp, _, err := laptop.Create(mustJSON(t, start.Options), coretest.Tweaks{})
+		resp, _, err := laptop.Create(mustJSON(t, start.Options), passkeytest.Tweaks{})
 		if err != nil {
 			t.Fatalf("Create: %v", err)
 		}
@@ -201,13 +209,13 @@ func TestAddPasskeyBoundToItsUser(t *testing.T) {
 	if len(start.Options.CredentialExcludeList) != 1 || start.Options.CredentialExcludeList[0].CredentialID.String() != alice.Passkey.ID {
 		t.Fatalf("excludeCredentials %+v, want alice's passkey", start.Options.CredentialExcludeList)
 	}
-	if _, _, err := f.auth.Create(mustJSON(t, start.Options), coretest.Tweaks{}); err == nil {
+	if _, _, err := f.auth.Create(mustJSON(t, start.Options), passkeytest.Tweaks{}); err == nil {
 		t.Fatal("the authenticator holding an excluded credential registered again")
 	}
 
 	for _, claims := range []*core.AccessClaims{nil, &bobClaims} {
 		start, resp := begin()
-		_, err := f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Claims: claims, Client: cli})
+		_, err := f.p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Claims: claims, Client: cli})
 		if !core.Is(err, core.KindInvalid) || !strings.Contains(f.logs.String(), `"reason":"challenge_of_another_user"`) {
 			t.Fatalf("finishing alice's add-passkey ceremony as %v: %v, want refused", claims, err)
 		}
@@ -218,7 +226,7 @@ func TestAddPasskeyBoundToItsUser(t *testing.T) {
 
 	f.clock.Advance(time.Second)
 	start, resp := begin()
-	reg, err := f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Name: " Laptop ", Claims: &aliceClaims, Client: cli})
+	reg, err := f.p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Name: " Laptop ", Claims: &aliceClaims, Client: cli})
 	if err != nil {
 		t.Fatalf("FinishRegistration: %v", err)
 	}
@@ -230,8 +238,8 @@ func TestAddPasskeyBoundToItsUser(t *testing.T) {
 		t.Fatalf("ListPasskeys: %+v, %v", list, err)
 	}
 	// Alice signs in with either.
-	for _, auth := range []*coretest.Authenticator{f.auth, laptop} {
-		id, resp := f.assertion(t, auth, "alice@example.com", coretest.Tweaks{})
+	for _, auth := range []*passkeytest.Authenticator{f.auth, laptop} {
+		id, resp := f.assertion(t, auth, "alice@example.com", passkeytest.Tweaks{})
 		if _, err := f.p.FinishLogin(ctx, id, resp, cli); err != nil {
 			t.Fatalf("FinishLogin: %v", err)
 		}
@@ -252,7 +260,7 @@ func TestReplayedLoginFinishOpensAtMostOneSession(t *testing.T) {
 	before := sessions()
 
 	// In sequence.
-	id, resp := f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{})
+	id, resp := f.assertion(t, f.auth, "alice@example.com", passkeytest.Tweaks{})
 	if _, err := f.p.FinishLogin(ctx, id, resp, cli); err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +273,7 @@ func TestReplayedLoginFinishOpensAtMostOneSession(t *testing.T) {
 	// Twice in parallel, many times over.
 	for range 20 {
 		before = sessions()
-		id, resp := f.assertion(t, f.auth, "", coretest.Tweaks{})
+		id, resp := f.assertion(t, f.auth, "", passkeytest.Tweaks{})
 		errs := make([]error, 2)
 		var wg sync.WaitGroup
 		for i := range errs {
@@ -293,17 +301,17 @@ func TestChallengesAreCeremonyBoundAndExpire(t *testing.T) {
 	f.signUp(t, f.auth, "alice@example.com")
 
 	// Expired: taken after five minutes, though still stored.
-	id, resp := f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{})
-	f.clock.Advance(core.ChallengeTTL + time.Second)
+	id, resp := f.assertion(t, f.auth, "alice@example.com", passkeytest.Tweaks{})
+	f.clock.Advance(passkey.ChallengeTTL + time.Second)
 	_, err := f.p.FinishLogin(ctx, id, resp, cli)
 	f.wantLoginFailed(t, err, "challenge_unknown_or_expired")
 
 	// A registration challenge never completes a login.
-	reg, err := f.p.BeginSignUp(ctx, core.SignUp{}, cli)
+	reg, err := f.p.BeginSignUp(ctx, passkey.SignUp{}, cli)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, resp = f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{Challenge: reg.Options.Challenge.String()})
+	_, resp = f.assertion(t, f.auth, "alice@example.com", passkeytest.Tweaks{Challenge: reg.Options.Challenge.String()})
 	_, err = f.p.FinishLogin(ctx, reg.ChallengeID, resp, cli)
 	f.wantLoginFailed(t, err, "challenge_of_another_ceremony")
 
@@ -312,30 +320,30 @@ func TestChallengesAreCeremonyBoundAndExpire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := f.p.BeginSignUp(ctx, core.SignUp{}, cli)
+	again, err := f.p.BeginSignUp(ctx, passkey.SignUp{}, cli)
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, _, err := coretest.NewAuthenticator(coretest.Origin).Create(mustJSON(t, again.Options), coretest.Tweaks{Challenge: login.Options.Challenge.String()})
+	created, _, err := passkeytest.NewAuthenticator(passkeytest.Origin).Create(mustJSON(t, again.Options), passkeytest.Tweaks{Challenge: login.Options.Challenge.String()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: login.ChallengeID, Credential: created, Client: cli})
+	_, err = f.p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: login.ChallengeID, Credential: created, Client: cli})
 	if !core.Is(err, core.KindInvalid) || !strings.Contains(f.logs.String(), `"reason":"challenge_of_another_ceremony"`) {
 		t.Fatalf("registration with a login challenge: %v", err)
 	}
 
 	// An expired registration challenge.
-	start, err := f.p.BeginSignUp(ctx, core.SignUp{}, cli)
+	start, err := f.p.BeginSignUp(ctx, passkey.SignUp{}, cli)
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, _, err = coretest.NewAuthenticator(coretest.Origin).Create(mustJSON(t, start.Options), coretest.Tweaks{})
+	created, _, err = passkeytest.NewAuthenticator(passkeytest.Origin).Create(mustJSON(t, start.Options), passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.Advance(core.ChallengeTTL)
-	_, err = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: created, Client: cli})
+	f.clock.Advance(passkey.ChallengeTTL)
+	_, err = f.p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: created, Client: cli})
 	if !core.Is(err, core.KindInvalid) {
 		t.Fatalf("registration with an expired challenge: %v", err)
 	}
@@ -345,14 +353,14 @@ func TestEmailLoginOnlyForThatAccountsPasskeys(t *testing.T) {
 	f := newPKFixture(t)
 	ctx := context.Background()
 	f.signUp(t, f.auth, "alice@example.com")
-	mallory := coretest.NewAuthenticator(coretest.Origin)
+	mallory := passkeytest.NewAuthenticator(passkeytest.Origin)
 	f.signUp(t, mallory, "mallory@example.com")
 	// Mallory answers a challenge begun for alice with her own passkey.
 	start, err := f.p.BeginLogin(ctx, "alice@example.com", cli)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := mallory.Get(mustJSON(t, start.Options), coretest.Tweaks{Credential: mallory.Credentials()[0]})
+	resp, err := mallory.Get(mustJSON(t, start.Options), passkeytest.Tweaks{Credential: mallory.Credentials()[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,13 +374,13 @@ func TestClonedCredentialWithLowerCounterIsRefused(t *testing.T) {
 	reg, cred := f.signUp(t, f.auth, "alice@example.com")
 	clone := cred.Clone() // counter 0, like the original now
 	for range 3 {
-		id, resp := f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{})
+		id, resp := f.assertion(t, f.auth, "alice@example.com", passkeytest.Tweaks{})
 		if _, err := f.p.FinishLogin(ctx, id, resp, cli); err != nil {
 			t.Fatal(err)
 		}
 	}
 	clone.SignCount = 1 // the clone signs with 2, the stored counter is 3
-	id, resp := f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{Credential: clone})
+	id, resp := f.assertion(t, f.auth, "alice@example.com", passkeytest.Tweaks{Credential: clone})
 	_, err := f.p.FinishLogin(ctx, id, resp, cli)
 	f.wantLoginFailed(t, err, "counter_regressed")
 	if !strings.Contains(f.logs.String(), `"msg":"passkey.counter_regressed"`) {
@@ -384,7 +392,7 @@ func TestClonedCredentialWithLowerCounterIsRefused(t *testing.T) {
 	}
 	// An equal counter is a regression too (§7.2 step 21: it must be greater).
 	clone.SignCount = 2
-	id, resp = f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{Credential: clone})
+	id, resp = f.assertion(t, f.auth, "alice@example.com", passkeytest.Tweaks{Credential: clone})
 	_, err = f.p.FinishLogin(ctx, id, resp, cli)
 	f.wantLoginFailed(t, err, "counter_regressed")
 }
@@ -395,7 +403,7 @@ func TestCounterRaceLoserGetsNoSession(t *testing.T) {
 	f := newPKFixture(t)
 	ctx := context.Background()
 	reg, cred := f.signUp(t, f.auth, "alice@example.com")
-	id, resp := f.assertion(t, f.auth, "alice@example.com", coretest.Tweaks{}) // counter 1
+	id, resp := f.assertion(t, f.auth, "alice@example.com", passkeytest.Tweaks{}) // counter 1
 	// Meanwhile a sign-in with counter 5 lands.
 	if err := f.mem.RecordUse(ctx, cred.IDString(), reg.User.ID, core.PasskeyUse{SignCount: 5, At: t0}); err != nil {
 		t.Fatal(err)
@@ -413,7 +421,7 @@ func TestBrokenResponsesAreRefused(t *testing.T) {
 	f := newPKFixture(t)
 	ctx := context.Background()
 	f.signUp(t, f.auth, "alice@example.com")
-	for name, tw := range map[string]coretest.Tweaks{
+	for name, tw := range map[string]passkeytest.Tweaks{
 		"origin not allowed":          {Origin: "https://evil.example.net"},
 		"origin of another subdomain": {Origin: "https://other.example.com"},
 		"wrong RP ID hash":            {RPID: "evil.example.net"},
@@ -427,36 +435,36 @@ func TestBrokenResponsesAreRefused(t *testing.T) {
 			f.wantLoginFailed(t, err, "verification_failed")
 		})
 		t.Run("registration: "+name, func(t *testing.T) {
-			start, err := f.p.BeginSignUp(ctx, core.SignUp{}, cli)
+			start, err := f.p.BeginSignUp(ctx, passkey.SignUp{}, cli)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if name == "wrong clientData type" {
 				tw.Type = "webauthn.get"
 			}
-			resp, _, err := coretest.NewAuthenticator(coretest.Origin).Create(mustJSON(t, start.Options), tw)
+			resp, _, err := passkeytest.NewAuthenticator(passkeytest.Origin).Create(mustJSON(t, start.Options), tw)
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
+			_, err = f.p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
 			if !core.Is(err, core.KindInvalid) || core.DetailOf(err) != "the passkey could not be registered; start again" {
 				t.Fatalf("got %v, want the registration failure", err)
 			}
 		})
 	}
 	for name, body := range map[string]string{"empty": "", "not JSON": "{", "no response": `{"id":"AAAA","rawId":"AAAA","type":"public-key"}`} {
-		id, _ := f.assertion(t, f.auth, "", coretest.Tweaks{})
+		id, _ := f.assertion(t, f.auth, "", passkeytest.Tweaks{})
 		_, err := f.p.FinishLogin(ctx, id, []byte(body), cli)
 		if !core.Is(err, core.KindUnauthenticated) || core.DetailOf(err) != "passkey sign-in failed" {
 			t.Errorf("%s credential: %v", name, err)
 		}
 	}
 	// Ids that could never have been handed out are not looked up.
-	id, resp := f.assertion(t, f.auth, "", coretest.Tweaks{})
+	id, resp := f.assertion(t, f.auth, "", passkeytest.Tweaks{})
 	for _, bad := range []string{"", "short", strings.Repeat("A", 3000), id + "=", "!!!!!!!!!!!!!!!!!!!!!!"} {
 		_, err := f.p.FinishLogin(ctx, bad, resp, cli)
 		f.wantLoginFailed(t, err, "malformed_request")
-		_, err = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: bad, Credential: resp, Client: cli})
+		_, err = f.p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: bad, Credential: resp, Client: cli})
 		if !core.Is(err, core.KindInvalid) {
 			t.Fatalf("FinishRegistration with challenge id %.10q: %v", bad, err)
 		}
@@ -474,15 +482,15 @@ func TestCredentialIDBelongsToOneUser(t *testing.T) {
 	f := newPKFixture(t)
 	ctx := context.Background()
 	alice, cred := f.signUp(t, f.auth, "alice@example.com")
-	start, err := f.p.BeginSignUp(ctx, core.SignUp{Email: "bob@example.com"}, cli)
+	start, err := f.p.BeginSignUp(ctx, passkey.SignUp{Email: "bob@example.com"}, cli)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, _, err := coretest.NewAuthenticator(coretest.Origin).Create(mustJSON(t, start.Options), coretest.Tweaks{CredentialID: cred.ID})
+	resp, _, err := passkeytest.NewAuthenticator(passkeytest.Origin).Create(mustJSON(t, start.Options), passkeytest.Tweaks{CredentialID: cred.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
+	_, err = f.p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
 	if !core.Is(err, core.KindConflict) || !errors.Is(err, core.ErrPasskeyTaken) {
 		t.Fatalf("registering alice's credential id for bob: %v, want conflict", err)
 	}
@@ -505,11 +513,11 @@ func TestParallelSignUpsWithCaseVariantsMakeOneAccount(t *testing.T) {
 	}
 	attempts := make([]attempt, len(variants))
 	for i, email := range variants {
-		start, err := f.p.BeginSignUp(ctx, core.SignUp{Email: email}, cli)
+		start, err := f.p.BeginSignUp(ctx, passkey.SignUp{Email: email}, cli)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, _, err := coretest.NewAuthenticator(coretest.Origin).Create(mustJSON(t, start.Options), coretest.Tweaks{})
+		resp, _, err := passkeytest.NewAuthenticator(passkeytest.Origin).Create(mustJSON(t, start.Options), passkeytest.Tweaks{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -521,7 +529,7 @@ func TestParallelSignUpsWithCaseVariantsMakeOneAccount(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, errs[i] = f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: a.id, Credential: a.resp, Client: cli})
+			_, errs[i] = f.p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: a.id, Credential: a.resp, Client: cli})
 		}()
 	}
 	wg.Wait()
@@ -543,12 +551,12 @@ func TestLastPasskeyCannotBeDeleted(t *testing.T) {
 	f := newPKFixture(t)
 	ctx := context.Background()
 	reg, _ := f.signUp(t, f.auth, "alice@example.com")
-	claims, _ := f.s.Authenticate(ctx, reg.Tokens.AccessToken)
+	claims, _ := f.s.Verifier.Authenticate(ctx, reg.Tokens.AccessToken)
 	err := f.p.DeletePasskey(ctx, claims, reg.Passkey.ID)
 	if !core.Is(err, core.KindConflict) {
 		t.Fatalf("deleting the last passkey: %v, want conflict", err)
 	}
-	other, _ := f.signUp(t, coretest.NewAuthenticator(coretest.Origin), "")
+	other, _ := f.signUp(t, passkeytest.NewAuthenticator(passkeytest.Origin), "")
 	if err := f.p.DeletePasskey(ctx, claims, other.Passkey.ID); !core.Is(err, core.KindNotFound) {
 		t.Fatalf("deleting another user's passkey: %v, want not found", err)
 	}
@@ -643,7 +651,7 @@ func TestFinishLoginRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	f.signUp(t, f.auth, "alice@example.com")
 	for _, email := range []string{"alice@example.com", ""} {
-		id, resp := f.assertion(t, f.auth, email, coretest.Tweaks{})
+		id, resp := f.assertion(t, f.auth, email, passkeytest.Tweaks{})
 		g := newGated(f)
 		done := make(chan error, 1)
 		go func() { _, err := g.p.FinishLogin(ctx, id, resp, cli); done <- err }()
@@ -662,16 +670,16 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	f := newPKFixture(t)
 	ctx := context.Background()
 	var secrets []string
-	start, err := f.p.BeginSignUp(ctx, core.SignUp{Email: "alice@example.com"}, cli)
+	start, err := f.p.BeginSignUp(ctx, passkey.SignUp{Email: "alice@example.com"}, cli)
 	if err != nil {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, start.ChallengeID, start.Options.Challenge.String())
-	resp, cred, err := f.auth.Create(mustJSON(t, start.Options), coretest.Tweaks{})
+	resp, cred, err := f.auth.Create(mustJSON(t, start.Options), passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := f.p.FinishRegistration(ctx, core.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
+	reg, err := f.p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -683,7 +691,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets = append(secrets, login.ChallengeID, login.Options.Challenge.String())
-	assertion, err := f.auth.Get(mustJSON(t, login.Options), coretest.Tweaks{})
+	assertion, err := f.auth.Get(mustJSON(t, login.Options), passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -696,7 +704,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	if err == nil {
 		t.Fatal("replay succeeded")
 	}
-	claims, _ := f.s.Authenticate(ctx, tr.AccessToken)
+	claims, _ := f.s.Verifier.Authenticate(ctx, tr.AccessToken)
 	_ = f.p.DeletePasskey(ctx, claims, reg.Passkey.ID)
 	logs := f.logs.String()
 	for _, s := range secrets {
@@ -742,7 +750,7 @@ func TestBeginIsRateLimited(t *testing.T) {
 // gated wraps the fixture's store and signer so that every network call blocks until the test
 // releases the stage it belongs to: a stage's calls must all be in flight at once.
 type gated struct {
-	p  *core.Passkeys
+	p  *passkey.RelyingParty
 	mu sync.Mutex
 	// waiting holds the names of the calls blocked now; open releases them.
 	waiting []string
@@ -754,10 +762,12 @@ func newGated(f *pkFixture) *gated {
 	g := &gated{open: make(chan struct{}), changed: make(chan struct{}, 64)}
 	store := &gatedStore{Memory: f.mem, g: g}
 	s := *f.s
-	s.Store, s.Tokens = store, &core.Tokens{Signer: gatedSigner{f.signer, g}, Issuer: f.s.Tokens.Issuer, Audience: f.s.Tokens.Audience, TTL: f.s.Tokens.TTL, Leeway: f.s.Tokens.Leeway}
+	minter := *f.s.Minter
+	minter.Signer = gatedSigner{f.signer, g}
+	s.Store, s.Minter = store, &minter
 	s.Limiter = &core.RateLimiter{Counters: store}
 	p := *f.p
-	p.Credentials, p.Accounts, p.Users, p.Challenges = store, store, store, store
+	p.Credentials, p.Accounts, p.Challenges = store, store, store
 	p.Limiter, p.Sessions = &core.RateLimiter{Counters: store}, &s
 	g.p = &p
 	return g
@@ -882,7 +892,7 @@ func TestChallengeMismatchKeepsChallengesOutOfLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := "c2lnbmVkLWEtZGlmZmVyZW50LWNoYWxsZW5nZS0xMjM0NQ"
-	resp, err := f.auth.Get(mustJSON(t, start.Options), coretest.Tweaks{Challenge: other})
+	resp, err := f.auth.Get(mustJSON(t, start.Options), passkeytest.Tweaks{Challenge: other})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,60 @@
+package passkey
+
+import (
+	"context"
+	"errors"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+// ListPasskeys returns the caller's passkeys, oldest first.
+func (rp *RelyingParty) ListPasskeys(ctx context.Context, c core.AccessClaims) ([]core.Passkey, error) {
+	return rp.Credentials.UserPasskeys(ctx, c.Subject)
+}
+
+// RenamePasskey renames one of the caller's passkeys. Another user's passkey answers
+// KindNotFound, exactly like one that does not exist.
+func (rp *RelyingParty) RenamePasskey(ctx context.Context, c core.AccessClaims, id, name string) (core.Passkey, error) {
+	const op = "passkey.RelyingParty.RenamePasskey"
+	name, err := cleanLabel(op, "name", name, 64)
+	if err != nil {
+		return core.Passkey{}, err
+	}
+	if name == "" {
+		return core.Passkey{}, core.E(op, core.KindInvalid, "name must not be empty", nil)
+	}
+	if !validCredentialID(id) {
+		return core.Passkey{}, core.E(op, core.KindNotFound, "no such passkey", nil)
+	}
+	pk, err := rp.Credentials.RenamePasskey(ctx, c.Subject, id, name)
+	if core.Is(err, core.KindNotFound) {
+		return core.Passkey{}, core.E(op, core.KindNotFound, "no such passkey", err)
+	}
+	if err != nil {
+		return core.Passkey{}, err
+	}
+	rp.audit(ctx, "passkey.renamed", "sub", c.Subject, "passkey", id, "sid", c.SessionID)
+	return pk, nil
+}
+
+// DeletePasskey removes one of the caller's passkeys, unless it is the account's last:
+// KindConflict then (ARCHITECTURE.md §5), decided atomically by the store. Another user's
+// passkey answers KindNotFound.
+func (rp *RelyingParty) DeletePasskey(ctx context.Context, c core.AccessClaims, id string) error {
+	const op = "passkey.RelyingParty.DeletePasskey"
+	if !validCredentialID(id) {
+		return core.E(op, core.KindNotFound, "no such passkey", nil)
+	}
+	err := rp.Credentials.DeletePasskey(ctx, c.Subject, id)
+	switch {
+	case errors.Is(err, core.ErrLastPasskey):
+		rp.audit(ctx, "passkey.delete_refused", "sub", c.Subject, "passkey", id, "reason", "last_passkey", "sid", c.SessionID)
+		return core.E(op, core.KindConflict, "this is the account's last passkey; add another before deleting it", err)
+	case core.Is(err, core.KindNotFound):
+		return core.E(op, core.KindNotFound, "no such passkey", err)
+	case err != nil:
+		return err
+	}
+	rp.audit(ctx, "passkey.deleted", "sub", c.Subject, "passkey", id, "sid", c.SessionID)
+	return nil
+}

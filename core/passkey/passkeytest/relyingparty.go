@@ -1,0 +1,46 @@
+// Package passkeytest holds what tests of passkeys need: a software WebAuthn authenticator,
+// the contract suites of the passkey ports (run against coretest.Memory here and against
+// DynamoDB Local in package dynamo) and a relying party over the in-memory store.
+package passkeytest
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/coretest"
+	"github.com/latchkey/latchkey/core/passkey"
+)
+
+// The relying party of NewRelyingParty: an origin of the RP ID's domain, as a team's web app
+// is.
+const (
+	RPID   = "example.com"
+	Origin = "https://app.example.com"
+)
+
+var (
+	_ passkey.CredentialStore = (*coretest.Memory)(nil)
+	_ passkey.AccountStore    = (*coretest.Memory)(nil)
+	_ passkey.ChallengeStore  = (*coretest.Memory)(nil)
+)
+
+// NewRelyingParty returns a passkey.RelyingParty over the in-memory store and s, for RPID and
+// Origin, with attestation "none", the decoy key derived from coretest.HMACKey and generous
+// rate limits.
+func NewRelyingParty(mem *coretest.Memory, s passkey.Sessions, now func() time.Time, logs *coretest.Logs) *passkey.RelyingParty {
+	w, err := passkey.NewWebAuthn(passkey.Config{RPID: RPID, RPName: "Latchkey test", Origins: []string{Origin}})
+	if err != nil {
+		panic(err)
+	}
+	lots := func(name string) core.Rule { return core.Rule{Name: name, Limit: 1000, Window: time.Minute} }
+	return &passkey.RelyingParty{
+		WebAuthn: w, Credentials: mem, Accounts: mem, Challenges: mem,
+		Sessions: s, Limiter: &core.RateLimiter{Counters: mem},
+		Audit:     slog.New(slog.NewJSONHandler(logs, nil)),
+		Now:       now,
+		DecoyKey:  core.DeriveKey(coretest.HMACKey, passkey.DecoyKeyLabel),
+		BeginByIP: lots("pk-begin-ip"), BeginByAccount: lots("pk-begin-acct"),
+		FinishByIP: lots("pk-finish-ip"), FinishByAccount: lots("pk-finish-acct"),
+	}
+}

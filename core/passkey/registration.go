@@ -1,0 +1,267 @@
+package passkey
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/webauthn"
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/internal/parallel"
+)
+
+// BeginSignUp starts the registration of a new account's first passkey. The account's random
+// 128-bit id, which is also its WebAuthn user handle, is chosen now; nothing but the challenge
+// is written until the ceremony finishes. Whether the email is taken is decided only then, by
+// the transaction that claims it, so this answers the same for every address.
+//
+// Round trips: the rate limits (by address and by email, concurrently), then the challenge.
+func (rp *RelyingParty) BeginSignUp(ctx context.Context, r SignUp, client core.Client) (RegistrationStart, error) {
+	const op = "passkey.RelyingParty.BeginSignUp"
+	now := rp.Now()
+	var email string
+	if r.Email != "" {
+		var err error
+		if email, err = core.NormalizeEmail(r.Email); err != nil {
+			return RegistrationStart{}, err
+		}
+	}
+	display, err := cleanLabel(op, "displayName", r.DisplayName, 64)
+	if err != nil {
+		return RegistrationStart{}, err
+	}
+	if err := rp.limit(ctx, now, rp.BeginByIP, client.IP, rp.BeginByAccount, rp.emailKey(email)); err != nil {
+		rp.audit(ctx, "passkey.registration_refused", "mode", "signup", "reason", "rate_limited", "ip", client.IP)
+		return RegistrationStart{}, err
+	}
+	uid := core.NewID()
+	handle, err := userHandle(uid)
+	if err != nil {
+		return RegistrationStart{}, core.Wrap(op, err)
+	}
+	u := webauthnUser{handle: handle, name: firstNonEmpty(email, display, "Latchkey account"), display: firstNonEmpty(display, email, "Latchkey account")}
+	creation, sd, err := rp.WebAuthn.BeginRegistration(u)
+	if err != nil {
+		return RegistrationStart{}, core.Wrap(op, err)
+	}
+	id, err := rp.putChallenge(ctx, core.CeremonyRegister, uid, ceremonyState{mode: modeSignUp, email: email, displayName: display, session: *sd}, now)
+	if err != nil {
+		return RegistrationStart{}, err
+	}
+	rp.audit(ctx, "passkey.registration_begun", "mode", "signup", "sub", uid, "ip", client.IP)
+	return RegistrationStart{ChallengeID: id, Options: creation.Response}, nil
+}
+
+// BeginAddPasskey starts the registration of another passkey for the holder of c. The
+// challenge is bound to that user: only a request carrying an access token of the same user
+// can finish it. The user's passkeys go into excludeCredentials, so an authenticator does not
+// register twice.
+//
+// Round trips: the rate limits, the user and the user's passkeys (concurrently), then the
+// challenge.
+func (rp *RelyingParty) BeginAddPasskey(ctx context.Context, c core.AccessClaims, client core.Client) (RegistrationStart, error) {
+	const op = "passkey.RelyingParty.BeginAddPasskey"
+	now := rp.Now()
+	var (
+		limitErr, userErr, listErr error
+		user                       core.User
+		list                       []core.Passkey
+	)
+	parallel.Do(
+		func() { limitErr = rp.limit(ctx, now, rp.BeginByIP, client.IP, rp.BeginByAccount, c.Subject) },
+		func() { user, userErr = rp.Accounts.GetUser(ctx, c.Subject) },
+		func() { list, listErr = rp.Credentials.UserPasskeys(ctx, c.Subject) },
+	)
+	if limitErr != nil {
+		rp.audit(ctx, "passkey.registration_refused", "mode", "add", "sub", c.Subject, "reason", "rate_limited", "ip", client.IP)
+		return RegistrationStart{}, limitErr
+	}
+	if core.Is(userErr, core.KindNotFound) {
+		return RegistrationStart{}, core.E(op, core.KindUnauthenticated, "invalid access token", userErr)
+	}
+	if err := parallel.First(userErr, listErr); err != nil {
+		return RegistrationStart{}, err
+	}
+	if len(list) >= core.MaxPasskeys {
+		return RegistrationStart{}, core.E(op, core.KindConflict, fmt.Sprintf("an account holds at most %d passkeys", core.MaxPasskeys), core.ErrTooManyPasskeys)
+	}
+	handle, err := userHandle(user.ID)
+	if err != nil {
+		return RegistrationStart{}, core.Wrap(op, err)
+	}
+	exclude := make([]protocol.CredentialDescriptor, 0, len(list))
+	for _, pk := range list {
+		cred, err := webauthnCredential(pk)
+		if err != nil {
+			return RegistrationStart{}, core.Wrap(op, err)
+		}
+		exclude = append(exclude, cred.Descriptor())
+	}
+	u := webauthnUser{handle: handle, name: firstNonEmpty(user.Email, user.DisplayName, "Latchkey account"), display: firstNonEmpty(user.DisplayName, user.Email, "Latchkey account")}
+	creation, sd, err := rp.WebAuthn.BeginRegistration(u, webauthn.WithExclusions(exclude))
+	if err != nil {
+		return RegistrationStart{}, core.Wrap(op, err)
+	}
+	id, err := rp.putChallenge(ctx, core.CeremonyRegister, user.ID, ceremonyState{mode: modeAdd, session: *sd}, now)
+	if err != nil {
+		return RegistrationStart{}, err
+	}
+	rp.audit(ctx, "passkey.registration_begun", "mode", "add", "sub", user.ID, "sid", c.SessionID, "ip", client.IP)
+	return RegistrationStart{ChallengeID: id, Options: creation.Response}, nil
+}
+
+// FinishRegistration verifies a new credential (WebAuthn §7.1) against the challenge it was
+// made for and stores it: on sign-up together with the new account and its email, in one
+// transaction, followed by a new session; otherwise added to the account that began the
+// ceremony, which must be the caller's. The challenge is consumed by an atomic take, so it
+// completes at most one ceremony; a login challenge never completes a registration. A
+// credential id registered to anyone already is refused (§7.1 step 26).
+func (rp *RelyingParty) FinishRegistration(ctx context.Context, r RegistrationFinish) (Registration, error) {
+	const op = "passkey.RelyingParty.FinishRegistration"
+	now := rp.Now()
+	fail := func(mode, reason string, cause error, attrs ...any) error {
+		rp.audit(ctx, "passkey.registration_failed", append([]any{"mode", mode, "reason", reason, "ip", r.Client.IP, "devinfo", devInfo(cause)}, attrs...)...)
+		return core.E(op, core.KindInvalid, detailRegistrationFailed, cause)
+	}
+	name, err := cleanLabel(op, "name", r.Name, 64)
+	if err != nil {
+		return Registration{}, err
+	}
+	parsed, parseErr := protocol.ParseCredentialCreationResponseBytes(r.Credential)
+	if !validChallengeID(r.ChallengeID) {
+		if err := rp.Limiter.Allow(ctx, rp.FinishByIP, r.Client.IP, now); err != nil {
+			return Registration{}, err
+		}
+		return Registration{}, fail("unknown", "malformed_request", nil)
+	}
+
+	var (
+		ch               core.Challenge
+		takeErr, ipLimit error
+	)
+	parallel.Do(
+		func() { ch, takeErr = rp.Challenges.TakeChallenge(ctx, r.ChallengeID, now) },
+		func() { ipLimit = rp.Limiter.Allow(ctx, rp.FinishByIP, r.Client.IP, now) },
+	)
+	if ipLimit != nil {
+		rp.audit(ctx, "passkey.registration_refused", "reason", "rate_limited", "ip", r.Client.IP)
+		return Registration{}, ipLimit
+	}
+	switch {
+	case core.Is(takeErr, core.KindNotFound):
+		return Registration{}, fail("unknown", "challenge_unknown_or_expired", takeErr)
+	case takeErr != nil:
+		return Registration{}, takeErr
+	case ch.Ceremony != core.CeremonyRegister:
+		return Registration{}, fail("unknown", "challenge_of_another_ceremony", nil, "ceremony", ch.Ceremony.String())
+	}
+	st, err := decodeState(ch.State)
+	if err != nil {
+		return Registration{}, core.Wrap(op, err)
+	}
+	mode := "signup"
+	if st.mode == modeAdd {
+		mode = "add"
+		// The challenge of an added passkey is bound to the user who began it.
+		if r.Claims == nil || r.Claims.Subject != ch.UserID {
+			var caller string
+			if r.Claims != nil {
+				caller = r.Claims.Subject
+			}
+			return Registration{}, fail(mode, "challenge_of_another_user", nil, "sub", ch.UserID, "caller", caller)
+		}
+	}
+	account := ch.UserID
+	if st.email != "" {
+		account = rp.emailKey(st.email)
+	}
+	if err := rp.Limiter.Allow(ctx, rp.FinishByAccount, account, now); err != nil {
+		rp.audit(ctx, "passkey.registration_refused", "mode", mode, "sub", ch.UserID, "reason", "rate_limited", "ip", r.Client.IP)
+		return Registration{}, err
+	}
+	if parseErr != nil {
+		return Registration{}, fail(mode, "malformed_credential", parseErr, "sub", ch.UserID)
+	}
+	if now.After(ch.ExpiresAt) {
+		return Registration{}, fail(mode, "challenge_expired", nil, "sub", ch.UserID)
+	}
+	handle, err := userHandle(ch.UserID)
+	if err != nil {
+		return Registration{}, core.Wrap(op, err)
+	}
+	cred, err := rp.WebAuthn.CreateCredential(webauthnUser{handle: handle}, st.session, parsed)
+	if err != nil {
+		return Registration{}, fail(mode, "verification_failed", err, "sub", ch.UserID)
+	}
+	if len(cred.ID) == 0 || len(cred.ID) > maxCredentialID {
+		return Registration{}, fail(mode, "credential_id_length", nil, "sub", ch.UserID)
+	}
+	pk := core.Passkey{
+		ID:                base64.RawURLEncoding.EncodeToString(cred.ID),
+		UserID:            ch.UserID,
+		Name:              name,
+		PublicKey:         cred.PublicKey,
+		SignCount:         cred.Authenticator.SignCount,
+		AAGUID:            cred.Authenticator.AAGUID,
+		AttestationFormat: cred.AttestationFormat,
+		AttestationType:   cred.AttestationType,
+		UserVerified:      cred.Flags.UserVerified,
+		BackupEligible:    cred.Flags.BackupEligible,
+		BackupState:       cred.Flags.BackupState,
+		CreatedAt:         now,
+	}
+	for _, t := range cred.Transport {
+		pk.Transports = append(pk.Transports, string(t))
+	}
+	if pk.Name == "" {
+		pk.Name = DefaultPasskeyName(pk.AAGUID)
+	}
+
+	if st.mode == modeAdd {
+		err := rp.Credentials.AddPasskey(ctx, pk)
+		if err != nil {
+			return Registration{}, rp.storeRefusal(ctx, op, mode, pk, r.Client, err)
+		}
+		rp.audit(ctx, "passkey.registered", "mode", mode, "sub", pk.UserID, "passkey", pk.ID, "aaguid", AAGUIDString(pk.AAGUID),
+			"backed_up", pk.BackupState, "sid", r.Claims.SessionID, "ip", r.Client.IP)
+		return Registration{User: core.User{ID: pk.UserID}, Passkey: pk}, nil
+	}
+
+	user := core.User{ID: ch.UserID, Email: st.email, DisplayName: st.displayName, CreatedAt: now}
+	if err := rp.Accounts.CreateAccount(ctx, user, pk); err != nil {
+		return Registration{}, rp.storeRefusal(ctx, op, mode, pk, r.Client, err)
+	}
+	rp.audit(ctx, "account.created", "sub", user.ID, "with_email", user.Email != "", "ip", r.Client.IP)
+	rp.audit(ctx, "passkey.registered", "mode", mode, "sub", pk.UserID, "passkey", pk.ID, "aaguid", AAGUIDString(pk.AAGUID),
+		"backed_up", pk.BackupState, "ip", r.Client.IP)
+	tr, err := rp.Sessions.Start(ctx, core.StartRequest{UserID: user.ID, AMR: AMR, Client: r.Client})
+	if err != nil {
+		return Registration{}, err
+	}
+	rp.audit(ctx, "auth.login.succeeded", "method", "passkey", "ceremony", "signup", "sub", user.ID, "sid", tr.SessionID, "passkey", pk.ID, "ip", r.Client.IP)
+	return Registration{User: user, Passkey: pk, Tokens: &tr}, nil
+}
+
+// storeRefusal turns a store's refusal of a new passkey into the client's answer.
+func (rp *RelyingParty) storeRefusal(ctx context.Context, op core.Op, mode string, pk core.Passkey, client core.Client, err error) error {
+	reason, detail := "", ""
+	switch {
+	case errors.Is(err, core.ErrEmailTaken):
+		reason, detail = "email_taken", "an account with this email exists already; sign in instead"
+	case errors.Is(err, core.ErrPasskeyTaken):
+		reason, detail = "credential_taken", "this passkey is registered already"
+	case errors.Is(err, core.ErrTooManyPasskeys):
+		reason, detail = "too_many_passkeys", fmt.Sprintf("an account holds at most %d passkeys", core.MaxPasskeys)
+	case core.Is(err, core.KindNotFound):
+		rp.audit(ctx, "passkey.registration_failed", "mode", mode, "reason", "user_gone", "sub", pk.UserID, "ip", client.IP)
+		return core.E(op, core.KindUnauthenticated, "invalid access token", err)
+	case core.Is(err, core.KindConflict):
+		reason, detail = "user_id_taken", detailRegistrationFailed
+	default:
+		return err
+	}
+	rp.audit(ctx, "passkey.registration_failed", "mode", mode, "reason", reason, "sub", pk.UserID, "passkey", pk.ID, "ip", client.IP)
+	return core.E(op, core.KindConflict, detail, err)
+}

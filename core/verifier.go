@@ -1,0 +1,151 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Verifier decides whether an access token is good: its signature and claims, checked locally
+// against the public keys loaded once per process, then its revocation state, read with one
+// strongly consistent round trip. It can only verify: it holds no signing key, no HMAC key and
+// no session writer, which is all the authorizer needs and all it gets.
+type Verifier struct {
+	Keys     KeySource
+	States   AccessStates
+	Issuer   string
+	Audience string
+	Leeway   time.Duration // clock skew tolerated on exp and iat
+	Now      func() time.Time
+
+	parserOnce sync.Once
+	parser     *jwt.Parser
+}
+
+// Authenticate verifies an access token and then decides revocation with one strongly
+// consistent read of its session, its jti and its user: the token fails if the session is
+// revoked, expired or idle, the jti is denied, or the user is gone, disabled or has asked that
+// tokens issued before a time be refused. KindUnauthenticated for every refusal, with no hint
+// of which check failed; KindUnavailable when the store or, on a cold start, the HSM cannot be
+// reached.
+func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, error) {
+	const op = "core.Verifier.Authenticate"
+	now := v.Now()
+	c, err := v.Verify(ctx, raw, now)
+	if err != nil {
+		return AccessClaims{}, err
+	}
+	st, err := v.States.AccessState(ctx, c.SessionID, c.ID, c.Subject, now)
+	if err != nil {
+		return AccessClaims{}, err
+	}
+	var why string
+	switch {
+	case !st.SessionFound || !st.Session.Live(now):
+		why = "session ended"
+	case st.Session.UserID != c.Subject:
+		why = "session of another user"
+	case st.TokenDenied:
+		why = "token revoked"
+	case !st.UserFound || st.User.Disabled:
+		why = "user gone or disabled"
+	case c.IssuedAt.Before(st.User.TokensNotBefore.Truncate(time.Second)):
+		why = "token issued before the user's not-before time"
+	default:
+		return c, nil
+	}
+	return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New(why))
+}
+
+// errBadToken is the one answer for every token that fails verification; the reason is
+// logged, never told to the caller.
+var errBadToken = errors.New("invalid access token")
+
+// Verify checks raw's signature and claims and returns them; it does not decide revocation
+// (Authenticate does, with one store read). It accepts exactly ES256 under a key of
+// ours found by kid, never follows jku, x5u or jwk headers, and requires exp, iat, iss, aud and
+// typ at+jwt (RFC 8725 §3.1, §3.11; RFC 9068 §4). Every failure is KindUnauthenticated except
+// an unreachable HSM on a cold start, which is KindUnavailable.
+func (v *Verifier) Verify(ctx context.Context, raw string, now time.Time) (AccessClaims, error) {
+	const op = "core.Verifier.Verify"
+	if raw == "" || len(raw) > MaxTokenLength || strings.Count(raw, ".") != 2 {
+		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errBadToken)
+	}
+	keys, err := v.Keys.PublicKeys(ctx)
+	if err != nil {
+		return AccessClaims{}, err
+	}
+	var wire jwtClaims
+	_, err = v.jwtParser().ParseWithClaims(raw, &wire, func(tok *jwt.Token) (any, error) {
+		if typ, _ := tok.Header["typ"].(string); !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
+			return nil, fmt.Errorf("typ %q is not %s", typ, accessTokenType)
+		}
+		kid, _ := tok.Header["kid"].(string)
+		for _, k := range keys {
+			if k.ID == kid {
+				return k.Key, nil
+			}
+		}
+		return nil, fmt.Errorf("unknown kid %q", kid)
+	})
+	if err == nil {
+		err = v.validate(&wire, now)
+	}
+	if err != nil {
+		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", err)
+	}
+	if wire.IssuedAt == nil || wire.ID == "" || wire.Subject == "" || wire.SessionID == "" {
+		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New("iat, jti, sub or sid missing"))
+	}
+	return AccessClaims{
+		Issuer:    wire.Issuer,
+		Subject:   wire.Subject,
+		Audience:  v.Audience,
+		ExpiresAt: wire.ExpiresAt.Time,
+		IssuedAt:  wire.IssuedAt.Time,
+		ID:        wire.ID,
+		SessionID: wire.SessionID,
+		AuthTime:  time.Unix(wire.AuthTime, 0),
+		AMR:       wire.AMR,
+		Scope:     wire.Scope,
+	}, nil
+}
+
+// jwtParser is built once: it checks structure, the ES256-only algorithm list and the
+// signature; validate checks the claims, with the caller's clock.
+func (v *Verifier) jwtParser() *jwt.Parser {
+	v.parserOnce.Do(func() {
+		v.parser = jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+			jwt.WithStrictDecoding(),
+			jwt.WithoutClaimsValidation(),
+		)
+	})
+	return v.parser
+}
+
+// validate requires exp, iat, iss and aud and checks them at now (RFC 9068 §4; golang-jwt
+// would accept a token without exp unless told otherwise).
+func (v *Verifier) validate(c *jwtClaims, now time.Time) error {
+	switch {
+	case c.ExpiresAt == nil:
+		return errors.New("exp missing")
+	case !now.Before(c.ExpiresAt.Add(v.Leeway)):
+		return errors.New("token expired")
+	case c.IssuedAt == nil:
+		return errors.New("iat missing")
+	case c.IssuedAt.After(now.Add(v.Leeway)):
+		return errors.New("iat in the future")
+	case c.Issuer != v.Issuer:
+		return fmt.Errorf("iss %q is not ours", c.Issuer)
+	case !slices.Contains(c.Audience, v.Audience):
+		return fmt.Errorf("aud %q does not include %q", c.Audience, v.Audience)
+	}
+	return nil
+}

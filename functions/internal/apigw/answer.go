@@ -1,0 +1,237 @@
+package apigw
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/latchkey/latchkey/core"
+)
+
+// answer is what the edge says for one kind of error: the HTTP status of its problem
+// (RFC 9457), and the error code and status of the OAuth endpoints (RFC 6749 §5.2), where a
+// bad grant is a 400 invalid_grant rather than a 401.
+type answer struct {
+	status      int
+	oauthCode   string
+	oauthStatus int
+}
+
+// answers is the one map from core.Kind to HTTP. A kind missing from it is answered as
+// KindInternal.
+var answers = map[core.Kind]answer{
+	core.KindInternal:        {http.StatusInternalServerError, "server_error", http.StatusInternalServerError},
+	core.KindInvalid:         {http.StatusBadRequest, "invalid_request", http.StatusBadRequest},
+	core.KindUnauthenticated: {http.StatusUnauthorized, "invalid_grant", http.StatusBadRequest},
+	core.KindForbidden:       {http.StatusForbidden, "unauthorized_client", http.StatusBadRequest},
+	core.KindNotFound:        {http.StatusNotFound, "invalid_grant", http.StatusBadRequest},
+	core.KindConflict:        {http.StatusConflict, "invalid_request", http.StatusBadRequest},
+	core.KindTooLarge:        {http.StatusRequestEntityTooLarge, "invalid_request", http.StatusRequestEntityTooLarge},
+	core.KindRateLimited:     {http.StatusTooManyRequests, "slow_down", http.StatusTooManyRequests},
+	core.KindUnavailable:     {http.StatusServiceUnavailable, "temporarily_unavailable", http.StatusServiceUnavailable},
+}
+
+func answerOf(k core.Kind) answer {
+	if a, ok := answers[k]; ok {
+		return a
+	}
+	return answers[core.KindInternal]
+}
+
+// Status is the HTTP status of a problem of kind k.
+func Status(k core.Kind) int { return answerOf(k).status }
+
+// oauthError marks an error to be answered as an RFC 6749 §5.2 error object.
+type oauthError struct{ error }
+
+func (e oauthError) Unwrap() error { return e.error }
+
+// OAuth marks err, returned by the handler of an OAuth endpoint (token, revocation,
+// introspection), to be answered as an RFC 6749 §5.2 error object rather than a problem.
+// OAuth(nil) is nil.
+func OAuth(err error) error {
+	if err == nil {
+		return nil
+	}
+	return oauthError{err}
+}
+
+// Answer is how Serve answers a handler's error: OAuthError for errors marked with OAuth,
+// Error for every other.
+func Answer(ctx context.Context, log *slog.Logger, err error) Response {
+	var oe oauthError
+	if errors.As(err, &oe) {
+		return OAuthError(ctx, log, oe.error)
+	}
+	return Error(ctx, log, err)
+}
+
+// logCause logs an internal error once, in full, and an unavailable dependency as a warning.
+// Nothing of either reaches the client.
+func logCause(ctx context.Context, log *slog.Logger, kind core.Kind, err error) {
+	switch kind {
+	case core.KindInternal:
+		log.ErrorContext(ctx, "internal error", "err", err)
+	case core.KindUnavailable:
+		log.WarnContext(ctx, "dependency unavailable", "err", err)
+	}
+}
+
+// Error answers err as a problem. Internal errors are logged once here and answered with a
+// bare 500 that says nothing about the cause; client errors carry only their client-safe
+// Detail. Unauthenticated answers carry the RFC 6750 challenge; rate-limited ones Retry-After.
+func Error(ctx context.Context, log *slog.Logger, err error) Response {
+	kind := core.KindOf(err)
+	logCause(ctx, log, kind, err)
+	detail := core.DetailOf(err)
+	if kind == core.KindInternal {
+		detail = ""
+	}
+	resp := Problem(Status(kind), kind.String(), detail)
+	switch kind {
+	case core.KindUnauthenticated:
+		resp.Headers["WWW-Authenticate"] = `Bearer error="invalid_token"`
+	case core.KindRateLimited:
+		resp.Headers["Retry-After"] = retryAfter(err)
+	}
+	return resp
+}
+
+// OAuthError answers err as an RFC 6749 §5.2 error object, with the kind's OAuth code and
+// status from the same map as Error; internal errors are a bare server_error.
+func OAuthError(ctx context.Context, log *slog.Logger, err error) Response {
+	kind := core.KindOf(err)
+	logCause(ctx, log, kind, err)
+	a := answerOf(kind)
+	var description string
+	switch kind {
+	case core.KindInternal:
+	case core.KindUnavailable:
+		description = "try again shortly"
+	default:
+		description = core.DetailOf(err)
+	}
+	resp := OAuthProblem(a.oauthStatus, a.oauthCode, description)
+	if kind == core.KindRateLimited {
+		resp.Headers["Retry-After"] = retryAfter(err)
+	}
+	return resp
+}
+
+// retryAfter is the Retry-After value of a rate-limit error: whole seconds, at least 1.
+func retryAfter(err error) string {
+	secs := int((core.RetryAfterOf(err) + time.Second - 1) / time.Second)
+	return strconv.Itoa(max(secs, 1))
+}
+
+// JSON answers status with v encoded as JSON.
+func JSON(status int, v any) Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return bare500()
+	}
+	return Response{
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "application/json"},
+		Body:       string(b),
+	}
+}
+
+// NoContent answers 204.
+func NoContent() Response {
+	return Response{StatusCode: http.StatusNoContent, Headers: map[string]string{}}
+}
+
+// problem is an RFC 9457 problem details object. Code is an extension member carrying the
+// core.Kind, so clients can branch without parsing prose.
+type problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   string `json:"code"`
+}
+
+// Problem answers an application/problem+json body for status.
+func Problem(status int, code, detail string) Response {
+	return ProblemWith(status, code, detail, nil)
+}
+
+// ProblemWith answers a problem with extension members (RFC 9457 §3.2) beside the standard
+// ones; a member named like a standard one is ignored.
+func ProblemWith(status int, code, detail string, extra map[string]any) Response {
+	members := map[string]any{}
+	for k, v := range extra {
+		members[k] = v
+	}
+	members["type"] = "about:blank"
+	members["title"] = http.StatusText(status)
+	members["status"] = status
+	members["code"] = code
+	if detail != "" {
+		members["detail"] = detail
+	} else {
+		delete(members, "detail")
+	}
+	b, _ := json.Marshal(members)
+	return Response{
+		StatusCode: status,
+		Headers:    map[string]string{"Content-Type": "application/problem+json"},
+		Body:       string(b),
+	}
+}
+
+// NotFound answers the problem for a route this function does not serve.
+func NotFound(req *Request) Response {
+	return Problem(http.StatusNotFound, core.KindNotFound.String(), "no such route: "+req.RequestContext.HTTP.Method+" "+req.RawPath)
+}
+
+func bare500() Response {
+	return Problem(http.StatusInternalServerError, core.KindInternal.String(), "")
+}
+
+// OAuthProblem answers an RFC 6749 §5.2 error object: {"error": code, "error_description"}
+// (the description left out when empty), uncacheable as §5.1 requires of token responses.
+func OAuthProblem(status int, code, description string) Response {
+	body := map[string]string{"error": code}
+	if description != "" {
+		body["error_description"] = description
+	}
+	resp := JSON(status, body)
+	resp.Headers["Pragma"] = "no-cache"
+	return resp
+}
+
+// TokenBody is the token response of every sign-in and refresh: RFC 6749 §5.1 plus the
+// session id.
+type TokenBody struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+	SessionID    string `json:"session_id"`
+}
+
+// NewTokenBody is the token response of tr.
+func NewTokenBody(tr core.TokenResponse) TokenBody {
+	return TokenBody{
+		AccessToken:  tr.AccessToken,
+		TokenType:    "Bearer",
+		ExpiresIn:    int(tr.ExpiresIn / time.Second),
+		RefreshToken: tr.RefreshToken,
+		SessionID:    tr.SessionID,
+	}
+}
+
+// Tokens answers status with a body that carries tokens (a TokenBody, or a larger object
+// embedding one), never to be cached (RFC 6749 §5.1: Cache-Control no-store, Pragma no-cache).
+func Tokens(status int, body any) Response {
+	resp := JSON(status, body)
+	resp.Headers["Cache-Control"] = "no-store"
+	resp.Headers["Pragma"] = "no-cache"
+	return resp
+}

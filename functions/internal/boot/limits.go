@@ -1,0 +1,48 @@
+package boot
+
+import "time"
+
+// Leeway is the clock skew tolerated on access-token times (exp, iat) between the nodes that
+// sign and the nodes that verify.
+const Leeway = 30 * time.Second
+
+// Timeouts of the cold-start reads. A function that cannot load the HMAC secret cannot serve,
+// so that read fails the cold start; the public keys are only preloaded (a KMS that is down
+// at cold start is retried on first use).
+const (
+	SecretTimeout = 5 * time.Second
+	KeysTimeout   = 3 * time.Second
+)
+
+// Rule is one rate limit: at most Limit hits per Window for each key, counted under Name.
+// It has the fields of core.Rule, so main converts with core.Rule(r).
+type Rule struct {
+	Name   string // part of the counter key: changing it resets every counter of the rule
+	Limit  int64
+	Window time.Duration
+}
+
+// Limits are the rate limits of the endpoints (docs/security.md, abuse). They throttle rather
+// than lock out: a window ends and the key may try again.
+type Limits struct {
+	// On /v1/token. A well-behaved client refreshes once per access-token lifetime; these
+	// leave room for many tabs and retries and stop brute force and runaway loops.
+	TokenByIP      Rule
+	TokenBySession Rule
+	// On the passkey ceremonies, per client address and per account (normalized email or
+	// user id), on begin and on finish.
+	PasskeyBeginByIP       Rule
+	PasskeyBeginByAccount  Rule
+	PasskeyFinishByIP      Rule
+	PasskeyFinishByAccount Rule
+}
+
+// DefaultLimits are the limits every deployment runs with.
+var DefaultLimits = Limits{
+	TokenByIP:              Rule{Name: "token-ip", Limit: 120, Window: time.Minute},
+	TokenBySession:         Rule{Name: "token-sid", Limit: 30, Window: time.Minute},
+	PasskeyBeginByIP:       Rule{Name: "pk-begin-ip", Limit: 60, Window: time.Minute},
+	PasskeyBeginByAccount:  Rule{Name: "pk-begin-acct", Limit: 20, Window: time.Minute},
+	PasskeyFinishByIP:      Rule{Name: "pk-finish-ip", Limit: 60, Window: time.Minute},
+	PasskeyFinishByAccount: Rule{Name: "pk-finish-acct", Limit: 30, Window: time.Minute},
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/passkey"
+	"github.com/latchkey/latchkey/core/passkey/passkeytest"
+	"github.com/latchkey/latchkey/functions/internal/fntest"
+	"github.com/latchkey/latchkey/local/testenv"
+)
+
+// TestPasskeyRoundTrips builds the function as main does and runs sign-up and sign-in against
+// DynamoDB Local and the moto KMS, counting the AWS calls: login-finish is the take of the
+// challenge, the read of the credential and two rate-limit ADDs (stage 1), then the counter
+// write, the session write, the read of the user and one KMS Sign (stage 2). Login-begin makes
+// the same calls for an email no account holds as for a real one.
+func TestPasskeyRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	d := fntest.NewDeployment(t)
+	awsCfg := d.AWS
+	calls := testenv.CountCalls(&awsCfg)
+	h, err := newHandler(ctx, d.Config(t), awsCfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := h.rp
+	auth := passkeytest.NewAuthenticator("http://localhost:3000")
+	cli := core.Client{IP: "127.0.0.1"}
+	email := testenv.Name("alice") + "@example.com"
+
+	start, err := p.BeginSignUp(ctx, passkey.SignUp{Email: email}, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, _ := json.Marshal(start.Options)
+	resp, _, err := auth.Create(opts, passkeytest.Tweaks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli}); err != nil {
+		t.Fatal(err)
+	}
+
+	beginCalls := map[string]string{}
+	var login passkey.LoginStart
+	for _, who := range []string{email, "nobody-" + email} {
+		calls.Reset()
+		ls, err := p.BeginLogin(ctx, who, cli)
+		if err != nil {
+			t.Fatal(err)
+		}
+		beginCalls[who] = calls.String()
+		if who == email {
+			login = ls
+		}
+	}
+	want := "DynamoDB.GetItem=1 DynamoDB.PutItem=1 DynamoDB.Query=1 DynamoDB.UpdateItem=2"
+	for who, got := range beginCalls {
+		if got != want {
+			t.Errorf("login-begin for %s: %s, want %s", who, got, want)
+		}
+	}
+
+	opts, _ = json.Marshal(login.Options)
+	assertion, err := auth.Get(opts, passkeytest.Tweaks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls.Reset()
+	if _, err := p.FinishLogin(ctx, login.ChallengeID, assertion, cli); err != nil {
+		t.Fatal(err)
+	}
+	want = "DynamoDB.DeleteItem=1 DynamoDB.GetItem=2 DynamoDB.PutItem=1 DynamoDB.UpdateItem=3 KMS.Sign=1"
+	if got := calls.String(); got != want {
+		t.Errorf("login-finish: %s, want %s", got, want)
+	}
+	// The replay is refused after the same first stage.
+	if _, err := p.FinishLogin(ctx, login.ChallengeID, assertion, cli); !core.Is(err, core.KindUnauthenticated) {
+		t.Fatalf("replayed login-finish: %v", err)
+	}
+}
