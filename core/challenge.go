@@ -3,7 +3,7 @@ package core
 import "time"
 
 // Ceremony says which WebAuthn ceremony a challenge belongs to. A challenge issued for one
-// ceremony never completes the other (SECURITY.md, passkeys).
+// ceremony never completes the other (docs/security.md, passkeys).
 type Ceremony uint8
 
 // The two ceremonies.

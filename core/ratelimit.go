@@ -14,7 +14,7 @@ type Rule struct {
 }
 
 // RateLimiter throttles through counters shared by every node, so the limit holds across
-// Lambda instances (SECURITY.md, abuse). It throttles rather than locks out: once the window
+// Lambda instances (docs/security.md, abuse). It throttles rather than locks out: once the window
 // ends the key may try again, so an attacker cannot lock a victim out for long.
 type RateLimiter struct {
 	Counters Counters

@@ -30,8 +30,8 @@ type RefreshClaims struct {
 // base64url(HMAC-SHA256(key, "lkr1." + payload)). The MAC makes the token unforgeable and is
 // its 256 bits of secret; the store keeps only the session's current generation, so a token
 // can be re-derived (a retry within the grace window gets the same successor) but a stolen
-// table dump yields no usable token. This replaces the per-session nonce of ARCHITECTURE.md §4:
-// the MAC is checked before any I/O, so a caller who knows a session id cannot touch it.
+// table dump yields no usable token. It needs no per-session nonce: the MAC is checked before
+// any I/O, so a caller who knows a session id cannot touch it.
 type RefreshCodec struct {
 	key []byte
 }

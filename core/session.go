@@ -6,7 +6,7 @@ import (
 )
 
 // Session is one sign-in of one user on one client: the family of refresh tokens that rotate
-// from it and the access tokens they mint (ARCHITECTURE.md §4).
+// from it and the access tokens they mint (docs/architecture.md).
 type Session struct {
 	ID            string
 	UserID        string

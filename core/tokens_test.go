@@ -89,7 +89,7 @@ func TestVerifyAcceptsGoodTokens(t *testing.T) {
 	}
 }
 
-// TestVerifyRefusesForgeries runs the forgery table of SECURITY.md: every entry fails as
+// TestVerifyRefusesForgeries runs the forgery table of docs/security.md (tokens): every entry fails as
 // unauthenticated, quickly.
 func TestVerifyRefusesForgeries(t *testing.T) {
 	s := coretest.NewSigner(1)
@@ -114,7 +114,7 @@ func (n noKeys) PublicKeys(context.Context) ([]core.PublicKey, error) {
 }
 
 // TestHugeTokensFailBeforeAnyWork: a token over MaxTokenLength is refused before decoding or
-// key lookup, so its size costs nothing (SECURITY.md: no unbounded work).
+// key lookup, so its size costs nothing (docs/security.md, tokens: no unbounded work).
 func TestHugeTokensFailBeforeAnyWork(t *testing.T) {
 	tk := verifier(noKeys{t: t})
 	huge := strings.Repeat("a", core.MaxTokenLength) + ".b.c"

@@ -26,7 +26,7 @@ func (s *Store) PutChallenge(ctx context.Context, c core.Challenge, now time.Tim
 
 // TakeChallenge removes and returns the challenge id in one conditional DeleteItem
 // (passkey.ChallengeStore), so that a challenge completes at most one ceremony (WebAuthn §13.4.3,
-// SECURITY.md: single use, atomic take).
+// docs/security.md, passkeys: single use, atomic take).
 func (s *Store) TakeChallenge(ctx context.Context, id string, now time.Time) (core.Challenge, error) {
 	const op core.Op = "dynamo.Store.TakeChallenge"
 	var item challengeItem

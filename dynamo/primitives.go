@@ -15,7 +15,7 @@ import (
 )
 
 // The generic single-item primitives every entity is stored with. Each is one round trip and
-// applies the expiry rule of ARCHITECTURE.md §3: an item is live at now if it has no expiresAt
+// applies the expiry rule of docs/architecture.md (single-table items): an item is live at now if it has no expiresAt
 // or its expiresAt is after now; an item that is not live is absent, whether or not TTL has
 // deleted it yet.
 

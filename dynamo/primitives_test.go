@@ -130,7 +130,7 @@ func (c *countingAPI) Query(ctx context.Context, in *dynamodb.QueryInput, optFns
 }
 
 // Every port method is one round trip, and the denylist read is strongly consistent
-// (ARCHITECTURE.md §3: the revocation path reads the base table consistently).
+// (docs/security.md, sessions and refresh: the revocation path reads the base table consistently).
 func TestOneRoundTripEach(t *testing.T) {
 	client, table := testTable(t)
 	api := &countingAPI{API: client}

@@ -1,4 +1,4 @@
-// Package dynamo is Latchkey's DynamoDB adapter: the single-table schema (ARCHITECTURE.md §3)
+// Package dynamo is Latchkey's DynamoDB adapter: the single-table schema (docs/architecture.md, single-table items)
 // and the Store that implements core's storage ports on it.
 //
 // DynamoDB deletes expired items late (typically within two days), so every read and every

@@ -45,7 +45,7 @@ type Grant struct {
 }
 
 // Token-issuing functions sign with the KMS key and read the HMAC secret; verifying-only
-// functions get kms:GetPublicKey and nothing else on the key (SECURITY.md, least privilege).
+// functions get kms:GetPublicKey and nothing else on the key (docs/security.md, least privilege).
 var (
 	signAndVerify = Grant{SigningKey, []string{"kms:Sign", "kms:GetPublicKey"}}
 	readSecret    = Grant{HmacSecret, []string{"secretsmanager:GetSecretValue"}}

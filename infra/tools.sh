@@ -18,7 +18,7 @@ export PATH="$NODE_PREFIX/node_modules/.bin:$PATH"
 
 export CDK_DISABLE_VERSION_CHECK=true    # no npm registry lookup for a newer CLI
 export CDK_DISABLE_CLI_TELEMETRY=true    # no telemetry upload
-# jsii's banner about Node 20's end of life is noise here (shared/notes/TOOLCHAIN.md).
+# jsii's banner about Node 20's end of life is noise here: the CDK CLI works on Node 20.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=${JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION:-20}
 export SAM_CLI_TELEMETRY=0
 

@@ -41,7 +41,7 @@ func seg(v any) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Forgeries returns the refusal table of SECURITY.md (tokens) and RFC 8725: each entry is a
+// Forgeries returns the refusal table of docs/security.md (tokens) and RFC 8725: each entry is a
 // token built around good claims that must fail verification. Entries that need a real
 // signature are signed by signer, the service's own HSM, to show that a valid signature alone
 // is not enough.

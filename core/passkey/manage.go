@@ -38,7 +38,7 @@ func (rp *RelyingParty) RenamePasskey(ctx context.Context, c core.AccessClaims, 
 }
 
 // DeletePasskey removes one of the caller's passkeys, unless it is the account's last:
-// KindConflict then (ARCHITECTURE.md §5), decided atomically by the store. Another user's
+// KindConflict then (docs/security.md, passkeys), decided atomically by the store. Another user's
 // passkey answers KindNotFound.
 func (rp *RelyingParty) DeletePasskey(ctx context.Context, c core.AccessClaims, id string) error {
 	const op = "passkey.RelyingParty.DeletePasskey"

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/internal/parallel"
 )

@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
+
 	"github.com/latchkey/latchkey/core"
 )
 
@@ -56,8 +57,9 @@ func NewWebAuthn(c Config) (*webauthn.WebAuthn, error) {
 	return w, nil
 }
 
+// devInfo is go-webauthn's developer detail of err, for the logs only, never for clients. The
 // detail of a challenge mismatch quotes the expected and received challenges, and challenges
-// never go to logs (SECURITY.md), so only its summary is kept.
+// never go to logs (docs/security.md, logs and secrets), so only its summary is kept.
 func devInfo(err error) string {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {

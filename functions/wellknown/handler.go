@@ -59,7 +59,7 @@ type jwksBody struct {
 }
 
 // jwks publishes every configured key, the signing key first. Verifiers may cache it for a
-// few minutes: a new key is published before it signs (ARCHITECTURE.md §4, rotation).
+// few minutes: a new key is published before it signs (docs/security.md, tokens: rotation).
 func (h *handler) jwks(ctx context.Context) (apigw.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, keysTimeout)
 	defer cancel()

@@ -1,6 +1,6 @@
 // app.js is the Latchkey demo page: passkey sign-up and sign-in (button and autofill), the
 // account's passkeys and sessions, sign-out. Plain JavaScript against the HTTP API of
-// shared/design/API.md; the WebAuthn JSON encoding is @simplewebauthn/browser's, loaded from
+// docs/api.md; the WebAuthn JSON encoding is @simplewebauthn/browser's, loaded from
 // /vendor/ as the global SimpleWebAuthnBrowser.
 //
 // Where the tokens live: the access token only in memory; the refresh token also in

@@ -23,7 +23,7 @@ type (
 	Response = events.APIGatewayV2HTTPResponse
 )
 
-// MaxBody is the largest request body Latchkey reads (API.md: bodies over 64 KB answer 413).
+// MaxBody is the largest request body Latchkey reads (docs/api.md, errors: bodies over 64 KB answer 413).
 const MaxBody = 64 << 10
 
 // HandlerFunc handles one request. An error it returns is answered by Serve: as an RFC 6749
@@ -106,7 +106,7 @@ func Header(req *Request, name string) string {
 }
 
 // ClientIP is the caller's address as API Gateway observed it on the connection. It never
-// reads X-Forwarded-For or any other header the caller controls (SECURITY.md, abuse).
+// reads X-Forwarded-For or any other header the caller controls (docs/security.md, abuse).
 func ClientIP(req *Request) string {
 	return req.RequestContext.HTTP.SourceIP
 }

@@ -129,3 +129,65 @@ func TestCommonHeaders(t *testing.T) {
 		t.Fatalf("headers %v", resp.Headers)
 	}
 }
+
+// TestOAuthErrorsComeFromTheSameMap: an error marked with OAuth is answered as an RFC 6749
+// §5.2 object whose code and status come from the one kind map; internal and unavailable
+// causes say nothing of themselves.
+func TestOAuthErrorsComeFromTheSameMap(t *testing.T) {
+	cases := []struct {
+		err    error
+		status int
+		code   string
+		retry  string
+	}{
+		{core.E("op", core.KindInvalid, "refresh_token appears more than once", nil), 400, "invalid_request", ""},
+		{core.E("op", core.KindUnauthenticated, "the refresh token is invalid", nil), 400, "invalid_grant", ""},
+		{core.E("op", core.KindTooLarge, "too big", nil), 413, "invalid_request", ""},
+		{&core.Error{Op: "op", Kind: core.KindRateLimited, RetryAfter: 300 * time.Millisecond}, 429, "slow_down", "1"},
+		{core.Wrap("op", core.E("store", core.KindUnavailable, "storage unavailable", errors.New("dial tcp"))), 503, "temporarily_unavailable", ""},
+		{core.Wrap("op", errors.New("arn:aws:kms:secret")), 500, "server_error", ""},
+	}
+	for _, c := range cases {
+		h := Serve(logger(&bytes.Buffer{}), func(context.Context, *Request) (Response, error) { return Response{}, OAuth(c.err) })
+		r, _ := h(context.Background(), Request{})
+		var body map[string]string
+		if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+			t.Fatalf("%v: body %q", c.err, r.Body)
+		}
+		if r.StatusCode != c.status || body["error"] != c.code || r.Headers["Pragma"] != "no-cache" || r.Headers["Retry-After"] != c.retry {
+			t.Errorf("%v: %d %v %v, want %d %s", c.err, r.StatusCode, body, r.Headers, c.status, c.code)
+		}
+		if strings.Contains(r.Body, "dial") || strings.Contains(r.Body, "arn:") {
+			t.Errorf("%v: the cause leaked: %s", c.err, r.Body)
+		}
+		// Unmarked, the same error is a problem with the same map's status for its kind.
+		if p := Error(context.Background(), logger(&bytes.Buffer{}), c.err); p.StatusCode != Status(core.KindOf(c.err)) {
+			t.Errorf("%v: problem status %d", c.err, p.StatusCode)
+		}
+	}
+	if OAuth(nil) != nil {
+		t.Error("OAuth(nil) is not nil")
+	}
+}
+
+func TestTokensAreNeverCached(t *testing.T) {
+	r := Tokens(200, NewTokenBody(core.TokenResponse{AccessToken: "a", RefreshToken: "r", SessionID: "s", ExpiresIn: 10 * time.Minute}))
+	var body TokenBody
+	if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body != (TokenBody{AccessToken: "a", TokenType: "Bearer", ExpiresIn: 600, RefreshToken: "r", SessionID: "s"}) ||
+		r.Headers["Cache-Control"] != "no-store" || r.Headers["Pragma"] != "no-cache" {
+		t.Fatalf("%d %v %s", r.StatusCode, r.Headers, r.Body)
+	}
+}
+
+// TestEveryKindHasAnAnswer: a kind added to core without an entry in the map would silently
+// answer 500.
+func TestEveryKindHasAnAnswer(t *testing.T) {
+	for k := core.Kind(0); !strings.HasPrefix(k.String(), "kind("); k++ {
+		if _, ok := answers[k]; !ok {
+			t.Errorf("kind %s has no answer", k)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/kmssign"
 	"github.com/latchkey/latchkey/core/secrets"
