@@ -45,11 +45,11 @@ func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Respons
 	case "GET /.well-known/jwks.json":
 		return h.jwks(ctx)
 	case "GET /.well-known/openid-configuration":
-		return h.discovery(), nil
+		return h.discovery()
 	case "GET /health":
-		return apigw.JSON(http.StatusOK, map[string]string{"status": "ok", "version": h.version}), nil
+		return h.health()
 	case "GET /health/ready":
-		return h.ready(ctx), nil
+		return h.ready(ctx)
 	}
 	return apigw.NotFound(req), nil
 }
@@ -77,8 +77,13 @@ func (h *handler) jwks(ctx context.Context) (apigw.Response, error) {
 	return resp, nil
 }
 
+// health says the function runs, and which version it is.
+func (h *handler) health() (apigw.Response, error) {
+	return apigw.JSON(http.StatusOK, map[string]string{"status": "ok", "version": h.version}), nil
+}
+
 // discovery is the RFC 8414 authorization server metadata Latchkey can honestly claim.
-func (h *handler) discovery() apigw.Response {
+func (h *handler) discovery() (apigw.Response, error) {
 	resp := apigw.JSON(http.StatusOK, map[string]any{
 		"issuer":                                        h.issuer,
 		"jwks_uri":                                      h.issuer + "/.well-known/jwks.json",
@@ -92,12 +97,12 @@ func (h *handler) discovery() apigw.Response {
 		"access_token_signing_alg_values_supported":     []string{"ES256"},
 	})
 	resp.Headers["Cache-Control"] = "public, max-age=300"
-	return resp
+	return resp, nil
 }
 
 // ready asks every dependency at once, each bounded by checkTimeout, and names the ones that
 // failed. The answer never waits longer than the slowest bounded check.
-func (h *handler) ready(ctx context.Context) apigw.Response {
+func (h *handler) ready(ctx context.Context) (apigw.Response, error) {
 	results := make(map[string]string, len(h.checks))
 	var (
 		mu     sync.Mutex
@@ -128,9 +133,9 @@ func (h *handler) ready(ctx context.Context) apigw.Response {
 	}
 	wg.Wait()
 	if len(failed) == 0 {
-		return apigw.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": results})
+		return apigw.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": results}), nil
 	}
 	sort.Strings(failed)
 	return apigw.ProblemWith(http.StatusServiceUnavailable, core.KindUnavailable.String(),
-		"not ready: "+strings.Join(failed, ", "), map[string]any{"status": http.StatusServiceUnavailable, "checks": results})
+		"not ready: "+strings.Join(failed, ", "), map[string]any{"status": http.StatusServiceUnavailable, "checks": results}), nil
 }
