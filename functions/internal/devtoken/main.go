@@ -61,14 +61,22 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
+	// The same Sessions the sessions function builds, complete, though only Start is used.
 	sessions := &core.Sessions{
-		Store:       store,
-		Minter:      &core.Minter{Signer: kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys), Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTTL},
-		Codec:       codec,
-		Audit:       slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Now:         time.Now,
-		AbsoluteTTL: cfg.SessionTTL,
-		IdleTTL:     cfg.SessionIdle,
+		Store:          store,
+		Denylist:       store,
+		Verifier:       &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now},
+		Minter:         &core.Minter{Signer: signer, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTTL},
+		Codec:          codec,
+		Limiter:        &core.RateLimiter{Counters: store},
+		Audit:          slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Now:            time.Now,
+		AbsoluteTTL:    cfg.SessionTTL,
+		IdleTTL:        cfg.SessionIdle,
+		Grace:          cfg.Grace,
+		TokenByIP:      core.Rule(cfg.Limits.TokenByIP),
+		TokenBySession: core.Rule(cfg.Limits.TokenBySession),
 	}
 	u := core.User{ID: core.NewID(), DisplayName: "dev-token user", CreatedAt: time.Now()}
 	if err := store.CreateUser(ctx, u); err != nil {
