@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dev.sh (make dev): the whole service on this machine. Installs the pinned tools, starts DynamoDB
 # Local (:8000) and moto (:5000), creates the table, key and secret, builds the functions for
-# this host and serves template.yaml's routes and the demo page on 127.0.0.1:3000.
+# this host and serves template.yaml's routes (each function under aws-lambda-rie, the Lambda
+# Runtime Interface Emulator) and the demo page on 127.0.0.1:3000.
 # Ctrl-C stops everything it started.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -56,7 +57,8 @@ if ! make --no-print-directory -s -k build ARCH="$arch"; then
 fi
 
 vendor_demo
-"$STATE_DIR/bin/gateway" -addr "$ADDR" -template template.yaml -build-dir build -demo local/demo -vendor "$DEMO_VENDOR_DIR" &
+"$STATE_DIR/bin/gateway" -addr "$ADDR" -template template.yaml -build-dir build -demo local/demo -vendor "$DEMO_VENDOR_DIR" \
+  -rie "$AWS_LAMBDA_RIE" &
 GATEWAY_PID=$!
 deadline=$((SECONDS + 30))
 until http_answers 127.0.0.1 3000; do

@@ -19,6 +19,8 @@ for url in "$AWS_ENDPOINT_URL_DYNAMODB" "$AWS_ENDPOINT_URL_KMS"; do
   http_answers "${hostport%:*}" "${hostport##*:}" || die "emulator $url does not answer; restart make dev"
 done
 [ -x "$STATE_DIR/bin/gateway" ] || die "no gateway binary in local/.state/bin; restart make dev"
+[ -x "$AWS_LAMBDA_RIE" ] || die "aws-lambda-rie is not installed in local/.tools/bin; restart make dev"
 say "second gateway on http://$ADDR (Ctrl-C stops it)"
 vendor_demo
-exec "$STATE_DIR/bin/gateway" -addr "$ADDR" -template template.yaml -build-dir build -demo local/demo -vendor "$DEMO_VENDOR_DIR"
+exec "$STATE_DIR/bin/gateway" -addr "$ADDR" -template template.yaml -build-dir build -demo local/demo -vendor "$DEMO_VENDOR_DIR" \
+  -rie "$AWS_LAMBDA_RIE"

@@ -5,7 +5,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for tool in python3 npm node java; do
+for tool in go python3 npm node java; do
   command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 mkdir -p "$TOOLS_DIR"
@@ -61,4 +61,20 @@ else
     "moto[server]==$MOTO_VERSION" "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
   [ "$(py_have)" = "$py_want" ] || die "pip installed $(py_have), want $py_want"
 fi
+# Go commands: go install of a pinned module version into local/.tools/bin, skipped when the
+# binary there was built from that version (go version -m records it).
+go_has() { go version -m "$1" 2>/dev/null | grep -qF "$(printf 'mod\t%s\t%s\t' "$2" "$3")"; }
+go_pin() {
+  local module=$1 pkg=$2 version=$3 bin=$TOOLS_DIR/bin/${2##*/}
+  if go_has "$bin" "$module" "$version"; then
+    say "${bin##*/} $version: installed"
+    return
+  fi
+  say "${bin##*/} $version: installing (go install)"
+  GOBIN=$TOOLS_DIR/bin go install "$pkg@$version"
+  go_has "$bin" "$module" "$version" || die "go install did not build $pkg@$version into $bin"
+}
+go_pin github.com/aws/aws-lambda-runtime-interface-emulator \
+  github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie "$AWS_LAMBDA_RIE_VERSION"
+
 say "tools ready in ${TOOLS_DIR#"$ROOT_DIR"/}"

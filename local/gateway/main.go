@@ -1,14 +1,17 @@
 // Command gateway serves the routes of template.yaml on 127.0.0.1 by running each function's
-// real bootstrap binary as a warm process behind a local Lambda Runtime API, playing the part
-// `sam local start-api` plays inside its containers. It also serves GET /local/echo behind the
+// real bootstrap binary under aws-lambda-rie, AWS's Lambda Runtime Interface Emulator (one
+// emulator process per function, invocations queued one at a time), much as
+// `sam local start-api` does inside its containers. It also serves GET /local/echo behind the
 // authorizer function and the demo page's static files.
 //
 // Usage:
 //
 //	gateway [-addr 127.0.0.1:3000] [-template template.yaml] [-build-dir build] [-demo local/demo]
-//	        [-vendor local/.state/demo-vendor]
+//	        [-vendor local/.state/demo-vendor] [-rie aws-lambda-rie]
 //
-// The function processes inherit the gateway's environment (table, key, endpoints…).
+// The functions inherit the gateway's environment (table, key, endpoints…). local/install.sh
+// installs the pinned aws-lambda-rie into local/.tools/bin; make dev and make gateway pass
+// that path with -rie.
 package main
 
 import (
@@ -40,6 +43,7 @@ func run(log *slog.Logger) error {
 	buildDir := flag.String("build-dir", "build", "folder holding linux_<arch>/<function>/bootstrap")
 	demoDir := flag.String("demo", "local/demo", "folder of static files served under /")
 	vendorDir := flag.String("vendor", "", "folder of third-party static files served under /vendor/ (none when empty)")
+	rie := flag.String("rie", "aws-lambda-rie", "the Lambda Runtime Interface Emulator: a path, or a name looked up in PATH")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", flag.Args())
@@ -56,6 +60,7 @@ func run(log *slog.Logger) error {
 		Template:  *template,
 		BuildDir:  *buildDir,
 		Arch:      runtime.GOARCH,
+		Emulator:  *rie,
 		DemoDir:   *demoDir,
 		VendorDir: *vendorDir,
 		Env:       os.Environ(),
@@ -78,7 +83,7 @@ func run(log *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shutdownCtx)
-	g.Stop(shutdownCtx)
+	g.Stop()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -3,8 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,16 +20,17 @@ import (
 
 // Errors Invoke returns; the HTTP side maps them to API Gateway's answers.
 var (
-	// ErrFunctionCrashed means the process exited (or never became ready) while the invocation
-	// was pending or running.
-	ErrFunctionCrashed = errors.New("function process exited")
-	// ErrFunctionTimeout means the invocation ran past the function's timeout; the process was
-	// killed and is being restarted.
+	// ErrFunctionCrashed means the function process exited or failed its init (the emulator
+	// answers 502 and starts it again on the next invocation), or the emulator itself failed
+	// (it is restarted on the next invocation).
+	ErrFunctionCrashed = errors.New("function crashed")
+	// ErrFunctionTimeout means the invocation ran past the function's timeout (the emulator
+	// stops the function and initializes it again on the next invocation), or the emulator
+	// stopped answering (it is restarted).
 	ErrFunctionTimeout = errors.New("function timed out")
 )
 
-// FunctionError is an error the function reported through the Runtime API
-// (invocation error or init error).
+// FunctionError is an error the function returned for an invocation.
 type FunctionError struct {
 	Type    string `json:"errorType"`
 	Message string `json:"errorMessage"`
@@ -38,91 +38,75 @@ type FunctionError struct {
 
 func (e *FunctionError) Error() string { return e.Type + ": " + e.Message }
 
-// initTimeout bounds the init phase (spawn to first /next), as Lambda does.
-const initTimeout = 10 * time.Second
+// invokePath is the emulator's invoke API (the Lambda Invoke API's path, function "function").
+const invokePath = "/2015-03-31/functions/function/invocations"
 
-// Process supervises the warm process of one function and serves its Runtime API.
-// Invocations are run one at a time; others queue. A process that dies after becoming ready
-// is restarted at once; one that fails during init is started again by the next invocation.
-type Process struct {
+// Bounds on waiting for the emulator, on top of the function's own timeout, which the
+// emulator enforces on init and invocation together.
+const (
+	emulatorStartTimeout = 5 * time.Second // spawn to its invoke API accepting connections
+	emulatorGrace        = 5 * time.Second // past the function's timeout, the emulator is hung
+	emulatorStopTimeout  = 2 * time.Second // SIGINT to exit, then SIGKILL
+)
+
+// Emulator runs one function under aws-lambda-rie, AWS's Lambda Runtime Interface Emulator,
+// which serves the function its Runtime API, initializes it on the first invocation, enforces
+// its timeout and starts it again after a crash or a timeout. The emulator handles one
+// invocation at a time (concurrent ones crash it), so Invoke queues them. The emulator process
+// itself is restarted when it exits or stops answering.
+type Emulator struct {
 	fn     Function
-	binary string
+	rie    string // path of aws-lambda-rie
+	binary string // the function's bootstrap
 	env    []string
-	logOut io.Writer
+	out    io.Writer // the emulator's output: function output and its own error lines
 	log    *slog.Logger
-
-	listener net.Listener
-	server   *http.Server
-	turn     chan struct{} // one token: the invocation that holds it runs
+	client *http.Client
+	turn   chan struct{} // one token: the invocation that holds it runs
 
 	mu       sync.Mutex
-	inst     *instance
-	inflight map[string]*invocation
+	proc     *rieProcess
 	stopping bool
 }
 
-// instance is one spawned OS process of a function.
-type instance struct {
-	cmd       *exec.Cmd
-	spawned   time.Time
-	pending   chan *invocation // hands an invocation to this process's /next
-	ready     chan struct{}    // closed at the first /next
-	readyOnce sync.Once
-	exited    chan struct{} // closed once the process has exited
-	initErr   *FunctionError
+// rieProcess is one running aws-lambda-rie.
+type rieProcess struct {
+	cmd    *exec.Cmd
+	addr   string        // its invoke API, host:port
+	exited chan struct{} // closed once it has exited
+	// The fields below are used only by the invocation holding the turn.
+	up    bool // the invoke API has accepted a connection
+	fresh bool // the next invocation initializes the function
 }
 
-// invocation is one event on its way through the Runtime API.
-type invocation struct {
-	id       string
-	payload  []byte
-	deadline time.Time
-	done     chan result // buffered; receives the function's answer once
-}
-
-type result struct {
-	payload []byte
-	err     error
-}
-
-// NewProcess opens the function's Runtime API listener on 127.0.0.1. Start launches the process.
-// Function output is copied to logOut, each line prefixed with the function name.
-func NewProcess(fn Function, binary string, baseEnv []string, logOut io.Writer, log *slog.Logger) (*Process, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
+// NewEmulator prepares the emulator of fn's bootstrap binary; Start launches it. Its output,
+// function output included, is copied to logOut, each line prefixed with the function name.
+func NewEmulator(fn Function, rie, binary string, baseEnv []string, logOut io.Writer, log *slog.Logger) *Emulator {
+	return &Emulator{
+		fn:     fn,
+		rie:    rie,
+		binary: binary,
+		env:    lambdaEnv(fn, binary, baseEnv),
+		out:    newPrefixWriter(logOut, fn.Name),
+		log:    log.With("function", fn.Name),
+		client: &http.Client{Transport: &http.Transport{}}, // no proxy: the emulator is on loopback
+		turn:   make(chan struct{}, 1),
 	}
-	p := &Process{
-		fn:       fn,
-		binary:   binary,
-		logOut:   logOut,
-		log:      log.With("function", fn.Name),
-		listener: ln,
-		turn:     make(chan struct{}, 1),
-		inflight: map[string]*invocation{},
-	}
-	p.env = lambdaEnv(fn, binary, ln.Addr().String(), baseEnv)
-	p.server = &http.Server{Handler: p.runtimeAPI(), ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := p.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.log.Error("runtime API stopped", "err", err)
-		}
-	}()
-	return p, nil
 }
 
-// lambdaEnv is the process environment: the template's literal variables, the gateway's own
-// environment on top, then the variables Lambda itself sets.
-func lambdaEnv(fn Function, binary, runtimeAddr string, base []string) []string {
+// lambdaEnv is the emulator's environment, which it passes on to the function: the template's
+// literal variables, the gateway's own environment on top, then the variables Lambda itself
+// sets (the emulator adds AWS_LAMBDA_RUNTIME_API).
+func lambdaEnv(fn Function, binary string, base []string) []string {
 	var env []string
 	for k, v := range fn.Env {
 		env = append(env, k+"="+v)
 	}
 	env = append(env, base...)
 	env = append(env,
-		"AWS_LAMBDA_RUNTIME_API="+runtimeAddr,
 		"AWS_LAMBDA_FUNCTION_NAME="+fn.Name,
 		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE="+strconv.Itoa(fn.MemoryMB),
+		"AWS_LAMBDA_FUNCTION_TIMEOUT="+strconv.Itoa(int(fn.Timeout/time.Second)),
 		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
 		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
 		"AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/"+fn.Name,
@@ -136,199 +120,221 @@ func lambdaEnv(fn Function, binary, runtimeAddr string, base []string) []string 
 	return env
 }
 
-// errStopping means the gateway is shutting down and starts no more processes.
+// errStopping means the gateway is shutting down and starts no more emulators.
 var errStopping = errors.New("gateway is shutting down")
 
-// Start launches the warm process.
-func (p *Process) Start() {
-	if _, err := p.ensure(); err != nil && !errors.Is(err, errStopping) {
-		p.log.Error("function failed to start", "err", err)
+// Start launches the emulator; the function itself starts on the first invocation.
+func (e *Emulator) Start() {
+	if _, err := e.spawn(); err != nil && !errors.Is(err, errStopping) {
+		e.log.Error("aws-lambda-rie failed to start", "err", err)
 	}
 }
 
-// ensure returns the live instance, spawning one when there is none.
-func (p *Process) ensure() (*instance, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopping {
+// spawn starts an emulator process on two free loopback ports and makes it the current one.
+func (e *Emulator) spawn() (*rieProcess, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopping {
 		return nil, errStopping
 	}
-	if p.inst != nil && !closed(p.inst.exited) {
-		return p.inst, nil
+	invokeAddr, runtimeAddr, err := freeAddrs()
+	if err != nil {
+		return nil, err
 	}
-	cmd := exec.Command(p.binary)
-	cmd.Dir = filepath.Dir(p.binary)
-	cmd.Env = p.env
-	cmd.Stdout = newPrefixWriter(p.logOut, p.fn.Name)
-	cmd.Stderr = cmd.Stdout
+	cmd := exec.Command(e.rie,
+		"--runtime-interface-emulator-address", invokeAddr,
+		"--runtime-api-address", runtimeAddr,
+		"--log-level", "error",
+		e.binary)
+	cmd.Dir = filepath.Dir(e.binary) // the emulator runs the function in its own folder
+	cmd.Env = e.env
+	cmd.Stdout = e.out
+	cmd.Stderr = e.out
 	cmd.WaitDelay = time.Second
 	configureChild(cmd)
-	inst := &instance{
-		cmd:     cmd,
-		spawned: time.Now(),
-		pending: make(chan *invocation),
-		ready:   make(chan struct{}),
-		exited:  make(chan struct{}),
-	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", p.binary, err)
+		return nil, fmt.Errorf("start %s: %w", e.rie, err)
 	}
-	p.inst = inst
-	go p.watch(inst)
-	return inst, nil
+	p := &rieProcess{cmd: cmd, addr: invokeAddr, exited: make(chan struct{}), fresh: true}
+	e.proc = p
+	go func() {
+		err := cmd.Wait()
+		close(p.exited)
+		e.mu.Lock()
+		stopping := e.stopping
+		e.mu.Unlock()
+		if !stopping {
+			e.log.Warn("aws-lambda-rie exited", "err", err)
+		}
+	}()
+	return p, nil
 }
 
-// watch waits for inst to exit and restarts a process that had been ready.
-func (p *Process) watch(inst *instance) {
-	err := inst.cmd.Wait()
-	close(inst.exited)
-	p.mu.Lock()
-	stopping := p.stopping
-	p.mu.Unlock()
-	if stopping {
-		return
+// freeAddrs returns two distinct 127.0.0.1 addresses whose ports were free a moment ago.
+func freeAddrs() (string, string, error) {
+	var addrs [2]string
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", "", err
+		}
+		defer ln.Close() // both stay taken until both are chosen
+		addrs[i] = ln.Addr().String()
 	}
-	wasReady := closed(inst.ready)
-	p.log.Warn("function process exited", "err", err, "ready", wasReady,
-		"uptime_ms", time.Since(inst.spawned).Milliseconds())
-	if !wasReady {
-		return // failed init: the next invocation tries again, as Lambda does
+	return addrs[0], addrs[1], nil
+}
+
+// ready returns the current emulator, started again if it has exited, once its invoke API
+// accepts connections. Only the holder of the turn calls it.
+func (e *Emulator) ready() (*rieProcess, error) {
+	e.mu.Lock()
+	p := e.proc
+	e.mu.Unlock()
+	if p == nil || closed(p.exited) {
+		var err error
+		if p, err = e.spawn(); err != nil {
+			return nil, err
+		}
 	}
-	// A process that crashes right after becoming ready would spin; give it a breather.
-	delay := time.Duration(0)
-	if time.Since(inst.spawned) < time.Second {
-		delay = time.Second
+	deadline := time.Now().Add(emulatorStartTimeout)
+	for !p.up {
+		if closed(p.exited) {
+			return nil, errors.New("aws-lambda-rie exited before serving its invoke API")
+		}
+		if time.Now().After(deadline) {
+			p.kill()
+			return nil, fmt.Errorf("aws-lambda-rie did not serve its invoke API within %s", emulatorStartTimeout)
+		}
+		if c, err := net.DialTimeout("tcp", p.addr, 100*time.Millisecond); err == nil {
+			c.Close()
+			p.up = true
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	time.AfterFunc(delay, p.Start)
+	return p, nil
 }
 
 // Invoke runs one invocation with payload and returns the function's response payload.
-// It waits for its turn (one invocation per process at a time) for as long as ctx allows.
-func (p *Process) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+// It waits for its turn for as long as ctx allows; once the event is sent it waits for the
+// emulator's answer even if ctx ends, since the emulator must finish before the next one.
+func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	select {
-	case p.turn <- struct{}{}:
+	case e.turn <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { <-p.turn }()
+	defer func() { <-e.turn }()
 
-	// A process that dies between two invocations is replaced once; a second death is the
-	// function's fault.
-	for attempt := 0; ; attempt++ {
-		inst, err := p.ensure()
-		if err != nil {
+	p, err := e.ready()
+	if err != nil {
+		if errors.Is(err, errStopping) {
 			return nil, err
 		}
-		if err := p.awaitReady(inst); err != nil {
-			return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrFunctionCrashed, err)
+	}
+	start := time.Now()
+	out, err := e.post(p, payload)
+	var fe *FunctionError
+	if p.fresh && (err == nil || errors.As(err, &fe)) {
+		p.fresh = false
+		e.log.Info("function initialized", "first_invoke_ms", time.Since(start).Milliseconds())
+	}
+	return out, err
+}
+
+// post sends the event to the emulator and sorts its answer: 200 with the function's payload,
+// its error object or "Task timed out after N.00 seconds", or 502 when the function exited or
+// failed its init. Anything else, or no answer in time, means the emulator itself is broken;
+// it is killed and started again by the next invocation.
+func (e *Emulator) post(p *rieProcess, payload []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), e.fn.Timeout+emulatorGrace)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+p.addr+invokePath, bytes.NewReader(payload))
+	if err != nil {
+		return nil, err
+	}
+	resp, err := e.client.Do(req)
+	var body []byte
+	if err == nil {
+		body, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		e.log.Error("aws-lambda-rie did not answer; restarting it", "waited", (e.fn.Timeout + emulatorGrace).String())
+		p.kill()
+		return nil, fmt.Errorf("%w: aws-lambda-rie did not answer", ErrFunctionTimeout)
+	case err != nil:
+		e.log.Error("aws-lambda-rie failed; restarting it", "err", err)
+		p.kill()
+		return nil, fmt.Errorf("%w: aws-lambda-rie: %v", ErrFunctionCrashed, err)
+	case resp.StatusCode == http.StatusOK && bytes.HasPrefix(body, []byte("Task timed out after ")):
+		p.fresh = true
+		return nil, fmt.Errorf("%w: %s", ErrFunctionTimeout, body)
+	case resp.StatusCode == http.StatusOK:
+		if fe := functionError(body); fe != nil {
+			return nil, fe
 		}
-		inv := &invocation{
-			id:       newRequestID(),
-			payload:  payload,
-			deadline: time.Now().Add(p.fn.Timeout),
-			done:     make(chan result, 1),
-		}
-		p.mu.Lock()
-		p.inflight[inv.id] = inv
-		p.mu.Unlock()
-		out, err := p.run(inst, inv)
-		if errors.Is(err, errNotDelivered) {
-			if attempt == 0 {
-				continue
-			}
-			err = ErrFunctionCrashed
-		}
-		return out, err
+		return body, nil
+	case resp.StatusCode == http.StatusBadGateway:
+		p.fresh = true
+		fe := &FunctionError{}
+		_ = json.Unmarshal(body, fe)
+		return nil, fmt.Errorf("%w: %s", ErrFunctionCrashed, fe)
+	default:
+		e.log.Error("aws-lambda-rie answered unexpectedly; restarting it", "status", resp.StatusCode, "body", string(body))
+		p.kill()
+		return nil, fmt.Errorf("%w: aws-lambda-rie answered %d", ErrFunctionCrashed, resp.StatusCode)
 	}
 }
 
-// errNotDelivered means the process exited before it took the invocation.
-var errNotDelivered = errors.New("process exited before taking the invocation")
-
-// run hands inv to inst and waits for the answer, killing the process when the deadline passes.
-func (p *Process) run(inst *instance, inv *invocation) ([]byte, error) {
-	defer p.forget(inv.id)
-	timer := time.NewTimer(time.Until(inv.deadline))
-	defer timer.Stop()
-	select {
-	case inst.pending <- inv:
-	case <-inst.exited:
-		return nil, errNotDelivered
-	case <-timer.C:
-		return nil, p.timedOut(inst, inv)
-	}
-	select {
-	case res := <-inv.done:
-		return res.payload, res.err
-	case <-inst.exited:
-		return nil, ErrFunctionCrashed
-	case <-timer.C:
-		return nil, p.timedOut(inst, inv)
-	}
-}
-
-func (p *Process) timedOut(inst *instance, inv *invocation) error {
-	p.log.Error("function timed out; restarting it", "request_id", inv.id, "timeout", p.fn.Timeout.String())
-	p.kill(inst)
-	return ErrFunctionTimeout
-}
-
-// awaitReady waits for inst's first /next, bounded by initTimeout.
-func (p *Process) awaitReady(inst *instance) error {
-	timer := time.NewTimer(initTimeout)
-	defer timer.Stop()
-	select {
-	case <-inst.ready:
+// functionError returns the error object the emulator answers (with 200, like a result) when
+// the function returned an error: errorMessage and errorType strings and at most a stackTrace
+// besides, with no statusCode. The emulator sends no X-Amz-Function-Error header, so this
+// shape is all there is to go by: a function returning exactly such an object as its result
+// gets a 500 here, where API Gateway would pass it through.
+func functionError(body []byte) *FunctionError {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil {
 		return nil
-	case <-inst.exited:
-		p.mu.Lock()
-		initErr := inst.initErr
-		p.mu.Unlock()
-		if initErr != nil {
-			return initErr
+	}
+	for k := range obj {
+		if k != "errorMessage" && k != "errorType" && k != "stackTrace" {
+			return nil
 		}
-		return ErrFunctionCrashed
-	case <-timer.C:
-		p.log.Error("function init timed out", "timeout", initTimeout.String())
-		p.kill(inst)
-		return ErrFunctionTimeout
+	}
+	var fe FunctionError
+	if json.Unmarshal(obj["errorType"], &fe.Type) != nil || json.Unmarshal(obj["errorMessage"], &fe.Message) != nil {
+		return nil
+	}
+	return &fe
+}
+
+// Stop ends the emulator (and with it the function) and starts no new one.
+func (e *Emulator) Stop() {
+	e.mu.Lock()
+	e.stopping = true
+	p := e.proc
+	e.mu.Unlock()
+	if p == nil || closed(p.exited) {
+		return
+	}
+	// On SIGINT the emulator stops the function process and exits.
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.exited:
+	case <-time.After(emulatorStopTimeout):
+		p.kill()
 	}
 }
 
-func (p *Process) forget(id string) {
-	p.mu.Lock()
-	delete(p.inflight, id)
-	p.mu.Unlock()
-}
-
-// kill ends inst and waits for it to be gone.
-func (p *Process) kill(inst *instance) {
-	_ = inst.cmd.Process.Kill()
-	<-inst.exited
-}
-
-// Stop stops the process and the Runtime API listener.
-func (p *Process) Stop(ctx context.Context) {
-	p.mu.Lock()
-	p.stopping = true
-	inst := p.inst
-	p.mu.Unlock()
-	if inst != nil && !closed(inst.exited) {
-		_ = inst.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-inst.exited:
-		case <-time.After(500 * time.Millisecond):
-			p.kill(inst)
-		}
+// kill ends the emulator and the function process it started at once, and waits for it.
+func (p *rieProcess) kill() {
+	if !closed(p.exited) {
+		killTree(p.cmd.Process)
 	}
-	_ = p.server.Shutdown(ctx)
-}
-
-// current returns the newest instance, or nil.
-func (p *Process) current() *instance {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.inst
+	<-p.exited
 }
 
 func closed(ch chan struct{}) bool {
@@ -338,16 +344,6 @@ func closed(ch chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-// newRequestID returns a random id shaped like a Lambda request id (a UUID).
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 // prefixWriter copies whole lines to out, each prefixed with "name | ".

@@ -17,10 +17,12 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 )
 
-// Local stand-ins for the HTTP API's identity in events.
+// Local stand-ins for the account, region and HTTP API in events and ARNs.
 const (
-	localAPIID = "local"
-	localStage = "$default"
+	localAccountID = "123456789012"
+	localRegion    = "us-east-1"
+	localAPIID     = "local"
+	localStage     = "$default"
 )
 
 // requestInfo is what API Gateway derives from an HTTP request before choosing an integration.

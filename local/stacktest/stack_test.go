@@ -156,7 +156,7 @@ func (s *stack) startGatewayAt(t *testing.T, addr string, extra ...string) *gate
 	t.Helper()
 	g := &gateway{url: "http://" + addr, log: &bytes.Buffer{}}
 	g.cmd = exec.Command(filepath.Join(s.dir, "gateway"), "-addr", addr, "-template", "template.yaml", "-build-dir", s.dir,
-		"-demo", "local/demo", "-vendor", filepath.Join(s.dir, "vendor"))
+		"-demo", "local/demo", "-vendor", filepath.Join(s.dir, "vendor"), "-rie", testenv.RIE(t, root))
 	g.cmd.Dir = root
 	g.cmd.Env = append(append(os.Environ(), s.env...), extra...)
 	g.cmd.Stdout, g.cmd.Stderr = io.Discard, &lockedWriter{w: g.log}

@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -53,6 +55,21 @@ func KMS(t testing.TB) *kms.Client {
 // SecretsManager returns a client for the moto server's Secrets Manager.
 func SecretsManager(t testing.TB) *secretsmanager.Client {
 	return secretsmanager.NewFromConfig(AWSConfig(t, "AWS_ENDPOINT_URL_SECRETS_MANAGER"))
+}
+
+// RIE returns the path of aws-lambda-rie, AWS's Lambda Runtime Interface Emulator, which the
+// local gateway runs every function under: from PATH, else from local/.tools/bin in the
+// repository at root, where local/install.sh puts it. The test fails when it is in neither.
+func RIE(t testing.TB, root string) string {
+	t.Helper()
+	if path, err := exec.LookPath("aws-lambda-rie"); err == nil {
+		return path
+	}
+	path := filepath.Join(root, "local", ".tools", "bin", "aws-lambda-rie")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("aws-lambda-rie is not installed (not in PATH, no %s): run local/install.sh, or the tests through `make test`", path)
+	}
+	return path
 }
 
 // Name returns a unique name with the given prefix, so tests sharing one emulator never see

@@ -38,7 +38,7 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	case "/crash":
 		os.Exit(3)
 	case "/sleep":
-		<-ctx.Done() // past the deadline the gateway kills us
+		<-ctx.Done() // past the deadline the emulator kills us
 		time.Sleep(time.Hour)
 	case "/error":
 		return nil, errors.New("boom")
