@@ -60,8 +60,8 @@ func errInvalidGrant(op Op, cause error) error {
 }
 
 // Start opens a new session for a user who just authenticated and issues its first tokens.
-// Every authentication gets a new session (docs/security.md, sessions and refresh: no session fixation). The session
-// write and the HSM signature go out together.
+// Every authentication gets a new session (docs/security.md, sessions and refresh: no session
+// fixation). The session write and the HSM signature go out together.
 func (s *Sessions) Start(ctx context.Context, r StartRequest) (TokenResponse, error) {
 	now := s.Now()
 	sess := Session{

@@ -10,7 +10,8 @@ import (
 )
 
 // MaxTokenLength bounds the access tokens Latchkey will even look at. Ours are well under
-// 1 KB; anything far longer is refused before any decoding (docs/security.md, tokens: huge tokens fail fast).
+// 1 KB; anything far longer is refused before any decoding (docs/security.md, tokens: huge tokens
+// fail fast).
 const MaxTokenLength = 4096
 
 // accessTokenType is the JWS typ of access tokens (RFC 9068 §2.1).

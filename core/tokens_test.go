@@ -89,8 +89,8 @@ func TestVerifyAcceptsGoodTokens(t *testing.T) {
 	}
 }
 
-// TestVerifyRefusesForgeries runs the forgery table of docs/security.md (tokens): every entry fails as
-// unauthenticated, quickly.
+// TestVerifyRefusesForgeries runs the forgery table of docs/security.md (tokens): every entry fails
+// as unauthenticated, quickly.
 func TestVerifyRefusesForgeries(t *testing.T) {
 	s := coretest.NewSigner(1)
 	tk := verifier(s)

@@ -17,9 +17,9 @@ import (
 const batchAttempts = 4
 
 // AccessState reads session sid, the denylist entry of jti and user uid with one strongly
-// consistent BatchGetItem on the base table (core.AccessStates; docs/security.md, sessions and refresh: revocation
-// is exact on every node). A session past its ExpiresAt is not found and a denylist entry past
-// the token's exp is no denial, whether or not TTL has deleted them.
+// consistent BatchGetItem on the base table (core.AccessStates; docs/security.md, sessions and
+// refresh: revocation is exact on every node). A session past its ExpiresAt is not found and a
+// denylist entry past the token's exp is no denial, whether or not TTL has deleted them.
 //
 // DynamoDB may leave keys unprocessed (throttling, size limits); those alone are asked for
 // again, still strongly consistent, a bounded number of times after a short pause. If they stay

@@ -137,7 +137,8 @@ func TestDeletePasskeyRetriesTransactionConflicts(t *testing.T) {
 	}
 }
 
-// A credential item holds what docs/architecture.md (single-table items) lists, under the keys it names.
+// A credential item holds what docs/architecture.md (single-table items) lists, under the keys it
+// names.
 func TestCredentialItemLayout(t *testing.T) {
 	client, table := testTable(t)
 	ctx := context.Background()

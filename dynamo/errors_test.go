@@ -96,7 +96,8 @@ func (f failingAPI) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamo
 	return nil, f.err
 }
 
-// portCalls calls every port method of store (core's and passkey's) once and returns their errors by name.
+// portCalls calls every port method of store (core's and passkey's) once and returns their errors
+// by name.
 func portCalls(ctx context.Context, store *Store) map[string]error {
 	_, take := store.TakeChallenge(ctx, "id", now)
 	_, hit := store.Hit(ctx, "key", time.Minute, now)

@@ -15,9 +15,9 @@ import (
 )
 
 // The generic single-item primitives every entity is stored with. Each is one round trip and
-// applies the expiry rule of docs/architecture.md (single-table items): an item is live at now if it has no expiresAt
-// or its expiresAt is after now; an item that is not live is absent, whether or not TTL has
-// deleted it yet.
+// applies the expiry rule of docs/architecture.md (single-table items): an item is live at now if
+// it has no expiresAt or its expiresAt is after now; an item that is not live is absent, whether or
+// not TTL has deleted it yet.
 
 // Condition expressions over the placeholders of expiryNames and expiryValues. They are exact
 // negations of each other, so a write conditioned on one agrees with a read that applies

@@ -11,9 +11,9 @@ import (
 	"github.com/latchkey/latchkey/core"
 )
 
-// The whole single-table schema lives in this file (docs/architecture.md, single-table items): attribute and index
-// names, key builders and the private item structs. Nothing outside package dynamo knows how an
-// entity is laid out in the table.
+// The whole single-table schema lives in this file (docs/architecture.md, single-table items):
+// attribute and index names, key builders and the private item structs. Nothing outside package
+// dynamo knows how an entity is laid out in the table.
 
 // Attribute and index names shared by every item.
 const (

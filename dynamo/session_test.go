@@ -25,8 +25,8 @@ func testSession(id, uid string) core.Session {
 	}
 }
 
-// Each session, user and access-state call is the one round trip docs/architecture.md (request walks)
-// promise, on success and on a failed condition alike, and the reads that decide access are
+// Each session, user and access-state call is the one round trip docs/architecture.md (request
+// walks) promise, on success and on a failed condition alike, and the reads that decide access are
 // strongly consistent.
 func TestSessionRoundTrips(t *testing.T) {
 	client, table := testTable(t)

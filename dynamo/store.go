@@ -1,5 +1,5 @@
-// Package dynamo is Latchkey's DynamoDB adapter: the single-table schema (docs/architecture.md, single-table items)
-// and the Store that implements core's storage ports on it.
+// Package dynamo is Latchkey's DynamoDB adapter: the single-table schema (docs/architecture.md,
+// single-table items) and the Store that implements core's storage ports on it.
 //
 // DynamoDB deletes expired items late (typically within two days), so every read and every
 // conditional write here compares expiresAt with the caller's now itself; the table's TTL is
@@ -29,8 +29,8 @@ type API interface {
 var _ API = (*dynamodb.Client)(nil)
 
 // Store implements core's storage ports, and those of the use cases under core/ (which it
-// satisfies structurally, never importing them), on one DynamoDB table. It holds no state of its own
-// and is safe for concurrent use.
+// satisfies structurally, never importing them), on one DynamoDB table. It holds no state of its
+// own and is safe for concurrent use.
 type Store struct {
 	api   API
 	table string

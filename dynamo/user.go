@@ -22,8 +22,8 @@ const txAttempts = 4
 // CreateUser stores u and, when u.Email is set, the sentinel that reserves the email for u, in
 // one TransactWriteItems (uniqueness is a transaction with sentinel items). No use case calls
 // it (accounts are born with a passkey, in CreateAccount): it seeds users for the tests
-// (coretest.UserSeeder) and the local dev-token tool. KindConflict if the id or the email is taken; nothing is written then. The
-// email is stored as given: normalizing it is the caller's job.
+// (coretest.UserSeeder) and the local dev-token tool. KindConflict if the id or the email is taken;
+// nothing is written then. The email is stored as given: normalizing it is the caller's job.
 //
 // A transaction cancelled only for TransactionConflict (a concurrent transaction on the same
 // items) decided nothing, so it is sent again, a bounded number of times, after a short

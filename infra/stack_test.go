@@ -17,8 +17,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// tokenIssuers are the only functions docs/security.md (least privilege) allows to call kms:Sign. Kept apart from the
-// catalog on purpose: giving another function Sign in functions.go must fail this test.
+// tokenIssuers are the only functions docs/security.md (least privilege) allows to call kms:Sign.
+// Kept apart from the catalog on purpose: giving another function Sign in functions.go must fail
+// this test.
 var tokenIssuers = []string{"sessions", "passkeys"}
 
 var stubDir string

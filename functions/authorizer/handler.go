@@ -47,8 +47,8 @@ type event struct {
 }
 
 // Handle decides one authorizer event. It never returns an error that API Gateway would turn
-// into a 500: whatever goes wrong, the answer is a deny (docs/security.md, failure behaviour: the authorizer denies
-// whenever it cannot decide).
+// into a 500: whatever goes wrong, the answer is a deny (docs/security.md, failure behaviour: the
+// authorizer denies whenever it cannot decide).
 func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
 	var ev event
 	if err := json.Unmarshal(raw, &ev); err != nil {

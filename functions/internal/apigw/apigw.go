@@ -23,7 +23,8 @@ type (
 	Response = events.APIGatewayV2HTTPResponse
 )
 
-// MaxBody is the largest request body Latchkey reads (docs/api.md, errors: bodies over 64 KB answer 413).
+// MaxBody is the largest request body Latchkey reads (docs/api.md, errors: bodies over 64 KB answer
+// 413).
 const MaxBody = 64 << 10
 
 // HandlerFunc handles one request. An error it returns is answered by Serve: as an RFC 6749
