@@ -74,8 +74,9 @@ func JWKOf(k PublicKey) JWK {
 }
 
 // DeriveKey derives an independent 256-bit key for one purpose from a master secret:
-// HMAC-SHA256(secret, label). Latchkey keeps one HMAC secret in Secrets Manager and derives a
-// key per use from it, so that no two uses ever share a key.
+// HMAC-SHA256(secret, label). Latchkey keeps one HMAC secret in Secrets Manager; the refresh
+// codec keys with it directly (its MACs cover a versioned "lkr1." prefix no label starts
+// with) and every other use derives a key of its own, so no two uses share a key.
 func DeriveKey(secret []byte, label string) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(label))

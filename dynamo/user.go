@@ -15,8 +15,9 @@ import (
 	"github.com/latchkey/latchkey/core"
 )
 
-// txAttempts bounds how often CreateUser sends its transaction when DynamoDB cancels it only
-// because another transaction was touching the same items at that moment.
+// txAttempts bounds how often a transaction (CreateUser's, and every one sent through
+// Store.transact) is sent again when DynamoDB cancels it only because another transaction was
+// touching the same items at that moment.
 const txAttempts = 4
 
 // CreateUser stores u and, when u.Email is set, the sentinel that reserves the email for u, in

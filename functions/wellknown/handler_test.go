@@ -58,7 +58,8 @@ func event(t *testing.T, name string) apigw.Request {
 	return apigwtest.Event(t, "wellknown", name, nil)
 }
 
-func newHandler(keys keySource, checks ...check) func(context.Context, apigw.Request) (apigw.Response, error) {
+// serveWith is the handler over keys and checks, served as the Lambda serves it.
+func serveWith(keys keySource, checks ...check) func(context.Context, apigw.Request) (apigw.Response, error) {
 	h := &handler{issuer: "https://auth.example.com", version: "test", keys: keys, checks: checks, log: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))}
 	return apigw.Serve(h.log, h.Handle)
 }
@@ -87,7 +88,7 @@ func golden(t *testing.T, name string, resp apigw.Response) {
 
 func TestRoutesGolden(t *testing.T) {
 	ok := check{name: "dynamodb", ping: func(context.Context) error { return nil }}
-	h := newHandler(fixedKeys{keys: []core.PublicKey{testKey(t)}}, ok, check{name: "kms", ping: func(context.Context) error { return nil }})
+	h := serveWith(fixedKeys{keys: []core.PublicKey{testKey(t)}}, ok, check{name: "kms", ping: func(context.Context) error { return nil }})
 	for _, c := range []struct {
 		event  string
 		status int
@@ -111,7 +112,7 @@ func TestRoutesGolden(t *testing.T) {
 func TestUnknownRouteIs404Problem(t *testing.T) {
 	req := event(t, "health")
 	req.RouteKey, req.RawPath = "GET /nope", "/nope"
-	resp, _ := newHandler(fixedKeys{})(context.Background(), req)
+	resp, _ := serveWith(fixedKeys{})(context.Background(), req)
 	if resp.StatusCode != 404 || resp.Headers["Content-Type"] != "application/problem+json" {
 		t.Fatalf("status %d type %q", resp.StatusCode, resp.Headers["Content-Type"])
 	}
@@ -120,7 +121,7 @@ func TestUnknownRouteIs404Problem(t *testing.T) {
 
 func TestJWKSKeyIsP256WithThumbprintKid(t *testing.T) {
 	k := testKey(t)
-	resp, _ := newHandler(fixedKeys{keys: []core.PublicKey{k}})(context.Background(), event(t, "jwks"))
+	resp, _ := serveWith(fixedKeys{keys: []core.PublicKey{k}})(context.Background(), event(t, "jwks"))
 	var body jwksBody
 	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || len(body.Keys) != 1 {
 		t.Fatalf("body %s err %v", resp.Body, err)
@@ -133,7 +134,7 @@ func TestJWKSKeyIsP256WithThumbprintKid(t *testing.T) {
 
 func TestJWKSWhenKMSIsDownIs503(t *testing.T) {
 	down := fixedKeys{err: core.E("kmssign.PublicKeys", core.KindUnavailable, "signing service unavailable", errors.New("dial tcp: refused"))}
-	resp, _ := newHandler(down)(context.Background(), event(t, "jwks"))
+	resp, _ := serveWith(down)(context.Background(), event(t, "jwks"))
 	if resp.StatusCode != 503 || strings.Contains(resp.Body, "dial") {
 		t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)
 	}
@@ -145,7 +146,7 @@ func TestReadyNamesAHungKMS(t *testing.T) {
 	hung := testenv.HungEndpoint(t)
 	api := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(hung), Credentials: aws.AnonymousCredentials{}})
 	signer := kmssign.New(api, []string{"alias/latchkey-local"})
-	h := newHandler(signer,
+	h := serveWith(signer,
 		check{name: "dynamodb", ping: func(context.Context) error { return nil }},
 		check{name: "kms", ping: signer.Ping})
 

@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -34,9 +35,17 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	h := newHandler(cfg, awsCfg, log)
+	lambda.Start(apigw.Serve(log, h.Handle))
+	return nil
+}
+
+// newHandler builds what this function uses: the KMS public keys behind the JWKS, and the
+// table and key the readiness probe pings. It holds no secret and cannot sign.
+func newHandler(cfg boot.Config, awsCfg aws.Config, log *slog.Logger) *handler {
 	db := dynamodb.NewFromConfig(awsCfg)
 	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
-	h := &handler{
+	return &handler{
 		issuer:  cfg.Issuer,
 		version: cfg.Version,
 		keys:    signer,
@@ -46,6 +55,4 @@ func run(ctx context.Context, log *slog.Logger) error {
 		},
 		log: log,
 	}
-	lambda.Start(apigw.Serve(log, h.Handle))
-	return nil
 }
