@@ -26,6 +26,7 @@ const (
 	KindTooLarge                    // the request body is over the cap
 	KindRateLimited                 // too many attempts; see Error.RetryAfter
 	KindUnavailable                 // a dependency is down or timed out; nothing was half-written
+	KindReauthenticate              // authenticated, but too long ago for this change; see Error.MaxAge (RFC 9470)
 )
 
 var kindNames = [...]string{
@@ -38,6 +39,7 @@ var kindNames = [...]string{
 	KindTooLarge:        "too_large",
 	KindRateLimited:     "rate_limited",
 	KindUnavailable:     "unavailable",
+	KindReauthenticate:  "reauthentication_required",
 }
 
 func (k Kind) String() string {
@@ -58,6 +60,12 @@ type Error struct {
 	Detail     string
 	Err        error
 	RetryAfter time.Duration // set with KindRateLimited
+	MaxAge     time.Duration // set with KindReauthenticate: how recent the authentication must be
+	// Code refines Kind for clients that must act on the difference (a passkey the server did
+	// not keep, a credential no account holds): the edge answers it instead of the kind's name.
+	// Members are client-safe values that go with it, such as the credential's id.
+	Code    string
+	Members map[string]string
 }
 
 // E builds an *Error. A nil cause is allowed.
@@ -142,6 +150,31 @@ func RetryAfterOf(err error) time.Duration {
 		err = e.Err
 	}
 	return 0
+}
+
+// MaxAgeOf returns the MaxAge of the first re-authentication error in err's chain.
+func MaxAgeOf(err error) time.Duration {
+	var e *Error
+	for errors.As(err, &e) {
+		if e.Kind == KindReauthenticate {
+			return e.MaxAge
+		}
+		err = e.Err
+	}
+	return 0
+}
+
+// CodeOf returns the client-facing Code and Members of the first *Error in err's chain that
+// has a Code, or "" and nil.
+func CodeOf(err error) (string, map[string]string) {
+	var e *Error
+	for errors.As(err, &e) {
+		if e.Code != "" {
+			return e.Code, e.Members
+		}
+		err = e.Err
+	}
+	return "", nil
 }
 
 // Is reports whether err has kind k.

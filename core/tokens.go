@@ -105,3 +105,17 @@ func NewID() string {
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// RequireRecent refuses a change of how the account is protected (adding or deleting a
+// passkey, recovery codes, API keys) unless the holder of c authenticated within maxAge of now
+// (RFC 9470; ASVS V7.5.1): a token minted by a refresh weeks after the last ceremony carries
+// that old auth_time and is not enough. KindReauthenticate with MaxAge set otherwise; the
+// client re-authenticates with a passkey ceremony on the same session.
+func RequireRecent(c AccessClaims, now time.Time, maxAge time.Duration) error {
+	if !c.AuthTime.IsZero() && now.Sub(c.AuthTime) <= maxAge {
+		return nil
+	}
+	e := E("core.RequireRecent", KindReauthenticate, "this change needs a recent sign-in; sign in with a passkey again", nil)
+	e.MaxAge = maxAge
+	return e
+}

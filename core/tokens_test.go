@@ -148,3 +148,17 @@ func TestKeyRotation(t *testing.T) {
 		t.Error("a node that does not know the new key accepted its token")
 	}
 }
+
+func TestRequireRecent(t *testing.T) {
+	c := core.AccessClaims{AuthTime: t0}
+	if err := core.RequireRecent(c, t0.Add(5*time.Minute), 5*time.Minute); err != nil {
+		t.Fatalf("5 minutes after the ceremony: %v", err)
+	}
+	err := core.RequireRecent(c, t0.Add(5*time.Minute+time.Second), 5*time.Minute)
+	if !core.Is(err, core.KindReauthenticate) || core.MaxAgeOf(err) != 5*time.Minute {
+		t.Fatalf("just past: %v (max age %v)", err, core.MaxAgeOf(err))
+	}
+	if !core.Is(core.RequireRecent(core.AccessClaims{}, t0, time.Hour), core.KindReauthenticate) {
+		t.Fatal("a token without auth_time passed")
+	}
+}

@@ -33,6 +33,7 @@ var answers = map[core.Kind]answer{
 	core.KindTooLarge:        {http.StatusRequestEntityTooLarge, "invalid_request", http.StatusRequestEntityTooLarge},
 	core.KindRateLimited:     {http.StatusTooManyRequests, "slow_down", http.StatusTooManyRequests},
 	core.KindUnavailable:     {http.StatusServiceUnavailable, "temporarily_unavailable", http.StatusServiceUnavailable},
+	core.KindReauthenticate:  {http.StatusUnauthorized, "invalid_grant", http.StatusBadRequest},
 }
 
 func answerOf(k core.Kind) answer {
@@ -87,14 +88,26 @@ func logCause(ctx context.Context, log *slog.Logger, kind core.Kind, err error) 
 func Error(ctx context.Context, log *slog.Logger, err error) Response {
 	kind := core.KindOf(err)
 	logCause(ctx, log, kind, err)
-	detail := core.DetailOf(err)
 	if kind == core.KindInternal {
-		detail = ""
+		return bare500()
 	}
-	resp := Problem(Status(kind), kind.String(), detail)
+	code, members := core.CodeOf(err)
+	if code == "" {
+		code = kind.String()
+	}
+	extra := make(map[string]any, len(members))
+	for k, v := range members {
+		extra[k] = v
+	}
+	resp := ProblemWith(Status(kind), code, core.DetailOf(err), extra)
 	switch kind {
 	case core.KindUnauthenticated:
 		resp.Headers["WWW-Authenticate"] = `Bearer error="invalid_token"`
+	case core.KindReauthenticate:
+		// RFC 9470 §3: the token is good but its authentication is too old for this request.
+		resp.Headers["WWW-Authenticate"] = `Bearer error="insufficient_user_authentication", ` +
+			`error_description="a more recent authentication is required", max_age=` +
+			strconv.Itoa(int(core.MaxAgeOf(err)/time.Second))
 	case core.KindRateLimited:
 		resp.Headers["Retry-After"] = retryAfter(err)
 	}

@@ -191,3 +191,24 @@ func TestEveryKindHasAnAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestStepUpAndCodes: a re-authentication error is the RFC 9470 challenge with max_age and the
+// problem code reauthentication_required; a Code refines the problem's code and carries its
+// members, which cannot overwrite the standard ones.
+func TestStepUpAndCodes(t *testing.T) {
+	r := Error(context.Background(), logger(&bytes.Buffer{}), &core.Error{Op: "op", Kind: core.KindReauthenticate, Detail: "sign in again", MaxAge: 5 * time.Minute})
+	want := `Bearer error="insufficient_user_authentication", error_description="a more recent authentication is required", max_age=300`
+	if r.StatusCode != 401 || r.Headers["WWW-Authenticate"] != want || decodeProblem(t, r).Code != "reauthentication_required" {
+		t.Fatalf("%d %v %s", r.StatusCode, r.Headers, r.Body)
+	}
+	err := core.Wrap("outer", &core.Error{Op: "op", Kind: core.KindConflict, Detail: "not saved", Code: "credential_not_saved",
+		Members: map[string]string{"credentialId": "abc", "status": "999", "code": "x"}})
+	r = Error(context.Background(), logger(&bytes.Buffer{}), err)
+	var body map[string]any
+	if e := json.Unmarshal([]byte(r.Body), &body); e != nil {
+		t.Fatal(e)
+	}
+	if r.StatusCode != 409 || body["code"] != "credential_not_saved" || body["credentialId"] != "abc" || body["status"] != float64(409) {
+		t.Fatalf("%d %s", r.StatusCode, r.Body)
+	}
+}

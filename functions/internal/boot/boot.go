@@ -26,6 +26,7 @@ type Config struct {
 	SessionTTL  time.Duration // LATCHKEY_SESSION_TTL: absolute session lifetime, default 720h (30 days)
 	SessionIdle time.Duration // LATCHKEY_SESSION_IDLE: a session unused this long ends, default 168h (7 days)
 	Grace       time.Duration // LATCHKEY_REFRESH_GRACE: retry window of a rotated refresh token, default 10s, 0 disables
+	ReauthAge   time.Duration // LATCHKEY_REAUTH_MAX_AGE: how recent a sign-in factor changes need, default 5m, 1m to 1h
 	// IntrospectionClients maps client id to the hex SHA-256 of its secret, from
 	// LATCHKEY_INTROSPECTION_CLIENTS ("id:sha256hex,..."); empty disables introspection.
 	IntrospectionClients map[string]string
@@ -104,6 +105,9 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 		errs = append(errs, err)
 	}
 	if c.Grace, err = duration(getenv, "LATCHKEY_REFRESH_GRACE", 10*time.Second, 0, time.Minute); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ReauthAge, err = duration(getenv, "LATCHKEY_REAUTH_MAX_AGE", 5*time.Minute, time.Minute, time.Hour); err != nil {
 		errs = append(errs, err)
 	}
 	if c.IntrospectionClients, err = clients(getenv("LATCHKEY_INTROSPECTION_CLIENTS")); err != nil {
