@@ -21,6 +21,7 @@ require (
 	github.com/go-jose/go-jose/v4 v4.1.3
 	github.com/go-webauthn/webauthn v0.18.2
 	github.com/golang-jwt/jwt/v5 v5.3.1
+	golang.org/x/text v0.42.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 
@@ -60,8 +61,13 @@ require (
 	github.com/yuin/goldmark v1.4.13 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/lint v0.0.0-20210508222113-6edffad5e616 // indirect
-	golang.org/x/mod v0.27.0 // indirect
-	golang.org/x/sync v0.16.0 // indirect
+	golang.org/x/mod v0.41.0 // indirect
+	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/tools v0.36.0 // indirect
+	golang.org/x/tools v0.49.0 // indirect
 )
+
+// golang.org/x/text (Unicode normalization of emails and names) asks for a newer x/tools for
+// its own tooling only; x/tools after v0.36 no longer has cmd/godoc, which jsii-runtime-go (the
+// CDK app in infra/) still imports, and go mod tidy would fail. Nothing we build links x/tools.
+replace golang.org/x/tools => golang.org/x/tools v0.36.0

@@ -16,7 +16,7 @@ func (rp *RelyingParty) ListPasskeys(ctx context.Context, c core.AccessClaims) (
 // KindNotFound, exactly like one that does not exist.
 func (rp *RelyingParty) RenamePasskey(ctx context.Context, c core.AccessClaims, id, name string) (core.Passkey, error) {
 	const op = "passkey.RelyingParty.RenamePasskey"
-	name, err := cleanLabel(op, "name", name, 64)
+	name, err := core.CleanLabel(op, "name", name, 64)
 	if err != nil {
 		return core.Passkey{}, err
 	}
@@ -38,10 +38,16 @@ func (rp *RelyingParty) RenamePasskey(ctx context.Context, c core.AccessClaims, 
 }
 
 // DeletePasskey removes one of the caller's passkeys, unless it is the account's last:
-// KindConflict then (docs/security.md, passkeys), decided atomically by the store. Another user's
-// passkey answers KindNotFound.
+// KindConflict then (docs/security.md, passkeys), decided atomically by the store. Another
+// user's passkey answers KindNotFound. The caller must have authenticated within ReauthMaxAge
+// (KindReauthenticate otherwise). The sessions that were opened with the passkey end with it,
+// the caller's own included when it was opened with this one.
 func (rp *RelyingParty) DeletePasskey(ctx context.Context, c core.AccessClaims, id string) error {
 	const op = "passkey.RelyingParty.DeletePasskey"
+	if err := core.RequireRecent(c, rp.Now(), rp.ReauthMaxAge); err != nil {
+		rp.audit(ctx, "passkey.delete_refused", "sub", c.Subject, "passkey", id, "reason", "reauthentication_required", "sid", c.SessionID)
+		return err
+	}
 	if !validCredentialID(id) {
 		return core.E(op, core.KindNotFound, "no such passkey", nil)
 	}
@@ -56,5 +62,10 @@ func (rp *RelyingParty) DeletePasskey(ctx context.Context, c core.AccessClaims, 
 		return err
 	}
 	rp.audit(ctx, "passkey.deleted", "sub", c.Subject, "passkey", id, "sid", c.SessionID)
+	if err := rp.Sessions.EndOpenedWith(context.WithoutCancel(ctx), c.Subject, id); err != nil {
+		rp.Audit.ErrorContext(ctx, "passkey deleted but the sessions opened with it could not all be ended",
+			"audit", true, "sub", c.Subject, "passkey", id, "err", err)
+		return core.Wrap(op, err)
+	}
 	return nil
 }

@@ -83,4 +83,12 @@ type Sessions interface {
 	// handing out (a check that ran beside Start failed). KindNotFound if there is no such
 	// session; KindUnavailable if the store cannot be reached.
 	Withdraw(ctx context.Context, sid string) error
+	// Reauthenticate records a fresh authentication r of the holder of c on c's own session:
+	// a new auth_time, rotated tokens. KindNotFound or KindUnauthenticated if that session
+	// has ended or is another user's; KindUnavailable if the store or the HSM cannot be
+	// reached, and then the session is unchanged.
+	Reauthenticate(ctx context.Context, c core.AccessClaims, r core.StartRequest) (core.TokenResponse, error)
+	// EndOpenedWith ends every live session of user uid that was opened with passkey id.
+	// KindUnavailable if the store cannot be reached.
+	EndOpenedWith(ctx context.Context, uid, passkeyID string) error
 }

@@ -29,12 +29,14 @@ func (rp *RelyingParty) BeginSignUp(ctx context.Context, r SignUp, client core.C
 			return RegistrationStart{}, err
 		}
 	}
-	display, err := cleanLabel(op, "displayName", r.DisplayName, 64)
+	display, err := core.CleanLabel(op, "displayName", r.DisplayName, 64)
 	if err != nil {
 		return RegistrationStart{}, err
 	}
-	if err := rp.limit(ctx, now, rp.BeginByIP, client.IP, rp.BeginByAccount, rp.emailKey(email)); err != nil {
-		rp.audit(ctx, "passkey.registration_refused", "mode", "signup", "reason", "rate_limited", "ip", client.IP)
+	// The email is what the caller asserts: its budget is keyed with the caller's address, so
+	// nobody spends the sign-up budget of someone else's address.
+	if err := rp.limit(ctx, now, rp.BeginByIP, client.IP, rp.BeginByAccount, atAddress(rp.emailKey(email), client.IP)); err != nil {
+		rp.audit(ctx, "passkey.registration_refused", "mode", "signup", "reason", "rate_limited", "account", rp.emailKey(email), "ip", client.IP)
 		return RegistrationStart{}, err
 	}
 	uid := core.NewID()
@@ -55,16 +57,21 @@ func (rp *RelyingParty) BeginSignUp(ctx context.Context, r SignUp, client core.C
 	return RegistrationStart{ChallengeID: id, Options: creation.Response}, nil
 }
 
-// BeginAddPasskey starts the registration of another passkey for the holder of c. The
-// challenge is bound to that user: only a request carrying an access token of the same user
-// can finish it. The user's passkeys go into excludeCredentials, so an authenticator does not
-// register twice.
+// BeginAddPasskey starts the registration of another passkey for the holder of c, who must
+// have authenticated within ReauthMaxAge (KindReauthenticate otherwise: a stolen refresh token
+// must not become a permanent takeover). The challenge is bound to that user: only a request
+// carrying an access token of the same user can finish it. The user's passkeys go into
+// excludeCredentials, so an authenticator does not register twice.
 //
 // Round trips: the rate limits, the user and the user's passkeys (concurrently), then the
 // challenge.
 func (rp *RelyingParty) BeginAddPasskey(ctx context.Context, c core.AccessClaims, client core.Client) (RegistrationStart, error) {
 	const op = "passkey.RelyingParty.BeginAddPasskey"
 	now := rp.Now()
+	if err := core.RequireRecent(c, now, rp.ReauthMaxAge); err != nil {
+		rp.audit(ctx, "passkey.registration_refused", "mode", "add", "sub", c.Subject, "sid", c.SessionID, "reason", "reauthentication_required", "ip", client.IP)
+		return RegistrationStart{}, err
+	}
 	var (
 		limitErr, userErr, listErr error
 		user                       core.User
@@ -122,11 +129,12 @@ func (rp *RelyingParty) BeginAddPasskey(ctx context.Context, c core.AccessClaims
 func (rp *RelyingParty) FinishRegistration(ctx context.Context, r RegistrationFinish) (Registration, error) {
 	const op = "passkey.RelyingParty.FinishRegistration"
 	now := rp.Now()
+	var made string // the id of the credential the authenticator created, once parsed
 	fail := func(mode, reason string, cause error, attrs ...any) error {
 		rp.audit(ctx, "passkey.registration_failed", append([]any{"mode", mode, "reason", reason, "ip", r.Client.IP, "devinfo", devInfo(cause)}, attrs...)...)
-		return core.E(op, core.KindInvalid, detailRegistrationFailed, cause)
+		return notSaved(core.E(op, core.KindInvalid, detailRegistrationFailed, cause), made)
 	}
-	name, err := cleanLabel(op, "name", r.Name, 64)
+	name, err := core.CleanLabel(op, "name", r.Name, 64)
 	if err != nil {
 		return Registration{}, err
 	}
@@ -174,16 +182,28 @@ func (rp *RelyingParty) FinishRegistration(ctx context.Context, r RegistrationFi
 			return Registration{}, fail(mode, "challenge_of_another_user", nil, "sub", ch.UserID, "caller", caller)
 		}
 	}
+	// An added passkey's account is the verified user; a sign-up's email is only what its
+	// caller asserted, so that budget is keyed with the caller's address.
 	account := ch.UserID
-	if st.email != "" {
-		account = rp.emailKey(st.email)
+	if st.mode != modeAdd {
+		account = atAddress(rp.emailKey(st.email), r.Client.IP)
 	}
 	if err := rp.Limiter.Allow(ctx, rp.FinishByAccount, account, now); err != nil {
-		rp.audit(ctx, "passkey.registration_refused", "mode", mode, "sub", ch.UserID, "reason", "rate_limited", "ip", r.Client.IP)
+		rp.audit(ctx, "passkey.registration_refused", "mode", mode, "sub", ch.UserID, "reason", "rate_limited",
+			"account", rp.accountKey(ch.UserID), "ip", r.Client.IP)
 		return Registration{}, err
 	}
 	if parseErr != nil {
 		return Registration{}, fail(mode, "malformed_credential", parseErr, "sub", ch.UserID)
+	}
+	if n := len(parsed.RawID); n > 0 && n <= maxCredentialID {
+		made = base64.RawURLEncoding.EncodeToString(parsed.RawID)
+	}
+	if mode == "add" {
+		if err := core.RequireRecent(*r.Claims, now, rp.ReauthMaxAge); err != nil {
+			rp.audit(ctx, "passkey.registration_refused", "mode", mode, "sub", ch.UserID, "reason", "reauthentication_required", "ip", r.Client.IP)
+			return Registration{}, err
+		}
 	}
 	if now.After(ch.ExpiresAt) {
 		return Registration{}, fail(mode, "challenge_expired", nil, "sub", ch.UserID)
@@ -199,6 +219,9 @@ func (rp *RelyingParty) FinishRegistration(ctx context.Context, r RegistrationFi
 	if len(cred.ID) == 0 || len(cred.ID) > maxCredentialID {
 		return Registration{}, fail(mode, "credential_id_length", nil, "sub", ch.UserID)
 	}
+	if err := checkPublicKey(cred.PublicKey); err != nil {
+		return Registration{}, fail(mode, "bad_public_key", err, "sub", ch.UserID)
+	}
 	pk := core.Passkey{
 		ID:                base64.RawURLEncoding.EncodeToString(cred.ID),
 		UserID:            ch.UserID,
@@ -213,9 +236,7 @@ func (rp *RelyingParty) FinishRegistration(ctx context.Context, r RegistrationFi
 		BackupState:       cred.Flags.BackupState,
 		CreatedAt:         now,
 	}
-	for _, t := range cred.Transport {
-		pk.Transports = append(pk.Transports, string(t))
-	}
+	pk.Transports = knownTransports(cred.Transport)
 	if pk.Name == "" {
 		pk.Name = DefaultPasskeyName(pk.AAGUID)
 	}
@@ -223,7 +244,7 @@ func (rp *RelyingParty) FinishRegistration(ctx context.Context, r RegistrationFi
 	if st.mode == modeAdd {
 		err := rp.Credentials.AddPasskey(ctx, pk)
 		if err != nil {
-			return Registration{}, rp.storeRefusal(ctx, op, mode, pk, r.Client, err)
+			return Registration{}, notSaved(rp.storeRefusal(ctx, op, mode, pk, r.Client, err), made)
 		}
 		rp.audit(ctx, "passkey.registered", "mode", mode, "sub", pk.UserID, "passkey", pk.ID, "aaguid", AAGUIDString(pk.AAGUID),
 			"backed_up", pk.BackupState, "sid", r.Claims.SessionID, "ip", r.Client.IP)
@@ -232,17 +253,30 @@ func (rp *RelyingParty) FinishRegistration(ctx context.Context, r RegistrationFi
 
 	user := core.User{ID: ch.UserID, Email: st.email, DisplayName: st.displayName, CreatedAt: now}
 	if err := rp.Accounts.CreateAccount(ctx, user, pk); err != nil {
-		return Registration{}, rp.storeRefusal(ctx, op, mode, pk, r.Client, err)
+		return Registration{}, notSaved(rp.storeRefusal(ctx, op, mode, pk, r.Client, err), made)
 	}
 	rp.audit(ctx, "account.created", "sub", user.ID, "with_email", user.Email != "", "ip", r.Client.IP)
 	rp.audit(ctx, "passkey.registered", "mode", mode, "sub", pk.UserID, "passkey", pk.ID, "aaguid", AAGUIDString(pk.AAGUID),
 		"backed_up", pk.BackupState, "ip", r.Client.IP)
-	tr, err := rp.Sessions.Start(ctx, core.StartRequest{UserID: user.ID, AMR: AMR, Client: r.Client})
+	tr, err := rp.Sessions.Start(ctx, core.StartRequest{UserID: user.ID, AMR: AMR, PasskeyID: pk.ID, Client: r.Client})
 	if err != nil {
 		return Registration{}, err
 	}
 	rp.audit(ctx, "auth.login.succeeded", "method", "passkey", "ceremony", "signup", "sub", user.ID, "sid", tr.SessionID, "passkey", pk.ID, "ip", r.Client.IP)
 	return Registration{User: user, Passkey: pk, Tokens: &tr}, nil
+}
+
+// notSaved marks err, a refusal of a credential the authenticator has already created, with
+// the problem code credential_not_saved and the credential's id, so that the client tells the
+// authenticator to forget it (WebAuthn Signal API, signalUnknownCredential). Outages and
+// internal errors are left as they are: the client may retry those with the same credential.
+func notSaved(err error, credentialID string) error {
+	switch k := core.KindOf(err); {
+	case credentialID == "", k == core.KindInternal, k == core.KindUnavailable, k == core.KindRateLimited, k == core.KindReauthenticate:
+		return err
+	}
+	return &core.Error{Op: "passkey.notSaved", Kind: core.KindOf(err), Detail: core.DetailOf(err), Err: err,
+		Code: "credential_not_saved", Members: map[string]string{"credentialId": credentialID}}
 }
 
 // storeRefusal turns a store's refusal of a new passkey into the client's answer.

@@ -8,11 +8,7 @@ package passkey
 import (
 	"context"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
@@ -43,7 +39,7 @@ const (
 //
 // Its files follow the ceremonies: registration.go (sign-up and added passkeys), login.go
 // (sign-in), manage.go (list, rename, delete), state.go (the ceremony state codec),
-// webauthn.go (the go-webauthn glue) and decoy.go (answers for emails no account holds).
+// webauthn.go (the go-webauthn glue) and names.go (keyed hashes, default passkey names).
 type RelyingParty struct {
 	WebAuthn    *webauthn.WebAuthn
 	Credentials CredentialStore
@@ -53,15 +49,18 @@ type RelyingParty struct {
 	Limiter     *core.RateLimiter
 	Audit       *slog.Logger
 	Now         func() time.Time
-	// DecoyKey keys the HMAC that derives the plausible answer for an email no account holds
-	// (and the rate-limit keys of emails, so that the table never holds an address there).
-	// At least 32 bytes: core.DeriveKey(secret, DecoyKeyLabel).
-	DecoyKey []byte
+	// HashKey keys the hashes that name emails in rate-limit counters and accounts in audit
+	// events, so neither the table nor the log holds them in the clear. At least 32 bytes:
+	// core.DeriveKey(secret, HashKeyLabel).
+	HashKey []byte
+	// ReauthMaxAge is how recent the caller's authentication must be to add or delete a
+	// passkey (RFC 9470 step-up).
+	ReauthMaxAge time.Duration
 
 	BeginByIP       core.Rule // register/begin and login/begin per client address
-	BeginByAccount  core.Rule // the same per account (normalized email or user id)
+	BeginByAccount  core.Rule // per verified user, or per email and client address (sign-up)
 	FinishByIP      core.Rule // register/finish and login/finish per client address
-	FinishByAccount core.Rule // the same per account (user id or credential)
+	FinishByAccount core.Rule // per verified user (verified login failures), or per email and address
 }
 
 // RegistrationStart is what a client needs to call navigator.credentials.create().
@@ -136,19 +135,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// cleanLabel trims a user-chosen label (a passkey name, a display name) and checks it is at
-// most max characters without control characters. Empty is allowed; callers decide.
-func cleanLabel(op core.Op, what, s string, max int) (string, error) {
-	s = strings.TrimSpace(s)
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
-		return "", core.E(op, core.KindInvalid, what+" must be at most "+strconv.Itoa(max)+" characters", nil)
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return "", core.E(op, core.KindInvalid, what+" must not contain control characters", nil)
-		}
-	}
-	return s, nil
 }

@@ -18,6 +18,7 @@ const (
 	modeSignUp byte = iota + 1
 	modeAdd
 	modeLogin
+	modeReauth // a sign-in ceremony that re-authenticates the session that began it
 )
 
 // ceremonyState is what begin leaves for finish in the challenge item.
@@ -25,11 +26,12 @@ type ceremonyState struct {
 	mode        byte
 	email       string
 	displayName string
+	sessionID   string // modeReauth: the session that began the ceremony
 	session     webauthn.SessionData
 }
 
 // stateVersion versions the encoding of ceremonyState.
-const stateVersion = 1
+const stateVersion = 2
 
 func (s ceremonyState) encode() ([]byte, error) {
 	sd, err := s.session.MarshalMsg(nil)
@@ -39,6 +41,7 @@ func (s ceremonyState) encode() ([]byte, error) {
 	p := []byte{stateVersion, s.mode}
 	p = field.AppendString(p, s.email)
 	p = field.AppendString(p, s.displayName)
+	p = field.AppendString(p, s.sessionID)
 	return field.AppendString(p, string(sd)), nil
 }
 
@@ -49,7 +52,7 @@ func decodeState(p []byte) (ceremonyState, error) {
 	}
 	s.mode = p[1]
 	r := field.NewReader(p[2:])
-	s.email, s.displayName = r.String(), r.String()
+	s.email, s.displayName, s.sessionID = r.String(), r.String(), r.String()
 	sd := r.String()
 	if !r.Done() {
 		return s, errors.New("challenge state is malformed")

@@ -4,9 +4,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math/big"
+	"slices"
 	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol"
+	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/latchkey/latchkey/core"
@@ -21,7 +24,7 @@ type Config struct {
 }
 
 // NewWebAuthn returns the go-webauthn relying party Latchkey runs: user verification required,
-// discoverable credentials preferred (for conditional UI), the configured attestation
+// discoverable credentials required (every sign-in is discoverable), the configured attestation
 // conveyance, and both ceremonies timing out after ChallengeTTL, enforced server side as well.
 func NewWebAuthn(c Config) (*webauthn.WebAuthn, error) {
 	const op = "passkey.NewWebAuthn"
@@ -37,7 +40,7 @@ func NewWebAuthn(c Config) (*webauthn.WebAuthn, error) {
 	if name == "" {
 		name = c.RPID
 	}
-	notRequired := false
+	required := true
 	timeout := webauthn.TimeoutConfig{Enforce: true, Timeout: ChallengeTTL, TimeoutUVD: ChallengeTTL}
 	w, err := webauthn.New(&webauthn.Config{
 		RPID:                  c.RPID,
@@ -45,8 +48,10 @@ func NewWebAuthn(c Config) (*webauthn.WebAuthn, error) {
 		RPOrigins:             c.Origins,
 		AttestationPreference: pref,
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
-			ResidentKey:        protocol.ResidentKeyRequirementPreferred,
-			RequireResidentKey: &notRequired,
+			// Resident (discoverable) keys are required: every sign-in is discoverable, so
+			// login-begin never hands out credential ids (WebAuthn §14.6.2).
+			ResidentKey:        protocol.ResidentKeyRequirementRequired,
+			RequireResidentKey: &required,
 			UserVerification:   protocol.VerificationRequired,
 		},
 		Timeouts: webauthn.TimeoutsConfig{Login: timeout, Registration: timeout},
@@ -149,4 +154,46 @@ func validChallengeID(id string) bool {
 	}
 	_, err := base64.RawURLEncoding.DecodeString(id)
 	return err == nil
+}
+
+// minRSABits is the smallest RSA modulus accepted for a passkey (NIST SP 800-131A).
+const minRSABits = 2048
+
+// checkPublicKey refuses a credential public key that could never verify a signature, so that
+// nothing unusable is stored as a factor: it must parse as a COSE key of a supported
+// algorithm with a point on its curve (EC2), a 32-byte Ed25519 key (OKP), or an RSA key of at
+// least 2048 bits. go-webauthn does not look at the key of a "none" attestation.
+func checkPublicKey(cose []byte) error {
+	key, err := webauthncose.ParsePublicKey(cose)
+	if err != nil {
+		return err
+	}
+	switch k := key.(type) {
+	case webauthncose.EC2PublicKeyData:
+		_, err = k.ToECDSA()
+		return err
+	case webauthncose.OKPPublicKeyData:
+		return nil // ParsePublicKey checked the algorithm, the curve and the length
+	case webauthncose.RSAPublicKeyData:
+		if n := new(big.Int).SetBytes(k.Modulus); n.BitLen() < minRSABits {
+			return fmt.Errorf("RSA key of %d bits", n.BitLen())
+		}
+		return nil
+	}
+	return fmt.Errorf("unsupported key type %T", key)
+}
+
+// knownTransports keeps the transports WebAuthn defines (§5.8.4) and drops anything else a
+// client reports, so a stored passkey never carries made-up values back into options.
+func knownTransports(ts []protocol.AuthenticatorTransport) []string {
+	var out []string
+	for _, t := range ts {
+		switch t {
+		case protocol.USB, protocol.NFC, protocol.BLE, protocol.SmartCard, protocol.Hybrid, protocol.Internal:
+			if !slices.Contains(out, string(t)) {
+				out = append(out, string(t))
+			}
+		}
+	}
+	return out
 }

@@ -53,10 +53,15 @@ func (h *handler) list(ctx context.Context, claims core.AccessClaims) (apigw.Res
 		return apigw.Response{}, err
 	}
 	out := make([]passkeyBody, 0, len(list))
+	ids := make([]string, 0, len(list))
 	for _, p := range list {
 		out = append(out, newPasskeyBody(p))
+		ids = append(ids, p.ID)
 	}
-	return apigw.JSON(http.StatusOK, map[string]any{"passkeys": out}), nil
+	// signal is what the WebAuthn Signal API's signalAllAcceptedCredentials takes, so the
+	// page can tell the browser to drop passkeys this account no longer has.
+	signal := signalBody{RPID: h.rp.WebAuthn.Config.RPID, UserID: claims.Subject, AllAcceptedCredentialIDs: ids}
+	return apigw.JSON(http.StatusOK, map[string]any{"passkeys": out, "signal": signal}), nil
 }
 
 // rename renames one of the caller's passkeys.
@@ -158,29 +163,50 @@ func (h *handler) registerFinish(ctx context.Context, req *apigw.Request) (apigw
 	return apigw.Tokens(http.StatusCreated, out), nil
 }
 
-// loginBegin starts a sign-in, with an email or discoverable.
+// loginBegin starts a discoverable sign-in, the same for every caller (an email member is
+// accepted and ignored), or with a Bearer token the re-authentication of its holder.
 func (h *handler) loginBegin(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
+	if hasBearer(req) {
+		claims, err := h.bearer(ctx, req)
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		start, err := h.rp.BeginReauthentication(ctx, claims, apigw.Client(req))
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		return apigw.JSON(http.StatusOK, beginBody{start.ChallengeID, start.Options}), nil
+	}
 	var body struct {
-		Email string `json:"email"`
+		Email string `json:"email"` // accepted for older clients, and ignored
 	}
 	if err := apigw.DecodeJSON(req, &body); err != nil {
 		return apigw.Response{}, err
 	}
-	start, err := h.rp.BeginLogin(ctx, body.Email, apigw.Client(req))
+	start, err := h.rp.BeginLogin(ctx, apigw.Client(req))
 	if err != nil {
 		return apigw.Response{}, err
 	}
 	return apigw.JSON(http.StatusOK, beginBody{start.ChallengeID, start.Options}), nil
 }
 
-// loginFinish verifies an assertion and answers the token response. A body that does not even
-// decode is a failed sign-in like any other: the same 401.
+// loginFinish verifies an assertion and answers the token response: a new session, or with a
+// Bearer token the same session re-authenticated. A body that does not even decode is a failed
+// sign-in like any other: the same 401.
 func (h *handler) loginFinish(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
+	var claims *core.AccessClaims
+	if hasBearer(req) {
+		c, err := h.bearer(ctx, req)
+		if err != nil {
+			return apigw.Response{}, err
+		}
+		claims = &c
+	}
 	var body finishBody
 	if err := apigw.DecodeJSON(req, &body); err != nil && core.Is(err, core.KindTooLarge) {
 		return apigw.Response{}, err
 	}
-	tr, err := h.rp.FinishLogin(ctx, body.ChallengeID, body.Credential, apigw.Client(req))
+	tr, err := h.rp.FinishLogin(ctx, passkey.LoginFinish{ChallengeID: body.ChallengeID, Credential: body.Credential, Claims: claims, Client: apigw.Client(req)})
 	if err != nil {
 		return apigw.Response{}, err
 	}
@@ -199,6 +225,14 @@ func (h *handler) bearer(ctx context.Context, req *apigw.Request) (core.AccessCl
 // hasBearer reports whether the request carries an Authorization header at all; one that is
 // there must then be a good Bearer token.
 func hasBearer(req *apigw.Request) bool { return apigw.Header(req, "authorization") != "" }
+
+// signalBody is the argument of PublicKeyCredential.signalAllAcceptedCredentials: the user id
+// is the WebAuthn user handle, base64url, as the ids are.
+type signalBody struct {
+	RPID                     string   `json:"rpId"`
+	UserID                   string   `json:"userId"`
+	AllAcceptedCredentialIDs []string `json:"allAcceptedCredentialIds"`
+}
 
 type userBody struct {
 	ID string `json:"id"`

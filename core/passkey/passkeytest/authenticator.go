@@ -66,6 +66,7 @@ type Tweaks struct {
 	Credential     *SoftCredential // Get: sign with this credential, held or not (a clone, a stolen key)
 	UserHandle     []byte          // Get: report this user handle instead of the credential's
 	OmitUserHandle bool            // Get: report no user handle, as a non-discoverable credential may
+	OffCurveKey    bool            // Create: attest a public key whose point is not on P-256
 }
 
 // NewAuthenticator returns an authenticator whose client runs at origin, with a counter and
@@ -151,7 +152,7 @@ func (a *Authenticator) Create(optionsJSON []byte, tw Tweaks) ([]byte, *SoftCred
 	cred := &SoftCredential{ID: id, RPID: o.RP.ID, UserHandle: handle, Key: key}
 
 	cdj := a.clientData(tw, "webauthn.create", o.Challenge)
-	cose, err := coseKey(&key.PublicKey)
+	cose, err := coseKey(&key.PublicKey, tw.OffCurveKey)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -309,11 +310,15 @@ func (a *Authenticator) authData(tw Tweaks, rpID string, flags byte, count uint3
 	return append(out, extra...)
 }
 
-// coseKey is k as a COSE_Key (RFC 9052 §7, RFC 9053 §7.1.1): EC2, ES256, P-256, x, y.
-func coseKey(k *ecdsa.PublicKey) ([]byte, error) {
+// coseKey is k as a COSE_Key (RFC 9052 §7, RFC 9053 §7.1.1): EC2, ES256, P-256, x, y; with
+// offCurve, y is changed so that the point is off the curve.
+func coseKey(k *ecdsa.PublicKey, offCurve bool) ([]byte, error) {
 	raw, err := k.Bytes() // 0x04 ‖ x ‖ y
 	if err != nil {
 		return nil, err
+	}
+	if offCurve {
+		raw[64] ^= 1
 	}
 	mode, err := cbor.CTAP2EncOptions().EncMode()
 	if err != nil {

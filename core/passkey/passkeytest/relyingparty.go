@@ -37,9 +37,9 @@ func NewRelyingParty(mem *coretest.Memory, s passkey.Sessions, now func() time.T
 	return &passkey.RelyingParty{
 		WebAuthn: w, Credentials: mem, Accounts: mem, Challenges: mem,
 		Sessions: s, Limiter: &core.RateLimiter{Counters: mem},
-		Audit:     slog.New(slog.NewJSONHandler(logs, nil)),
-		Now:       now,
-		DecoyKey:  core.DeriveKey(coretest.HMACKey, passkey.DecoyKeyLabel),
+		Audit:   slog.New(slog.NewJSONHandler(logs, nil)),
+		Now:     now,
+		HashKey: core.DeriveKey(coretest.HMACKey, passkey.HashKeyLabel), ReauthMaxAge: 5 * time.Minute,
 		BeginByIP: lots("pk-begin-ip"), BeginByAccount: lots("pk-begin-acct"),
 		FinishByIP: lots("pk-finish-ip"), FinishByAccount: lots("pk-finish-acct"),
 	}
