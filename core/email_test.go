@@ -9,7 +9,7 @@ import (
 
 func TestNormalizeEmail(t *testing.T) {
 	for in, want := range map[string]string{
-		"  Alice@Example.COM ":    "alice@example.com",
+		"  Alice@Example.COM ":   "alice@example.com",
 		"jose\u0301@example.com": "jos\u00e9@example.com", // NFD e + combining acute is the NFC é
 		"JOS\u00c9@example.com":  "jos\u00e9@example.com",
 	} {
