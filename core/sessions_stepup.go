@@ -28,12 +28,18 @@ func (s *Sessions) Reauthenticate(ctx context.Context, c AccessClaims, r StartRe
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	cur, rotated, err := s.Store.RotateRefresh(ctx, sess.ID, sess.Generation, now, now.Add(s.IdleTTL))
-	if err != nil {
-		return TokenResponse{}, err
-	}
-	if !rotated {
-		return TokenResponse{}, E(op, KindNotFound, "no such session", nil)
+	// Two generations forward: the superseded token must be a replay, never a grace retry
+	// (whose successor would carry the old auth_time).
+	cur := sess
+	for range 2 {
+		var rotated bool
+		cur, rotated, err = s.Store.RotateRefresh(ctx, sess.ID, cur.Generation, now, now.Add(s.IdleTTL))
+		if err != nil {
+			return TokenResponse{}, err
+		}
+		if !rotated {
+			return TokenResponse{}, E(op, KindNotFound, "no such session", nil)
+		}
 	}
 	s.audit(ctx, "session.reauthenticated", "sub", c.Subject, "sid", sess.ID)
 	return s.response(access, claims, RefreshClaims{SessionID: sess.ID, UserID: sess.UserID, Generation: cur.Generation,

@@ -239,3 +239,22 @@ func TestRegistrationKeepsOnlyUsableKeysAndKnownTransports(t *testing.T) {
 		t.Fatalf("authenticatorSelection %+v", sel)
 	}
 }
+
+// TestReauthenticationSupersedesTheRefreshToken: the refresh token the session had before a
+// re-authentication is a replay afterwards, even within the grace window that forgives a lost
+// response, so no token carrying the old auth_time can be minted again.
+func TestReauthenticationSupersedesTheRefreshToken(t *testing.T) {
+	f := newPKFixture(t)
+	ctx := context.Background()
+	alice, _ := f.signUp(t, f.auth, "alice@example.com")
+	tr, err := f.reauthenticate(t, f.auth, f.claimsOf(t, *alice.Tokens))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Refresh(ctx, alice.Tokens.RefreshToken, cli); !core.Is(err, core.KindUnauthenticated) {
+		t.Fatalf("the superseded refresh token within the grace window: %v", err)
+	}
+	if _, err := f.s.Verifier.Authenticate(ctx, tr.AccessToken); !core.Is(err, core.KindUnauthenticated) {
+		t.Fatalf("the session survived a replay of its superseded refresh token: %v", err)
+	}
+}
