@@ -13,6 +13,7 @@ type Session struct {
 	AuthTime      time.Time // when the user actually authenticated
 	AMR           []string  // authentication methods (RFC 8176), e.g. "hwk", "user"
 	Scope         string
+	PasskeyID     string // the credential that opened the session, so deleting it can end the session; "" if none
 	ClientIP      string // as API Gateway observed it when the session started
 	UserAgent     string
 	CreatedAt     time.Time

@@ -26,10 +26,11 @@ type TokenResponse struct {
 
 // StartRequest describes a fresh authentication.
 type StartRequest struct {
-	UserID string
-	AMR    []string
-	Scope  string
-	Client Client
+	UserID    string
+	AMR       []string
+	Scope     string
+	PasskeyID string // the credential id (base64url) that authenticated; "" when no passkey did
+	Client    Client
 }
 
 // Sessions is the use case behind sign-in results, refresh, logout and revocation. It is
@@ -70,6 +71,7 @@ func (s *Sessions) Start(ctx context.Context, r StartRequest) (TokenResponse, er
 		AuthTime:      now.Truncate(time.Second),
 		AMR:           r.AMR,
 		Scope:         r.Scope,
+		PasskeyID:     r.PasskeyID,
 		ClientIP:      r.Client.IP,
 		UserAgent:     truncate(r.Client.UserAgent, 256),
 		CreatedAt:     now,

@@ -67,6 +67,21 @@ func TestStartThenAuthenticate(t *testing.T) {
 	}
 }
 
+// TestStartRecordsThePasskey: the session keeps the credential that opened it, so deleting that
+// passkey can end it.
+func TestStartRecordsThePasskey(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tr, err := f.s.Start(ctx, core.StartRequest{UserID: f.user.ID, AMR: []string{"hwk"}, PasskeyID: "cred-1", Client: cli})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.mem.GetSession(ctx, tr.SessionID, f.clock.Now())
+	if err != nil || s.PasskeyID != "cred-1" {
+		t.Fatalf("stored session %+v, %v; want passkey cred-1", s, err)
+	}
+}
+
 func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

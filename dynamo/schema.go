@@ -116,6 +116,7 @@ type sessionItem struct {
 	AuthTime      int64    `dynamodbav:"authTime"`
 	AMR           []string `dynamodbav:"amr,omitempty"`
 	Scope         string   `dynamodbav:"scope,omitempty"`
+	PasskeyID     string   `dynamodbav:"passkeyId,omitempty"`
 	ClientIP      string   `dynamodbav:"clientIp,omitempty"`
 	UserAgent     string   `dynamodbav:"userAgent,omitempty"`
 	CreatedAt     int64    `dynamodbav:"createdAt"`
@@ -146,6 +147,7 @@ func newSessionItem(s core.Session) sessionItem {
 		AuthTime:      epoch(s.AuthTime),
 		AMR:           s.AMR,
 		Scope:         s.Scope,
+		PasskeyID:     s.PasskeyID,
 		ClientIP:      s.ClientIP,
 		UserAgent:     s.UserAgent,
 		CreatedAt:     epoch(s.CreatedAt),
@@ -166,6 +168,7 @@ func (it sessionItem) session() core.Session {
 		AuthTime:      fromEpoch(it.AuthTime),
 		AMR:           it.AMR,
 		Scope:         it.Scope,
+		PasskeyID:     it.PasskeyID,
 		ClientIP:      it.ClientIP,
 		UserAgent:     it.UserAgent,
 		CreatedAt:     fromEpoch(it.CreatedAt),

@@ -21,6 +21,7 @@ func newSession(t *testing.T, uid string, created time.Time) core.Session {
 		AuthTime:      created.Add(-2 * time.Second),
 		AMR:           []string{"hwk", "user"},
 		Scope:         "openid profile",
+		PasskeyID:     "cred-" + RandomID(t),
 		ClientIP:      "203.0.113.7",
 		UserAgent:     "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
 		CreatedAt:     created,
@@ -60,6 +61,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 			AuthTime:      T0.Add(-3*time.Second + 400*time.Millisecond),
 			AMR:           []string{"hwk", "user", "pin"},
 			Scope:         "openid email",
+			PasskeyID:     "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v",
 			ClientIP:      "2001:db8::1",
 			UserAgent:     "curl/8.9 ✓",
 			CreatedAt:     T0.Add(700 * time.Millisecond),
@@ -369,7 +371,7 @@ func wholeSeconds(s core.Session) core.Session {
 func sameSession(t *testing.T, got, want core.Session) {
 	t.Helper()
 	if got.ID != want.ID || got.UserID != want.UserID || !got.AuthTime.Equal(want.AuthTime) ||
-		!slices.Equal(got.AMR, want.AMR) || got.Scope != want.Scope || got.ClientIP != want.ClientIP ||
+		!slices.Equal(got.AMR, want.AMR) || got.Scope != want.Scope || got.PasskeyID != want.PasskeyID || got.ClientIP != want.ClientIP ||
 		got.UserAgent != want.UserAgent || !got.CreatedAt.Equal(want.CreatedAt) ||
 		!got.LastUsedAt.Equal(want.LastUsedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) ||
 		!got.IdleExpiresAt.Equal(want.IdleExpiresAt) || got.Revoked != want.Revoked ||
