@@ -254,18 +254,27 @@ func (s *Sessions) List(ctx context.Context, c AccessClaims) ([]Session, error) 
 }
 
 // End revokes one of the caller's sessions. Another user's session answers KindNotFound,
-// exactly like a session that does not exist.
+// exactly like a session that does not exist, and so does an id that could never have been
+// issued (not NewID's shape), without any store call.
 func (s *Sessions) End(ctx context.Context, c AccessClaims, id string) error {
 	const op = "core.Sessions.End"
+	if !IsID(id) {
+		return E(op, KindNotFound, "no such session", nil)
+	}
 	now := s.Now()
 	sess, err := s.Store.GetSession(ctx, id, now)
+	if Is(err, KindNotFound) {
+		return E(op, KindNotFound, "no such session", err)
+	}
 	if err != nil {
 		return err
 	}
 	if sess.UserID != c.Subject {
 		return E(op, KindNotFound, "no such session", nil)
 	}
-	if err := s.Store.RevokeSession(ctx, id, now); err != nil {
+	if err := s.Store.RevokeSession(ctx, id, now); Is(err, KindNotFound) {
+		return E(op, KindNotFound, "no such session", err)
+	} else if err != nil {
 		return err
 	}
 	s.audit(ctx, "session.revoked", "sub", c.Subject, "sid", id, "reason", "user_ended", "by_sid", c.SessionID)
