@@ -187,14 +187,15 @@ func (s *Sessions) Withdraw(ctx context.Context, sid string) error {
 	return nil
 }
 
-// Logout ends the session of the token's holder and denies the token itself. Both take effect
-// on every node at the next request, because every check reads them strongly consistently.
+// Logout ends the session of the token's holder and denies the token itself, for as long as
+// any verifier would accept it (Verifier.AcceptsUntil). Both take effect on every node at the
+// next request, because every check reads them strongly consistently.
 func (s *Sessions) Logout(ctx context.Context, c AccessClaims) error {
 	now := s.Now()
 	var revokeErr, denyErr error
 	parallel.Do(
 		func() { revokeErr = s.Store.RevokeSession(ctx, c.SessionID, now) },
-		func() { denyErr = s.Denylist.DenyToken(ctx, c.ID, c.ExpiresAt) },
+		func() { denyErr = s.Denylist.DenyToken(ctx, c.ID, s.Verifier.AcceptsUntil(c)) },
 	)
 	if revokeErr != nil && !Is(revokeErr, KindNotFound) {
 		return revokeErr
@@ -207,7 +208,7 @@ func (s *Sessions) Logout(ctx context.Context, c AccessClaims) error {
 }
 
 // Revoke implements RFC 7009: a refresh token ends its session, an access token is denied
-// until it expires, and anything else — unknown, malformed, already revoked — is quietly
+// for as long as any verifier would accept it (Verifier.AcceptsUntil), and anything else — unknown, malformed, already revoked — is quietly
 // accepted (§2.2), so the endpoint reveals nothing about tokens.
 func (s *Sessions) Revoke(ctx context.Context, token, hint string) error {
 	now := s.Now()
@@ -230,7 +231,7 @@ func (s *Sessions) Revoke(ctx context.Context, token, hint string) error {
 			}
 			return false, nil
 		}
-		if err := s.Denylist.DenyToken(ctx, c.ID, c.ExpiresAt); err != nil {
+		if err := s.Denylist.DenyToken(ctx, c.ID, s.Verifier.AcceptsUntil(c)); err != nil {
 			return true, err
 		}
 		s.audit(ctx, "token.revoked", "sub", c.Subject, "sid", c.SessionID, "jti", c.ID)

@@ -242,6 +242,56 @@ func TestLogoutAndRevocation(t *testing.T) {
 	}
 }
 
+// TestRevokedTokenStaysRefusedThroughTheLeeway: the verifier accepts a token up to its Leeway
+// (30 s here) past exp, so a denial that ended at exp would let a revoked token back in for
+// those seconds. It lasts until the verifier refuses the token anyway.
+func TestRevokedTokenStaysRefusedThroughTheLeeway(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	revoked, kept := f.start(t), f.start(t)
+	if err := f.s.Revoke(ctx, revoked.AccessToken, "access_token"); err != nil {
+		t.Fatal(err)
+	}
+	// Both sessions stay live: the access token of the other works at the same moment, so only
+	// the denial can refuse the revoked one.
+	f.clock.Advance(revoked.Claims.ExpiresAt.Add(20 * time.Second).Sub(f.clock.Now()))
+	if _, err := f.s.Verifier.Authenticate(ctx, kept.AccessToken); err != nil {
+		t.Fatalf("an unrevoked token 20 s past its exp (within the leeway): %v", err)
+	}
+	_, err := f.s.Verifier.Authenticate(ctx, revoked.AccessToken)
+	wantKind(t, err, core.KindUnauthenticated, "a revoked token 20 s past its exp")
+	f.clock.Advance(10 * time.Second)
+	_, err = f.s.Verifier.Authenticate(ctx, kept.AccessToken)
+	wantKind(t, err, core.KindUnauthenticated, "a token at its exp plus the leeway")
+}
+
+// TestAcceptsUntil: exp plus the leeway, rounded up to the second the store keeps.
+func TestAcceptsUntil(t *testing.T) {
+	v := &core.Verifier{Leeway: 30 * time.Second}
+	c := core.AccessClaims{ExpiresAt: t0}
+	if got := v.AcceptsUntil(c); !got.Equal(t0.Add(30 * time.Second)) {
+		t.Fatalf("AcceptsUntil = %v, want exp + 30 s", got)
+	}
+	v.Leeway = 1500 * time.Millisecond
+	if got := v.AcceptsUntil(c); !got.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("AcceptsUntil with a 1.5 s leeway = %v, want exp + 2 s", got)
+	}
+	// Verify refuses from that instant on, and not a moment before.
+	signer := coretest.NewSigner(1)
+	v = coretest.NewVerifier(coretest.NewMemory(), signer, nil)
+	raw, claims, err := minter(signer).Issue(context.Background(), session(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := v.AcceptsUntil(claims)
+	if _, err := v.Verify(context.Background(), raw, until.Add(-time.Nanosecond)); err != nil {
+		t.Fatalf("Verify just before AcceptsUntil: %v", err)
+	}
+	if _, err := v.Verify(context.Background(), raw, until); err == nil {
+		t.Fatal("Verify accepts the token at AcceptsUntil")
+	}
+}
+
 func TestUserStateRevokesTokens(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)

@@ -63,6 +63,19 @@ func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, 
 	return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New(why))
 }
 
+// AcceptsUntil is the first instant at which Verify refuses c for being expired: its exp plus
+// the Leeway tolerated for clock skew, rounded up to the whole second. A denial of c's jti must
+// last until then, not merely until exp, or the token works again for the leeway after its
+// exp; the store keeps times to the second, rounded down, so the rounding up here keeps a
+// denial at least that long. Every verifier of a deployment is built with the same Leeway.
+func (v *Verifier) AcceptsUntil(c AccessClaims) time.Time {
+	until := c.ExpiresAt.Add(v.Leeway)
+	if t := until.Truncate(time.Second); !t.Equal(until) {
+		return t.Add(time.Second)
+	}
+	return until
+}
+
 // errBadToken is the one answer for every token that fails verification; the reason is
 // logged, never told to the caller.
 var errBadToken = errors.New("invalid access token")

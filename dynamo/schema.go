@@ -100,7 +100,8 @@ type challengeItem struct {
 	ExpiresAt int64  `dynamodbav:"expiresAt"`
 }
 
-// jtiItem is a revoked access-token id, kept until the token's own exp.
+// jtiItem is a revoked access-token id, kept until no verifier accepts the token: its exp plus
+// the verifiers' leeway (core.Verifier.AcceptsUntil).
 type jtiItem struct {
 	itemKey
 	ExpiresAt int64 `dynamodbav:"expiresAt"`

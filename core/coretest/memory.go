@@ -19,7 +19,7 @@ import (
 type Memory struct {
 	mu         sync.Mutex
 	challenges map[string]core.Challenge
-	denied     map[string]int64 // jti → exp in epoch seconds
+	denied     map[string]int64 // jti → denied until, in epoch seconds
 	counters   map[counterKey]counter
 	sessions   map[string]core.Session
 	users      map[string]core.User

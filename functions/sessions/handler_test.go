@@ -337,6 +337,25 @@ func TestIntrospection(t *testing.T) {
 	}
 }
 
+// TestIntrospectionEndsAtExp: the verifier tolerates 30 s of clock skew past exp, but
+// introspection reports a token inactive from its exp on (RFC 7662 §2.2).
+func TestIntrospectionEndsAtExp(t *testing.T) {
+	f := newFixture(t)
+	tr := f.start(t)
+	req := event(t, "introspect", tr)
+	req.Headers["authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte("rs:rs-secret"))
+	f.clock.Advance(tr.Claims.ExpiresAt.Add(-time.Second).Sub(f.clock.Now()))
+	if body := decode(t, f.do(t, req)); body["active"] != true {
+		t.Fatalf("a second before exp: %v", body)
+	}
+	for _, after := range []time.Duration{time.Second, time.Second} { // at exp, then exp+1s
+		f.clock.Advance(after)
+		if body := decode(t, f.do(t, req)); len(body) != 1 || body["active"] != false {
+			t.Fatalf("at exp%+v: %v, want {\"active\":false}", f.clock.Now().Sub(tr.Claims.ExpiresAt), body)
+		}
+	}
+}
+
 // down is a store whose every call fails as DynamoDB does when it cannot be reached.
 type down struct{ *coretest.Memory }
 
