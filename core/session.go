@@ -47,12 +47,15 @@ type SessionStore interface {
 	// can tell a retry from a reuse without another read. KindNotFound if absent or expired,
 	// KindUnavailable if the store cannot be reached (and then nothing was written).
 	RotateRefresh(ctx context.Context, id string, from uint64, now, idleUntil time.Time) (Session, bool, error)
-	// RevokeSession marks session id revoked. Revoking twice is not an error; KindNotFound if
-	// absent or expired at now, KindUnavailable if the store cannot be reached.
+	// RevokeSession marks session id revoked, and takes it out of UserSessions. Revoking twice
+	// is not an error; KindNotFound if absent or expired at now, KindUnavailable if the store
+	// cannot be reached.
 	RevokeSession(ctx context.Context, id string, now time.Time) error
-	// UserSessions lists the sessions of user uid that are live at now, newest first. The
-	// listing comes from an index and may lag a write by a moment; it is never used to decide
-	// access. None is not an error; KindUnavailable if the store cannot be reached.
+	// UserSessions lists every session of user uid that is live at now (Session.Live), newest
+	// first, however many the user has; ended sessions never crowd out live ones. The listing
+	// comes from an index and may lag a write by a moment (a session just created may be
+	// missing); it is never used to decide access. None is not an error; KindUnavailable if the
+	// store cannot be reached.
 	UserSessions(ctx context.Context, uid string, now time.Time) ([]Session, error)
 }
 

@@ -14,10 +14,6 @@ import (
 	"github.com/latchkey/latchkey/core"
 )
 
-// maxListed bounds how many session items UserSessions reads for one user, live or not. The
-// listing is newest first, so what the bound cuts off is the oldest sessions.
-const maxListed = 1000
-
 // CreateSession stores sess unless a session with its id is live at sess.CreatedAt
 // (core.SessionStore; the port passes no now, and a session is created at its CreatedAt). A
 // session with that id past its ExpiresAt counts as absent and is replaced. Times are kept to
@@ -97,18 +93,22 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, from uint64, now, 
 	return sess, false, nil
 }
 
-// RevokeSession marks session id revoked with one conditional UpdateItem (core.SessionStore).
-// Revoking twice is not an error; KindNotFound if absent or past ExpiresAt at now.
+// RevokeSession marks session id revoked with one conditional UpdateItem (core.SessionStore),
+// and removes its gsi1 keys in the same write: the index is sparse, so an ended session leaves
+// the user's listing and never crowds out the live ones however many have ended. Revoking twice
+// is not an error; KindNotFound if absent or past ExpiresAt at now.
 func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) error {
 	const op core.Op = "dynamo.Store.RevokeSession"
 	names := expiryNames()
 	names["#rev"] = attrRevoked
+	names["#gpk"] = attrGSI1PK
+	names["#gsk"] = attrGSI1SK
 	values := expiryValues(now)
 	values[":true"] = &types.AttributeValueMemberBOOL{Value: true}
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       sessionKey(id).attributes(),
-		UpdateExpression:          aws.String("SET #rev = :true"),
+		UpdateExpression:          aws.String("SET #rev = :true REMOVE #gpk, #gsk"),
 		ConditionExpression:       aws.String(condLive),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
@@ -119,14 +119,23 @@ func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) err
 	return nil
 }
 
-// UserSessions lists the sessions of user uid that are live at now, newest first
-// (core.SessionStore). It queries gsi1, which is eventually consistent, so it may lag a write
-// by a moment; it is for display and for "log out other devices", never for access decisions.
-// It reads at most maxListed sessions.
+// UserSessions lists every session of user uid that is live at now, newest first
+// (core.SessionStore), however many there are: it follows gsi1's pages to the end. Revoked
+// sessions are not in the index (RevokeSession removes their keys); sessions past their
+// absolute or idle expiry still are until TTL deletes them, and a FilterExpression keeps
+// DynamoDB from sending them (Session.Live decides again here, as it does for revoked items
+// the index may still hold). gsi1 is eventually consistent, so the listing may lag a write by a
+// moment; it is for display and for ending sessions, never for access decisions.
 func (s *Store) UserSessions(ctx context.Context, uid string, now time.Time) ([]core.Session, error) {
 	const op core.Op = "dynamo.Store.UserSessions"
+	q := userQuery{
+		uid: uid, prefix: sessionsPrefix, newestFirst: true,
+		filter: "#exp > :now AND #idle > :now AND #rev = :false",
+		names:  map[string]string{"#exp": attrExpiresAt, "#idle": attrIdleExpiresAt, "#rev": attrRevoked},
+		values: map[string]types.AttributeValue{":now": number(epoch(now)), ":false": &types.AttributeValueMemberBOOL{Value: false}},
+	}
 	list := []core.Session{}
-	err := s.queryUserItems(ctx, op, uid, sessionsPrefix, true, maxListed, func(item map[string]types.AttributeValue) error {
+	err := s.queryGSI1(ctx, op, q, func(item map[string]types.AttributeValue) error {
 		sess, err := unmarshalSession(item)
 		if err != nil {
 			return err

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -283,37 +283,90 @@ func TestUserSessionsFollowsPages(t *testing.T) {
 type smallPagesAPI struct{ *countingAPI }
 
 func (s *smallPagesAPI) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	in.Limit = aws.Int32(min(aws.ToInt32(in.Limit), 2))
+	if in.Limit == nil || aws.ToInt32(in.Limit) > 2 {
+		in.Limit = aws.Int32(2)
+	}
 	return s.countingAPI.Query(ctx, in, optFns...)
 }
 
-// endlessQueryAPI answers every query with a full page of expired sessions and a next page.
-type endlessQueryAPI struct {
+// pagedQueryAPI answers a query with pages of 300 expired sessions, and the last page with one
+// live session: the oldest, as a newest-first listing meets it.
+type pagedQueryAPI struct {
 	failingAPI
-	limits []int32
+	pages  int
+	inputs []*dynamodb.QueryInput
 }
 
-func (e *endlessQueryAPI) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	e.limits = append(e.limits, aws.ToInt32(in.Limit))
-	n := min(int(aws.ToInt32(in.Limit)), 300)
-	items := make([]map[string]types.AttributeValue, n)
+func (p *pagedQueryAPI) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	p.inputs = append(p.inputs, in)
+	if len(p.inputs) == p.pages {
+		live := testSession("oldest", "uid")
+		av, err := attributevalue.MarshalMap(newSessionItem(live))
+		return &dynamodb.QueryOutput{Items: []map[string]types.AttributeValue{av}}, err
+	}
+	items := make([]map[string]types.AttributeValue, 300)
 	for i := range items {
 		items[i] = map[string]types.AttributeValue{
 			attrPK:        &types.AttributeValueMemberS{Value: "SESS#x" + strconv.Itoa(i)},
 			attrExpiresAt: number(epoch(now)),
 		}
 	}
-	return &dynamodb.QueryOutput{Items: items, LastEvaluatedKey: maps.Clone(items[n-1])}, nil
+	return &dynamodb.QueryOutput{Items: items, LastEvaluatedKey: maps.Clone(items[len(items)-1])}, nil
 }
 
-// However many sessions a user has piled up, one listing reads at most maxListed of them.
-func TestUserSessionsIsBounded(t *testing.T) {
-	api := &endlessQueryAPI{}
+// However many sessions a user has piled up, the listing reads every page, unbounded, so the
+// oldest live session is still listed behind 1,500 ended ones; and it asks DynamoDB to leave
+// out sessions past their expiry, idle expiry or revoked.
+func TestUserSessionsReadsEveryPage(t *testing.T) {
+	api := &pagedQueryAPI{pages: 6}
 	list, err := New(api, "t").UserSessions(context.Background(), "uid", now)
-	if err != nil || len(list) != 0 {
-		t.Fatalf("UserSessions: %d sessions, %v; want none, no error", len(list), err)
+	if err != nil || len(list) != 1 || list[0].ID != "oldest" {
+		t.Fatalf("UserSessions: %+v, %v; want the one live session", list, err)
 	}
-	if want := []int32{1000, 700, 400, 100}; !slices.Equal(api.limits, want) {
-		t.Fatalf("query limits %v, want %v", api.limits, want)
+	if len(api.inputs) != api.pages {
+		t.Fatalf("%d queries, want %d", len(api.inputs), api.pages)
+	}
+	for i, in := range api.inputs {
+		if in.Limit != nil {
+			t.Errorf("query %d has Limit %d, want none", i+1, aws.ToInt32(in.Limit))
+		}
+		if f := aws.ToString(in.FilterExpression); f != "#exp > :now AND #idle > :now AND #rev = :false" {
+			t.Errorf("query %d has filter %q", i+1, f)
+		}
+	}
+}
+
+// A revoked session leaves gsi1: RevokeSession removes its index keys in the same write, so
+// the index holds only sessions that were never ended.
+func TestRevokedSessionsLeaveTheIndex(t *testing.T) {
+	client, table := testTable(t)
+	ctx := context.Background()
+	store := New(client, table)
+	s := testSession(randomKey(t), randomKey(t))
+	if err := store.CreateSession(ctx, s); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	raw := func() map[string]types.AttributeValue {
+		res, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: sessionKey(s.ID).attributes(), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatalf("GetItem: %v", err)
+		}
+		return res.Item
+	}
+	if item := raw(); item[attrGSI1PK] == nil || item[attrGSI1SK] == nil {
+		t.Fatalf("a new session item has no gsi1 keys: %v", item)
+	}
+	if err := store.RevokeSession(ctx, s.ID, now); err != nil {
+		t.Fatalf("RevokeSession: %v", err)
+	}
+	item := raw()
+	if _, ok := item[attrGSI1PK]; ok {
+		t.Fatalf("a revoked session keeps gsi1pk: %v", item)
+	}
+	if _, ok := item[attrGSI1SK]; ok {
+		t.Fatalf("a revoked session keeps gsi1sk: %v", item)
+	}
+	if got, err := store.GetSession(ctx, s.ID, now); err != nil || !got.Revoked || got.UserID != s.UserID {
+		t.Fatalf("GetSession of the revoked session: %+v, %v", got, err)
 	}
 }

@@ -9,10 +9,6 @@ import (
 	"github.com/latchkey/latchkey/core"
 )
 
-// maxListed is how many of a user's sessions, live or not, UserSessions looks at, newest
-// first, as the store's listing does.
-const maxListed = 1000
-
 // CreateSession stores a copy of s unless a session with its id is live at s.CreatedAt
 // (core.SessionStore).
 func (m *Memory) CreateSession(_ context.Context, s core.Session) error {
@@ -73,7 +69,7 @@ func (m *Memory) RevokeSession(_ context.Context, id string, now time.Time) erro
 	return nil
 }
 
-// UserSessions lists the sessions of user uid live at now, newest first, in the store's order:
+// UserSessions lists every session of user uid live at now, newest first, in the store's order:
 // by CreatedAt to the second, then by id, both descending (core.SessionStore).
 func (m *Memory) UserSessions(_ context.Context, uid string, now time.Time) ([]core.Session, error) {
 	m.mu.Lock()
@@ -88,7 +84,7 @@ func (m *Memory) UserSessions(_ context.Context, uid string, now time.Time) ([]c
 		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
 	})
 	list := []core.Session{}
-	for _, s := range all[:min(len(all), maxListed)] {
+	for _, s := range all {
 		if s.Live(now) {
 			list = append(list, copySession(s))
 		}

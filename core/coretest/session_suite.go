@@ -347,6 +347,33 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		sameSession(t, list[0], get(t, store, list[0].ID, T0))
 	})
 
+	t.Run("more than a thousand sessions are all listed, and ended ones never hide a live one", func(t *testing.T) {
+		store := newStore(t)
+		uid := "user-" + RandomID(t)
+		sessions := make([]core.Session, ManySessions)
+		for i := range sessions {
+			// Oldest first, a second apart; all live at T0.
+			sessions[i] = newSession(t, uid, T0.Add(-time.Duration(len(sessions)-i)*time.Second))
+		}
+		Each(len(sessions), func(i int) error { return store.CreateSession(ctx, sessions[i]) }, t)
+		list, err := store.UserSessions(ctx, uid, T0)
+		if err != nil {
+			t.Fatalf("UserSessions: %v", err)
+		}
+		if len(list) != len(sessions) || list[0].ID != sessions[len(sessions)-1].ID || list[len(list)-1].ID != sessions[0].ID {
+			t.Fatalf("UserSessions listed %d sessions, want all %d, newest first and the oldest last", len(list), len(sessions))
+		}
+		// End all but the oldest: the listing still finds it behind a thousand ended ones.
+		Each(len(sessions)-1, func(i int) error { return store.RevokeSession(ctx, sessions[i+1].ID, T0) }, t)
+		list, err = store.UserSessions(ctx, uid, T0)
+		if err != nil {
+			t.Fatalf("UserSessions: %v", err)
+		}
+		if len(list) != 1 || list[0].ID != sessions[0].ID {
+			t.Fatalf("after ending the %d newest sessions, UserSessions listed %d, want only the oldest", len(sessions)-1, len(list))
+		}
+	})
+
 	t.Run("a user without sessions has an empty list", func(t *testing.T) {
 		list, err := newStore(t).UserSessions(ctx, "user-"+RandomID(t), T0)
 		if err != nil || len(list) != 0 {
