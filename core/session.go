@@ -67,7 +67,7 @@ type User struct {
 	DisplayName     string
 	CreatedAt       time.Time
 	Disabled        bool
-	TokensNotBefore time.Time // access tokens issued before this are refused
+	TokensNotBefore time.Time // access tokens issued before this are refused, and sessions authenticated before it end
 }
 
 // AccessState is what decides whether an access token is still good: its session, whether its
@@ -80,10 +80,29 @@ type AccessState struct {
 	UserFound    bool
 }
 
-// AccessStates reads AccessState for a verified token.
+// AccessStates reads AccessState for a verified token, or for a refresh token (which has no
+// jti).
 type AccessStates interface {
 	// AccessState reads session sid, the denylist entry of jti and user uid in one strongly
-	// consistent round trip, so revocation is exact on every node. Absent items are reported
-	// in the Found fields, never as errors; KindUnavailable if the store cannot be reached.
+	// consistent round trip, so revocation is exact on every node. An empty sid or jti is not
+	// read at all (reported not found, not denied): a refresh reads only its session and user.
+	// Absent items are reported in the Found fields, never as errors; KindUnavailable if the
+	// store cannot be reached.
 	AccessState(ctx context.Context, sid, jti, uid string, now time.Time) (AccessState, error)
+}
+
+// userEnded says why the user read with a session has ended that session, whatever the session
+// item says, or "" if it has not: the user is gone or disabled, or refuses tokens from before a
+// time (TokensNotBefore, to the second) later than the session's authentication. Refresh
+// revokes such a session; the Verifier refuses its tokens.
+func userEnded(st AccessState) string {
+	switch u := st.User; {
+	case !st.UserFound:
+		return "user_gone"
+	case u.Disabled:
+		return "user_disabled"
+	case st.Session.AuthTime.Before(u.TokensNotBefore.Truncate(time.Second)):
+		return "tokens_cut_off"
+	}
+	return ""
 }

@@ -35,7 +35,9 @@ type StartRequest struct {
 
 // Sessions is the use case behind sign-in results, refresh, logout and revocation. It is
 // stateless: all state is in the store, so any node answers any request. Bearer checks are the
-// Verifier's; Sessions uses it to recognise the access tokens it is asked to revoke.
+// Verifier's; Sessions uses it to recognise the access tokens it is asked to revoke, to know
+// how long a denial must last, and reads session and user state through its States port, the
+// one strongly consistent read every access decision is made on.
 type Sessions struct {
 	Store    SessionStore
 	Denylist TokenDenylist
@@ -101,19 +103,28 @@ func (s *Sessions) Start(ctx context.Context, r StartRequest) (TokenResponse, er
 		return TokenResponse{}, signErr
 	}
 	s.audit(ctx, "session.started", "sub", sess.UserID, "sid", sess.ID, "amr", sess.AMR, "ip", sess.ClientIP)
-	return s.response(access, claims, RefreshClaims{
-		SessionID: sess.ID, UserID: sess.UserID, Generation: sess.Generation,
-		AuthTime: sess.AuthTime, AMR: sess.AMR, Scope: sess.Scope,
-	}), nil
+	return s.response(access, claims, refreshClaims(sess)), nil
 }
 
 // Refresh exchanges a refresh token for a new access token and the next refresh token
-// (RFC 9700 §4.14.2). The token's MAC is checked before any I/O. Then the rate limits and the
-// HSM signature go out together, followed by one conditional write that advances the
-// session's generation. Only one caller can win that write, so concurrent use of one token
-// never yields two live successors; a caller who lost it within the grace window gets the same
-// successor (a lost response retried); anyone presenting an older generation is replaying a
-// rotated token, and the whole session is revoked.
+// (RFC 9700 §4.14.2), in at most three network stages, the cheap refusals first:
+//
+//  1. the token's MAC is checked locally, before any I/O; then the two rate limits (per
+//     address, per session) and one strongly consistent read of the session and its user go
+//     out together. A throttled refresh, a session that is gone, ended or another user's, a
+//     user who is gone, disabled or has cut its tokens off (the session is then revoked), and
+//     a replayed token (an older generation: the whole session is revoked) are all refused
+//     here, without any KMS call, so none of them waits on or pays for a signature.
+//  2. the HSM signs the next access token, from the session as read.
+//  3. one conditional write advances the session's generation. Only one caller can win it,
+//     so concurrent use of one token never yields two live successors; a caller who lost it
+//     within the grace window gets the same successor, and one who lost it to a rotation that
+//     happened long ago is replaying.
+//
+// A retry of the just-rotated token within Grace (a lost response) skips stage 3 and gets the
+// same successor. Nothing is rotated until the successor's access token is signed, so a refresh
+// that fails on KMS or on the write leaves the presented token usable once the dependency is
+// back (if the write landed but its answer was lost, the retry is within Grace).
 func (s *Sessions) Refresh(ctx context.Context, token string, client Client) (TokenResponse, error) {
 	const op = "core.Sessions.Refresh"
 	now := s.Now()
@@ -125,55 +136,115 @@ func (s *Sessions) Refresh(ctx context.Context, token string, client Client) (To
 		s.audit(ctx, "refresh.failed", "reason", "malformed", "ip", client.IP)
 		return TokenResponse{}, errInvalidGrant(op, err)
 	}
-	sess := Session{ID: rc.SessionID, UserID: rc.UserID, AuthTime: rc.AuthTime, AMR: rc.AMR, Scope: rc.Scope}
 
+	// Stage 1: the rate limits and the session with its user, at once.
 	var (
-		ipErr, sidErr, sgn error
-		access             string
-		claims             AccessClaims
+		ipErr, sidErr, readErr error
+		st                     AccessState
 	)
 	parallel.Do(
 		func() { ipErr = s.Limiter.Allow(ctx, s.TokenByIP, client.IP, now) },
 		func() { sidErr = s.Limiter.Allow(ctx, s.TokenBySession, rc.SessionID, now) },
-		func() { access, claims, sgn = s.Minter.Issue(ctx, sess, now) },
+		func() { st, readErr = s.Verifier.States.AccessState(ctx, rc.SessionID, "", rc.UserID, now) },
 	)
-	if err := parallel.First(ipErr, sidErr, sgn); err != nil {
+	if err := parallel.First(ipErr, sidErr, readErr); err != nil {
 		return TokenResponse{}, err
 	}
+	cur := st.Session
+	switch {
+	case !st.SessionFound || cur.UserID != rc.UserID:
+		s.audit(ctx, "refresh.failed", "reason", "no_session", "sid", rc.SessionID, "ip", client.IP)
+		return TokenResponse{}, errInvalidGrant(op, nil)
+	case !cur.Live(now):
+		s.audit(ctx, "refresh.failed", "reason", "session_ended", "sid", rc.SessionID, "ip", client.IP)
+		return TokenResponse{}, errInvalidGrant(op, nil)
+	}
+	if why := userEnded(st); why != "" {
+		// The user's own state has ended the session: it must not come back if that state is
+		// undone (an account enabled again), so it is revoked, not merely refused.
+		if err := s.Store.RevokeSession(ctx, rc.SessionID, now); err != nil && !Is(err, KindNotFound) {
+			return TokenResponse{}, err
+		}
+		s.audit(ctx, "refresh.failed", "reason", why, "sub", rc.UserID, "sid", rc.SessionID, "ip", client.IP)
+		s.audit(ctx, "session.revoked", "sub", rc.UserID, "sid", rc.SessionID, "reason", why)
+		return TokenResponse{}, errInvalidGrant(op, nil)
+	}
+	retry := false
+	switch {
+	case cur.Generation == rc.Generation:
+	case cur.Generation == rc.Generation+1 && s.withinGrace(cur, now):
+		retry = true
+	default:
+		return TokenResponse{}, s.refuseGeneration(ctx, op, rc, cur, client, now)
+	}
 
-	cur, rotated, err := s.Store.RotateRefresh(ctx, rc.SessionID, rc.Generation, now, now.Add(s.IdleTTL))
+	// Stage 2: the signature, only for a refresh that can succeed.
+	access, claims, err := s.Minter.Issue(ctx, cur, now)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	if retry {
+		s.audit(ctx, "refresh.retried", "sub", rc.UserID, "sid", rc.SessionID, "generation", cur.Generation, "ip", client.IP)
+		return s.response(access, claims, refreshClaims(cur)), nil
+	}
+
+	// Stage 3: the rotation.
+	after, rotated, err := s.Store.RotateRefresh(ctx, rc.SessionID, rc.Generation, now, now.Add(s.IdleTTL))
 	switch {
 	case Is(err, KindNotFound):
 		s.audit(ctx, "refresh.failed", "reason", "no_session", "sid", rc.SessionID, "ip", client.IP)
 		return TokenResponse{}, errInvalidGrant(op, err)
 	case err != nil:
 		return TokenResponse{}, err
+	case rotated:
+		s.audit(ctx, "refresh.rotated", "sub", rc.UserID, "sid", rc.SessionID, "generation", after.Generation, "ip", client.IP)
+		return s.response(access, claims, refreshClaims(after)), nil
 	}
-	next := rc
-	next.Generation = rc.Generation + 1
-	if rotated {
-		s.audit(ctx, "refresh.rotated", "sub", rc.UserID, "sid", rc.SessionID, "generation", next.Generation, "ip", client.IP)
-		return s.response(access, claims, next), nil
-	}
-	if !cur.Live(now) {
+	// The write found the session changed since stage 1: another use of the same token won
+	// the rotation, or the session ended meanwhile.
+	switch {
+	case !after.Live(now):
 		s.audit(ctx, "refresh.failed", "reason", "session_ended", "sid", rc.SessionID, "ip", client.IP)
 		return TokenResponse{}, errInvalidGrant(op, nil)
+	case after.Generation == rc.Generation+1 && s.withinGrace(after, now):
+		s.audit(ctx, "refresh.retried", "sub", rc.UserID, "sid", rc.SessionID, "generation", after.Generation, "ip", client.IP)
+		return s.response(access, claims, refreshClaims(after)), nil
 	}
-	if cur.Generation == next.Generation && s.Grace > 0 && now.Sub(cur.RotatedAt) <= s.Grace {
-		s.audit(ctx, "refresh.retried", "sub", rc.UserID, "sid", rc.SessionID, "generation", next.Generation, "ip", client.IP)
-		return s.response(access, claims, next), nil
-	}
+	return TokenResponse{}, s.refuseGeneration(ctx, op, rc, after, client, now)
+}
+
+// withinGrace reports whether sess was rotated recently enough at now for a retry of the
+// token it replaced to get the same successor.
+func (s *Sessions) withinGrace(sess Session, now time.Time) bool {
+	return s.Grace > 0 && now.Sub(sess.RotatedAt) <= s.Grace
+}
+
+// refuseGeneration answers a refresh token whose generation is not the session's current one
+// and is not a retry within the grace window. An older generation is a replay of a rotated
+// token (RFC 9700 §4.14.2): the whole session is revoked, its live successor and access tokens
+// with it. A newer one cannot have been issued.
+func (s *Sessions) refuseGeneration(ctx context.Context, op Op, rc RefreshClaims, cur Session, client Client, now time.Time) error {
 	if cur.Generation > rc.Generation {
 		if err := s.Store.RevokeSession(ctx, rc.SessionID, now); err != nil && !Is(err, KindNotFound) {
-			return TokenResponse{}, err
+			return err
 		}
 		s.audit(ctx, "refresh.reuse_detected", "sub", rc.UserID, "sid", rc.SessionID,
 			"presented_generation", rc.Generation, "current_generation", cur.Generation, "ip", client.IP)
 		s.audit(ctx, "session.revoked", "sub", rc.UserID, "sid", rc.SessionID, "reason", "refresh_reuse")
-		return TokenResponse{}, errInvalidGrant(op, nil)
+		return errInvalidGrant(op, nil)
 	}
 	s.audit(ctx, "refresh.failed", "reason", "generation_ahead", "sid", rc.SessionID, "ip", client.IP)
-	return TokenResponse{}, errInvalidGrant(op, nil)
+	return errInvalidGrant(op, nil)
+}
+
+// refreshClaims are the claims of the refresh token of sess's current generation. They come
+// from the session as stored, so every path that hands out a generation's token (a rotation,
+// a retry within grace) hands out the same one.
+func refreshClaims(sess Session) RefreshClaims {
+	return RefreshClaims{
+		SessionID: sess.ID, UserID: sess.UserID, Generation: sess.Generation,
+		AuthTime: sess.AuthTime, AMR: sess.AMR, Scope: sess.Scope,
+	}
 }
 
 // Withdraw ends session sid, which Start just opened but whose tokens the caller is not

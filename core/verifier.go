@@ -31,7 +31,7 @@ type Verifier struct {
 // Authenticate verifies an access token and then decides revocation with one strongly
 // consistent read of its session, its jti and its user: the token fails if the session is
 // revoked, expired or idle, the jti is denied, or the user is gone, disabled or has asked that
-// tokens issued before a time be refused. KindUnauthenticated for every refusal, with no hint
+// tokens issued (or sessions authenticated) before a time be refused. KindUnauthenticated for every refusal, with no hint
 // of which check failed; KindUnavailable when the store or, on a cold start, the HSM cannot be
 // reached.
 func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, error) {
@@ -53,12 +53,12 @@ func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, 
 		why = "session of another user"
 	case st.TokenDenied:
 		why = "token revoked"
-	case !st.UserFound || st.User.Disabled:
-		why = "user gone or disabled"
 	case c.IssuedAt.Before(st.User.TokensNotBefore.Truncate(time.Second)):
 		why = "token issued before the user's not-before time"
 	default:
-		return c, nil
+		if why = userEnded(st); why == "" {
+			return c, nil
+		}
 	}
 	return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New(why))
 }

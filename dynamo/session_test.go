@@ -96,6 +96,19 @@ func TestSessionRoundTrips(t *testing.T) {
 			t.Errorf("AccessState's BatchGetItem: consistent %v, %d keys; want consistent, 3 keys", aws.ToBool(ka.ConsistentRead), len(ka.Keys))
 		}
 	}
+	// A refresh reads its session and user in the same one round trip, without a jti key.
+	oneCallEach(t, api, []roundTrip{{"AccessState without a jti", "BatchGetItem", func() error {
+		st, err := store.AccessState(ctx, sid, "", uid, now)
+		if err == nil && (!st.SessionFound || !st.UserFound) {
+			return errors.New("did not read the session and the user")
+		}
+		return err
+	}}})
+	for _, ka := range api.lastBatch.RequestItems {
+		if !aws.ToBool(ka.ConsistentRead) || len(ka.Keys) != 2 {
+			t.Errorf("AccessState's BatchGetItem without a jti: consistent %v, %d keys; want consistent, 2 keys", aws.ToBool(ka.ConsistentRead), len(ka.Keys))
+		}
+	}
 }
 
 // stingyBatchAPI answers BatchGetItem for at most serve keys per call and hands the rest back

@@ -87,6 +87,23 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 		}
 	})
 
+	t.Run("an empty sid or jti is not read", func(t *testing.T) {
+		store := newStore(t)
+		u, s, _ := setup(t, store)
+		// A refresh has no jti: its session and user read back as for an access token.
+		st := state(t, store, s.ID, "", u.ID, T0)
+		if !st.SessionFound || st.TokenDenied || !st.UserFound {
+			t.Fatalf("AccessState without a jti = found %v, denied %v, user %v; want true, false, true", st.SessionFound, st.TokenDenied, st.UserFound)
+		}
+		sameSession(t, st.Session, s)
+		SameUser(t, st.User, u)
+		st = state(t, store, "", "", u.ID, T0)
+		if st.SessionFound || st.TokenDenied || !st.UserFound {
+			t.Fatalf("AccessState of the user alone = found %v, denied %v, user %v; want false, false, true", st.SessionFound, st.TokenDenied, st.UserFound)
+		}
+		SameUser(t, st.User, u)
+	})
+
 	t.Run("a missing user is not found; the rest still reads", func(t *testing.T) {
 		store := newStore(t)
 		s := newSession(t, "user-"+RandomID(t), T0)
