@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/core/internal/parallel"
@@ -320,9 +319,31 @@ func (s *Sessions) Revoke(ctx context.Context, token, hint string) error {
 	return nil
 }
 
-// List returns the caller's live sessions.
+// List returns every live session of the caller, newest first. The listing and the user (for
+// its "log out other devices" cut-off) are read at once; sessions the user's state has ended
+// are left out.
 func (s *Sessions) List(ctx context.Context, c AccessClaims) ([]Session, error) {
-	return s.Store.UserSessions(ctx, c.Subject, s.Now())
+	now := s.Now()
+	var (
+		list             []Session
+		listErr, userErr error
+		st               AccessState
+	)
+	parallel.Do(
+		func() { list, listErr = s.Store.UserSessions(ctx, c.Subject, now) },
+		func() { st, userErr = s.Verifier.States.AccessState(ctx, "", "", c.Subject, now) },
+	)
+	if err := parallel.First(listErr, userErr); err != nil {
+		return nil, err
+	}
+	live := list[:0]
+	for _, sess := range list {
+		st.Session = sess
+		if userEnded(st) == "" {
+			live = append(live, sess)
+		}
+	}
+	return live, nil
 }
 
 // End revokes one of the caller's sessions. Another user's session answers KindNotFound,
@@ -353,32 +374,17 @@ func (s *Sessions) End(ctx context.Context, c AccessClaims, id string) error {
 	return nil
 }
 
-// EndOthers revokes every session of the caller but the current one ("log out other devices").
+// EndOthers ends every session of the caller but the current one ("log out other devices"),
+// however many there are, with one conditional write to the user: a cut-off that every access
+// check, every refresh and the listing honour (User.SessionsEndedAt). No session item is read
+// or written, so no session the index has not caught up with, or lists past a page, survives.
+// The cut-off is now, to the millisecond: a session created after it survives (see userEnded).
 func (s *Sessions) EndOthers(ctx context.Context, c AccessClaims) error {
-	now := s.Now()
-	list, err := s.Store.UserSessions(ctx, c.Subject, now)
-	if err != nil {
+	cutoff := s.Now().Truncate(time.Millisecond)
+	if err := s.Store.EndSessionsBefore(ctx, c.Subject, cutoff, c.SessionID); err != nil {
 		return err
 	}
-	errs := make([]error, len(list))
-	var wg sync.WaitGroup
-	for i, sess := range list {
-		if sess.ID == c.SessionID {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Store.RevokeSession(ctx, sess.ID, now); err != nil && !Is(err, KindNotFound) {
-				errs[i] = err
-			}
-		}()
-	}
-	wg.Wait()
-	if err := parallel.First(errs...); err != nil {
-		return err
-	}
-	s.audit(ctx, "session.revoked", "sub", c.Subject, "reason", "other_devices", "kept_sid", c.SessionID)
+	s.audit(ctx, "session.revoked", "sub", c.Subject, "reason", "other_devices", "kept_sid", c.SessionID, "before", cutoff)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/coretest"
 )
 
 // testSession is a live session of uid created at now, at generation 1.
@@ -83,6 +85,14 @@ func TestSessionRoundTrips(t *testing.T) {
 			return errors.Join(errors.New("want conflict"), err)
 		}},
 		{"GetUser", "GetItem", func() error { _, err := store.GetUser(ctx, uid); return err }},
+		{"EndSessionsBefore", "UpdateItem", func() error { return store.EndSessionsBefore(ctx, uid, now, sid) }},
+		{"EndSessionsBefore of an unknown user", "UpdateItem", func() error {
+			err := store.EndSessionsBefore(ctx, randomKey(t), now, sid)
+			if core.Is(err, core.KindNotFound) {
+				return nil
+			}
+			return errors.Join(errors.New("want not found"), err)
+		}},
 		{"AccessState", "BatchGetItem", func() error {
 			st, err := store.AccessState(ctx, sid, jti, uid, now)
 			if err == nil && (!st.SessionFound || !st.UserFound || st.TokenDenied) {
@@ -381,5 +391,99 @@ func TestRevokedSessionsLeaveTheIndex(t *testing.T) {
 	}
 	if got, err := store.GetSession(ctx, s.ID, now); err != nil || !got.Revoked || got.UserID != s.UserID {
 		t.Fatalf("GetSession of the revoked session: %+v, %v", got, err)
+	}
+}
+
+// TestLogOutOtherDevicesEndsEverySession runs core.Sessions on DynamoDB Local for a user with
+// more sessions than a bounded page of 1,000: the listing has every one of them, and "log out
+// other devices" is one UpdateItem of the user, after which the oldest session, a session in
+// the middle and one created in the same second just before the cut-off are refused — their
+// access tokens and their refresh tokens — while the current session and one created in the
+// same second just after the cut-off go on.
+func TestLogOutOtherDevicesEndsEverySession(t *testing.T) {
+	client, table := testTable(t)
+	ctx := context.Background()
+	api := &countingAPI{API: client}
+	store := New(api, table)
+	clock := coretest.NewClock(coretest.T0)
+	s := coretest.NewSessions(store, coretest.NewSigner(1), clock.Now, &coretest.Logs{})
+	u := core.User{ID: core.NewID(), CreatedAt: coretest.T0}
+	if err := store.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	req := core.StartRequest{UserID: u.ID, AMR: []string{"hwk"}, Client: core.Client{IP: "192.0.2.1"}}
+	start := func() core.TokenResponse {
+		t.Helper()
+		tr, err := s.Start(ctx, req)
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		return tr
+	}
+	refused := func(what string, tr core.TokenResponse) {
+		t.Helper()
+		if _, err := s.Verifier.Authenticate(ctx, tr.AccessToken); !core.Is(err, core.KindUnauthenticated) {
+			t.Fatalf("%s: access token: %v, want refused", what, err)
+		}
+		if _, err := s.Refresh(ctx, tr.RefreshToken, req.Client); !core.Is(err, core.KindUnauthenticated) {
+			t.Fatalf("%s: refresh: %v, want refused", what, err)
+		}
+	}
+	works := func(what string, tr core.TokenResponse) {
+		t.Helper()
+		if _, err := s.Verifier.Authenticate(ctx, tr.AccessToken); err != nil {
+			t.Fatalf("%s: access token: %v", what, err)
+		}
+		if _, err := s.Refresh(ctx, tr.RefreshToken, req.Client); err != nil {
+			t.Fatalf("%s: refresh: %v", what, err)
+		}
+	}
+
+	oldest := start() // session #1
+	clock.Advance(time.Second)
+	many := make([]core.TokenResponse, coretest.ManySessions)
+	coretest.Each(len(many), func(i int) error {
+		var err error
+		many[i], err = s.Start(ctx, req)
+		return err
+	}, t)
+	clock.Advance(time.Second + 100*time.Millisecond)
+	cur := start()
+	clock.Advance(100 * time.Millisecond)
+	before := start()
+	clock.Advance(100 * time.Millisecond)
+	c, err := s.Verifier.Authenticate(ctx, cur.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.List(ctx, c)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if want := len(many) + 3; len(list) != want || list[len(list)-1].ID != oldest.SessionID {
+		t.Fatalf("List has %d sessions, want all %d with the oldest last", len(list), want)
+	}
+
+	calls := api.ops()
+	if err := s.EndOthers(ctx, c); err != nil {
+		t.Fatalf("EndOthers: %v", err)
+	}
+	for op, n := range api.ops() {
+		if n -= calls[op]; (op == "UpdateItem" && n != 1) || (op != "UpdateItem" && n != 0) {
+			t.Errorf("EndOthers made %d %s calls; want one UpdateItem and nothing else", n, op)
+		}
+	}
+	clock.Advance(100 * time.Millisecond)
+	after := start()
+
+	refused("session #1, the oldest", oldest)
+	refused("a session in the middle", many[len(many)/2])
+	refused("a session created 100 ms before the cut-off", before)
+	works("the current session", cur)
+	works("a session created 100 ms after the cut-off", after)
+	// Both were created in the same second, which the listing orders by id.
+	if list, err = s.List(ctx, c); err != nil || len(list) != 2 || !slices.ContainsFunc(list, func(s core.Session) bool { return s.ID == after.SessionID }) ||
+		!slices.ContainsFunc(list, func(s core.Session) bool { return s.ID == cur.SessionID }) {
+		t.Fatalf("List after log-out-others: %d sessions, %v; want the one created after and the current one", len(list), err)
 	}
 }

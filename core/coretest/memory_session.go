@@ -81,7 +81,7 @@ func (m *Memory) UserSessions(_ context.Context, uid string, now time.Time) ([]c
 		}
 	}
 	slices.SortFunc(all, func(a, b core.Session) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+		return cmp.Or(Second(b.CreatedAt).Compare(Second(a.CreatedAt)), cmp.Compare(b.ID, a.ID))
 	})
 	list := []core.Session{}
 	for _, s := range all {
@@ -101,10 +101,11 @@ func (m *Memory) liveSession(id string, now time.Time) (core.Session, bool) {
 	return s, true
 }
 
-// storedSession is s as the store keeps it: times to the second in UTC, its own AMR slice.
+// storedSession is s as the store keeps it: times to the second in UTC (CreatedAt to the
+// millisecond), its own AMR slice.
 func storedSession(s core.Session) core.Session {
 	s.AuthTime = Second(s.AuthTime)
-	s.CreatedAt = Second(s.CreatedAt)
+	s.CreatedAt = Milli(s.CreatedAt)
 	s.LastUsedAt = Second(s.LastUsedAt)
 	s.ExpiresAt = Second(s.ExpiresAt)
 	s.IdleExpiresAt = Second(s.IdleExpiresAt)
@@ -125,3 +126,20 @@ func copySession(s core.Session) core.Session {
 
 // Second is t as the store keeps times: whole seconds, rounded down, in UTC.
 func Second(t time.Time) time.Time { return time.Unix(t.Unix(), 0).UTC() }
+
+// Milli is t as the store keeps the times the "log out other devices" cut-off compares (a
+// session's CreatedAt, a user's SessionsEndedAt): whole milliseconds, rounded down, in UTC.
+func Milli(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
+
+// EndSessionsBefore sets user uid's cut-off (core.SessionStore).
+func (m *Memory) EndSessionsBefore(_ context.Context, uid string, cutoff time.Time, keep string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[uid]
+	if !ok {
+		return core.E("coretest.Memory.EndSessionsBefore", core.KindNotFound, "", nil)
+	}
+	u.SessionsEndedAt, u.KeptSessionID = Milli(cutoff), keep
+	m.users[uid] = u
+	return nil
+}

@@ -18,10 +18,7 @@ func (m *Memory) CreateUser(_ context.Context, u core.User) error {
 	if _, taken := m.emails[u.Email]; taken && u.Email != "" {
 		return core.E(op, core.KindConflict, "", nil)
 	}
-	u.CreatedAt = Second(u.CreatedAt)
-	if !u.TokensNotBefore.IsZero() {
-		u.TokensNotBefore = Second(u.TokensNotBefore)
-	}
+	u = storedUser(u)
 	m.users[u.ID] = u
 	if u.Email != "" {
 		m.emails[u.Email] = u.ID
@@ -63,9 +60,19 @@ func (m *Memory) AccessState(_ context.Context, sid, jti, uid string, now time.T
 func (m *Memory) ReplaceUser(u core.User) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	u = storedUser(u)
+	m.users[u.ID] = u
+}
+
+// storedUser is u as the store keeps it: times to the second, SessionsEndedAt to the
+// millisecond, zero times left zero.
+func storedUser(u core.User) core.User {
 	u.CreatedAt = Second(u.CreatedAt)
 	if !u.TokensNotBefore.IsZero() {
 		u.TokensNotBefore = Second(u.TokensNotBefore)
 	}
-	m.users[u.ID] = u
+	if !u.SessionsEndedAt.IsZero() {
+		u.SessionsEndedAt = Milli(u.SessionsEndedAt)
+	}
+	return u
 }

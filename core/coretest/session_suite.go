@@ -53,7 +53,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		return s
 	}
 
-	t.Run("create then get returns every field, to the second", func(t *testing.T) {
+	t.Run("create then get returns every field, to the second (the creation to the millisecond)", func(t *testing.T) {
 		store := newStore(t)
 		full := core.Session{
 			ID:            RandomID(t),
@@ -84,7 +84,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		}
 		for _, want := range []core.Session{full, bare} {
 			create(t, store, want)
-			sameSession(t, get(t, store, want.ID, T0.Add(time.Second)), wholeSeconds(want))
+			sameSession(t, get(t, store, want.ID, T0.Add(time.Second)), asStored(want))
 		}
 	})
 
@@ -137,7 +137,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		s := newSession(t, "user-"+RandomID(t), old.ExpiresAt)
 		s.ID = old.ID
 		create(t, store, s)
-		sameSession(t, get(t, store, s.ID, s.CreatedAt), wholeSeconds(s))
+		sameSession(t, get(t, store, s.ID, s.CreatedAt), asStored(s))
 	})
 
 	t.Run("an expired session is absent on every path though still stored", func(t *testing.T) {
@@ -162,7 +162,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 			}
 		}
 		// None of that wrote anything: a second before expiry the session is as created.
-		sameSession(t, get(t, store, s.ID, s.ExpiresAt.Add(-time.Second)), wholeSeconds(s))
+		sameSession(t, get(t, store, s.ID, s.ExpiresAt.Add(-time.Second)), asStored(s))
 	})
 
 	t.Run("rotation advances the generation and returns the session after the write", func(t *testing.T) {
@@ -173,7 +173,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		if err != nil || !ok {
 			t.Fatalf("RotateRefresh: %v, %v; want rotated", ok, err)
 		}
-		want := wholeSeconds(s)
+		want := asStored(s)
 		want.Generation = 2
 		want.LastUsedAt, want.RotatedAt, want.IdleExpiresAt = Second(at), Second(at), Second(idle)
 		sameSession(t, got, want)
@@ -218,7 +218,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		if err != nil || ok {
 			t.Fatalf("RotateRefresh of a revoked session: %v, %v; want not rotated, no error", ok, err)
 		}
-		want := wholeSeconds(s)
+		want := asStored(s)
 		want.Revoked = true
 		sameSession(t, got, want)
 	})
@@ -231,7 +231,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 			if err != nil || ok {
 				t.Fatalf("RotateRefresh at idle expiry + %v: %v, %v; want not rotated, no error", at.Sub(s.IdleExpiresAt), ok, err)
 			}
-			sameSession(t, got, wholeSeconds(s))
+			sameSession(t, got, asStored(s))
 		}
 		// A second before idle expiry it still rotates.
 		at := s.IdleExpiresAt.Add(-time.Second)
@@ -283,7 +283,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 				t.Fatalf("RevokeSession #%d: %v", i+1, err)
 			}
 		}
-		want := wholeSeconds(s)
+		want := asStored(s)
 		want.Revoked = true
 		sameSession(t, get(t, store, s.ID, T0), want) // revoked sessions are still returned
 	})
@@ -382,10 +382,11 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 	})
 }
 
-// wholeSeconds is s with its times as the store keeps them: rounded down to the second.
-func wholeSeconds(s core.Session) core.Session {
+// asStored is s with its times as the store keeps them: rounded down to the second, CreatedAt
+// to the millisecond.
+func asStored(s core.Session) core.Session {
 	s.AuthTime = Second(s.AuthTime)
-	s.CreatedAt = Second(s.CreatedAt)
+	s.CreatedAt = Milli(s.CreatedAt)
 	s.LastUsedAt = Second(s.LastUsedAt)
 	s.ExpiresAt = Second(s.ExpiresAt)
 	s.IdleExpiresAt = Second(s.IdleExpiresAt)

@@ -137,3 +137,51 @@ func TestThrottledRefreshDoesNotWaitForAHungKMS(t *testing.T) {
 		t.Fatalf("a throttled refresh took %s with KMS hung, want an answer at once", took)
 	}
 }
+
+// TestOwnSessionsRoundTrips counts the AWS calls of the caller's own sessions, after the Bearer
+// check: the listing is a Query of gsi1 with one strongly consistent BatchGetItem of the user
+// (for its "log out other devices" cut-off) beside it, and "log out other devices" is one
+// UpdateItem of the user, whatever the number of sessions.
+func TestOwnSessionsRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	d := fntest.NewDeployment(t)
+	awsCfg := d.AWS
+	calls := testenv.CountCalls(&awsCfg)
+	h, err := newHandler(ctx, d.Config(t), awsCfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dynamo.New(dynamodb.NewFromConfig(d.AWS), d.Table).CreateUser(ctx, core.User{ID: "u-own"}); err != nil {
+		t.Fatal(err)
+	}
+	var cur core.TokenResponse
+	for range 3 {
+		if cur, err = h.sessions.Start(ctx, core.StartRequest{UserID: "u-own", Client: core.Client{IP: "127.0.0.1"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := h.verifier.Authenticate(ctx, cur.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	calls.Reset()
+	list, err := h.sessions.List(ctx, c)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("List: %d sessions, %v; want 3", len(list), err)
+	}
+	if got, want := calls.String(), "DynamoDB.BatchGetItem=1 DynamoDB.Query=1"; got != want {
+		t.Errorf("listing: %s, want %s", got, want)
+	}
+
+	calls.Reset()
+	if err := h.sessions.EndOthers(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := calls.String(), "DynamoDB.UpdateItem=1"; got != want {
+		t.Errorf("log out other devices: %s, want %s", got, want)
+	}
+	if list, err = h.sessions.List(ctx, c); err != nil || len(list) != 1 || list[0].ID != cur.SessionID {
+		t.Fatalf("List after log-out-others: %d sessions, %v; want the current one", len(list), err)
+	}
+}
