@@ -48,6 +48,13 @@ type SessionStore interface {
 	// can tell a retry from a reuse without another read. KindNotFound if absent or expired,
 	// KindUnavailable if the store cannot be reached (and then nothing was written).
 	RotateRefresh(ctx context.Context, id string, from uint64, now, idleUntil time.Time) (Session, bool, error)
+	// Reauthenticate records on session id of user uid, in one conditional write, that its
+	// holder has just authenticated again: AuthTime becomes authTime, AMR amr, LastUsedAt and
+	// RotatedAt now, and the refresh generation advances by one, so the refresh token issued
+	// before is superseded. It returns the session after the write. KindNotFound if the session
+	// is absent, past its absolute or idle expiry at now, revoked, or another user's (and then
+	// nothing was written); KindUnavailable if the store cannot be reached.
+	Reauthenticate(ctx context.Context, id, uid string, authTime time.Time, amr []string, now time.Time) (Session, error)
 	// RevokeSession marks session id revoked, and takes it out of UserSessions. Revoking twice
 	// is not an error; KindNotFound if absent or expired at now, KindUnavailable if the store
 	// cannot be reached.

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/core/internal/parallel"
@@ -245,6 +246,86 @@ func refreshClaims(sess Session) RefreshClaims {
 		AuthTime: sess.AuthTime, AMR: sess.AMR, Scope: sess.Scope,
 	}
 }
+
+// Reauthenticate records that the holder of access token c, already verified, has just passed
+// a fresh passkey ceremony as user r.UserID, on the same session (RFC 9470 step-up; see
+// RequireRecent): KindUnauthenticated unless r.UserID is c.Subject. First the HSM signs an
+// access token whose auth_time is now (to the second, as Start's) and whose amr is r.AMR; then
+// one conditional write on session c.SessionID — live, the same user's, not revoked — sets its
+// AuthTime and AMR and advances its refresh generation, so the refresh token held before is
+// superseded (presenting it after the grace window is reuse, and ends the session). The
+// signature comes first so that the write never lands without a token to hand out; if the
+// write fails, the signed token is dropped and the session is as it was. The answer carries
+// the new access token and the refresh token of the new generation. A session that has ended
+// answers KindUnauthenticated; KindUnavailable if the store or the HSM cannot be reached. The
+// session's PasskeyID stays the credential that opened it.
+func (s *Sessions) Reauthenticate(ctx context.Context, c AccessClaims, r StartRequest) (TokenResponse, error) {
+	const op = "core.Sessions.Reauthenticate"
+	if r.UserID != c.Subject {
+		return TokenResponse{}, E(op, KindUnauthenticated, "the passkey is not this account's", nil)
+	}
+	now := s.Now()
+	authTime := now.Truncate(time.Second)
+	sess := Session{ID: c.SessionID, UserID: c.Subject, AuthTime: authTime, AMR: r.AMR, Scope: c.Scope}
+	access, claims, err := s.Minter.Issue(ctx, sess, now)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	after, err := s.Store.Reauthenticate(ctx, c.SessionID, c.Subject, authTime, r.AMR, now)
+	if Is(err, KindNotFound) {
+		return TokenResponse{}, E(op, KindUnauthenticated, "invalid access token", err)
+	}
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	s.audit(ctx, "session.reauthenticated", "sub", c.Subject, "sid", c.SessionID, "amr", r.AMR,
+		"passkey", r.PasskeyID, "generation", after.Generation, "ip", r.Client.IP)
+	return s.response(access, claims, refreshClaims(after)), nil
+}
+
+// EndOpenedWith ends every live session of user uid that passkey passkeyID opened
+// (Session.PasskeyID), after that passkey was deleted: a session signed in with a lost or
+// stolen passkey must not outlive it. The sessions are found through the listing, which may
+// lag a session created a moment ago: one opened with the passkey just before it was deleted
+// can be missed. Each ended session is audited as session.revoked, reason passkey_deleted.
+// KindInvalid if passkeyID is empty (sessions that no passkey opened are never matched);
+// KindUnavailable if the store cannot be reached, and then some sessions may have ended.
+func (s *Sessions) EndOpenedWith(ctx context.Context, uid, passkeyID string) error {
+	const op = "core.Sessions.EndOpenedWith"
+	if passkeyID == "" {
+		return E(op, KindInvalid, "no passkey named", nil)
+	}
+	now := s.Now()
+	list, err := s.Store.UserSessions(ctx, uid, now)
+	if err != nil {
+		return err
+	}
+	var opened []Session
+	for _, sess := range list {
+		if sess.PasskeyID == passkeyID {
+			opened = append(opened, sess)
+		}
+	}
+	errs := make([]error, len(opened))
+	limit := make(chan struct{}, maxConcurrentRevocations)
+	var wg sync.WaitGroup
+	for i, sess := range opened {
+		wg.Go(func() {
+			limit <- struct{}{}
+			defer func() { <-limit }()
+			if err := s.Store.RevokeSession(ctx, sess.ID, now); err != nil && !Is(err, KindNotFound) {
+				errs[i] = err
+				return
+			}
+			s.audit(ctx, "session.revoked", "sub", uid, "sid", sess.ID, "reason", "passkey_deleted", "passkey", passkeyID)
+		})
+	}
+	wg.Wait()
+	return parallel.First(errs...)
+}
+
+// maxConcurrentRevocations bounds how many revocations EndOpenedWith has in flight at once.
+const maxConcurrentRevocations = 16
 
 // Withdraw ends session sid, which Start just opened but whose tokens the caller is not
 // handing out, because a check that ran beside Start failed. KindNotFound if there is no such

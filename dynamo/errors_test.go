@@ -103,6 +103,7 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 	_, hit := store.Hit(ctx, "key", time.Minute, now)
 	_, getSession := store.GetSession(ctx, "sid", now)
 	_, _, rotate := store.RotateRefresh(ctx, "sid", 1, now, now.Add(time.Hour))
+	_, reauth := store.Reauthenticate(ctx, "sid", "uid", now, []string{"hwk"}, now)
 	_, list := store.UserSessions(ctx, "uid", now)
 	_, getUser := store.GetUser(ctx, "uid")
 	_, state := store.AccessState(ctx, "sid", "jti", "uid", now)
@@ -119,6 +120,7 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 		"CreateSession":     store.CreateSession(ctx, core.Session{ID: "sid", UserID: "uid", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}),
 		"GetSession":        getSession,
 		"RotateRefresh":     rotate,
+		"Reauthenticate":    reauth,
 		"RevokeSession":     store.RevokeSession(ctx, "sid", now),
 		"UserSessions":      list,
 		"EndSessionsBefore": store.EndSessionsBefore(ctx, "uid", now, "sid"),

@@ -140,6 +140,8 @@ const (
 	attrGeneration    = "generation"
 	attrRotatedAt     = "rotatedAt"
 	attrLastUsedAt    = "lastUsedAt"
+	attrAuthTime      = "authTime"
+	attrAMR           = "amr"
 )
 
 // newSessionItem lays s out as an item.

@@ -93,6 +93,57 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, from uint64, now, 
 	return sess, false, nil
 }
 
+// Reauthenticate records a new authentication on session id of user uid with one conditional
+// UpdateItem (core.SessionStore): authTime, amr (removed when empty), lastUsedAt and
+// rotatedAt are set and the generation goes up by one, provided the session exists, is uid's,
+// is not revoked and neither expiresAt nor idleExpiresAt has passed. ReturnValues ALL_NEW gives
+// the session after the write; a failed condition is KindNotFound.
+func (s *Store) Reauthenticate(ctx context.Context, id, uid string, authTime time.Time, amr []string, now time.Time) (core.Session, error) {
+	const op core.Op = "dynamo.Store.Reauthenticate"
+	names := expiryNames()
+	names["#idle"] = attrIdleExpiresAt
+	names["#rev"] = attrRevoked
+	names["#gen"] = attrGeneration
+	names["#rot"] = attrRotatedAt
+	names["#last"] = attrLastUsedAt
+	names["#uid"] = attrUserID
+	names["#auth"] = attrAuthTime
+	names["#amr"] = attrAMR
+	values := expiryValues(now)
+	values[":false"] = &types.AttributeValueMemberBOOL{Value: false}
+	values[":uid"] = &types.AttributeValueMemberS{Value: uid}
+	values[":auth"] = number(epoch(authTime))
+	values[":one"] = number(1)
+	update := "SET #auth = :auth, #rot = :now, #last = :now, #gen = #gen + :one"
+	if len(amr) > 0 {
+		av, err := attributevalue.Marshal(amr)
+		if err != nil {
+			return core.Session{}, core.Wrap(op, err)
+		}
+		values[":amr"] = av
+		update += ", #amr = :amr"
+	} else {
+		update += " REMOVE #amr"
+	}
+	res, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       sessionKey(id).attributes(),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_exists(#pk) AND #exp > :now AND #rev = :false AND #idle > :now AND #uid = :uid"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return core.Session{}, classify(op, err, core.KindNotFound)
+	}
+	sess, err := unmarshalSession(res.Attributes)
+	if err != nil {
+		return core.Session{}, core.Wrap(op, err)
+	}
+	return sess, nil
+}
+
 // RevokeSession marks session id revoked with one conditional UpdateItem (core.SessionStore),
 // and removes its gsi1 keys in the same write: the index is sparse, so an ended session leaves
 // the user's listing and never crowds out the live ones however many have ended. Revoking twice

@@ -64,10 +64,24 @@ func TestSessionRoundTrips(t *testing.T) {
 			}
 			return errors.Join(errors.New("want not found"), err)
 		}},
+		{"Reauthenticate", "UpdateItem", func() error {
+			s, err := store.Reauthenticate(ctx, sid, uid, now, []string{"hwk"}, now)
+			if err == nil && s.Generation != 3 {
+				return errors.New("did not advance to generation 3")
+			}
+			return err
+		}},
+		{"Reauthenticate of another user", "UpdateItem", func() error {
+			_, err := store.Reauthenticate(ctx, sid, randomKey(t), now, nil, now)
+			if core.Is(err, core.KindNotFound) {
+				return nil
+			}
+			return errors.Join(errors.New("want not found"), err)
+		}},
 		{"RevokeSession", "UpdateItem", func() error { return store.RevokeSession(ctx, sid, now) }},
 		{"RevokeSession again", "UpdateItem", func() error { return store.RevokeSession(ctx, sid, now) }},
 		{"RotateRefresh revoked", "UpdateItem", func() error {
-			s, ok, err := store.RotateRefresh(ctx, sid, 2, now, now.Add(time.Hour))
+			s, ok, err := store.RotateRefresh(ctx, sid, 3, now, now.Add(time.Hour))
 			if err == nil && (ok || !s.Revoked) {
 				return errors.New("did not return the revoked session unrotated")
 			}

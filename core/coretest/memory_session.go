@@ -55,6 +55,22 @@ func (m *Memory) RotateRefresh(_ context.Context, id string, from uint64, now, i
 	return copySession(s), true, nil
 }
 
+// Reauthenticate records a new authentication on session id of user uid (core.SessionStore).
+func (m *Memory) Reauthenticate(_ context.Context, id, uid string, authTime time.Time, amr []string, now time.Time) (core.Session, error) {
+	const op core.Op = "coretest.Memory.Reauthenticate"
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.liveSession(id, now)
+	if !ok || s.Revoked || !live(s.IdleExpiresAt.Unix(), now) || s.UserID != uid {
+		return core.Session{}, core.E(op, core.KindNotFound, "", nil)
+	}
+	s.AuthTime, s.AMR = Second(authTime), slices.Clone(amr)
+	s.Generation++
+	s.RotatedAt, s.LastUsedAt = Second(now), Second(now)
+	m.sessions[id] = copySession(s)
+	return copySession(s), nil
+}
+
 // RevokeSession marks session id revoked (core.SessionStore).
 func (m *Memory) RevokeSession(_ context.Context, id string, now time.Time) error {
 	const op core.Op = "coretest.Memory.RevokeSession"

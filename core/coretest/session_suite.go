@@ -275,6 +275,71 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		}
 	})
 
+	t.Run("reauthentication sets the authentication, advances the generation and returns the session", func(t *testing.T) {
+		store := newStore(t)
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
+		at, auth := T0.Add(20*time.Minute+400*time.Millisecond), T0.Add(20*time.Minute)
+		got, err := store.Reauthenticate(ctx, s.ID, s.UserID, auth, []string{"hwk", "user", "mfa"}, at)
+		if err != nil {
+			t.Fatalf("Reauthenticate: %v", err)
+		}
+		want := asStored(s)
+		want.AuthTime, want.AMR, want.Generation = Second(auth), []string{"hwk", "user", "mfa"}, 2
+		want.LastUsedAt, want.RotatedAt = Second(at), Second(at)
+		sameSession(t, got, want) // CreatedAt, expiries, PasskeyID and the rest unchanged
+		sameSession(t, get(t, store, s.ID, at), want)
+
+		// Without AMR it is removed, and the generation goes up again.
+		got, err = store.Reauthenticate(ctx, s.ID, s.UserID, auth.Add(time.Minute), nil, at.Add(time.Minute))
+		if err != nil || got.AMR != nil || got.Generation != 3 || !got.AuthTime.Equal(Second(auth.Add(time.Minute))) {
+			t.Fatalf("Reauthenticate without AMR: %+v, %v; want no AMR, generation 3", got, err)
+		}
+		sameSession(t, get(t, store, s.ID, at.Add(time.Minute)), got)
+	})
+
+	t.Run("reauthentication supersedes the refresh generation before it", func(t *testing.T) {
+		store := newStore(t)
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
+		at := T0.Add(time.Minute)
+		if _, err := store.Reauthenticate(ctx, s.ID, s.UserID, at, s.AMR, at); err != nil {
+			t.Fatalf("Reauthenticate: %v", err)
+		}
+		got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour))
+		if err != nil || ok || got.Generation != 2 {
+			t.Fatalf("RotateRefresh from the generation before: %v, %v, generation %d; want not rotated, at 2", ok, err, got.Generation)
+		}
+		if _, ok, err := store.RotateRefresh(ctx, s.ID, 2, at, at.Add(time.Hour)); err != nil || !ok {
+			t.Fatalf("RotateRefresh from the new generation: %v, %v; want rotated", ok, err)
+		}
+	})
+
+	t.Run("reauthentication of a session that has ended or is another user's is not found and writes nothing", func(t *testing.T) {
+		store := newStore(t)
+		uid := "user-" + RandomID(t)
+		live := create(t, store, newSession(t, uid, T0))
+		revoked := create(t, store, newSession(t, uid, T0))
+		if err := store.RevokeSession(ctx, revoked.ID, T0); err != nil {
+			t.Fatalf("RevokeSession: %v", err)
+		}
+		for _, c := range []struct {
+			name, id, uid string
+			at            time.Time
+		}{
+			{"unknown", RandomID(t), uid, T0},
+			{"another user's", live.ID, "user-" + RandomID(t), T0},
+			{"revoked", revoked.ID, uid, T0},
+			{"idle", live.ID, uid, live.IdleExpiresAt},
+			{"expired", live.ID, uid, live.ExpiresAt.Add(time.Second)},
+		} {
+			_, err := store.Reauthenticate(ctx, c.id, c.uid, c.at, []string{"hwk"}, c.at)
+			WantKind(t, err, core.KindNotFound, "Reauthenticate of a session "+c.name)
+		}
+		sameSession(t, get(t, store, live.ID, T0), asStored(live))
+		want := asStored(revoked)
+		want.Revoked = true
+		sameSession(t, get(t, store, revoked.ID, T0), want)
+	})
+
 	t.Run("revoking twice is not an error", func(t *testing.T) {
 		store := newStore(t)
 		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
