@@ -33,11 +33,12 @@ type StartRequest struct {
 	Client    Client
 }
 
-// Sessions is the use case behind sign-in results, refresh, logout and revocation. It is
-// stateless: all state is in the store, so any node answers any request. Bearer checks are the
-// Verifier's; Sessions uses it to recognise the access tokens it is asked to revoke, to know
-// how long a denial must last, and reads session and user state through its States port, the
-// one strongly consistent read every access decision is made on.
+// Sessions is the use case behind sign-in results, refresh, re-authentication, logout and
+// revocation. It is stateless: all state is in the store, so any node answers any request.
+// Bearer checks are the Verifier's; Sessions uses it to recognise the access tokens it is asked
+// to revoke and to know how long a denial must last, and reads session and user state through
+// the Verifier's States port, the one strongly consistent read every access decision is made
+// on.
 type Sessions struct {
 	Store    SessionStore
 	Denylist TokenDenylist
@@ -112,9 +113,10 @@ func (s *Sessions) Start(ctx context.Context, r StartRequest) (TokenResponse, er
 //  1. the token's MAC is checked locally, before any I/O; then the two rate limits (per
 //     address, per session) and one strongly consistent read of the session and its user go
 //     out together. A throttled refresh, a session that is gone, ended or another user's, a
-//     user who is gone, disabled or has cut its tokens off (the session is then revoked), and
-//     a replayed token (an older generation: the whole session is revoked) are all refused
-//     here, without any KMS call, so none of them waits on or pays for a signature.
+//     user who is gone, disabled, has cut its tokens off or logged out its other devices (the
+//     session is then revoked), and a replayed token (an older generation: the whole session
+//     is revoked) are all refused here, without any KMS call, so none of them waits on or pays
+//     for a signature.
 //  2. the HSM signs the next access token, from the session as read.
 //  3. one conditional write advances the session's generation. Only one caller can win it,
 //     so concurrent use of one token never yields two live successors; a caller who lost it

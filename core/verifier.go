@@ -30,8 +30,9 @@ type Verifier struct {
 
 // Authenticate verifies an access token and then decides revocation with one strongly
 // consistent read of its session, its jti and its user: the token fails if the session is
-// revoked, expired or idle, the jti is denied, or the user is gone, disabled or has asked that
-// tokens issued (or sessions authenticated) before a time be refused. KindUnauthenticated for every refusal, with no hint
+// revoked, expired or idle, the jti is denied, or the user is gone, disabled, has asked that
+// tokens issued (or sessions authenticated) before a time be refused, or has logged out its
+// other devices since the session began (User.SessionsEndedAt). KindUnauthenticated for every refusal, with no hint
 // of which check failed; KindUnavailable when the store or, on a cold start, the HSM cannot be
 // reached.
 func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, error) {
