@@ -67,6 +67,21 @@ func TestStartThenAuthenticate(t *testing.T) {
 	}
 }
 
+// TestStartRecordsThePasskey: the session keeps the credential that opened it, so deleting that
+// passkey can end it.
+func TestStartRecordsThePasskey(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tr, err := f.s.Start(ctx, core.StartRequest{UserID: f.user.ID, AMR: []string{"hwk"}, PasskeyID: "cred-1", Client: cli})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.mem.GetSession(ctx, tr.SessionID, f.clock.Now())
+	if err != nil || s.PasskeyID != "cred-1" {
+		t.Fatalf("stored session %+v, %v; want passkey cred-1", s, err)
+	}
+}
+
 func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -224,6 +239,56 @@ func TestLogoutAndRevocation(t *testing.T) {
 		if err := f.s.Revoke(ctx, junk, "refresh_token"); err != nil {
 			t.Errorf("Revoke(%.10q) = %v, want nil", junk, err)
 		}
+	}
+}
+
+// TestRevokedTokenStaysRefusedThroughTheLeeway: the verifier accepts a token up to its Leeway
+// (30 s here) past exp, so a denial that ended at exp would let a revoked token back in for
+// those seconds. It lasts until the verifier refuses the token anyway.
+func TestRevokedTokenStaysRefusedThroughTheLeeway(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	revoked, kept := f.start(t), f.start(t)
+	if err := f.s.Revoke(ctx, revoked.AccessToken, "access_token"); err != nil {
+		t.Fatal(err)
+	}
+	// Both sessions stay live: the access token of the other works at the same moment, so only
+	// the denial can refuse the revoked one.
+	f.clock.Advance(revoked.Claims.ExpiresAt.Add(20 * time.Second).Sub(f.clock.Now()))
+	if _, err := f.s.Verifier.Authenticate(ctx, kept.AccessToken); err != nil {
+		t.Fatalf("an unrevoked token 20 s past its exp (within the leeway): %v", err)
+	}
+	_, err := f.s.Verifier.Authenticate(ctx, revoked.AccessToken)
+	wantKind(t, err, core.KindUnauthenticated, "a revoked token 20 s past its exp")
+	f.clock.Advance(10 * time.Second)
+	_, err = f.s.Verifier.Authenticate(ctx, kept.AccessToken)
+	wantKind(t, err, core.KindUnauthenticated, "a token at its exp plus the leeway")
+}
+
+// TestAcceptsUntil: exp plus the leeway, rounded up to the second the store keeps.
+func TestAcceptsUntil(t *testing.T) {
+	v := &core.Verifier{Leeway: 30 * time.Second}
+	c := core.AccessClaims{ExpiresAt: t0}
+	if got := v.AcceptsUntil(c); !got.Equal(t0.Add(30 * time.Second)) {
+		t.Fatalf("AcceptsUntil = %v, want exp + 30 s", got)
+	}
+	v.Leeway = 1500 * time.Millisecond
+	if got := v.AcceptsUntil(c); !got.Equal(t0.Add(2 * time.Second)) {
+		t.Fatalf("AcceptsUntil with a 1.5 s leeway = %v, want exp + 2 s", got)
+	}
+	// Verify refuses from that instant on, and not a moment before.
+	signer := coretest.NewSigner(1)
+	v = coretest.NewVerifier(coretest.NewMemory(), signer, nil)
+	raw, claims, err := minter(signer).Issue(context.Background(), session(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := v.AcceptsUntil(claims)
+	if _, err := v.Verify(context.Background(), raw, until.Add(-time.Nanosecond)); err != nil {
+		t.Fatalf("Verify just before AcceptsUntil: %v", err)
+	}
+	if _, err := v.Verify(context.Background(), raw, until); err == nil {
+		t.Fatal("Verify accepts the token at AcceptsUntil")
 	}
 }
 

@@ -106,6 +106,17 @@ func NewID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// IsID reports whether s has the shape of the ids NewID hands out: 22 base64url characters.
+// Anything else cannot have been issued, so callers refuse it before any lookup (and so never
+// hand the store a key it would reject for its size).
+func IsID(s string) bool {
+	if len(s) != 22 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil
+}
+
 // RequireRecent refuses a change of how the account is protected (adding or deleting a
 // passkey, recovery codes, API keys) unless the holder of c authenticated within maxAge of now
 // (RFC 9470; ASVS V7.5.1): a token minted by a refresh weeks after the last ceremony carries

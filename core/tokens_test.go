@@ -162,3 +162,17 @@ func TestRequireRecent(t *testing.T) {
 		t.Fatal("a token without auth_time passed")
 	}
 }
+
+// TestIsID: exactly the shape NewID hands out passes; anything a store would choke on fails.
+func TestIsID(t *testing.T) {
+	for range 100 {
+		if id := core.NewID(); !core.IsID(id) {
+			t.Fatalf("IsID(%q) = false for a NewID", id)
+		}
+	}
+	for _, id := range []string{"", core.NewID()[:21], core.NewID() + "A", strings.Repeat("A", 2048), strings.Repeat("+", 22), strings.Repeat("=", 22), "AAAAAAAAAAAAAAAAAAAA\n"} {
+		if core.IsID(id) {
+			t.Errorf("IsID(%.30q) = true", id)
+		}
+	}
+}

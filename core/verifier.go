@@ -30,8 +30,9 @@ type Verifier struct {
 
 // Authenticate verifies an access token and then decides revocation with one strongly
 // consistent read of its session, its jti and its user: the token fails if the session is
-// revoked, expired or idle, the jti is denied, or the user is gone, disabled or has asked that
-// tokens issued before a time be refused. KindUnauthenticated for every refusal, with no hint
+// revoked, expired or idle, the jti is denied, or the user is gone, disabled, has asked that
+// tokens issued (or sessions authenticated) before a time be refused, or has logged out its
+// other devices since the session began (User.SessionsEndedAt). KindUnauthenticated for every refusal, with no hint
 // of which check failed; KindUnavailable when the store or, on a cold start, the HSM cannot be
 // reached.
 func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, error) {
@@ -53,14 +54,27 @@ func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, 
 		why = "session of another user"
 	case st.TokenDenied:
 		why = "token revoked"
-	case !st.UserFound || st.User.Disabled:
-		why = "user gone or disabled"
 	case c.IssuedAt.Before(st.User.TokensNotBefore.Truncate(time.Second)):
 		why = "token issued before the user's not-before time"
 	default:
-		return c, nil
+		if why = userEnded(st); why == "" {
+			return c, nil
+		}
 	}
 	return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New(why))
+}
+
+// AcceptsUntil is the first instant at which Verify refuses c for being expired: its exp plus
+// the Leeway tolerated for clock skew, rounded up to the whole second. A denial of c's jti must
+// last until then, not merely until exp, or the token works again for the leeway after its
+// exp; the store keeps times to the second, rounded down, so the rounding up here keeps a
+// denial at least that long. Every verifier of a deployment is built with the same Leeway.
+func (v *Verifier) AcceptsUntil(c AccessClaims) time.Time {
+	until := c.ExpiresAt.Add(v.Leeway)
+	if t := until.Truncate(time.Second); !t.Equal(until) {
+		return t.Add(time.Second)
+	}
+	return until
 }
 
 // errBadToken is the one answer for every token that fails verification; the reason is

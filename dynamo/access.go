@@ -18,8 +18,9 @@ const batchAttempts = 4
 
 // AccessState reads session sid, the denylist entry of jti and user uid with one strongly
 // consistent BatchGetItem on the base table (core.AccessStates; docs/security.md, sessions and
-// refresh: revocation is exact on every node). A session past its ExpiresAt is not found and a
-// denylist entry past the token's exp is no denial, whether or not TTL has deleted them.
+// refresh: revocation is exact on every node). An empty sid or jti is left out of the request
+// (a refresh asks for its session and user only). A session past its ExpiresAt is not found and
+// a denylist entry past its time is no denial, whether or not TTL has deleted them.
 //
 // DynamoDB may leave keys unprocessed (throttling, size limits); those alone are asked for
 // again, still strongly consistent, a bounded number of times after a short pause. If they stay
@@ -27,7 +28,15 @@ const batchAttempts = 4
 func (s *Store) AccessState(ctx context.Context, sid, jti, uid string, now time.Time) (core.AccessState, error) {
 	const op core.Op = "dynamo.Store.AccessState"
 	sessK, jtiK, userK := sessionKey(sid), jtiKey(jti), userKey(uid)
-	keys := []map[string]types.AttributeValue{sessK.attributes(), jtiK.attributes(), userK.attributes()}
+	var keys []map[string]types.AttributeValue
+	for _, k := range []struct {
+		id  string
+		key itemKey
+	}{{sid, sessK}, {jti, jtiK}, {uid, userK}} {
+		if k.id != "" {
+			keys = append(keys, k.key.attributes())
+		}
+	}
 	found := make(map[string]map[string]types.AttributeValue, len(keys))
 	for attempt := 0; len(keys) > 0; attempt++ {
 		if attempt == batchAttempts {
@@ -55,7 +64,7 @@ func (s *Store) AccessState(ctx context.Context, sid, jti, uid string, now time.
 	}
 
 	var st core.AccessState
-	if item, ok := found[sessK.PK]; ok {
+	if item, ok := found[sessK.PK]; ok && sid != "" {
 		live, err := isLive(item, now)
 		if err != nil {
 			return core.AccessState{}, core.Wrap(op, err)
@@ -67,14 +76,14 @@ func (s *Store) AccessState(ctx context.Context, sid, jti, uid string, now time.
 			st.SessionFound = true
 		}
 	}
-	if item, ok := found[jtiK.PK]; ok {
+	if item, ok := found[jtiK.PK]; ok && jti != "" {
 		live, err := isLive(item, now)
 		if err != nil {
 			return core.AccessState{}, core.Wrap(op, err)
 		}
 		st.TokenDenied = live
 	}
-	if item, ok := found[userK.PK]; ok {
+	if item, ok := found[userK.PK]; ok && uid != "" {
 		var u userItem
 		if err := attributevalue.UnmarshalMap(item, &u); err != nil {
 			return core.AccessState{}, core.Wrap(op, err)

@@ -103,6 +103,7 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 	_, hit := store.Hit(ctx, "key", time.Minute, now)
 	_, getSession := store.GetSession(ctx, "sid", now)
 	_, _, rotate := store.RotateRefresh(ctx, "sid", 1, now, now.Add(time.Hour))
+	_, reauth := store.Reauthenticate(ctx, "sid", "uid", now, []string{"hwk"}, now)
 	_, list := store.UserSessions(ctx, "uid", now)
 	_, getUser := store.GetUser(ctx, "uid")
 	_, state := store.AccessState(ctx, "sid", "jti", "uid", now)
@@ -112,26 +113,28 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 	_, byEmail := store.UserIDByEmail(ctx, "a@example.com")
 	_, rename := store.RenamePasskey(ctx, "uid", pk.ID, "name")
 	return map[string]error{
-		"PutChallenge":  store.PutChallenge(ctx, core.Challenge{ID: "id", Ceremony: core.CeremonyLogin, ExpiresAt: now.Add(time.Minute)}, now),
-		"TakeChallenge": take,
-		"DenyToken":     store.DenyToken(ctx, "jti", now.Add(time.Minute)),
-		"Hit":           hit,
-		"CreateSession": store.CreateSession(ctx, core.Session{ID: "sid", UserID: "uid", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}),
-		"GetSession":    getSession,
-		"RotateRefresh": rotate,
-		"RevokeSession": store.RevokeSession(ctx, "sid", now),
-		"UserSessions":  list,
-		"CreateUser":    store.CreateUser(ctx, core.User{ID: "uid", Email: "a@example.com", CreatedAt: now}),
-		"GetUser":       getUser,
-		"AccessState":   state,
-		"CreateAccount": store.CreateAccount(ctx, core.User{ID: "uid", CreatedAt: now}, pk),
-		"AddPasskey":    store.AddPasskey(ctx, pk),
-		"GetPasskey":    getPasskey,
-		"UserPasskeys":  userPasskeys,
-		"UserIDByEmail": byEmail,
-		"RecordUse":     store.RecordUse(ctx, pk.ID, "uid", core.PasskeyUse{SignCount: 1, At: now}),
-		"RenamePasskey": rename,
-		"DeletePasskey": store.DeletePasskey(ctx, "uid", pk.ID),
+		"PutChallenge":      store.PutChallenge(ctx, core.Challenge{ID: "id", Ceremony: core.CeremonyLogin, ExpiresAt: now.Add(time.Minute)}, now),
+		"TakeChallenge":     take,
+		"DenyToken":         store.DenyToken(ctx, "jti", now.Add(time.Minute)),
+		"Hit":               hit,
+		"CreateSession":     store.CreateSession(ctx, core.Session{ID: "sid", UserID: "uid", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}),
+		"GetSession":        getSession,
+		"RotateRefresh":     rotate,
+		"Reauthenticate":    reauth,
+		"RevokeSession":     store.RevokeSession(ctx, "sid", now),
+		"UserSessions":      list,
+		"EndSessionsBefore": store.EndSessionsBefore(ctx, "uid", now, "sid"),
+		"CreateUser":        store.CreateUser(ctx, core.User{ID: "uid", Email: "a@example.com", CreatedAt: now}),
+		"GetUser":           getUser,
+		"AccessState":       state,
+		"CreateAccount":     store.CreateAccount(ctx, core.User{ID: "uid", CreatedAt: now}, pk),
+		"AddPasskey":        store.AddPasskey(ctx, pk),
+		"GetPasskey":        getPasskey,
+		"UserPasskeys":      userPasskeys,
+		"UserIDByEmail":     byEmail,
+		"RecordUse":         store.RecordUse(ctx, pk.ID, "uid", core.PasskeyUse{SignCount: 1, At: now}),
+		"RenamePasskey":     rename,
+		"DeletePasskey":     store.DeletePasskey(ctx, "uid", pk.ID),
 	}
 }
 

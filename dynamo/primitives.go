@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"errors"
+	"maps"
 	"strconv"
 	"time"
 
@@ -151,24 +152,49 @@ func (s *Store) takeLive(ctx context.Context, op core.Op, k itemKey, now time.Ti
 // first or newest first, following pages until max items have been read, and hands each to
 // each. gsi1 is eventually consistent: listings only, never decisions.
 func (s *Store) queryUserItems(ctx context.Context, op core.Op, uid, prefix string, newestFirst bool, max int, each func(map[string]types.AttributeValue) error) error {
+	return s.queryGSI1(ctx, op, userQuery{uid: uid, prefix: prefix, newestFirst: newestFirst, max: max}, each)
+}
+
+// userQuery is one listing of a user's items in gsi1.
+type userQuery struct {
+	uid, prefix string
+	newestFirst bool
+	// max stops the listing once that many items have been read; 0 reads every page to the end.
+	max int
+	// filter, when set, is a FilterExpression over the placeholders of names and values:
+	// DynamoDB still reads the items it drops, but does not send them.
+	filter string
+	names  map[string]string
+	values map[string]types.AttributeValue
+}
+
+// queryGSI1 runs q, following pages as q.max says, and hands each item to each.
+func (s *Store) queryGSI1(ctx context.Context, op core.Op, q userQuery, each func(map[string]types.AttributeValue) error) error {
+	names := map[string]string{"#gpk": attrGSI1PK, "#gsk": attrGSI1SK}
+	values := map[string]types.AttributeValue{
+		":user":   &types.AttributeValueMemberS{Value: userPartition(q.uid)},
+		":prefix": &types.AttributeValueMemberS{Value: q.prefix},
+	}
+	maps.Copy(names, q.names)
+	maps.Copy(values, q.values)
 	var start map[string]types.AttributeValue
-	for read := 0; read < max; {
-		res, err := s.api.Query(ctx, &dynamodb.QueryInput{
-			TableName:              aws.String(s.table),
-			IndexName:              aws.String(indexGSI1),
-			KeyConditionExpression: aws.String("#gpk = :user AND begins_with(#gsk, :prefix)"),
-			ExpressionAttributeNames: map[string]string{
-				"#gpk": attrGSI1PK,
-				"#gsk": attrGSI1SK,
-			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":user":   &types.AttributeValueMemberS{Value: userPartition(uid)},
-				":prefix": &types.AttributeValueMemberS{Value: prefix},
-			},
-			ScanIndexForward:  aws.Bool(!newestFirst),
-			ExclusiveStartKey: start,
-			Limit:             aws.Int32(int32(max - read)),
-		})
+	for read := 0; q.max == 0 || read < q.max; {
+		in := &dynamodb.QueryInput{
+			TableName:                 aws.String(s.table),
+			IndexName:                 aws.String(indexGSI1),
+			KeyConditionExpression:    aws.String("#gpk = :user AND begins_with(#gsk, :prefix)"),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+			ScanIndexForward:          aws.Bool(!q.newestFirst),
+			ExclusiveStartKey:         start,
+		}
+		if q.max > 0 {
+			in.Limit = aws.Int32(int32(q.max - read))
+		}
+		if q.filter != "" {
+			in.FilterExpression = aws.String(q.filter)
+		}
+		res, err := s.api.Query(ctx, in)
 		if err != nil {
 			return classify(op, err, core.KindInternal)
 		}

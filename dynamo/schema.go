@@ -100,14 +100,18 @@ type challengeItem struct {
 	ExpiresAt int64  `dynamodbav:"expiresAt"`
 }
 
-// jtiItem is a revoked access-token id, kept until the token's own exp.
+// jtiItem is a revoked access-token id, kept until no verifier accepts the token: its exp plus
+// the verifiers' leeway (core.Verifier.AcceptsUntil).
 type jtiItem struct {
 	itemKey
 	ExpiresAt int64 `dynamodbav:"expiresAt"`
 }
 
 // sessionItem is a core.Session at rest. Times are epoch seconds; expiresAt is the absolute
-// expiry and the TTL attribute. The gsi1 attributes list it under its user.
+// expiry and the TTL attribute. The creation time is also kept in epoch milliseconds
+// (createdAtMs), which the "log out other devices" cut-off compares; an item written before
+// that attribute existed reads as created at the start of its createdAt second. The gsi1
+// attributes list it under its user until it is revoked.
 type sessionItem struct {
 	itemKey
 	GSI1PK        string   `dynamodbav:"gsi1pk"`
@@ -116,9 +120,11 @@ type sessionItem struct {
 	AuthTime      int64    `dynamodbav:"authTime"`
 	AMR           []string `dynamodbav:"amr,omitempty"`
 	Scope         string   `dynamodbav:"scope,omitempty"`
+	PasskeyID     string   `dynamodbav:"passkeyId,omitempty"`
 	ClientIP      string   `dynamodbav:"clientIp,omitempty"`
 	UserAgent     string   `dynamodbav:"userAgent,omitempty"`
 	CreatedAt     int64    `dynamodbav:"createdAt"`
+	CreatedAtMs   int64    `dynamodbav:"createdAtMs,omitempty"` // CreatedAt again, in epoch milliseconds
 	LastUsedAt    int64    `dynamodbav:"lastUsedAt"`
 	ExpiresAt     int64    `dynamodbav:"expiresAt"`
 	IdleExpiresAt int64    `dynamodbav:"idleExpiresAt"`
@@ -134,6 +140,8 @@ const (
 	attrGeneration    = "generation"
 	attrRotatedAt     = "rotatedAt"
 	attrLastUsedAt    = "lastUsedAt"
+	attrAuthTime      = "authTime"
+	attrAMR           = "amr"
 )
 
 // newSessionItem lays s out as an item.
@@ -146,9 +154,11 @@ func newSessionItem(s core.Session) sessionItem {
 		AuthTime:      epoch(s.AuthTime),
 		AMR:           s.AMR,
 		Scope:         s.Scope,
+		PasskeyID:     s.PasskeyID,
 		ClientIP:      s.ClientIP,
 		UserAgent:     s.UserAgent,
 		CreatedAt:     epoch(s.CreatedAt),
+		CreatedAtMs:   s.CreatedAt.UnixMilli(),
 		LastUsedAt:    epoch(s.LastUsedAt),
 		ExpiresAt:     epoch(s.ExpiresAt),
 		IdleExpiresAt: epoch(s.IdleExpiresAt),
@@ -160,15 +170,20 @@ func newSessionItem(s core.Session) sessionItem {
 
 // session is the core.Session the item holds.
 func (it sessionItem) session() core.Session {
+	created := fromEpoch(it.CreatedAt)
+	if it.CreatedAtMs != 0 {
+		created = fromMillis(it.CreatedAtMs)
+	}
 	return core.Session{
 		ID:            strings.TrimPrefix(it.PK, "SESS#"),
 		UserID:        it.UserID,
 		AuthTime:      fromEpoch(it.AuthTime),
 		AMR:           it.AMR,
 		Scope:         it.Scope,
+		PasskeyID:     it.PasskeyID,
 		ClientIP:      it.ClientIP,
 		UserAgent:     it.UserAgent,
-		CreatedAt:     fromEpoch(it.CreatedAt),
+		CreatedAt:     created,
 		LastUsedAt:    fromEpoch(it.LastUsedAt),
 		ExpiresAt:     fromEpoch(it.ExpiresAt),
 		IdleExpiresAt: fromEpoch(it.IdleExpiresAt),
@@ -179,7 +194,8 @@ func (it sessionItem) session() core.Session {
 }
 
 // userItem is a core.User at rest. It has no expiresAt: accounts do not expire. A zero
-// TokensNotBefore is not stored. PasskeyCount counts the user's credential items; it changes
+// TokensNotBefore is not stored. SessionsEndedAt (epoch milliseconds) and KeptSession are the
+// "log out other devices" cut-off, absent until the first one. PasskeyCount counts the user's credential items; it changes
 // only in the transactions that add or delete one, which is what makes "never delete the last
 // passkey" atomic. A user created without passkeys has none stored, which counts as zero.
 type userItem struct {
@@ -189,17 +205,28 @@ type userItem struct {
 	CreatedAt       int64  `dynamodbav:"createdAt"`
 	Disabled        bool   `dynamodbav:"disabled"`
 	TokensNotBefore int64  `dynamodbav:"tokensNotBefore,omitempty"`
+	SessionsEndedAt int64  `dynamodbav:"sessionsEndedAt,omitempty"`
+	KeptSession     string `dynamodbav:"keptSession,omitempty"`
 	PasskeyCount    int64  `dynamodbav:"passkeyCount,omitempty"`
 }
+
+// User attributes of the "log out other devices" cut-off, named in update expressions.
+const (
+	attrSessionsEndedAt = "sessionsEndedAt"
+	attrKeptSession     = "keptSession"
+)
 
 // attrPasskeyCount is userItem's passkey counter, named in update and condition expressions.
 const attrPasskeyCount = "passkeyCount"
 
 // newUserItem lays u out as an item.
 func newUserItem(u core.User) userItem {
-	var notBefore int64
+	var notBefore, ended int64
 	if !u.TokensNotBefore.IsZero() {
 		notBefore = epoch(u.TokensNotBefore)
+	}
+	if !u.SessionsEndedAt.IsZero() {
+		ended = u.SessionsEndedAt.UnixMilli()
 	}
 	return userItem{
 		itemKey:         userKey(u.ID),
@@ -208,20 +235,26 @@ func newUserItem(u core.User) userItem {
 		CreatedAt:       epoch(u.CreatedAt),
 		Disabled:        u.Disabled,
 		TokensNotBefore: notBefore,
+		SessionsEndedAt: ended,
+		KeptSession:     u.KeptSessionID,
 	}
 }
 
 // user is the core.User the item holds.
 func (it userItem) user() core.User {
 	u := core.User{
-		ID:          strings.TrimPrefix(it.PK, "USER#"),
-		Email:       it.Email,
-		DisplayName: it.DisplayName,
-		CreatedAt:   fromEpoch(it.CreatedAt),
-		Disabled:    it.Disabled,
+		ID:            strings.TrimPrefix(it.PK, "USER#"),
+		Email:         it.Email,
+		DisplayName:   it.DisplayName,
+		CreatedAt:     fromEpoch(it.CreatedAt),
+		Disabled:      it.Disabled,
+		KeptSessionID: it.KeptSession,
 	}
 	if it.TokensNotBefore != 0 {
 		u.TokensNotBefore = fromEpoch(it.TokensNotBefore)
+	}
+	if it.SessionsEndedAt != 0 {
+		u.SessionsEndedAt = fromMillis(it.SessionsEndedAt)
 	}
 	return u
 }
@@ -328,3 +361,7 @@ func epoch(t time.Time) int64 { return t.Unix() }
 
 // fromEpoch is the inverse of epoch.
 func fromEpoch(s int64) time.Time { return time.Unix(s, 0).UTC() }
+
+// fromMillis is the time of ms epoch milliseconds, for the two times kept to the millisecond
+// (a session's createdAtMs, a user's sessionsEndedAt).
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

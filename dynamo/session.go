@@ -14,10 +14,6 @@ import (
 	"github.com/latchkey/latchkey/core"
 )
 
-// maxListed bounds how many session items UserSessions reads for one user, live or not. The
-// listing is newest first, so what the bound cuts off is the oldest sessions.
-const maxListed = 1000
-
 // CreateSession stores sess unless a session with its id is live at sess.CreatedAt
 // (core.SessionStore; the port passes no now, and a session is created at its CreatedAt). A
 // session with that id past its ExpiresAt counts as absent and is replaced. Times are kept to
@@ -97,18 +93,73 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, from uint64, now, 
 	return sess, false, nil
 }
 
-// RevokeSession marks session id revoked with one conditional UpdateItem (core.SessionStore).
-// Revoking twice is not an error; KindNotFound if absent or past ExpiresAt at now.
+// Reauthenticate records a new authentication on session id of user uid with one conditional
+// UpdateItem (core.SessionStore): authTime, amr (removed when empty), lastUsedAt and
+// rotatedAt are set and the generation goes up by one, provided the session exists, is uid's,
+// is not revoked and neither expiresAt nor idleExpiresAt has passed. ReturnValues ALL_NEW gives
+// the session after the write; a failed condition is KindNotFound.
+func (s *Store) Reauthenticate(ctx context.Context, id, uid string, authTime time.Time, amr []string, now time.Time) (core.Session, error) {
+	const op core.Op = "dynamo.Store.Reauthenticate"
+	names := expiryNames()
+	names["#idle"] = attrIdleExpiresAt
+	names["#rev"] = attrRevoked
+	names["#gen"] = attrGeneration
+	names["#rot"] = attrRotatedAt
+	names["#last"] = attrLastUsedAt
+	names["#uid"] = attrUserID
+	names["#auth"] = attrAuthTime
+	names["#amr"] = attrAMR
+	values := expiryValues(now)
+	values[":false"] = &types.AttributeValueMemberBOOL{Value: false}
+	values[":uid"] = &types.AttributeValueMemberS{Value: uid}
+	values[":auth"] = number(epoch(authTime))
+	values[":two"] = number(2) // past the grace window's reach: see core.SessionStore
+	update := "SET #auth = :auth, #rot = :now, #last = :now, #gen = #gen + :two"
+	if len(amr) > 0 {
+		av, err := attributevalue.Marshal(amr)
+		if err != nil {
+			return core.Session{}, core.Wrap(op, err)
+		}
+		values[":amr"] = av
+		update += ", #amr = :amr"
+	} else {
+		update += " REMOVE #amr"
+	}
+	res, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       sessionKey(id).attributes(),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_exists(#pk) AND #exp > :now AND #rev = :false AND #idle > :now AND #uid = :uid"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return core.Session{}, classify(op, err, core.KindNotFound)
+	}
+	sess, err := unmarshalSession(res.Attributes)
+	if err != nil {
+		return core.Session{}, core.Wrap(op, err)
+	}
+	return sess, nil
+}
+
+// RevokeSession marks session id revoked with one conditional UpdateItem (core.SessionStore),
+// and removes its gsi1 keys in the same write: the index is sparse, so an ended session leaves
+// the user's listing and never crowds out the live ones however many have ended. Revoking twice
+// is not an error; KindNotFound if absent or past ExpiresAt at now.
 func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) error {
 	const op core.Op = "dynamo.Store.RevokeSession"
 	names := expiryNames()
 	names["#rev"] = attrRevoked
+	names["#gpk"] = attrGSI1PK
+	names["#gsk"] = attrGSI1SK
 	values := expiryValues(now)
 	values[":true"] = &types.AttributeValueMemberBOOL{Value: true}
 	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       sessionKey(id).attributes(),
-		UpdateExpression:          aws.String("SET #rev = :true"),
+		UpdateExpression:          aws.String("SET #rev = :true REMOVE #gpk, #gsk"),
 		ConditionExpression:       aws.String(condLive),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
@@ -119,14 +170,23 @@ func (s *Store) RevokeSession(ctx context.Context, id string, now time.Time) err
 	return nil
 }
 
-// UserSessions lists the sessions of user uid that are live at now, newest first
-// (core.SessionStore). It queries gsi1, which is eventually consistent, so it may lag a write
-// by a moment; it is for display and for "log out other devices", never for access decisions.
-// It reads at most maxListed sessions.
+// UserSessions lists every session of user uid that is live at now, newest first
+// (core.SessionStore), however many there are: it follows gsi1's pages to the end. Revoked
+// sessions are not in the index (RevokeSession removes their keys); sessions past their
+// absolute or idle expiry still are until TTL deletes them, and a FilterExpression keeps
+// DynamoDB from sending them (Session.Live decides again here, as it does for revoked items
+// the index may still hold). gsi1 is eventually consistent, so the listing may lag a write by a
+// moment; it is for display and for ending sessions, never for access decisions.
 func (s *Store) UserSessions(ctx context.Context, uid string, now time.Time) ([]core.Session, error) {
 	const op core.Op = "dynamo.Store.UserSessions"
+	q := userQuery{
+		uid: uid, prefix: sessionsPrefix, newestFirst: true,
+		filter: "#exp > :now AND #idle > :now AND #rev = :false",
+		names:  map[string]string{"#exp": attrExpiresAt, "#idle": attrIdleExpiresAt, "#rev": attrRevoked},
+		values: map[string]types.AttributeValue{":now": number(epoch(now)), ":false": &types.AttributeValueMemberBOOL{Value: false}},
+	}
 	list := []core.Session{}
-	err := s.queryUserItems(ctx, op, uid, sessionsPrefix, true, maxListed, func(item map[string]types.AttributeValue) error {
+	err := s.queryGSI1(ctx, op, q, func(item map[string]types.AttributeValue) error {
 		sess, err := unmarshalSession(item)
 		if err != nil {
 			return err

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/coretest"
 )
 
 // testSession is a live session of uid created at now, at generation 1.
@@ -62,10 +64,24 @@ func TestSessionRoundTrips(t *testing.T) {
 			}
 			return errors.Join(errors.New("want not found"), err)
 		}},
+		{"Reauthenticate", "UpdateItem", func() error {
+			s, err := store.Reauthenticate(ctx, sid, uid, now, []string{"hwk"}, now)
+			if err == nil && s.Generation != 4 {
+				return errors.New("did not advance two generations, to 4")
+			}
+			return err
+		}},
+		{"Reauthenticate of another user", "UpdateItem", func() error {
+			_, err := store.Reauthenticate(ctx, sid, randomKey(t), now, nil, now)
+			if core.Is(err, core.KindNotFound) {
+				return nil
+			}
+			return errors.Join(errors.New("want not found"), err)
+		}},
 		{"RevokeSession", "UpdateItem", func() error { return store.RevokeSession(ctx, sid, now) }},
 		{"RevokeSession again", "UpdateItem", func() error { return store.RevokeSession(ctx, sid, now) }},
 		{"RotateRefresh revoked", "UpdateItem", func() error {
-			s, ok, err := store.RotateRefresh(ctx, sid, 2, now, now.Add(time.Hour))
+			s, ok, err := store.RotateRefresh(ctx, sid, 3, now, now.Add(time.Hour))
 			if err == nil && (ok || !s.Revoked) {
 				return errors.New("did not return the revoked session unrotated")
 			}
@@ -83,6 +99,14 @@ func TestSessionRoundTrips(t *testing.T) {
 			return errors.Join(errors.New("want conflict"), err)
 		}},
 		{"GetUser", "GetItem", func() error { _, err := store.GetUser(ctx, uid); return err }},
+		{"EndSessionsBefore", "UpdateItem", func() error { return store.EndSessionsBefore(ctx, uid, now, sid) }},
+		{"EndSessionsBefore of an unknown user", "UpdateItem", func() error {
+			err := store.EndSessionsBefore(ctx, randomKey(t), now, sid)
+			if core.Is(err, core.KindNotFound) {
+				return nil
+			}
+			return errors.Join(errors.New("want not found"), err)
+		}},
 		{"AccessState", "BatchGetItem", func() error {
 			st, err := store.AccessState(ctx, sid, jti, uid, now)
 			if err == nil && (!st.SessionFound || !st.UserFound || st.TokenDenied) {
@@ -94,6 +118,19 @@ func TestSessionRoundTrips(t *testing.T) {
 	for _, ka := range api.lastBatch.RequestItems {
 		if !aws.ToBool(ka.ConsistentRead) || len(ka.Keys) != 3 {
 			t.Errorf("AccessState's BatchGetItem: consistent %v, %d keys; want consistent, 3 keys", aws.ToBool(ka.ConsistentRead), len(ka.Keys))
+		}
+	}
+	// A refresh reads its session and user in the same one round trip, without a jti key.
+	oneCallEach(t, api, []roundTrip{{"AccessState without a jti", "BatchGetItem", func() error {
+		st, err := store.AccessState(ctx, sid, "", uid, now)
+		if err == nil && (!st.SessionFound || !st.UserFound) {
+			return errors.New("did not read the session and the user")
+		}
+		return err
+	}}})
+	for _, ka := range api.lastBatch.RequestItems {
+		if !aws.ToBool(ka.ConsistentRead) || len(ka.Keys) != 2 {
+			t.Errorf("AccessState's BatchGetItem without a jti: consistent %v, %d keys; want consistent, 2 keys", aws.ToBool(ka.ConsistentRead), len(ka.Keys))
 		}
 	}
 }
@@ -283,37 +320,184 @@ func TestUserSessionsFollowsPages(t *testing.T) {
 type smallPagesAPI struct{ *countingAPI }
 
 func (s *smallPagesAPI) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	in.Limit = aws.Int32(min(aws.ToInt32(in.Limit), 2))
+	if in.Limit == nil || aws.ToInt32(in.Limit) > 2 {
+		in.Limit = aws.Int32(2)
+	}
 	return s.countingAPI.Query(ctx, in, optFns...)
 }
 
-// endlessQueryAPI answers every query with a full page of expired sessions and a next page.
-type endlessQueryAPI struct {
+// pagedQueryAPI answers a query with pages of 300 expired sessions, and the last page with one
+// live session: the oldest, as a newest-first listing meets it.
+type pagedQueryAPI struct {
 	failingAPI
-	limits []int32
+	pages  int
+	inputs []*dynamodb.QueryInput
 }
 
-func (e *endlessQueryAPI) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	e.limits = append(e.limits, aws.ToInt32(in.Limit))
-	n := min(int(aws.ToInt32(in.Limit)), 300)
-	items := make([]map[string]types.AttributeValue, n)
+func (p *pagedQueryAPI) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	p.inputs = append(p.inputs, in)
+	if len(p.inputs) == p.pages {
+		live := testSession("oldest", "uid")
+		av, err := attributevalue.MarshalMap(newSessionItem(live))
+		return &dynamodb.QueryOutput{Items: []map[string]types.AttributeValue{av}}, err
+	}
+	items := make([]map[string]types.AttributeValue, 300)
 	for i := range items {
 		items[i] = map[string]types.AttributeValue{
 			attrPK:        &types.AttributeValueMemberS{Value: "SESS#x" + strconv.Itoa(i)},
 			attrExpiresAt: number(epoch(now)),
 		}
 	}
-	return &dynamodb.QueryOutput{Items: items, LastEvaluatedKey: maps.Clone(items[n-1])}, nil
+	return &dynamodb.QueryOutput{Items: items, LastEvaluatedKey: maps.Clone(items[len(items)-1])}, nil
 }
 
-// However many sessions a user has piled up, one listing reads at most maxListed of them.
-func TestUserSessionsIsBounded(t *testing.T) {
-	api := &endlessQueryAPI{}
+// However many sessions a user has piled up, the listing reads every page, unbounded, so the
+// oldest live session is still listed behind 1,500 ended ones; and it asks DynamoDB to leave
+// out sessions past their expiry, idle expiry or revoked.
+func TestUserSessionsReadsEveryPage(t *testing.T) {
+	api := &pagedQueryAPI{pages: 6}
 	list, err := New(api, "t").UserSessions(context.Background(), "uid", now)
-	if err != nil || len(list) != 0 {
-		t.Fatalf("UserSessions: %d sessions, %v; want none, no error", len(list), err)
+	if err != nil || len(list) != 1 || list[0].ID != "oldest" {
+		t.Fatalf("UserSessions: %+v, %v; want the one live session", list, err)
 	}
-	if want := []int32{1000, 700, 400, 100}; !slices.Equal(api.limits, want) {
-		t.Fatalf("query limits %v, want %v", api.limits, want)
+	if len(api.inputs) != api.pages {
+		t.Fatalf("%d queries, want %d", len(api.inputs), api.pages)
+	}
+	for i, in := range api.inputs {
+		if in.Limit != nil {
+			t.Errorf("query %d has Limit %d, want none", i+1, aws.ToInt32(in.Limit))
+		}
+		if f := aws.ToString(in.FilterExpression); f != "#exp > :now AND #idle > :now AND #rev = :false" {
+			t.Errorf("query %d has filter %q", i+1, f)
+		}
+	}
+}
+
+// A revoked session leaves gsi1: RevokeSession removes its index keys in the same write, so
+// the index holds only sessions that were never ended.
+func TestRevokedSessionsLeaveTheIndex(t *testing.T) {
+	client, table := testTable(t)
+	ctx := context.Background()
+	store := New(client, table)
+	s := testSession(randomKey(t), randomKey(t))
+	if err := store.CreateSession(ctx, s); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	raw := func() map[string]types.AttributeValue {
+		res, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: sessionKey(s.ID).attributes(), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatalf("GetItem: %v", err)
+		}
+		return res.Item
+	}
+	if item := raw(); item[attrGSI1PK] == nil || item[attrGSI1SK] == nil {
+		t.Fatalf("a new session item has no gsi1 keys: %v", item)
+	}
+	if err := store.RevokeSession(ctx, s.ID, now); err != nil {
+		t.Fatalf("RevokeSession: %v", err)
+	}
+	item := raw()
+	if _, ok := item[attrGSI1PK]; ok {
+		t.Fatalf("a revoked session keeps gsi1pk: %v", item)
+	}
+	if _, ok := item[attrGSI1SK]; ok {
+		t.Fatalf("a revoked session keeps gsi1sk: %v", item)
+	}
+	if got, err := store.GetSession(ctx, s.ID, now); err != nil || !got.Revoked || got.UserID != s.UserID {
+		t.Fatalf("GetSession of the revoked session: %+v, %v", got, err)
+	}
+}
+
+// TestLogOutOtherDevicesEndsEverySession runs core.Sessions on DynamoDB Local for a user with
+// more sessions than a bounded page of 1,000: the listing has every one of them, and "log out
+// other devices" is one UpdateItem of the user, after which the oldest session, a session in
+// the middle and one created in the same second just before the cut-off are refused — their
+// access tokens and their refresh tokens — while the current session and one created in the
+// same second just after the cut-off go on.
+func TestLogOutOtherDevicesEndsEverySession(t *testing.T) {
+	client, table := testTable(t)
+	ctx := context.Background()
+	api := &countingAPI{API: client}
+	store := New(api, table)
+	clock := coretest.NewClock(coretest.T0)
+	s := coretest.NewSessions(store, coretest.NewSigner(1), clock.Now, &coretest.Logs{})
+	u := core.User{ID: core.NewID(), CreatedAt: coretest.T0}
+	if err := store.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	req := core.StartRequest{UserID: u.ID, AMR: []string{"hwk"}, Client: core.Client{IP: "192.0.2.1"}}
+	start := func() core.TokenResponse {
+		t.Helper()
+		tr, err := s.Start(ctx, req)
+		if err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		return tr
+	}
+	refused := func(what string, tr core.TokenResponse) {
+		t.Helper()
+		if _, err := s.Verifier.Authenticate(ctx, tr.AccessToken); !core.Is(err, core.KindUnauthenticated) {
+			t.Fatalf("%s: access token: %v, want refused", what, err)
+		}
+		if _, err := s.Refresh(ctx, tr.RefreshToken, req.Client); !core.Is(err, core.KindUnauthenticated) {
+			t.Fatalf("%s: refresh: %v, want refused", what, err)
+		}
+	}
+	works := func(what string, tr core.TokenResponse) {
+		t.Helper()
+		if _, err := s.Verifier.Authenticate(ctx, tr.AccessToken); err != nil {
+			t.Fatalf("%s: access token: %v", what, err)
+		}
+		if _, err := s.Refresh(ctx, tr.RefreshToken, req.Client); err != nil {
+			t.Fatalf("%s: refresh: %v", what, err)
+		}
+	}
+
+	oldest := start() // session #1
+	clock.Advance(time.Second)
+	many := make([]core.TokenResponse, coretest.ManySessions)
+	coretest.Each(len(many), func(i int) error {
+		var err error
+		many[i], err = s.Start(ctx, req)
+		return err
+	}, t)
+	clock.Advance(time.Second + 100*time.Millisecond)
+	cur := start()
+	clock.Advance(100 * time.Millisecond)
+	before := start()
+	clock.Advance(100 * time.Millisecond)
+	c, err := s.Verifier.Authenticate(ctx, cur.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := s.List(ctx, c)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if want := len(many) + 3; len(list) != want || list[len(list)-1].ID != oldest.SessionID {
+		t.Fatalf("List has %d sessions, want all %d with the oldest last", len(list), want)
+	}
+
+	calls := api.ops()
+	if err := s.EndOthers(ctx, c); err != nil {
+		t.Fatalf("EndOthers: %v", err)
+	}
+	for op, n := range api.ops() {
+		if n -= calls[op]; (op == "UpdateItem" && n != 1) || (op != "UpdateItem" && n != 0) {
+			t.Errorf("EndOthers made %d %s calls; want one UpdateItem and nothing else", n, op)
+		}
+	}
+	clock.Advance(100 * time.Millisecond)
+	after := start()
+
+	refused("session #1, the oldest", oldest)
+	refused("a session in the middle", many[len(many)/2])
+	refused("a session created 100 ms before the cut-off", before)
+	works("the current session", cur)
+	works("a session created 100 ms after the cut-off", after)
+	// Both were created in the same second, which the listing orders by id.
+	if list, err = s.List(ctx, c); err != nil || len(list) != 2 || !slices.ContainsFunc(list, func(s core.Session) bool { return s.ID == after.SessionID }) ||
+		!slices.ContainsFunc(list, func(s core.Session) bool { return s.ID == cur.SessionID }) {
+		t.Fatalf("List after log-out-others: %d sessions, %v; want the one created after and the current one", len(list), err)
 	}
 }

@@ -100,6 +100,30 @@ func (s *Store) GetUser(ctx context.Context, id string) (core.User, error) {
 	return item.user(), nil
 }
 
+// EndSessionsBefore sets user uid's "log out other devices" cut-off — sessionsEndedAt, in
+// epoch milliseconds, and keptSession — with one UpdateItem conditioned on the user existing
+// (core.SessionStore). No session item is touched. KindNotFound if the user does not exist.
+func (s *Store) EndSessionsBefore(ctx context.Context, uid string, cutoff time.Time, keep string) error {
+	const op core.Op = "dynamo.Store.EndSessionsBefore"
+	_, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 userKey(uid).attributes(),
+		UpdateExpression:    aws.String("SET #ended = :ended, #kept = :kept"),
+		ConditionExpression: aws.String("attribute_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": attrPK, "#ended": attrSessionsEndedAt, "#kept": attrKeptSession,
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":ended": number(cutoff.UnixMilli()),
+			":kept":  &types.AttributeValueMemberS{Value: keep},
+		},
+	})
+	if err != nil {
+		return classify(op, err, core.KindNotFound)
+	}
+	return nil
+}
+
 // cancellation is the reason that decides a cancelled transaction: ConditionalCheckFailed if
 // any item's condition failed (the definite answer), else the first reason other than None.
 func cancellation(reasons []types.CancellationReason) string {

@@ -33,7 +33,7 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 		if err := store.CreateSession(ctx, s); err != nil {
 			t.Fatalf("CreateSession: %v", err)
 		}
-		return WholeSecondsUser(u), wholeSeconds(s), RandomID(t)
+		return WholeSecondsUser(u), asStored(s), RandomID(t)
 	}
 	state := func(t *testing.T, store AccessStore, sid, jti, uid string, now time.Time) core.AccessState {
 		t.Helper()
@@ -87,6 +87,23 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 		}
 	})
 
+	t.Run("an empty sid or jti is not read", func(t *testing.T) {
+		store := newStore(t)
+		u, s, _ := setup(t, store)
+		// A refresh has no jti: its session and user read back as for an access token.
+		st := state(t, store, s.ID, "", u.ID, T0)
+		if !st.SessionFound || st.TokenDenied || !st.UserFound {
+			t.Fatalf("AccessState without a jti = found %v, denied %v, user %v; want true, false, true", st.SessionFound, st.TokenDenied, st.UserFound)
+		}
+		sameSession(t, st.Session, s)
+		SameUser(t, st.User, u)
+		st = state(t, store, "", "", u.ID, T0)
+		if st.SessionFound || st.TokenDenied || !st.UserFound {
+			t.Fatalf("AccessState of the user alone = found %v, denied %v, user %v; want false, false, true", st.SessionFound, st.TokenDenied, st.UserFound)
+		}
+		SameUser(t, st.User, u)
+	})
+
 	t.Run("a missing user is not found; the rest still reads", func(t *testing.T) {
 		store := newStore(t)
 		s := newSession(t, "user-"+RandomID(t), T0)
@@ -137,6 +154,39 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 		}
 		if st := state(t, store, s.ID, jti, u.ID, T0); !st.SessionFound || !st.Session.Revoked {
 			t.Fatalf("AccessState after revocation: found %v, revoked %v; want both", st.SessionFound, st.Session.Revoked)
+		}
+	})
+
+	t.Run("ending a user's sessions is one write to the user, read back to the millisecond", func(t *testing.T) {
+		store := newStore(t)
+		u, s, jti := setup(t, store)
+		cutoff := T0.Add(1500*time.Millisecond + 250*time.Microsecond)
+		if err := store.EndSessionsBefore(ctx, u.ID, cutoff, s.ID); err != nil {
+			t.Fatalf("EndSessionsBefore: %v", err)
+		}
+		st := state(t, store, s.ID, jti, u.ID, T0)
+		want := u
+		want.SessionsEndedAt, want.KeptSessionID = Milli(cutoff), s.ID
+		SameUser(t, st.User, want)
+		// The session item is untouched: the cut-off is the user's alone.
+		sameSession(t, st.Session, s)
+		// A later cut-off replaces the earlier one.
+		later, other := cutoff.Add(time.Minute), RandomID(t)
+		if err := store.EndSessionsBefore(ctx, u.ID, later, other); err != nil {
+			t.Fatalf("EndSessionsBefore again: %v", err)
+		}
+		st = state(t, store, "", "", u.ID, T0)
+		if !st.User.SessionsEndedAt.Equal(Milli(later)) || st.User.KeptSessionID != other {
+			t.Fatalf("after a second cut-off: %v keeping %q, want %v keeping %q", st.User.SessionsEndedAt, st.User.KeptSessionID, Milli(later), other)
+		}
+	})
+
+	t.Run("ending the sessions of an unknown user is not found and creates no user", func(t *testing.T) {
+		store := newStore(t)
+		uid := RandomID(t)
+		WantKind(t, store.EndSessionsBefore(ctx, uid, T0, RandomID(t)), core.KindNotFound, "EndSessionsBefore")
+		if st := state(t, store, "", "", uid, T0); st.UserFound {
+			t.Fatalf("EndSessionsBefore of an unknown user created it: %+v", st.User)
 		}
 	})
 

@@ -13,13 +13,14 @@ import (
 
 // Memory implements the storage ports of core and of the use cases (passkey's among them,
 // structurally, as package dynamo does) in process memory, for tests of the use cases. It
-// keeps the store's semantics: times are kept to the second, expired entries stay in the maps
+// keeps the store's semantics: times are kept to the second (a session's CreatedAt and a
+// user's SessionsEndedAt to the millisecond), expired entries stay in the maps
 // (as they stay in the table until TTL runs) and are treated as absent. Safe for concurrent
 // use.
 type Memory struct {
 	mu         sync.Mutex
 	challenges map[string]core.Challenge
-	denied     map[string]int64 // jti → exp in epoch seconds
+	denied     map[string]int64 // jti → denied until, in epoch seconds
 	counters   map[counterKey]counter
 	sessions   map[string]core.Session
 	users      map[string]core.User

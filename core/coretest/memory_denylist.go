@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// DenyToken records jti as revoked until exp (core.TokenDenylist).
-func (m *Memory) DenyToken(_ context.Context, jti string, exp time.Time) error {
+// DenyToken records jti as revoked until until (core.TokenDenylist).
+func (m *Memory) DenyToken(_ context.Context, jti string, until time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.denied[jti] = exp.Unix()
+	m.denied[jti] = until.Unix()
 	return nil
 }

@@ -9,10 +9,6 @@ import (
 	"github.com/latchkey/latchkey/core"
 )
 
-// maxListed is how many of a user's sessions, live or not, UserSessions looks at, newest
-// first, as the store's listing does.
-const maxListed = 1000
-
 // CreateSession stores a copy of s unless a session with its id is live at s.CreatedAt
 // (core.SessionStore).
 func (m *Memory) CreateSession(_ context.Context, s core.Session) error {
@@ -59,6 +55,22 @@ func (m *Memory) RotateRefresh(_ context.Context, id string, from uint64, now, i
 	return copySession(s), true, nil
 }
 
+// Reauthenticate records a new authentication on session id of user uid (core.SessionStore).
+func (m *Memory) Reauthenticate(_ context.Context, id, uid string, authTime time.Time, amr []string, now time.Time) (core.Session, error) {
+	const op core.Op = "coretest.Memory.Reauthenticate"
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.liveSession(id, now)
+	if !ok || s.Revoked || !live(s.IdleExpiresAt.Unix(), now) || s.UserID != uid {
+		return core.Session{}, core.E(op, core.KindNotFound, "", nil)
+	}
+	s.AuthTime, s.AMR = Second(authTime), slices.Clone(amr)
+	s.Generation += 2 // past the grace window's reach: see core.SessionStore
+	s.RotatedAt, s.LastUsedAt = Second(now), Second(now)
+	m.sessions[id] = copySession(s)
+	return copySession(s), nil
+}
+
 // RevokeSession marks session id revoked (core.SessionStore).
 func (m *Memory) RevokeSession(_ context.Context, id string, now time.Time) error {
 	const op core.Op = "coretest.Memory.RevokeSession"
@@ -73,7 +85,7 @@ func (m *Memory) RevokeSession(_ context.Context, id string, now time.Time) erro
 	return nil
 }
 
-// UserSessions lists the sessions of user uid live at now, newest first, in the store's order:
+// UserSessions lists every session of user uid live at now, newest first, in the store's order:
 // by CreatedAt to the second, then by id, both descending (core.SessionStore).
 func (m *Memory) UserSessions(_ context.Context, uid string, now time.Time) ([]core.Session, error) {
 	m.mu.Lock()
@@ -85,10 +97,10 @@ func (m *Memory) UserSessions(_ context.Context, uid string, now time.Time) ([]c
 		}
 	}
 	slices.SortFunc(all, func(a, b core.Session) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
+		return cmp.Or(Second(b.CreatedAt).Compare(Second(a.CreatedAt)), cmp.Compare(b.ID, a.ID))
 	})
 	list := []core.Session{}
-	for _, s := range all[:min(len(all), maxListed)] {
+	for _, s := range all {
 		if s.Live(now) {
 			list = append(list, copySession(s))
 		}
@@ -105,10 +117,11 @@ func (m *Memory) liveSession(id string, now time.Time) (core.Session, bool) {
 	return s, true
 }
 
-// storedSession is s as the store keeps it: times to the second in UTC, its own AMR slice.
+// storedSession is s as the store keeps it: times to the second in UTC (CreatedAt to the
+// millisecond), its own AMR slice.
 func storedSession(s core.Session) core.Session {
 	s.AuthTime = Second(s.AuthTime)
-	s.CreatedAt = Second(s.CreatedAt)
+	s.CreatedAt = Milli(s.CreatedAt)
 	s.LastUsedAt = Second(s.LastUsedAt)
 	s.ExpiresAt = Second(s.ExpiresAt)
 	s.IdleExpiresAt = Second(s.IdleExpiresAt)
@@ -129,3 +142,20 @@ func copySession(s core.Session) core.Session {
 
 // Second is t as the store keeps times: whole seconds, rounded down, in UTC.
 func Second(t time.Time) time.Time { return time.Unix(t.Unix(), 0).UTC() }
+
+// Milli is t as the store keeps the times the "log out other devices" cut-off compares (a
+// session's CreatedAt, a user's SessionsEndedAt): whole milliseconds, rounded down, in UTC.
+func Milli(t time.Time) time.Time { return time.UnixMilli(t.UnixMilli()).UTC() }
+
+// EndSessionsBefore sets user uid's cut-off (core.SessionStore).
+func (m *Memory) EndSessionsBefore(_ context.Context, uid string, cutoff time.Time, keep string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.users[uid]
+	if !ok {
+		return core.E("coretest.Memory.EndSessionsBefore", core.KindNotFound, "", nil)
+	}
+	u.SessionsEndedAt, u.KeptSessionID = Milli(cutoff), keep
+	m.users[uid] = u
+	return nil
+}

@@ -21,6 +21,7 @@ func newSession(t *testing.T, uid string, created time.Time) core.Session {
 		AuthTime:      created.Add(-2 * time.Second),
 		AMR:           []string{"hwk", "user"},
 		Scope:         "openid profile",
+		PasskeyID:     "cred-" + RandomID(t),
 		ClientIP:      "203.0.113.7",
 		UserAgent:     "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
 		CreatedAt:     created,
@@ -52,7 +53,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		return s
 	}
 
-	t.Run("create then get returns every field, to the second", func(t *testing.T) {
+	t.Run("create then get returns every field, to the second (the creation to the millisecond)", func(t *testing.T) {
 		store := newStore(t)
 		full := core.Session{
 			ID:            RandomID(t),
@@ -60,6 +61,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 			AuthTime:      T0.Add(-3*time.Second + 400*time.Millisecond),
 			AMR:           []string{"hwk", "user", "pin"},
 			Scope:         "openid email",
+			PasskeyID:     "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v",
 			ClientIP:      "2001:db8::1",
 			UserAgent:     "curl/8.9 ✓",
 			CreatedAt:     T0.Add(700 * time.Millisecond),
@@ -82,7 +84,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		}
 		for _, want := range []core.Session{full, bare} {
 			create(t, store, want)
-			sameSession(t, get(t, store, want.ID, T0.Add(time.Second)), wholeSeconds(want))
+			sameSession(t, get(t, store, want.ID, T0.Add(time.Second)), asStored(want))
 		}
 	})
 
@@ -135,7 +137,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		s := newSession(t, "user-"+RandomID(t), old.ExpiresAt)
 		s.ID = old.ID
 		create(t, store, s)
-		sameSession(t, get(t, store, s.ID, s.CreatedAt), wholeSeconds(s))
+		sameSession(t, get(t, store, s.ID, s.CreatedAt), asStored(s))
 	})
 
 	t.Run("an expired session is absent on every path though still stored", func(t *testing.T) {
@@ -160,7 +162,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 			}
 		}
 		// None of that wrote anything: a second before expiry the session is as created.
-		sameSession(t, get(t, store, s.ID, s.ExpiresAt.Add(-time.Second)), wholeSeconds(s))
+		sameSession(t, get(t, store, s.ID, s.ExpiresAt.Add(-time.Second)), asStored(s))
 	})
 
 	t.Run("rotation advances the generation and returns the session after the write", func(t *testing.T) {
@@ -171,7 +173,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		if err != nil || !ok {
 			t.Fatalf("RotateRefresh: %v, %v; want rotated", ok, err)
 		}
-		want := wholeSeconds(s)
+		want := asStored(s)
 		want.Generation = 2
 		want.LastUsedAt, want.RotatedAt, want.IdleExpiresAt = Second(at), Second(at), Second(idle)
 		sameSession(t, got, want)
@@ -216,7 +218,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		if err != nil || ok {
 			t.Fatalf("RotateRefresh of a revoked session: %v, %v; want not rotated, no error", ok, err)
 		}
-		want := wholeSeconds(s)
+		want := asStored(s)
 		want.Revoked = true
 		sameSession(t, got, want)
 	})
@@ -229,7 +231,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 			if err != nil || ok {
 				t.Fatalf("RotateRefresh at idle expiry + %v: %v, %v; want not rotated, no error", at.Sub(s.IdleExpiresAt), ok, err)
 			}
-			sameSession(t, got, wholeSeconds(s))
+			sameSession(t, got, asStored(s))
 		}
 		// A second before idle expiry it still rotates.
 		at := s.IdleExpiresAt.Add(-time.Second)
@@ -273,6 +275,71 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		}
 	})
 
+	t.Run("reauthentication sets the authentication, advances the generation by two and returns the session", func(t *testing.T) {
+		store := newStore(t)
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
+		at, auth := T0.Add(20*time.Minute+400*time.Millisecond), T0.Add(20*time.Minute)
+		got, err := store.Reauthenticate(ctx, s.ID, s.UserID, auth, []string{"hwk", "user", "mfa"}, at)
+		if err != nil {
+			t.Fatalf("Reauthenticate: %v", err)
+		}
+		want := asStored(s)
+		want.AuthTime, want.AMR, want.Generation = Second(auth), []string{"hwk", "user", "mfa"}, 3
+		want.LastUsedAt, want.RotatedAt = Second(at), Second(at)
+		sameSession(t, got, want) // CreatedAt, expiries, PasskeyID and the rest unchanged
+		sameSession(t, get(t, store, s.ID, at), want)
+
+		// Without AMR it is removed, and the generation goes up again.
+		got, err = store.Reauthenticate(ctx, s.ID, s.UserID, auth.Add(time.Minute), nil, at.Add(time.Minute))
+		if err != nil || got.AMR != nil || got.Generation != 5 || !got.AuthTime.Equal(Second(auth.Add(time.Minute))) {
+			t.Fatalf("Reauthenticate without AMR: %+v, %v; want no AMR, generation 5", got, err)
+		}
+		sameSession(t, get(t, store, s.ID, at.Add(time.Minute)), got)
+	})
+
+	t.Run("reauthentication supersedes the refresh generation before it", func(t *testing.T) {
+		store := newStore(t)
+		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
+		at := T0.Add(time.Minute)
+		if _, err := store.Reauthenticate(ctx, s.ID, s.UserID, at, s.AMR, at); err != nil {
+			t.Fatalf("Reauthenticate: %v", err)
+		}
+		got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour))
+		if err != nil || ok || got.Generation != 3 {
+			t.Fatalf("RotateRefresh from the generation before: %v, %v, generation %d; want not rotated, at 3", ok, err, got.Generation)
+		}
+		if _, ok, err := store.RotateRefresh(ctx, s.ID, 3, at, at.Add(time.Hour)); err != nil || !ok {
+			t.Fatalf("RotateRefresh from the new generation: %v, %v; want rotated", ok, err)
+		}
+	})
+
+	t.Run("reauthentication of a session that has ended or is another user's is not found and writes nothing", func(t *testing.T) {
+		store := newStore(t)
+		uid := "user-" + RandomID(t)
+		live := create(t, store, newSession(t, uid, T0))
+		revoked := create(t, store, newSession(t, uid, T0))
+		if err := store.RevokeSession(ctx, revoked.ID, T0); err != nil {
+			t.Fatalf("RevokeSession: %v", err)
+		}
+		for _, c := range []struct {
+			name, id, uid string
+			at            time.Time
+		}{
+			{"unknown", RandomID(t), uid, T0},
+			{"another user's", live.ID, "user-" + RandomID(t), T0},
+			{"revoked", revoked.ID, uid, T0},
+			{"idle", live.ID, uid, live.IdleExpiresAt},
+			{"expired", live.ID, uid, live.ExpiresAt.Add(time.Second)},
+		} {
+			_, err := store.Reauthenticate(ctx, c.id, c.uid, c.at, []string{"hwk"}, c.at)
+			WantKind(t, err, core.KindNotFound, "Reauthenticate of a session "+c.name)
+		}
+		sameSession(t, get(t, store, live.ID, T0), asStored(live))
+		want := asStored(revoked)
+		want.Revoked = true
+		sameSession(t, get(t, store, revoked.ID, T0), want)
+	})
+
 	t.Run("revoking twice is not an error", func(t *testing.T) {
 		store := newStore(t)
 		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
@@ -281,7 +348,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 				t.Fatalf("RevokeSession #%d: %v", i+1, err)
 			}
 		}
-		want := wholeSeconds(s)
+		want := asStored(s)
 		want.Revoked = true
 		sameSession(t, get(t, store, s.ID, T0), want) // revoked sessions are still returned
 	})
@@ -345,6 +412,33 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		sameSession(t, list[0], get(t, store, list[0].ID, T0))
 	})
 
+	t.Run("more than a thousand sessions are all listed, and ended ones never hide a live one", func(t *testing.T) {
+		store := newStore(t)
+		uid := "user-" + RandomID(t)
+		sessions := make([]core.Session, ManySessions)
+		for i := range sessions {
+			// Oldest first, a second apart; all live at T0.
+			sessions[i] = newSession(t, uid, T0.Add(-time.Duration(len(sessions)-i)*time.Second))
+		}
+		Each(len(sessions), func(i int) error { return store.CreateSession(ctx, sessions[i]) }, t)
+		list, err := store.UserSessions(ctx, uid, T0)
+		if err != nil {
+			t.Fatalf("UserSessions: %v", err)
+		}
+		if len(list) != len(sessions) || list[0].ID != sessions[len(sessions)-1].ID || list[len(list)-1].ID != sessions[0].ID {
+			t.Fatalf("UserSessions listed %d sessions, want all %d, newest first and the oldest last", len(list), len(sessions))
+		}
+		// End all but the oldest: the listing still finds it behind a thousand ended ones.
+		Each(len(sessions)-1, func(i int) error { return store.RevokeSession(ctx, sessions[i+1].ID, T0) }, t)
+		list, err = store.UserSessions(ctx, uid, T0)
+		if err != nil {
+			t.Fatalf("UserSessions: %v", err)
+		}
+		if len(list) != 1 || list[0].ID != sessions[0].ID {
+			t.Fatalf("after ending the %d newest sessions, UserSessions listed %d, want only the oldest", len(sessions)-1, len(list))
+		}
+	})
+
 	t.Run("a user without sessions has an empty list", func(t *testing.T) {
 		list, err := newStore(t).UserSessions(ctx, "user-"+RandomID(t), T0)
 		if err != nil || len(list) != 0 {
@@ -353,10 +447,11 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 	})
 }
 
-// wholeSeconds is s with its times as the store keeps them: rounded down to the second.
-func wholeSeconds(s core.Session) core.Session {
+// asStored is s with its times as the store keeps them: rounded down to the second, CreatedAt
+// to the millisecond.
+func asStored(s core.Session) core.Session {
 	s.AuthTime = Second(s.AuthTime)
-	s.CreatedAt = Second(s.CreatedAt)
+	s.CreatedAt = Milli(s.CreatedAt)
 	s.LastUsedAt = Second(s.LastUsedAt)
 	s.ExpiresAt = Second(s.ExpiresAt)
 	s.IdleExpiresAt = Second(s.IdleExpiresAt)
@@ -369,7 +464,7 @@ func wholeSeconds(s core.Session) core.Session {
 func sameSession(t *testing.T, got, want core.Session) {
 	t.Helper()
 	if got.ID != want.ID || got.UserID != want.UserID || !got.AuthTime.Equal(want.AuthTime) ||
-		!slices.Equal(got.AMR, want.AMR) || got.Scope != want.Scope || got.ClientIP != want.ClientIP ||
+		!slices.Equal(got.AMR, want.AMR) || got.Scope != want.Scope || got.PasskeyID != want.PasskeyID || got.ClientIP != want.ClientIP ||
 		got.UserAgent != want.UserAgent || !got.CreatedAt.Equal(want.CreatedAt) ||
 		!got.LastUsedAt.Equal(want.LastUsedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) ||
 		!got.IdleExpiresAt.Equal(want.IdleExpiresAt) || got.Revoked != want.Revoked ||

@@ -44,16 +44,29 @@ const (
 	Audience = "api"
 )
 
-// NewVerifier returns a core.Verifier over the in-memory store and the signer's keys, for
-// Issuer and Audience with a 30 s leeway.
-func NewVerifier(mem *Memory, keys core.KeySource, now func() time.Time) *core.Verifier {
+// NewVerifier returns a core.Verifier over the store's access states (the in-memory store's,
+// or DynamoDB's in package dynamo) and the signer's keys, for Issuer and Audience with a 30 s
+// leeway.
+func NewVerifier(mem core.AccessStates, keys core.KeySource, now func() time.Time) *core.Verifier {
 	return &core.Verifier{Keys: keys, States: mem, Issuer: Issuer, Audience: Audience, Leeway: 30 * time.Second, Now: now}
 }
 
-// NewSessions returns a core.Sessions over the in-memory store and signer with test-friendly
-// settings: NewVerifier's issuer and audience, 10-minute access tokens, 24 h absolute and 1 h
-// idle sessions, a 10 s grace window and generous rate limits.
-func NewSessions(mem *Memory, signer core.Signer, now func() time.Time, logs *Logs) *core.Sessions {
+// SessionsStore is every storage port core.Sessions and its Verifier use, in one store: Memory,
+// or package dynamo's Store.
+type SessionsStore interface {
+	core.SessionStore
+	core.TokenDenylist
+	core.AccessStates
+	core.Counters
+}
+
+var _ SessionsStore = (*Memory)(nil)
+
+// NewSessions returns a core.Sessions over the store (the in-memory one, or DynamoDB's in
+// package dynamo) and signer with test-friendly settings: NewVerifier's issuer and audience,
+// 10-minute access tokens, 24 h absolute and 1 h idle sessions, a 10 s grace window and
+// generous rate limits.
+func NewSessions(mem SessionsStore, signer core.Signer, now func() time.Time, logs *Logs) *core.Sessions {
 	codec, err := core.NewRefreshCodec(HMACKey)
 	if err != nil {
 		panic(err)

@@ -39,6 +39,38 @@ func WantKind(t *testing.T, err error, want core.Kind, what string) {
 	}
 }
 
+// ManySessions is how many sessions the suites give one user to show that listings and "log
+// out other devices" have no cut-off: more than DynamoDB would return in one bounded page of
+// 1,000.
+const ManySessions = 1001
+
+// Each runs f(i) for i in [0, n) on a few goroutines at a time, failing the test at the first
+// error: bulk setup against a real store without one round trip after another.
+func Each(n int, f func(i int) error, t *testing.T) {
+	t.Helper()
+	const workers = 16
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				errs[i] = f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("#%d: %v", i, err)
+		}
+	}
+}
+
 // Race runs f(i) for i in [0, n) on n goroutines released at the same moment, and waits for
 // all of them.
 func Race(n int, f func(i int)) {

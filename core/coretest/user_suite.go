@@ -42,7 +42,7 @@ func TestUserStore(t *testing.T, newStore func(t *testing.T) UserStore) {
 		WantKind(t, err, core.KindNotFound, "GetUser of a user that was never created")
 	}
 
-	t.Run("create then get returns every field, to the second", func(t *testing.T) {
+	t.Run("create then get returns every field, to the second (the cut-off to the millisecond)", func(t *testing.T) {
 		store := newStore(t)
 		full := core.User{
 			ID:              RandomID(t),
@@ -51,6 +51,8 @@ func TestUserStore(t *testing.T, newStore func(t *testing.T) UserStore) {
 			CreatedAt:       T0.Add(-time.Hour + 600*time.Millisecond),
 			Disabled:        true,
 			TokensNotBefore: T0.Add(900 * time.Millisecond),
+			SessionsEndedAt: T0.Add(1234567 * time.Microsecond),
+			KeptSessionID:   RandomID(t),
 		}
 		bare := core.User{ID: RandomID(t), CreatedAt: T0} // no email, name or not-before
 		for _, want := range []core.User{full, bare} {
@@ -137,13 +139,10 @@ func TestUserStore(t *testing.T, newStore func(t *testing.T) UserStore) {
 	})
 }
 
-// WholeSecondsUser is u with its times as the store keeps them.
+// WholeSecondsUser is u with its times as the store keeps them: to the second, SessionsEndedAt
+// to the millisecond.
 func WholeSecondsUser(u core.User) core.User {
-	u.CreatedAt = Second(u.CreatedAt)
-	if !u.TokensNotBefore.IsZero() {
-		u.TokensNotBefore = Second(u.TokensNotBefore)
-	}
-	return u
+	return storedUser(u)
 }
 
 // SameUser fails the test unless got and want agree on every field.
@@ -151,7 +150,9 @@ func SameUser(t *testing.T, got, want core.User) {
 	t.Helper()
 	if got.ID != want.ID || got.Email != want.Email || got.DisplayName != want.DisplayName ||
 		!got.CreatedAt.Equal(want.CreatedAt) || got.Disabled != want.Disabled ||
-		!got.TokensNotBefore.Equal(want.TokensNotBefore) || got.TokensNotBefore.IsZero() != want.TokensNotBefore.IsZero() {
+		!got.TokensNotBefore.Equal(want.TokensNotBefore) || got.TokensNotBefore.IsZero() != want.TokensNotBefore.IsZero() ||
+		!got.SessionsEndedAt.Equal(want.SessionsEndedAt) || got.SessionsEndedAt.IsZero() != want.SessionsEndedAt.IsZero() ||
+		got.KeptSessionID != want.KeptSessionID {
 		t.Fatalf("got user\n%+v\nwant\n%+v", got, want)
 	}
 }

@@ -107,12 +107,18 @@ func (h *handler) introspect(ctx context.Context, req *apigw.Request) (apigw.Res
 	if err != nil {
 		return apigw.Response{}, apigw.OAuth(err)
 	}
+	inactive := apigw.JSON(http.StatusOK, map[string]bool{"active": false})
 	c, err := h.verifier.Authenticate(ctx, form["token"])
 	if core.Is(err, core.KindUnauthenticated) {
-		return apigw.JSON(http.StatusOK, map[string]bool{"active": false}), nil
+		return inactive, nil
 	}
 	if err != nil {
 		return apigw.Response{}, apigw.OAuth(err)
+	}
+	// The verifier tolerates clock skew past exp; introspection reports the token as issued,
+	// and a token is not active from its exp on (RFC 7662 §2.2, RFC 7519 §4.1.4).
+	if !h.verifier.Now().Before(c.ExpiresAt) {
+		return inactive, nil
 	}
 	return apigw.JSON(http.StatusOK, map[string]any{
 		"active":     true,

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -230,6 +231,66 @@ func TestOwnSessions(t *testing.T) {
 	}
 }
 
+// sessionCalls counts every call that reaches the session store.
+type sessionCalls struct {
+	core.SessionStore
+	n atomic.Int32
+}
+
+func (s *sessionCalls) GetSession(ctx context.Context, id string, now time.Time) (core.Session, error) {
+	s.n.Add(1)
+	return s.SessionStore.GetSession(ctx, id, now)
+}
+
+func (s *sessionCalls) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	s.n.Add(1)
+	return s.SessionStore.RevokeSession(ctx, id, now)
+}
+
+// TestEndRefusesIdsNeverIssued: a session id that is not NewID's shape (22 base64url
+// characters) answers 404 before any store call, with the very answer of an unknown session
+// and of another user's, so the route reveals nothing and never hands DynamoDB an oversized key.
+func TestEndRefusesIdsNeverIssued(t *testing.T) {
+	f := newFixture(t)
+	cur := f.start(t)
+	stranger := core.User{ID: core.NewID()}
+	_ = f.mem.CreateUser(context.Background(), stranger)
+	theirs, err := f.sessions.Start(context.Background(), core.StartRequest{UserID: stranger.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &sessionCalls{SessionStore: f.mem}
+	f.sessions.Store = store
+	endSession := func(id string) apigw.Response {
+		req := event(t, "end-session", cur)
+		req.PathParameters["id"] = id
+		return f.do(t, req)
+	}
+	unknown := endSession(core.NewID())
+	if unknown.StatusCode != 404 {
+		t.Fatalf("an unknown session: %d %s", unknown.StatusCode, unknown.Body)
+	}
+	if other := endSession(theirs.SessionID); other.StatusCode != 404 || other.Body != unknown.Body {
+		t.Fatalf("another user's session: %d %s, want the unknown session's %s", other.StatusCode, other.Body, unknown.Body)
+	}
+	store.n.Store(0)
+	for name, id := range map[string]string{
+		"2 KB":               strings.Repeat("A", 2048),
+		"23 characters":      core.NewID() + "A",
+		"21 characters":      core.NewID()[:21],
+		"not base64url":      strings.Repeat("+", 22),
+		"a session id and /": cur.SessionID[:21] + "/",
+	} {
+		resp := endSession(id)
+		if resp.StatusCode != 404 || resp.Body != unknown.Body {
+			t.Errorf("%s: %d %s, want 404 %s", name, resp.StatusCode, resp.Body, unknown.Body)
+		}
+	}
+	if n := store.n.Load(); n != 0 {
+		t.Fatalf("%d session store calls for ids that were never issued, want none", n)
+	}
+}
+
 func TestRevokeAnswers200ForAnything(t *testing.T) {
 	f := newFixture(t)
 	tr := f.start(t)
@@ -273,6 +334,25 @@ func TestIntrospection(t *testing.T) {
 	body = decode(t, f.do(t, req))
 	if len(body) != 1 || body["active"] != false {
 		t.Fatalf("a logged-out token: %v", body)
+	}
+}
+
+// TestIntrospectionEndsAtExp: the verifier tolerates 30 s of clock skew past exp, but
+// introspection reports a token inactive from its exp on (RFC 7662 §2.2).
+func TestIntrospectionEndsAtExp(t *testing.T) {
+	f := newFixture(t)
+	tr := f.start(t)
+	req := event(t, "introspect", tr)
+	req.Headers["authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte("rs:rs-secret"))
+	f.clock.Advance(tr.Claims.ExpiresAt.Add(-time.Second).Sub(f.clock.Now()))
+	if body := decode(t, f.do(t, req)); body["active"] != true {
+		t.Fatalf("a second before exp: %v", body)
+	}
+	for _, after := range []time.Duration{time.Second, time.Second} { // at exp, then exp+1s
+		f.clock.Advance(after)
+		if body := decode(t, f.do(t, req)); len(body) != 1 || body["active"] != false {
+			t.Fatalf("at exp%+v: %v, want {\"active\":false}", f.clock.Now().Sub(tr.Claims.ExpiresAt), body)
+		}
 	}
 }
 

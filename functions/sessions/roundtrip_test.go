@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -15,9 +16,11 @@ import (
 )
 
 // TestRefreshRoundTrips builds the function as main does, against DynamoDB Local and the moto
-// KMS, and counts the AWS calls of a refresh: one conditional write rotates the session, and
-// the two rate-limit counters (per address and per session) are atomic ADDs issued together
-// with the one KMS Sign. A warm Bearer check is one strongly consistent BatchGetItem.
+// KMS, and counts the AWS calls of a refresh: first the two rate-limit counters (atomic ADDs,
+// per address and per session) and one strongly consistent BatchGetItem of the session and
+// its user, together; then the one KMS Sign; then one conditional write rotates the session. A
+// refresh refused on the first stage — throttled, of a revoked session, replayed — makes no
+// KMS call. A warm Bearer check is one strongly consistent BatchGetItem.
 func TestRefreshRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	d := fntest.NewDeployment(t)
@@ -31,24 +34,154 @@ func TestRefreshRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	cli := core.Client{IP: "127.0.0.1"}
-	tr, err := h.sessions.Start(ctx, core.StartRequest{UserID: "u-rt", Client: cli})
+	start := func(t *testing.T) core.TokenResponse {
+		t.Helper()
+		tr, err := h.sessions.Start(ctx, core.StartRequest{UserID: "u-rt", Client: cli})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	// refresh presents token and checks the calls it made and its error's kind (none: ok).
+	refresh := func(t *testing.T, what, token string, wantCalls string, wantKind core.Kind, wantErr bool) core.TokenResponse {
+		t.Helper()
+		calls.Reset()
+		tr, err := h.sessions.Refresh(ctx, token, cli)
+		switch {
+		case wantErr && core.KindOf(err) != wantKind:
+			t.Fatalf("%s: %v, want kind %v", what, err, wantKind)
+		case !wantErr && err != nil:
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := calls.String(); got != wantCalls {
+			t.Errorf("%s: %s, want %s", what, got, wantCalls)
+		}
+		return tr
+	}
+
+	first := start(t)
+	second := refresh(t, "refresh", first.RefreshToken, "DynamoDB.BatchGetItem=1 DynamoDB.UpdateItem=3 KMS.Sign=1", 0, false)
+	// A retry of the spent token within the grace window: the same successor, signed again, no
+	// rotation write.
+	retried := refresh(t, "retry within grace", first.RefreshToken, "DynamoDB.BatchGetItem=1 DynamoDB.UpdateItem=2 KMS.Sign=1", 0, false)
+	if retried.RefreshToken != second.RefreshToken {
+		t.Error("a retry within grace got a different successor")
+	}
+
+	calls.Reset()
+	if _, err := h.verifier.Authenticate(ctx, second.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := calls.String(), "DynamoDB.BatchGetItem=1"; got != want {
+		t.Errorf("warm Bearer check: %s, want %s", got, want)
+	}
+
+	// Refused on the first stage, with no KMS call.
+	limits := h.sessions.TokenBySession
+	h.sessions.TokenBySession = core.Rule{Name: limits.Name, Limit: 0, Window: time.Minute}
+	refresh(t, "throttled refresh", second.RefreshToken, "DynamoDB.BatchGetItem=1 DynamoDB.UpdateItem=2", core.KindRateLimited, true)
+	h.sessions.TokenBySession = limits
+
+	revoked := start(t)
+	if err := h.sessions.Revoke(ctx, revoked.RefreshToken, "refresh_token"); err != nil {
+		t.Fatal(err)
+	}
+	refresh(t, "refresh of a revoked session", revoked.RefreshToken, "DynamoDB.BatchGetItem=1 DynamoDB.UpdateItem=2", core.KindUnauthenticated, true)
+
+	replayed := start(t)
+	if _, err := h.sessions.Refresh(ctx, replayed.RefreshToken, cli); err != nil {
+		t.Fatal(err)
+	}
+	grace := h.sessions.Grace
+	h.sessions.Grace = 0 // the replay below is then past the grace window at once
+	// The replay revokes the session: one more UpdateItem, and still no KMS call.
+	refresh(t, "replay", replayed.RefreshToken, "DynamoDB.BatchGetItem=1 DynamoDB.UpdateItem=3", core.KindUnauthenticated, true)
+	h.sessions.Grace = grace
+}
+
+// TestThrottledRefreshDoesNotWaitForAHungKMS: with KMS accepting connections and never
+// answering, a refresh that is over its rate limit still answers 429 at once, because nothing
+// of a refused refresh waits for the signature.
+func TestThrottledRefreshDoesNotWaitForAHungKMS(t *testing.T) {
+	ctx := context.Background()
+	d := fntest.NewDeployment(t)
+	cfg := d.Config(t)
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	// A session and its refresh token, issued while KMS works.
+	h, err := newHandler(ctx, cfg, d.AWS, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := h.sessions.Start(ctx, core.StartRequest{UserID: "u-hung", Client: core.Client{IP: "127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The same deployment, with KMS hung (the cold start's key load gives up after its bound).
+	t.Setenv("AWS_ENDPOINT_URL_KMS", testenv.HungEndpoint(t))
+	hung, err := newHandler(ctx, cfg, testenv.AWSConfig(t, "AWS_ENDPOINT_URL_KMS"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hung.sessions.TokenByIP = core.Rule{Name: cfg.Limits.TokenByIP.Name, Limit: 0, Window: time.Minute}
+	// The deadline only ends a refresh that wrongly waits for KMS.
+	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	began := time.Now()
+	_, err = hung.sessions.Refresh(dctx, tr.RefreshToken, core.Client{IP: "127.0.0.1"})
+	took := time.Since(began)
+	if !core.Is(err, core.KindRateLimited) {
+		t.Fatalf("throttled refresh with KMS hung: %v, want rate limited", err)
+	}
+	if took > 5*time.Second {
+		t.Fatalf("a throttled refresh took %s with KMS hung, want an answer at once", took)
+	}
+}
+
+// TestOwnSessionsRoundTrips counts the AWS calls of the caller's own sessions, after the Bearer
+// check: the listing is a Query of gsi1 with one strongly consistent BatchGetItem of the user
+// (for its "log out other devices" cut-off) beside it, and "log out other devices" is one
+// UpdateItem of the user, whatever the number of sessions.
+func TestOwnSessionsRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	d := fntest.NewDeployment(t)
+	awsCfg := d.AWS
+	calls := testenv.CountCalls(&awsCfg)
+	h, err := newHandler(ctx, d.Config(t), awsCfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dynamo.New(dynamodb.NewFromConfig(d.AWS), d.Table).CreateUser(ctx, core.User{ID: "u-own"}); err != nil {
+		t.Fatal(err)
+	}
+	var cur core.TokenResponse
+	for range 3 {
+		if cur, err = h.sessions.Start(ctx, core.StartRequest{UserID: "u-own", Client: core.Client{IP: "127.0.0.1"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := h.verifier.Authenticate(ctx, cur.AccessToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	calls.Reset()
-	if tr, err = h.sessions.Refresh(ctx, tr.RefreshToken, cli); err != nil {
-		t.Fatal(err)
+	list, err := h.sessions.List(ctx, c)
+	if err != nil || len(list) != 3 {
+		t.Fatalf("List: %d sessions, %v; want 3", len(list), err)
 	}
-	if got, want := calls.String(), "DynamoDB.UpdateItem=3 KMS.Sign=1"; got != want {
-		t.Errorf("refresh: %s, want %s", got, want)
+	if got, want := calls.String(), "DynamoDB.BatchGetItem=1 DynamoDB.Query=1"; got != want {
+		t.Errorf("listing: %s, want %s", got, want)
 	}
 
 	calls.Reset()
-	if _, err := h.verifier.Authenticate(ctx, tr.AccessToken); err != nil {
+	if err := h.sessions.EndOthers(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := calls.String(), "DynamoDB.BatchGetItem=1"; got != want {
-		t.Errorf("warm Bearer check: %s, want %s", got, want)
+	if got, want := calls.String(), "DynamoDB.UpdateItem=1"; got != want {
+		t.Errorf("log out other devices: %s, want %s", got, want)
+	}
+	if list, err = h.sessions.List(ctx, c); err != nil || len(list) != 1 || list[0].ID != cur.SessionID {
+		t.Fatalf("List after log-out-others: %d sessions, %v; want the current one", len(list), err)
 	}
 }
