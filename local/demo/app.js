@@ -1,6 +1,7 @@
 // app.js is the Latchkey demo page: passkey sign-up and sign-in (button and autofill), the
-// account's passkeys and sessions, sign-out. Plain JavaScript against the HTTP API of
-// docs/api.md; the WebAuthn JSON encoding is @simplewebauthn/browser's, loaded from
+// account's passkeys and sessions, re-authentication before a change that needs a recent
+// sign-in (RFC 9470 step-up), the WebAuthn Signal API, sign-out. Plain JavaScript against the
+// HTTP API of docs/api.md; the WebAuthn JSON encoding is @simplewebauthn/browser's, loaded from
 // /vendor/ as the global SimpleWebAuthnBrowser.
 //
 // Where the tokens live: the access token only in memory; the refresh token also in
@@ -29,7 +30,9 @@ const auth = {
   rpId: '',
 };
 
-// ApiError is a non-2xx answer, carrying its problem+json (or OAuth error) body.
+// ApiError is a non-2xx answer, carrying its problem+json (or OAuth error) body. code is the
+// problem's code member (the error kind, or a refinement such as reauthentication_required,
+// credential_not_saved or unknown_credential), "" for an OAuth error object.
 class ApiError extends Error {
   constructor(status, body, retryAfter) {
     let message = body?.detail || body?.error_description || body?.title || body?.message ||
@@ -38,6 +41,17 @@ class ApiError extends Error {
     super(message);
     this.status = status;
     this.body = body;
+    this.code = typeof body?.code === 'string' ? body.code : '';
+  }
+}
+
+// SessionEnded says that the session this tab held is over: signed out elsewhere, revoked,
+// expired, or ended with the passkey it was opened with. The page has shown the signed-out view
+// by the time it is thrown; it is not an error to show.
+class SessionEnded extends Error {
+  constructor() {
+    super('Your session has ended; sign in again.');
+    this.name = 'SessionEnded';
   }
 }
 
@@ -91,8 +105,8 @@ let refreshing = null;
 async function accessToken() {
   if (auth.accessToken && Date.now() < auth.expiresAt - expiryMarginMs) return auth.accessToken;
   if (!auth.refreshToken) {
-    signedOut();
-    throw new Error('You are signed out.');
+    sessionEnded();
+    throw new SessionEnded();
   }
   refreshing ??= refresh().finally(() => { refreshing = null; });
   await refreshing;
@@ -108,9 +122,10 @@ async function refresh() {
   });
   const body = await resp.json().catch(() => null);
   if (resp.status === 400 || resp.status === 401) {
-    // invalid_grant: the session was revoked, expired or signed out elsewhere.
-    signedOut();
-    throw new ApiError(resp.status, { detail: 'Your session has ended; sign in again.' });
+    // invalid_grant: the session was revoked, expired, signed out elsewhere, or ended with its
+    // passkey.
+    sessionEnded();
+    throw new SessionEnded();
   }
   if (!resp.ok) throw new ApiError(resp.status, body, resp.headers.get('Retry-After'));
   setTokens(body);
@@ -120,7 +135,9 @@ async function refresh() {
 // HTTP
 
 // api sends a JSON request and returns the parsed answer (null for 204). With bearer set it
-// carries the access token; a 401 then refreshes the tokens and tries once more.
+// carries the access token; a 401 refusing the token then refreshes the tokens and tries once
+// more (and when the refresh is refused too, the session has ended: SessionEnded). A 401 that
+// asks for a more recent sign-in (reauthentication_required) is thrown as it is: see withStepUp.
 async function api(method, path, { body, bearer = false, retry = true } = {}) {
   const headers = { Accept: 'application/json, application/problem+json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -131,10 +148,6 @@ async function api(method, path, { body, bearer = false, retry = true } = {}) {
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: 'no-store',
   });
-  if (resp.status === 401 && bearer && retry && auth.refreshToken) {
-    auth.expiresAt = 0;
-    return api(method, path, { body, bearer, retry: false });
-  }
   const text = await resp.text();
   let data = null;
   try {
@@ -142,8 +155,17 @@ async function api(method, path, { body, bearer = false, retry = true } = {}) {
   } catch {
     data = null;
   }
-  if (!resp.ok) throw new ApiError(resp.status, data, resp.headers.get('Retry-After'));
-  return data;
+  if (resp.ok) return data;
+  const err = new ApiError(resp.status, data, resp.headers.get('Retry-After'));
+  if (resp.status === 401 && bearer && retry && !isReauthRequired(err)) {
+    if (!auth.refreshToken) {
+      sessionEnded(); // signed out meanwhile
+      throw new SessionEnded();
+    }
+    auth.expiresAt = 0;
+    return api(method, path, { body, bearer, retry: false });
+  }
+  throw err;
 }
 
 // withoutEmpty drops the empty fields of a request body.
@@ -156,29 +178,44 @@ function withoutEmpty(o) {
 
 async function signUp(email, displayName) {
   const begin = await api('POST', '/v1/passkeys/register/begin', { body: withoutEmpty({ email, displayName }) });
+  const rpId = begin.publicKey.rp?.id || location.hostname;
   const credential = await lib.startRegistration({ optionsJSON: begin.publicKey });
-  const done = await api('POST', '/v1/passkeys/register/finish', {
-    body: { challengeId: begin.challengeId, credential },
-  });
-  auth.rpId = begin.publicKey.rp?.id || location.hostname;
+  let done;
+  try {
+    done = await api('POST', '/v1/passkeys/register/finish', {
+      body: { challengeId: begin.challengeId, credential },
+    });
+  } catch (err) {
+    forgetIfNotSaved(err, rpId);
+    throw err;
+  }
+  auth.rpId = rpId;
   // The sign-up answer carries the token response beside user and passkey.
   setTokens(done.access_token ? done : done.tokens, done.user?.id);
 }
 
+// addPasskey registers another passkey for the signed-in account. The server asks for a
+// recent sign-in first (reauthentication_required): run it inside withStepUp.
 async function addPasskey(name) {
   const begin = await api('POST', '/v1/passkeys/register/begin', { body: {}, bearer: true });
+  const rpId = begin.publicKey.rp?.id || auth.rpId || location.hostname;
   const credential = await lib.startRegistration({ optionsJSON: begin.publicKey });
-  await api('POST', '/v1/passkeys/register/finish', {
-    body: withoutEmpty({ challengeId: begin.challengeId, credential, name }),
-    bearer: true,
-  });
+  try {
+    await api('POST', '/v1/passkeys/register/finish', {
+      body: withoutEmpty({ challengeId: begin.challengeId, credential, name }),
+      bearer: true,
+    });
+  } catch (err) {
+    forgetIfNotSaved(err, rpId);
+    throw err;
+  }
 }
 
-// signIn runs one login ceremony: with an email (its passkeys offered), without one
-// (discoverable: any passkey of this site), or through the browser's autofill (conditional
-// mediation, discoverable too). onPrompt runs once the browser has been asked.
-async function signIn({ email = '', autofill = false, onPrompt = () => {} } = {}) {
-  const begin = await api('POST', '/v1/passkeys/login/begin', { body: withoutEmpty({ email }) });
+// signIn runs one discoverable login ceremony (any passkey of this site; the server tells
+// the account from the credential), from the button or through the browser's autofill
+// (conditional mediation). onPrompt runs once the browser has been asked.
+async function signIn({ autofill = false, onPrompt = () => {} } = {}) {
+  const begin = await api('POST', '/v1/passkeys/login/begin', { body: {} });
   const rpId = begin.publicKey.rpId || location.hostname;
   const asked = lib.startAuthentication({ optionsJSON: begin.publicKey, useBrowserAutofill: autofill });
   onPrompt();
@@ -189,41 +226,107 @@ async function signIn({ email = '', autofill = false, onPrompt = () => {} } = {}
       body: { challengeId: begin.challengeId, credential },
     });
   } catch (err) {
-    if (err instanceof ApiError && isUnknownCredential(err)) signalUnknownCredential(rpId, credential.id);
+    forgetIfUnknown(err, rpId, credential.id);
     throw err;
   }
   auth.rpId = rpId;
   setTokens(tokens, credential.response.userHandle);
 }
 
-// isUnknownCredential reports whether a failed login-finish says that no account holds the
-// credential, so the browser may hide that passkey from now on. The backend answers every
-// sign-in failure with the same 401 (it does not tell which check failed) unless it names this
-// case with the problem code "unknown_credential"; only then is the browser told.
-function isUnknownCredential(err) {
-  return err.status === 401 && err.body?.code === 'unknown_credential';
+// ---------------------------------------------------------------------------------------------
+// Re-authentication (RFC 9470 step-up)
+//
+// Adding or deleting a passkey needs a sign-in within the last few minutes. An older session
+// is answered 401 with WWW-Authenticate: Bearer error="insufficient_user_authentication" and
+// the problem code reauthentication_required. The page then asks for a passkey once more
+// (login/begin and login/finish with the access token: the same session, a fresh auth_time,
+// new tokens) and retries the change once. body[data-reauth] is "asking" while the browser
+// asks; body[data-reauthenticated] counts the re-authentications of this page load.
+
+let reauthentications = 0;
+
+function isReauthRequired(err) {
+  return err instanceof ApiError && err.status === 401 && err.code === 'reauthentication_required';
+}
+
+// withStepUp runs action, and when the server wants a more recent sign-in for it, runs the
+// re-authentication and then action once more.
+async function withStepUp(action) {
+  try {
+    return await action();
+  } catch (err) {
+    if (!isReauthRequired(err)) throw err;
+  }
+  await reauthenticate();
+  return action();
+}
+
+async function reauthenticate() {
+  document.body.dataset.reauth = 'asking';
+  showMessage('Confirm it’s you: sign in with one of this account’s passkeys to make this change.');
+  try {
+    const begin = await api('POST', '/v1/passkeys/login/begin', { body: {}, bearer: true });
+    const rpId = begin.publicKey.rpId || auth.rpId || location.hostname;
+    const credential = await lib.startAuthentication({ optionsJSON: begin.publicKey });
+    let tokens;
+    try {
+      // No retry: the challenge is spent by the first attempt.
+      tokens = await api('POST', '/v1/passkeys/login/finish', {
+        body: { challengeId: begin.challengeId, credential },
+        bearer: true,
+        retry: false,
+      });
+    } catch (err) {
+      forgetIfUnknown(err, rpId, credential.id);
+      throw err;
+    }
+    // The refresh token held until now is superseded (presenting it again would end the
+    // session as a replay): keep the new ones at once.
+    setTokens(tokens);
+  } finally {
+    delete document.body.dataset.reauth;
+  }
+  document.body.dataset.reauthenticated = String(++reauthentications);
+  showMessage('');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signal API
+//
+// The browser (or its password manager) is told about passkeys the server does not hold, so
+// it stops offering them: signalUnknownCredential when the server names one (a sign-in with a
+// credential no account holds: unknown_credential; a new credential it refused:
+// credential_not_saved; a passkey this tab just deleted), and signalAllAcceptedCredentials,
+// with exactly the signal member of GET /v1/me/passkeys, after sign-in and after a delete.
+// body[data-signal-unknown] is the last credential id signalled unknown,
+// body[data-signal-accepted] the number of ids of the last accepted-credentials signal.
+
+function forgetIfUnknown(err, rpId, credentialId) {
+  if (err instanceof ApiError && err.status === 401 && err.code === 'unknown_credential') {
+    signalUnknownCredential(rpId, err.body?.credentialId || credentialId);
+  }
+}
+
+function forgetIfNotSaved(err, rpId) {
+  if (err instanceof ApiError && err.code === 'credential_not_saved' && err.body?.credentialId) {
+    signalUnknownCredential(rpId, err.body.credentialId);
+  }
 }
 
 function signalUnknownCredential(rpId, credentialId) {
   if (typeof window.PublicKeyCredential?.signalUnknownCredential !== 'function') return;
-  lib.sendSignal({ signalName: 'unknownCredential', rpID: rpId, credentialID: credentialId })
+  if (!rpId || !credentialId) return;
+  PublicKeyCredential.signalUnknownCredential({ rpId, credentialId })
     .then(() => { document.body.dataset.signalUnknown = credentialId; })
     .catch((err) => console.warn('signalUnknownCredential:', err));
 }
 
-// signalAcceptedCredentials tells the browser which of this account's passkeys the server
-// still accepts, so that its password manager can drop the ones deleted elsewhere.
-function signalAcceptedCredentials(passkeys) {
+function signalAcceptedCredentials(signal) {
   if (typeof window.PublicKeyCredential?.signalAllAcceptedCredentials !== 'function') return;
-  if (!auth.userId || !auth.rpId) return;
-  const ids = passkeys.map((p) => p.id);
-  lib.sendSignal({
-    signalName: 'allAcceptedCredentials',
-    rpID: auth.rpId,
-    userID: auth.userId,
-    allAcceptedCredentialIDs: ids,
-  })
-    .then(() => { document.body.dataset.signalAccepted = String(ids.length); })
+  if (!signal?.rpId || !signal.userId || !Array.isArray(signal.allAcceptedCredentialIds)) return;
+  const n = signal.allAcceptedCredentialIds.length;
+  PublicKeyCredential.signalAllAcceptedCredentials(signal)
+    .then(() => { document.body.dataset.signalAccepted = String(n); })
     .catch((err) => console.warn('signalAllAcceptedCredentials:', err));
 }
 
@@ -328,6 +431,9 @@ function clearError() {
 
 // errorText turns API problems and WebAuthn exceptions into a sentence for a person.
 function errorText(err) {
+  if (err instanceof ApiError && err.code === 'unknown_credential') {
+    return 'No account here has this passkey any more (it may have been deleted); your browser was told to stop offering it. Sign in with another passkey.';
+  }
   if (err instanceof ApiError) return err.message;
   switch (errorName(err)) {
     case 'NotAllowedError':
@@ -351,11 +457,19 @@ async function busy(button, action) {
   try {
     await action();
   } catch (err) {
-    if (!isAbort(err)) showError(err);
+    // A session that ended is shown as the signed-out view, not as an error.
+    if (!isAbort(err) && !(err instanceof SessionEnded)) showError(err);
   } finally {
     button.disabled = false;
     $('#main').removeAttribute('aria-busy');
   }
+}
+
+// sessionEnded shows the signed-out view when the tab's session turns out to be over, once
+// however many requests find out at the same moment.
+function sessionEnded() {
+  if (document.body.dataset.state === 'signed-out' && !auth.refreshToken) return;
+  signedOut('Your session has ended; sign in again.');
 }
 
 function signedOut(message = '') {
@@ -379,13 +493,17 @@ async function signedIn(message, how) {
   document.body.dataset.state = 'signed-in';
   document.body.dataset.signedInWith = how;
   showMessage(message);
-  await Promise.all([loadPasskeys(), loadSessions()]);
+  await Promise.all([loadPasskeys({ signal: true }), loadSessions()]);
 }
 
-async function loadPasskeys() {
-  const { passkeys = [] } = (await api('GET', '/v1/me/passkeys', { bearer: true })) || {};
+// loadPasskeys lists the account's passkeys; with signal set it passes the server's signal
+// member on to signalAllAcceptedCredentials.
+async function loadPasskeys({ signal = false } = {}) {
+  const answer = (await api('GET', '/v1/me/passkeys', { bearer: true })) || {};
+  const passkeys = answer.passkeys || [];
   $('#passkey-list').replaceChildren(...passkeys.map(passkeyItem));
-  signalAcceptedCredentials(passkeys);
+  if (answer.signal?.rpId) auth.rpId = answer.signal.rpId;
+  if (signal) signalAcceptedCredentials(answer.signal);
 }
 
 function passkeyItem(p) {
@@ -433,13 +551,24 @@ function passkeyItem(p) {
   $('.cancel', confirm).addEventListener('click', () => show(actions));
   $('.confirm', confirm).addEventListener('click', (e) => {
     busy(e.currentTarget, async () => {
+      const rpId = auth.rpId || location.hostname;
       try {
-        await api('DELETE', `/v1/me/passkeys/${encodeURIComponent(p.id)}`, { bearer: true });
+        await withStepUp(() => api('DELETE', `/v1/me/passkeys/${encodeURIComponent(p.id)}`, { bearer: true }));
       } finally {
         show(actions);
       }
       showMessage(`Deleted “${p.name}”.`);
-      await loadPasskeys();
+      try {
+        // The sessions opened with the deleted passkey have ended with it.
+        await Promise.all([loadPasskeys({ signal: true }), loadSessions()]);
+      } catch (err) {
+        if (!(err instanceof SessionEnded)) throw err;
+        // This tab's own session was one of them. The accepted-credentials list cannot be
+        // read any more; the deleted passkey alone is signalled.
+        signalUnknownCredential(rpId, p.id);
+        showMessage(`Deleted “${p.name}”. This tab was signed in with it, so you are signed out.`);
+        throw err;
+      }
     });
   });
   return li;
@@ -500,7 +629,7 @@ function wire() {
     busy($('#signin-button'), async () => {
       stopAutofill();
       try {
-        await signIn({ email: $('#signin-email').value.trim() });
+        await signIn();
       } catch (err) {
         startAutofill();
         throw err;
@@ -527,7 +656,8 @@ function wire() {
   $('#add-passkey-form').addEventListener('submit', (e) => {
     e.preventDefault();
     busy($('#add-passkey-button'), async () => {
-      await addPasskey($('#add-passkey-name').value.trim());
+      const name = $('#add-passkey-name').value.trim();
+      await withStepUp(() => addPasskey(name));
       $('#add-passkey-form').reset();
       showMessage('Passkey added.');
       await loadPasskeys();
@@ -570,6 +700,7 @@ async function main() {
     await accessToken();
     await signedIn('Welcome back.', 'reload');
   } catch (err) {
+    if (err instanceof SessionEnded) return; // shown signed out already
     signedOut();
     showError(err);
   }

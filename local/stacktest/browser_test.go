@@ -4,23 +4,36 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/passkey"
+	"github.com/latchkey/latchkey/core/secrets"
+	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/local/testenv"
 )
 
@@ -85,9 +98,27 @@ type browser struct {
 	ctx context.Context
 	api string // the gateway's URL, for the test's own API calls
 
-	mu      sync.Mutex
-	bearer  string   // the last access token the page sent
-	console []string // the page's console output and exceptions
+	mu        sync.Mutex
+	bearer    string                        // the last access token the page sent
+	console   []string                      // the page's console output and exceptions
+	requests  map[network.RequestID]request // the page's requests, by id
+	responses []answer                      // the answers to the page's requests, in order
+
+	paused chan *fetch.EventRequestPaused // requests held by an enabled Fetch domain
+}
+
+// request is one request of the page, as the Network domain saw it leave.
+type request struct {
+	method string
+	bearer bool // it carried an Authorization header
+}
+
+// answer is one answer the page got.
+type answer struct {
+	method, path    string
+	bearer          bool
+	status          int
+	wwwAuthenticate string
 }
 
 // newBrowser starts Chromium (a fresh profile, no background traffic) and opens a tab. It
@@ -121,7 +152,7 @@ func newBrowser(t *testing.T, apiURL string) *browser {
 			log.Print("chromedp: ", msg)
 		}
 	}))
-	b := &browser{t: t, ctx: ctx, api: apiURL}
+	b := &browser{t: t, ctx: ctx, api: apiURL, requests: map[network.RequestID]request{}, paused: make(chan *fetch.EventRequestPaused, 8)}
 	t.Cleanup(func() {
 		if t.Failed() {
 			b.saveScreenshot()
@@ -137,8 +168,28 @@ func newBrowser(t *testing.T, apiURL string) *browser {
 		defer b.mu.Unlock()
 		switch ev := ev.(type) {
 		case *network.EventRequestWillBeSent:
-			if auth, ok := ev.Request.Headers["Authorization"].(string); ok {
+			auth, ok := ev.Request.Headers["Authorization"].(string)
+			if ok {
 				b.bearer = strings.TrimPrefix(auth, "Bearer ")
+			}
+			b.requests[ev.RequestID] = request{method: ev.Request.Method, bearer: ok}
+		case *network.EventResponseReceived:
+			req := b.requests[ev.RequestID]
+			a := answer{method: req.method, bearer: req.bearer, status: int(ev.Response.Status)}
+			if u, err := url.Parse(ev.Response.URL); err == nil {
+				a.path = u.Path
+			}
+			for k, v := range ev.Response.Headers {
+				if s, ok := v.(string); ok && strings.EqualFold(k, "WWW-Authenticate") {
+					a.wwwAuthenticate = s
+				}
+			}
+			b.responses = append(b.responses, a)
+		case *fetch.EventRequestPaused:
+			select {
+			case b.paused <- ev:
+			default:
+				b.console = append(b.console, "test: a paused request was dropped: "+ev.Request.URL)
 			}
 		case *cdpruntime.EventConsoleAPICalled:
 			var parts []string
@@ -297,29 +348,286 @@ func (b *browser) credentials(id webauthn.AuthenticatorID) []*webauthn.Credentia
 // myPasskeys asks the API, with the page's access token, for the account's passkeys.
 func (b *browser) myPasskeys(bearer string) (int, []map[string]any) {
 	b.t.Helper()
+	status, list, _ := b.myPasskeysAndSignal(bearer)
+	return status, list
+}
+
+// myPasskeysAndSignal is myPasskeys with the answer's signal member, the argument the page
+// must pass to signalAllAcceptedCredentials.
+func (b *browser) myPasskeysAndSignal(bearer string) (int, []map[string]any, map[string]any) {
+	b.t.Helper()
 	status, _, body := call(b.t, "GET", b.api+"/v1/me/passkeys", bearer, "")
 	if status != 200 {
-		return status, nil
+		return status, nil, nil
 	}
 	var out struct {
 		Passkeys []map[string]any `json:"passkeys"`
+		Signal   map[string]any   `json:"signal"`
 	}
 	if err := json.Unmarshal(body, &out); err != nil {
 		b.t.Fatalf("GET /v1/me/passkeys: %v: %s", err, body)
 	}
-	return status, out.Passkeys
+	return status, out.Passkeys, out.Signal
+}
+
+// answersTo lists the answers the page got to method path, oldest first.
+func (b *browser) answersTo(method, path string) []answer {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []answer
+	for _, a := range b.responses {
+		if a.method == method && a.path == path {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// signals lists the page's calls of PublicKeyCredential[name] (signalUnknownCredential,
+// signalAllAcceptedCredentials) since it was loaded: their arguments.
+func (b *browser) signals(name string) []map[string]any {
+	b.t.Helper()
+	var raw string
+	b.eval(fmt.Sprintf(`JSON.stringify(window.__signals.filter((s) => s.name === %q).map((s) => s.arg))`, name), &raw)
+	var out []map[string]any
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		b.t.Fatalf("the recorded %s calls %s: %v", name, raw, err)
+	}
+	return out
+}
+
+// checkAcceptedSignal checks that the page's latest signalAllAcceptedCredentials call passed
+// exactly the signal member of GET /v1/me/passkeys.
+func (b *browser) checkAcceptedSignal(bearer string) {
+	b.t.Helper()
+	status, _, want := b.myPasskeysAndSignal(bearer)
+	calls := b.signals("signalAllAcceptedCredentials")
+	if status != 200 || len(calls) == 0 || !reflect.DeepEqual(calls[len(calls)-1], want) {
+		b.t.Fatalf("signalAllAcceptedCredentials was called with %v; GET /v1/me/passkeys (%d) has the signal %v", calls, status, want)
+	}
+}
+
+// cdpID is a credential id as the WebAuthn domain spells it (standard base64) from the
+// API's (base64url).
+func cdpID(t *testing.T, apiID string) string {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(apiID)
+	if err != nil {
+		t.Fatalf("credential id %q: %v", apiID, err)
+	}
+	return base64.StdEncoding.EncodeToString(raw)
+}
+
+// apiID is a credential id as the API spells it (base64url) from the WebAuthn domain's.
+func apiID(t *testing.T, cdpID string) string {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(cdpID)
+	if err != nil {
+		t.Fatalf("credential id %q: %v", cdpID, err)
+	}
+	return base64.RawURLEncoding.EncodeToString(raw)
+}
+
+// held lists the ids (base64url) of the credentials a virtual authenticator holds.
+func (b *browser) held(id webauthn.AuthenticatorID) []string {
+	b.t.Helper()
+	var ids []string
+	for _, c := range b.credentials(id) {
+		ids = append(ids, apiID(b.t, c.CredentialID))
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// waitHeld polls until a virtual authenticator holds exactly the credentials want (ids in
+// base64url), as after a Signal API call, which Chromium carries out asynchronously.
+func (b *browser) waitHeld(what string, id webauthn.AuthenticatorID, want ...string) {
+	b.t.Helper()
+	want = slices.Sorted(slices.Values(want))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := b.held(id)
+		if slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("waiting for %s: the authenticator holds %v, want %v%s", what, got, want, b.pageState())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// park takes one credential (id base64url) out of a virtual authenticator and returns it,
+// private key and signature counter included, for restore: the person puts that device away.
+func (b *browser) park(id webauthn.AuthenticatorID, credID string) *webauthn.Credential {
+	b.t.Helper()
+	var cred *webauthn.Credential
+	b.run("take credential "+credID+" out of the authenticator", chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		if cred, err = webauthn.GetCredential(id, cdpID(b.t, credID)).Do(ctx); err != nil {
+			return err
+		}
+		return webauthn.RemoveCredential(id, cred.CredentialID).Do(ctx)
+	}))
+	return cred
+}
+
+// restore puts a credential (from park, or made up) into a virtual authenticator.
+func (b *browser) restore(id webauthn.AuthenticatorID, cred *webauthn.Credential) {
+	b.t.Helper()
+	b.run("add a credential to the authenticator", chromedp.ActionFunc(func(ctx context.Context) error {
+		return webauthn.AddCredential(id, cred).Do(ctx)
+	}))
+}
+
+// strangerCredential makes up a discoverable credential of the relying party localhost that
+// no account holds: a fresh P-256 key, id and user handle.
+func strangerCredential(t *testing.T) *webauthn.Credential {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, handle := make([]byte, 32), make([]byte, 16)
+	_, _ = rand.Read(id)
+	_, _ = rand.Read(handle)
+	return &webauthn.Credential{
+		CredentialID:         base64.StdEncoding.EncodeToString(id),
+		IsResidentCredential: true,
+		RpID:                 "localhost",
+		PrivateKey:           base64.StdEncoding.EncodeToString(der),
+		UserHandle:           base64.StdEncoding.EncodeToString(handle),
+		UserName:             "nobody@example.com",
+		UserDisplayName:      "Nobody",
+	}
+}
+
+// accessClaims are the claims of an access token the test reads (it trusts the page's token
+// without verifying it: the API verified it).
+type accessClaims struct {
+	Subject   string `json:"sub"`
+	SessionID string `json:"sid"`
+	AuthTime  int64  `json:"auth_time"`
+}
+
+func claimsOf(t *testing.T, jwt string) accessClaims {
+	t.Helper()
+	parts := strings.Split(jwt, ".")
+	var c accessClaims
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err == nil {
+		err = json.Unmarshal(payload, &c)
+	}
+	if err != nil || c.Subject == "" || c.SessionID == "" || c.AuthTime == 0 {
+		t.Fatalf("the access token's claims %s: %v", payload, err)
+	}
+	return c
+}
+
+// oldSession writes a session of user uid into the stack's table, opened with passkey
+// passkeyID a time age ago (its auth_time), and mints its refresh token under the stack's HMAC
+// secret, as the passkeys and sessions functions would have: a session that has not
+// authenticated recently, without waiting for it to age.
+func (s *stack) oldSession(t *testing.T, uid, passkeyID string, age time.Duration) (sid, refreshToken string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	key, err := secrets.HMACKey(ctx, testenv.SecretsManager(t), s.getenv("LATCHKEY_SECRET_ID"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec, err := core.NewRefreshCodec(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	then := now.Add(-age).Truncate(time.Second)
+	sess := core.Session{
+		ID: core.NewID(), UserID: uid, AuthTime: then, AMR: passkey.AMR, PasskeyID: passkeyID,
+		ClientIP: "127.0.0.1", UserAgent: "stacktest (a session signed in long ago)",
+		CreatedAt: then, LastUsedAt: then, ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Hour),
+		Generation: 1, RotatedAt: then,
+	}
+	if err := dynamo.New(testenv.DynamoDB(t), s.getenv("LATCHKEY_TABLE")).CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	return sess.ID, codec.Mint(core.RefreshClaims{SessionID: sess.ID, UserID: uid, Generation: 1, AuthTime: then, AMR: sess.AMR})
+}
+
+// adopt makes the page hold session sid: its refresh token goes where the page keeps it, and
+// the page is reloaded, so it refreshes into an access token of that session.
+func (b *browser) adopt(sid, refreshToken, uid string) string {
+	b.t.Helper()
+	stored, _ := json.Marshal(map[string]string{"refreshToken": refreshToken, "sessionId": sid, "userId": uid, "rpId": "localhost"})
+	quoted, _ := json.Marshal(string(stored))
+	b.eval(`sessionStorage.setItem('latchkey-demo', `+string(quoted)+`)`, nil)
+	b.run("reload the page", chromedp.Reload())
+	b.waitFor("signed in with the adopted session", `document.body.dataset.signedInWith === 'reload' && document.querySelectorAll('#passkey-list .passkey').length > 0`)
+	token := b.lastBearer()
+	if c := claimsOf(b.t, token); c.SessionID != sid {
+		b.t.Fatalf("after the reload the page holds session %s, not the adopted %s", c.SessionID, sid)
+	}
+	return token
+}
+
+// checkStepUpChallenge checks that the page's first method path with its access token was
+// answered 401 with the RFC 9470 challenge, the re-authentication 200, and the retry ok.
+func (b *browser) checkStepUpChallenge(method, path string, ok int) {
+	b.t.Helper()
+	var got []answer
+	for _, a := range b.answersTo(method, path) {
+		if a.bearer {
+			got = append(got, a)
+		}
+	}
+	if len(got) < 2 || got[0].status != 401 || got[len(got)-1].status != ok {
+		b.t.Fatalf("%s %s answered %+v; want 401 (step-up), then %d", method, path, got, ok)
+	}
+	if h := got[0].wwwAuthenticate; !strings.Contains(h, `error="insufficient_user_authentication"`) || !strings.Contains(h, "max_age=300") {
+		b.t.Fatalf("%s %s answered 401 with WWW-Authenticate %q", method, path, h)
+	}
+	for _, p := range []string{"/v1/passkeys/login/begin", "/v1/passkeys/login/finish"} {
+		if a := b.answersTo("POST", p); len(a) == 0 || !a[len(a)-1].bearer || a[len(a)-1].status != 200 {
+			b.t.Fatalf("the re-authentication's %s: %+v, want 200 to a request with the access token", p, a)
+		}
+	}
 }
 
 // recordWebAuthnCalls is run in the page before its own scripts. It records the options of
-// every navigator.credentials.get call, so the test sees the conditional (autofill) one. And
-// it stands in for the person at the autofill list: Chromium's virtual authenticator answers a
-// conditional request at once, as if the person picked the passkey the moment the page asked,
-// so while window.__holdConditional is true a conditional request stays pending until the
-// page aborts it, as it does in a real browser until someone picks from the list.
+// every navigator.credentials.get and create call, so the test sees the conditional
+// (autofill) one, and the arguments of the Signal API calls (window.__signals). And it stands
+// in for the person in front of the browser:
+//
+//   - At the autofill list: Chromium's virtual authenticator answers a conditional request at
+//     once, as if the person picked the passkey the moment the page asked, so while
+//     window.__holdConditional is true a conditional request stays pending until the page
+//     aborts it, as it does in a real browser until someone picks from the list.
+//   - At a passkey prompt: with window.__gate.get (a modal get) or window.__gate.create set, the
+//     next such call waits until the test calls window.__held.get() or .create(), as a prompt
+//     waits for the person; meanwhile the test sees what the page shows, and may hand the
+//     "person" another authenticator.
 const recordWebAuthnCalls = `(() => {
   const calls = [];
+  const creates = [];
   window.__credentialsGet = calls;
+  window.__credentialsCreate = creates;
   window.__holdConditional = true;
+  window.__gate = {};
+  window.__held = {};
+  const gated = (kind, call) => {
+    if (!window.__gate[kind]) return call();
+    delete window.__gate[kind];
+    return new Promise((resolve) => {
+      window.__held[kind] = () => { delete window.__held[kind]; resolve(); };
+    }).then(call);
+  };
   const get = navigator.credentials.get.bind(navigator.credentials);
   navigator.credentials.get = (options) => {
     calls.push({ mediation: options?.mediation || '', allow: options?.publicKey?.allowCredentials?.length ?? 0 });
@@ -330,17 +638,31 @@ const recordWebAuthnCalls = `(() => {
         options.signal?.addEventListener('abort', abort);
       });
     }
-    return get(options);
+    if (options?.mediation === 'conditional') return get(options);
+    return gated('get', () => get(options));
   };
+  const create = navigator.credentials.create.bind(navigator.credentials);
+  navigator.credentials.create = (options) => {
+    creates.push({ exclude: options?.publicKey?.excludeCredentials?.length ?? 0 });
+    return gated('create', () => create(options));
+  };
+  window.__signals = [];
+  for (const name of ['signalUnknownCredential', 'signalAllAcceptedCredentials']) {
+    const original = window.PublicKeyCredential?.[name];
+    if (typeof original !== 'function') continue;
+    PublicKeyCredential[name] = (arg) => {
+      window.__signals.push({ name, arg: JSON.parse(JSON.stringify(arg)) });
+      return original.call(PublicKeyCredential, arg);
+    };
+  }
 })()`
 
-// TestBrowserPasskeys drives the demo page in headless Chromium with a virtual authenticator
-// against the real functions: sign up, sign out (signed in again through autofill), sign out,
-// sign in with the button, add a second passkey, rename it, delete it, fail to delete the last
-// one (409), reload (tokens refreshed), sign out. It checks the
-// page and, with the page's own access token, the API. The origin is http://localhost:<port>
-// with RP ID localhost, as a browser requires for WebAuthn on plain HTTP.
-func TestBrowserPasskeys(t *testing.T) {
+// openDemo starts a gateway on the shared stack for the origin http://localhost:<port> (RP ID
+// localhost, as a browser requires for WebAuthn on plain HTTP), a browser with one virtual
+// authenticator (synced or not), and opens the demo page, signed out. It fails unless the
+// browser has the WebAuthn Signal API, which the page's tests check.
+func openDemo(t *testing.T, synced bool) (*stack, *browser, webauthn.AuthenticatorID) {
+	t.Helper()
 	needChromium(t)
 	checkBundle(t)
 	s := newStack(t)
@@ -354,21 +676,46 @@ func TestBrowserPasskeys(t *testing.T) {
 		}
 	})
 	b := newBrowser(t, g.url)
-
-	var first webauthn.AuthenticatorID
-	b.run("enable WebAuthn and record credentials.get", chromedp.ActionFunc(func(ctx context.Context) error {
+	b.run("enable WebAuthn and record the page's WebAuthn calls", chromedp.ActionFunc(func(ctx context.Context) error {
 		if err := webauthn.Enable().WithEnableUI(false).Do(ctx); err != nil {
 			return err
 		}
 		_, err := page.AddScriptToEvaluateOnNewDocument(recordWebAuthnCalls).Do(ctx)
 		return err
 	}))
-	first = b.authenticator(false)
+	auth := b.authenticator(synced)
 
 	// The signed-out page starts a conditional (autofill) sign-in in the background.
 	b.run("open the demo page", chromedp.Navigate(origin+"/"))
 	b.waitFor("the signed-out page", `document.body.dataset.state === 'signed-out'`)
 	b.waitFor("the autofill sign-in to wait", `document.body.dataset.autofill === 'waiting'`)
+	var signalAPI bool
+	b.eval(`typeof PublicKeyCredential.signalUnknownCredential === 'function' && typeof PublicKeyCredential.signalAllAcceptedCredentials === 'function'`, &signalAPI)
+	if !signalAPI {
+		t.Fatalf("this Chromium has no WebAuthn Signal API (PublicKeyCredential.signalUnknownCredential, signalAllAcceptedCredentials), which the demo page's tests check: install a current chromium")
+	}
+	return s, b, auth
+}
+
+// signUp creates an account on the page with the authenticator present.
+func (b *browser) signUp(email, name string) {
+	b.t.Helper()
+	b.fill("#signup-email", email)
+	b.fill("#signup-name", name)
+	b.click("#signup-button")
+	b.waitFor("signed in after sign-up", `document.body.dataset.signedInWith === 'signup' && document.querySelectorAll('#passkey-list .passkey').length === 1`)
+}
+
+// TestBrowserPasskeys drives the demo page in headless Chromium with a virtual authenticator
+// against the real functions: sign up, sign out (signed in again through autofill), sign out,
+// sign in with the button; then, holding a session that signed in an hour ago, add a second
+// passkey, for which the server wants a recent sign-in and the page re-authenticates first;
+// rename it, delete it (another passkey than the session's: the page stays signed in, and the
+// Signal API removes it from the authenticator), fail to delete the last one (409), reload
+// (tokens refreshed), sign out. It checks the page and, with the page's own access token, the
+// API.
+func TestBrowserPasskeys(t *testing.T) {
+	s, b, first := openDemo(t, false)
 	var conditional bool
 	b.eval(`window.__credentialsGet.some((c) => c.mediation === 'conditional' && c.allow === 0)`, &conditional)
 	if !conditional {
@@ -379,10 +726,7 @@ func TestBrowserPasskeys(t *testing.T) {
 
 	// Sign up.
 	email := testenv.Name("browser") + "@Example.com"
-	b.fill("#signup-email", email)
-	b.fill("#signup-name", "Browser Test")
-	b.click("#signup-button")
-	b.waitFor("signed in after sign-up", `document.body.dataset.signedInWith === 'signup' && document.querySelectorAll('#passkey-list .passkey').length === 1`)
+	b.signUp(email, "Browser Test")
 	b.waitFor("the current session listed", `document.querySelector('#session-list .session[data-current="true"]')`)
 	if n := len(b.credentials(first)); n != 1 {
 		t.Fatalf("the authenticator holds %d credentials after sign-up, want 1", n)
@@ -425,6 +769,7 @@ func TestBrowserPasskeys(t *testing.T) {
 		t.Fatalf("the signed-out access token still answers %d", status)
 	}
 	b.waitFor("the autofill sign-in to wait again", `document.body.dataset.autofill === 'waiting'`)
+	signalled := len(b.signals("signalAllAcceptedCredentials"))
 	b.click("#signin-button")
 	b.waitFor("signed in with the button", `document.body.dataset.signedInWith === 'button' && document.querySelectorAll('#passkey-list .passkey').length === 1`)
 	var modal bool
@@ -444,14 +789,66 @@ func TestBrowserPasskeys(t *testing.T) {
 	if list[0]["backedUp"] != false || list[0]["lastUsedAt"] == nil {
 		t.Fatalf("the first passkey after sign-in: %v", list[0])
 	}
+	// After a sign-in the page passes the server's signal member to
+	// signalAllAcceptedCredentials.
+	b.waitFor("the accepted-credentials signal after sign-in",
+		fmt.Sprintf(`window.__signals.filter((s) => s.name === 'signalAllAcceptedCredentials').length > %d && document.body.dataset.signalAccepted === '1'`, signalled))
+	b.checkAcceptedSignal(token)
 
-	// Add a second passkey, on a second (synced) authenticator: the first one holds a
-	// credential the server excludes, so it is removed from the browser.
+	// Adding a passkey needs a sign-in within the last five minutes. Rather than wait, make the
+	// page hold a session that signed in an hour ago with the first passkey: written to the
+	// table and its refresh token minted as the functions would have, put where the page keeps
+	// it, and the page reloaded, so that it refreshes into an access token with that old
+	// auth_time.
+	uid := claimsOf(t, token).Subject
+	sid, planted := s.oldSession(t, uid, firstID, time.Hour)
+	oldToken := b.adopt(sid, planted, uid)
+	if age := time.Since(time.Unix(claimsOf(t, oldToken).AuthTime, 0)); age < 59*time.Minute {
+		t.Fatalf("the adopted session's access token has auth_time %v ago, want an hour", age)
+	}
+
+	// Add a passkey. The server answers reauthentication_required, and the page asks for one
+	// of the account's passkeys ("Confirm it's you"), then adds the new one. The person's
+	// prompts are held, so the test sees the page meanwhile, and hands the person a second
+	// (synced) authenticator for the new passkey: the first holds a credential the server
+	// excludes.
+	b.eval(`window.__gate.get = true; window.__gate.create = true`, nil)
+	b.fill("#add-passkey-name", "Security key")
+	b.click("#add-passkey-button")
+	b.waitFor("the re-authentication prompt", `window.__held.get && document.body.dataset.reauth === 'asking'`)
+	var shown string
+	b.eval(`document.querySelector('#message').textContent`, &shown)
+	if !strings.HasPrefix(shown, "Confirm it") {
+		t.Fatalf("while re-authenticating the page shows %q", shown)
+	}
+	var reauthGet bool
+	b.eval(`(() => { const c = window.__credentialsGet.at(-1); return c.mediation === '' && c.allow === 1; })()`, &reauthGet)
+	if !reauthGet {
+		var calls string
+		b.eval(`JSON.stringify(window.__credentialsGet)`, &calls)
+		t.Fatalf("the re-authentication is not a modal credentials.get offering the account's one passkey: %s", calls)
+	}
+	b.eval(`window.__held.get()`, nil)
+	b.waitFor("re-authenticated, and the new passkey asked for", `document.body.dataset.reauthenticated === '1' && !document.body.dataset.reauth && window.__held.create`)
+	b.checkStepUpChallenge("POST", "/v1/passkeys/register/begin", 200)
+	fresh := b.lastBearer()
+	if c := claimsOf(t, fresh); c.SessionID != sid || time.Since(time.Unix(c.AuthTime, 0)) > time.Minute {
+		t.Fatalf("after the re-authentication the page's access token has session %s (want %s) and auth_time %v ago", c.SessionID, sid, time.Since(time.Unix(c.AuthTime, 0)))
+	}
+	b.eval(`JSON.parse(sessionStorage.getItem('latchkey-demo') || '{}').refreshToken || ''`, &stored)
+	if stored == "" || stored == planted {
+		t.Fatalf("after the re-authentication the page keeps the superseded refresh token (or none): %q", stored)
+	}
+	var excluded bool
+	b.eval(`window.__credentialsCreate.at(-1).exclude === 1`, &excluded)
+	if !excluded {
+		t.Fatal("adding a passkey did not exclude the account's passkey")
+	}
 	b.run("remove the first authenticator", chromedp.ActionFunc(func(ctx context.Context) error {
 		return webauthn.RemoveVirtualAuthenticator(first).Do(ctx)
 	}))
 	second := b.authenticator(true)
-	b.click("#add-passkey-button")
+	b.eval(`window.__held.create()`, nil)
 	b.waitFor("two passkeys listed", `document.querySelectorAll('#passkey-list .passkey').length === 2`)
 	status, list = b.myPasskeys(b.lastBearer())
 	if status != 200 || len(list) != 2 {
@@ -461,10 +858,13 @@ func TestBrowserPasskeys(t *testing.T) {
 	for _, p := range list {
 		if id, _ := p["id"].(string); id != firstID {
 			secondID = id
-			if p["backedUp"] != true {
-				t.Errorf("the passkey of the synced authenticator: backedUp %v", p["backedUp"])
+			if p["backedUp"] != true || p["name"] != "Security key" {
+				t.Errorf("the passkey of the synced authenticator: backedUp %v, name %v", p["backedUp"], p["name"])
 			}
 		}
+	}
+	if held := b.held(second); !slices.Equal(held, []string{secondID}) {
+		t.Fatalf("the second authenticator holds %v, want the new passkey %s", held, secondID)
 	}
 	item := fmt.Sprintf(`#passkey-list .passkey[data-id=%q]`, secondID)
 	var badge string
@@ -485,24 +885,30 @@ func TestBrowserPasskeys(t *testing.T) {
 		}
 	}
 
-	// Delete it. After listing, the page tells the browser which credentials the server still
-	// accepts (Signal API), and Chromium drops the deleted one from the authenticator.
+	// Delete it: another passkey than the one this session signed in with (the first), so the
+	// page stays signed in; and its sign-in is recent now, so no re-authentication is asked.
+	// After the delete the page passes the server's signal member to
+	// signalAllAcceptedCredentials, and Chromium drops the deleted passkey from the
+	// authenticator.
+	signalled = len(b.signals("signalAllAcceptedCredentials"))
 	b.click(item + " .delete")
 	b.click(item + " .confirm")
 	b.waitFor("one passkey listed", `document.querySelectorAll('#passkey-list .passkey').length === 1`)
-	if status, list = b.myPasskeys(b.lastBearer()); status != 200 || len(list) != 1 || list[0]["id"] != firstID {
+	b.waitFor("the accepted-credentials signal after the delete",
+		fmt.Sprintf(`window.__signals.filter((s) => s.name === 'signalAllAcceptedCredentials').length > %d`, signalled))
+	token = b.lastBearer()
+	b.checkAcceptedSignal(token)
+	b.waitHeld("the deleted passkey dropped from the second authenticator", second)
+	if status, list = b.myPasskeys(token); status != 200 || len(list) != 1 || list[0]["id"] != firstID {
 		t.Fatalf("after deleting GET /v1/me/passkeys: %d %v", status, list)
 	}
-	var signalled bool
-	b.eval(`typeof PublicKeyCredential.signalAllAcceptedCredentials === 'function'`, &signalled)
-	if signalled {
-		b.waitFor("the Signal API call", `document.body.dataset.signalAccepted === '1'`)
-		if n := len(b.credentials(second)); n != 0 {
-			t.Errorf("after signalAllAcceptedCredentials the second authenticator still holds %d credentials", n)
-		}
-		t.Log("signalAllAcceptedCredentials removed the deleted passkey from the virtual authenticator")
-	} else {
-		t.Log("this Chromium has no PublicKeyCredential.signalAllAcceptedCredentials; the Signal API is not checked")
+	var after string
+	b.eval(`document.body.dataset.state + ' ' + document.body.dataset.reauthenticated`, &after)
+	if after != "signed-in 1" {
+		t.Fatalf("after deleting another passkey the page is %q, want signed-in with the one re-authentication", after)
+	}
+	if got := b.answersTo("DELETE", "/v1/me/passkeys/"+secondID); len(got) != 1 || got[0].status != 204 {
+		t.Fatalf("DELETE of the second passkey answered %+v, want one 204", got)
 	}
 
 	// The last passkey cannot be deleted: the page shows the 409's detail.
@@ -510,7 +916,6 @@ func TestBrowserPasskeys(t *testing.T) {
 	b.click(last + " .delete")
 	b.click(last + " .confirm")
 	b.waitFor("the 409 shown", `!document.querySelector('#error').hidden && document.querySelector('#error').dataset.status === '409'`)
-	var shown string
 	b.eval(`document.querySelector('#error').textContent`, &shown)
 	if shown == "" || strings.Contains(shown, "409") {
 		t.Errorf("the 409 is shown as %q, not as the problem's detail", shown)
@@ -542,4 +947,147 @@ func TestBrowserPasskeys(t *testing.T) {
 	if strings.Contains(stored, `"refreshToken":"`) && !strings.Contains(stored, `"refreshToken":""`) {
 		t.Fatalf("a refresh token is left in sessionStorage after sign-out: %s", stored)
 	}
+}
+
+// TestBrowserSignalsAndOwnPasskey drives the demo page through the WebAuthn Signal API for
+// credentials the server does not hold, and through deleting the passkey the page's session
+// signed in with: a second sign-up with a taken email (credential_not_saved: the new credential
+// leaves the authenticator), a sign-in with a credential no account holds (unknown_credential:
+// it leaves the authenticator, the sign-in fails), a sign-in, a second passkey, and, from a
+// session that signed in with that one an hour ago, its deletion after a re-authentication,
+// which ends the session: the page shows itself signed out, without an error, and the deleted
+// passkey leaves the authenticator.
+func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
+	s, b, auth := openDemo(t, false)
+	email := testenv.Name("signals") + "@example.com"
+	b.signUp(email, "Signals Test")
+	token := b.lastBearer()
+	_, list := b.myPasskeys(token)
+	if len(list) != 1 {
+		t.Fatalf("after sign-up GET /v1/me/passkeys lists %v", list)
+	}
+	firstID, _ := list[0]["id"].(string)
+	uid := claimsOf(t, token).Subject
+	b.click("#signout-button")
+	b.waitFor("signed out", `document.body.dataset.state === 'signed-out'`)
+
+	// credential_not_saved: sign up again with the same email. The authenticator makes a new
+	// credential, the server refuses it (the email is taken) and names it, and the page tells
+	// the browser to forget it.
+	b.fill("#signup-email", email)
+	b.click("#signup-button")
+	b.waitFor("the refused sign-up shown", `!document.querySelector('#error').hidden && document.querySelector('#error').dataset.status === '409'`)
+	b.waitHeld("the refused credential forgotten", auth, firstID)
+	unknown := b.signals("signalUnknownCredential")
+	if len(unknown) != 1 || unknown[0]["rpId"] != "localhost" || unknown[0]["credentialId"] == "" || unknown[0]["credentialId"] == firstID {
+		t.Fatalf("after the refused sign-up the page called signalUnknownCredential with %v", unknown)
+	}
+	if got := b.answersTo("POST", "/v1/passkeys/register/finish"); len(got) != 2 || got[1].status != 409 {
+		t.Fatalf("the sign-ups' register/finish answered %+v, want 201 then 409", got)
+	}
+
+	// unknown_credential: a passkey of this site that no account holds (deleted on another
+	// device, say) signs in. The server names it, the page tells the browser to forget it, and
+	// the sign-in fails. The account's own passkey is put away meanwhile, so that the
+	// authenticator has only the stranger to offer.
+	firstCred := b.park(auth, firstID)
+	stranger := strangerCredential(t)
+	b.restore(auth, stranger)
+	b.click("#signin-button")
+	b.waitFor("the failed sign-in shown", `!document.querySelector('#error').hidden && document.querySelector('#error').dataset.status === '401'`)
+	b.waitHeld("the unknown credential forgotten", auth)
+	unknown = b.signals("signalUnknownCredential")
+	if want := (map[string]any{"rpId": "localhost", "credentialId": apiID(t, stranger.CredentialID)}); len(unknown) != 2 || !reflect.DeepEqual(unknown[1], want) {
+		t.Fatalf("after the unknown credential's sign-in the page called signalUnknownCredential with %v, want then %v", unknown, want)
+	}
+	var state string
+	b.eval(`document.body.dataset.state`, &state)
+	if state != "signed-out" {
+		t.Fatalf("after the unknown credential's sign-in the page is %s", state)
+	}
+
+	// Sign in with the account's passkey, back in the authenticator.
+	b.restore(auth, firstCred)
+	b.click("#signin-button")
+	b.waitFor("signed in with the button", `document.body.dataset.signedInWith === 'button' && document.querySelectorAll('#passkey-list .passkey').length === 1`)
+
+	// Add a second passkey (the sign-in is recent: no re-authentication), the first put away
+	// again: the server excludes it.
+	firstCred = b.park(auth, firstID)
+	b.fill("#add-passkey-name", "Phone")
+	b.click("#add-passkey-button")
+	b.waitFor("two passkeys listed", `document.querySelectorAll('#passkey-list .passkey').length === 2`)
+	_, list = b.myPasskeys(b.lastBearer())
+	var secondID string
+	for _, p := range list {
+		if id, _ := p["id"].(string); id != firstID {
+			secondID = id
+		}
+	}
+	if held := b.held(auth); secondID == "" || !slices.Equal(held, []string{secondID}) {
+		t.Fatalf("after adding, the API lists %v and the authenticator holds %v", list, held)
+	}
+	if got := b.answersTo("POST", "/v1/passkeys/register/begin"); len(got) != 3 || got[2].status != 200 || !got[2].bearer {
+		t.Fatalf("register/begin answered %+v: want two sign-ups and one add, with no re-authentication", got)
+	}
+
+	// Make the page hold a session that signed in an hour ago with the second passkey, and
+	// delete that passkey. The server asks for a re-authentication first, which the person
+	// answers with the second passkey (the first is still put away).
+	sid, planted := s.oldSession(t, uid, secondID, time.Hour)
+	b.adopt(sid, planted, uid)
+	// Hold the page's listing that follows the delete, to see what the server did to the session
+	// before the page does.
+	b.run("hold the page's next passkey listing", fetch.Enable().WithPatterns([]*fetch.RequestPattern{
+		{URLPattern: "*/v1/me/passkeys", RequestStage: fetch.RequestStageRequest},
+	}))
+	item := fmt.Sprintf(`#passkey-list .passkey[data-id=%q]`, secondID)
+	b.click(item + " .delete")
+	b.click(item + " .confirm")
+	var held *fetch.EventRequestPaused
+	select {
+	case held = <-b.paused:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the page did not list its passkeys after deleting one%s", b.pageState())
+	}
+	b.checkStepUpChallenge("DELETE", "/v1/me/passkeys/"+secondID, 204)
+	pageToken := strings.TrimPrefix(fmt.Sprint(held.Request.Headers["Authorization"]), "Bearer ")
+	if c := claimsOf(t, pageToken); c.SessionID != sid || time.Since(time.Unix(c.AuthTime, 0)) > time.Minute {
+		t.Fatalf("after the re-authentication the page's access token has session %s (want %s), auth_time %v ago", c.SessionID, sid, time.Since(time.Unix(c.AuthTime, 0)))
+	}
+	// What the server does: on this branch the session goes on. The table keeps no passkey id
+	// on a session (dynamo's sessionItem has none), so Sessions.EndOpenedWith finds no session
+	// opened with the deleted passkey. Once the store keeps it, the session has ended here (this
+	// answers 401), and the revocation below, which stands in for the server, goes.
+	if status, _ := b.myPasskeys(pageToken); status != 200 {
+		t.Fatalf("after deleting the passkey the session was opened with, its access token answers %d: the server ends the session now; make this test expect it (401) and drop the revocation that stands in for it", status)
+	}
+	if status, _, body := call(t, "DELETE", b.api+"/v1/me/sessions/"+sid, pageToken, ""); status != 204 {
+		t.Fatalf("revoking the page's session: %d %s", status, body)
+	}
+	b.run("let the page's listing go", fetch.ContinueRequest(held.RequestID), fetch.Disable())
+	b.waitFor("signed out after deleting the session's own passkey", `document.body.dataset.state === 'signed-out'`)
+	var shown string
+	b.eval(`document.querySelector('#error').hidden ? document.querySelector('#message').textContent : 'error: ' + document.querySelector('#error').textContent`, &shown)
+	if !strings.Contains(shown, "signed out") {
+		t.Fatalf("after deleting the session's own passkey the page shows %q, want the signed-out view without an error", shown)
+	}
+	b.waitHeld("the deleted passkey forgotten", auth)
+	unknown = b.signals("signalUnknownCredential")
+	if want := (map[string]any{"rpId": "localhost", "credentialId": secondID}); len(unknown) == 0 || !reflect.DeepEqual(unknown[len(unknown)-1], want) {
+		t.Fatalf("after deleting the session's own passkey the page called signalUnknownCredential with %v, want %v", unknown, want)
+	}
+	if status, _ := b.myPasskeys(pageToken); status != 401 {
+		t.Fatalf("the ended session's access token answers %d", status)
+	}
+
+	// The account goes on with its first passkey.
+	b.restore(auth, firstCred)
+	b.click("#signin-button")
+	b.waitFor("signed in with the first passkey", `document.body.dataset.signedInWith === 'button' && document.querySelectorAll('#passkey-list .passkey').length === 1`)
+	if status, list := b.myPasskeys(b.lastBearer()); status != 200 || len(list) != 1 || list[0]["id"] != firstID {
+		t.Fatalf("after signing in again GET /v1/me/passkeys: %d %v", status, list)
+	}
+	b.click("#signout-button")
+	b.waitFor("signed out at the end", `document.body.dataset.state === 'signed-out'`)
 }
