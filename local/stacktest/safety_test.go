@@ -11,13 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
-	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/passkey/passkeytest"
-	"github.com/latchkey/latchkey/core/secrets"
-	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/local/testenv"
 )
 
@@ -146,31 +140,6 @@ func mustDecode(t *testing.T, s string) []byte {
 	return b
 }
 
-// staleSession opens, straight in the table, a session of user uid whose sign-in was an hour
-// ago, as weeks of refreshes leave it, and returns its refresh token, minted with the stack's
-// own HMAC secret.
-func staleSession(t *testing.T, s *stack, uid string) string {
-	t.Helper()
-	ctx := context.Background()
-	key, err := secrets.HMACKey(ctx, secretsmanager.NewFromConfig(testenv.AWSConfig(t, "AWS_ENDPOINT_URL_SECRETS_MANAGER")), s.getenv("LATCHKEY_SECRET_ID"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := core.NewRefreshCodec(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	sess := core.Session{ID: core.NewID(), UserID: uid, AuthTime: now.Add(-time.Hour).Truncate(time.Second), AMR: []string{"hwk", "mfa"},
-		CreatedAt: now.Add(-time.Hour), LastUsedAt: now, ExpiresAt: now.Add(24 * time.Hour), IdleExpiresAt: now.Add(time.Hour),
-		Generation: 1, RotatedAt: now.Add(-time.Hour)}
-	store := dynamo.New(dynamodb.NewFromConfig(testenv.AWSConfig(t, "AWS_ENDPOINT_URL_DYNAMODB")), s.getenv("LATCHKEY_TABLE"))
-	if err := store.CreateSession(ctx, sess); err != nil {
-		t.Fatal(err)
-	}
-	return codec.Mint(core.RefreshClaims{SessionID: sess.ID, UserID: uid, Generation: 1, AuthTime: sess.AuthTime, AMR: sess.AMR})
-}
-
 // TestStaleTokenCannotChangePasskeys: a token refreshed long after its sign-in (a stolen
 // refresh token) can neither add nor delete a passkey; the passkey ceremony with that token
 // re-authenticates the same session, and then it can.
@@ -181,23 +150,24 @@ func TestStaleTokenCannotChangePasskeys(t *testing.T) {
 	reg := signUp(t, g, phone, "", "")
 	uid := reg["user"].(map[string]any)["id"].(string)
 	pkID := reg["passkey"].(map[string]any)["id"].(string)
-	status, _, body := call(t, "POST", g.url+"/v1/token", "", refreshForm(staleSession(t, s, uid)))
+	_, stale := s.oldSession(t, uid, pkID, time.Hour)
+	status, _, body := call(t, "POST", g.url+"/v1/token", "", refreshForm(stale))
 	var refreshed map[string]any
 	if err := json.Unmarshal(body, &refreshed); status != 200 || err != nil {
 		t.Fatalf("refresh of the stale session: %d %s", status, body)
 	}
-	stale := refreshed["access_token"].(string)
+	staleAccess := refreshed["access_token"].(string)
 	for _, c := range []struct{ method, path string }{
 		{"POST", "/v1/passkeys/register/begin"},
 		{"DELETE", "/v1/me/passkeys/" + pkID},
 	} {
-		status, hdr, out := api(t, c.method, g.url+c.path, stale, map[string]any{})
+		status, hdr, out := api(t, c.method, g.url+c.path, staleAccess, map[string]any{})
 		if status != 401 || out["code"] != "reauthentication_required" ||
 			!strings.HasPrefix(hdr.Get("WWW-Authenticate"), `Bearer error="insufficient_user_authentication"`) || !strings.Contains(hdr.Get("WWW-Authenticate"), "max_age=300") {
 			t.Fatalf("%s %s with a stale token: %d %v %v", c.method, c.path, status, hdr, out)
 		}
 	}
-	status, out := signIn(t, g, phone, stale, passkeytest.Tweaks{})
+	status, out := signIn(t, g, phone, staleAccess, passkeytest.Tweaks{})
 	if status != 200 || out["session_id"] != refreshed["session_id"] {
 		t.Fatalf("re-authentication: %d %v", status, out)
 	}
