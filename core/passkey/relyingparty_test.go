@@ -402,12 +402,12 @@ func TestLoginBeginTellsNothing(t *testing.T) {
 	g := newGated(f)
 	done := make(chan error, 1)
 	go func() { _, err := g.p.BeginLogin(ctx, cli); done <- err }()
-	g.stage(t, "Hit")
-	g.stage(t, "PutChallenge")
+	g.Stage(t, "Hit")
+	g.Stage(t, "PutChallenge")
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	g.none(t)
+	g.None(t)
 }
 
 // FinishLogin costs two sequential stages of network calls, each issued concurrently.
@@ -422,12 +422,12 @@ func TestFinishLoginRoundTrips(t *testing.T) {
 		_, err := g.p.FinishLogin(ctx, passkey.LoginFinish{ChallengeID: id, Credential: resp, Client: cli})
 		done <- err
 	}()
-	g.stage(t, "TakeChallenge", "GetPasskey", "Hit")
-	g.stage(t, "RecordUse", "CreateSession", "Sign", "GetUser")
+	g.Stage(t, "TakeChallenge", "GetPasskey", "Hit")
+	g.Stage(t, "RecordUse", "CreateSession", "Sign", "GetUser")
 	if err := <-done; err != nil {
 		t.Fatalf("FinishLogin: %v", err)
 	}
-	g.none(t)
+	g.None(t)
 }
 
 // The audit log of a full run holds events for every ceremony and never a token, a challenge
@@ -570,19 +570,16 @@ func TestNoTargetedLockout(t *testing.T) {
 	}
 }
 
-// gated wraps the fixture's store and signer so that every network call blocks until the test
-// releases the stage it belongs to: a stage's calls must all be in flight at once.
+// gated wraps the fixture's store and signer so that every network call waits at a
+// coretest.Gate until the test releases the stage it belongs to: a stage's calls must all be
+// in flight at once.
 type gated struct {
-	p  *passkey.RelyingParty
-	mu sync.Mutex
-	// waiting holds the names of the calls blocked now; open releases them.
-	waiting []string
-	open    chan struct{}
-	changed chan struct{}
+	*coretest.Gate
+	p *passkey.RelyingParty
 }
 
 func newGated(f *pkFixture) *gated {
-	g := &gated{open: make(chan struct{}), changed: make(chan struct{}, 64)}
+	g := &gated{Gate: coretest.NewGate()}
 	store := &gatedStore{Memory: f.mem, g: g}
 	s := *f.s
 	minter := *f.s.Minter
@@ -596,101 +593,58 @@ func newGated(f *pkFixture) *gated {
 	return g
 }
 
-func (g *gated) pass(name string) {
-	g.mu.Lock()
-	g.waiting = append(g.waiting, name)
-	open := g.open
-	g.mu.Unlock()
-	g.changed <- struct{}{}
-	<-open
-}
-
-// stage waits until exactly the named calls are in flight together, then lets them go.
-func (g *gated) stage(t *testing.T, names ...string) {
-	t.Helper()
-	want := slices.Sorted(slices.Values(names))
-	deadline := time.After(5 * time.Second)
-	for {
-		g.mu.Lock()
-		got := slices.Sorted(slices.Values(g.waiting))
-		if slices.Equal(got, want) {
-			g.waiting = nil
-			close(g.open)
-			g.open = make(chan struct{})
-			g.mu.Unlock()
-			return
-		}
-		g.mu.Unlock()
-		select {
-		case <-g.changed:
-		case <-deadline:
-			t.Fatalf("stage: %v in flight, want exactly %v together", got, want)
-		}
-	}
-}
-
-// none checks that no call is left waiting.
-func (g *gated) none(t *testing.T) {
-	t.Helper()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.waiting) != 0 {
-		t.Fatalf("calls after the last stage: %v", g.waiting)
-	}
-}
-
 type gatedStore struct {
 	*coretest.Memory
 	g *gated
 }
 
 func (s *gatedStore) TakeChallenge(ctx context.Context, id string, now time.Time) (core.Challenge, error) {
-	s.g.pass("TakeChallenge")
+	s.g.Pass("TakeChallenge")
 	return s.Memory.TakeChallenge(ctx, id, now)
 }
 
 func (s *gatedStore) PutChallenge(ctx context.Context, c core.Challenge, now time.Time) error {
-	s.g.pass("PutChallenge")
+	s.g.Pass("PutChallenge")
 	return s.Memory.PutChallenge(ctx, c, now)
 }
 
 func (s *gatedStore) GetPasskey(ctx context.Context, id string) (core.Passkey, error) {
-	s.g.pass("GetPasskey")
+	s.g.Pass("GetPasskey")
 	return s.Memory.GetPasskey(ctx, id)
 }
 
 func (s *gatedStore) UserPasskeys(ctx context.Context, uid string) ([]core.Passkey, error) {
-	s.g.pass("UserPasskeys")
+	s.g.Pass("UserPasskeys")
 	return s.Memory.UserPasskeys(ctx, uid)
 }
 
 func (s *gatedStore) UserIDByEmail(ctx context.Context, email string) (string, error) {
-	s.g.pass("UserIDByEmail")
+	s.g.Pass("UserIDByEmail")
 	return s.Memory.UserIDByEmail(ctx, email)
 }
 
 func (s *gatedStore) RecordUse(ctx context.Context, id, uid string, u core.PasskeyUse) error {
-	s.g.pass("RecordUse")
+	s.g.Pass("RecordUse")
 	return s.Memory.RecordUse(ctx, id, uid, u)
 }
 
 func (s *gatedStore) GetUser(ctx context.Context, id string) (core.User, error) {
-	s.g.pass("GetUser")
+	s.g.Pass("GetUser")
 	return s.Memory.GetUser(ctx, id)
 }
 
 func (s *gatedStore) CreateSession(ctx context.Context, sess core.Session) error {
-	s.g.pass("CreateSession")
+	s.g.Pass("CreateSession")
 	return s.Memory.CreateSession(ctx, sess)
 }
 
 func (s *gatedStore) RevokeSession(ctx context.Context, id string, now time.Time) error {
-	s.g.pass("RevokeSession")
+	s.g.Pass("RevokeSession")
 	return s.Memory.RevokeSession(ctx, id, now)
 }
 
 func (s *gatedStore) Hit(ctx context.Context, key string, window time.Duration, now time.Time) (int64, error) {
-	s.g.pass("Hit")
+	s.g.Pass("Hit")
 	return s.Memory.Hit(ctx, key, window, now)
 }
 
@@ -700,7 +654,7 @@ type gatedSigner struct {
 }
 
 func (s gatedSigner) Sign(ctx context.Context, input []byte) ([]byte, error) {
-	s.g.pass("Sign")
+	s.g.Pass("Sign")
 	return s.Signer.Sign(ctx, input)
 }
 
