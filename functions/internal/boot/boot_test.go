@@ -133,3 +133,64 @@ func TestAWSFromTheLambdaEnvironment(t *testing.T) {
 		t.Fatalf("missing environment: %v", err)
 	}
 }
+
+func TestLoadLimitsDefault(t *testing.T) {
+	c, err := Load(env(base()), Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits != DefaultLimits {
+		t.Errorf("limits %+v, want the defaults %+v", c.Limits, DefaultLimits)
+	}
+	if len(LimitVars) != len(c.Limits.rules()) {
+		t.Fatalf("%d limit variables for %d rules", len(LimitVars), len(c.Limits.rules()))
+	}
+}
+
+func TestLoadLimitsFromEnvironment(t *testing.T) {
+	m := base()
+	m["LATCHKEY_LIMIT_TOKEN_IP"] = " 600 / 5m "
+	m["LATCHKEY_LIMIT_PASSKEY_FINISH_ACCOUNT"] = "5/30s"
+	c, err := Load(env(m), Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultLimits
+	want.TokenByIP = Rule{Name: "token-ip", Limit: 600, Window: 5 * time.Minute}
+	want.PasskeyFinishByAccount = Rule{Name: "pk-finish-acct", Limit: 5, Window: 30 * time.Second}
+	if c.Limits != want {
+		t.Errorf("limits\n %+v\nwant\n %+v", c.Limits, want)
+	}
+	// Every variable reaches its own rule.
+	for i, name := range LimitVars {
+		m := base()
+		m[name] = "7/7s"
+		c, err := Load(env(m), Need{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, r := range c.Limits.rules() {
+			if changed := *r != *DefaultLimits.rules()[j]; changed != (i == j) {
+				t.Errorf("%s changed rule %d (%s) = %v", name, j, r.Name, changed)
+			}
+		}
+	}
+}
+
+func TestLoadLimitsRefusesBadValues(t *testing.T) {
+	for _, v := range []string{"120", "120/", "/1m", "x/1m", "120/forever", "0/1m", "-1/1m", "100001/1m", "10/500ms", "10/2h", "1.5/1m"} {
+		m := base()
+		m["LATCHKEY_LIMIT_TOKEN_SESSION"] = v
+		_, err := Load(env(m), Need{})
+		if err == nil || !strings.Contains(err.Error(), "LATCHKEY_LIMIT_TOKEN_SESSION") {
+			t.Errorf("%q: error %v, want one naming LATCHKEY_LIMIT_TOKEN_SESSION", v, err)
+		}
+	}
+	for _, v := range []string{"1/1s", "100000/1h", "30/60s"} {
+		m := base()
+		m["LATCHKEY_LIMIT_TOKEN_SESSION"] = v
+		if _, err := Load(env(m), Need{}); err != nil {
+			t.Errorf("%q refused: %v", v, err)
+		}
+	}
+}
