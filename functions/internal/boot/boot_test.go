@@ -2,9 +2,13 @@ package boot
 
 import (
 	"context"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -191,6 +195,63 @@ func TestLoadLimitsRefusesBadValues(t *testing.T) {
 		m["LATCHKEY_LIMIT_TOKEN_SESSION"] = v
 		if _, err := Load(env(m), Need{}); err != nil {
 			t.Errorf("%q refused: %v", v, err)
+		}
+	}
+}
+
+// TestStackDefaultsAreBoots reads the parameters of template.yaml (which infra/parity_test.go
+// holds equal to the CDK stack's) and requires each variable a function gets from a parameter
+// to load, at the parameter's default, exactly as if the variable were unset.
+func TestStackDefaultsAreBoots(t *testing.T) {
+	src, err := os.ReadFile("../../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl struct {
+		Parameters map[string]struct {
+			Default *string `yaml:"Default"`
+		} `yaml:"Parameters"`
+		Resources map[string]struct {
+			Properties struct {
+				Environment struct {
+					Variables map[string]yaml.Node `yaml:"Variables"`
+				} `yaml:"Environment"`
+			} `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(src, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	want, err := Load(env(base()), Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, res := range tpl.Resources {
+		for name, v := range res.Properties.Environment.Variables {
+			if v.Tag != "!Ref" || seen[name] {
+				continue
+			}
+			seen[name] = true
+			p, ok := tpl.Parameters[v.Value]
+			if !ok || p.Default == nil {
+				t.Errorf("%s: parameter %s has no default", name, v.Value)
+				continue
+			}
+			m := base()
+			m[name] = *p.Default
+			got, err := Load(env(m), Need{})
+			if err != nil {
+				t.Errorf("%s=%q (the default of %s): %v", name, *p.Default, v.Value, err)
+			} else if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s=%q (the default of %s) loads differently from boot's default", name, *p.Default, v.Value)
+			}
+		}
+	}
+	for _, name := range append([]string{"LATCHKEY_ACCESS_TTL", "LATCHKEY_SESSION_TTL", "LATCHKEY_SESSION_IDLE",
+		"LATCHKEY_REFRESH_GRACE", "LATCHKEY_REAUTH_MAX_AGE", "LATCHKEY_RP_NAME", "LATCHKEY_INTROSPECTION_CLIENTS"}, LimitVars...) {
+		if !seen[name] {
+			t.Errorf("no function of template.yaml gets %s from a parameter", name)
 		}
 	}
 }
