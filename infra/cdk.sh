@@ -7,7 +7,13 @@
 # make deploy ISSUER=https://auth.example.com):
 #
 #   STACK       stack name (default Latchkey)
-#   ISSUER      the Issuer parameter (required on the first deploy; kept afterwards)
+#   ISSUER      the Issuer parameter (on the first deploy ISSUER or DOMAIN_NAME is required)
+#   DOMAIN_NAME the DomainName parameter: a custom domain mapped to the API; the issuer is then
+#               https://DOMAIN_NAME unless ISSUER says otherwise
+#   CERTIFICATE_ARN the CertificateArn parameter (the ACM certificate of DOMAIN_NAME)
+#   ALARM_TOPIC_ARN the AlarmTopicArn parameter (an SNS topic every alarm notifies)
+#   PARAMETERS  any other parameters, "Name=value" separated by spaces
+#               (PARAMETERS="AccessTtl=15m LimitTokenByIp=240/1m"; docs/deploy.md lists them)
 #   AUDIENCE    the Audience parameter (default latchkey)
 #   RP_ID       the RpId parameter (WebAuthn relying party id; required on the first deploy)
 #   RP_ORIGINS  the RpOrigins parameter (comma-separated origins, no spaces; required on the
@@ -47,8 +53,17 @@ else
   if [ -n "${RP_ID:-}" ]; then args+=(--parameters "RpId=$RP_ID"); fi
   if [ -n "${RP_ORIGINS:-}" ]; then args+=(--parameters "RpOrigins=$RP_ORIGINS"); fi
   if [ -n "${ATTESTATION:-}" ]; then args+=(--parameters "Attestation=$ATTESTATION"); fi
+  if [ -n "${DOMAIN_NAME:-}" ]; then args+=(--parameters "DomainName=$DOMAIN_NAME"); fi
+  if [ -n "${CERTIFICATE_ARN:-}" ]; then args+=(--parameters "CertificateArn=$CERTIFICATE_ARN"); fi
+  if [ -n "${ALARM_TOPIC_ARN:-}" ]; then args+=(--parameters "AlarmTopicArn=$ALARM_TOPIC_ARN"); fi
+  for p in ${PARAMETERS:-}; do
+    case "$p" in *=*) args+=(--parameters "$p") ;; *) die "PARAMETERS: $p is not Name=value" ;; esac
+  done
 fi
 
 cd "$INFRA_DIR"
-cdk "$cmd" "${args[@]}" "$@"
+# jsii prints "Runtime process exited abnormally: waitid: no child processes" when the Go app
+# closes its Node child at exit after a successful synth (the child has already been reaped);
+# that line alone is dropped, everything else on stderr passes, and cdk's exit status stays.
+cdk "$cmd" "${args[@]}" "$@" 2> >(grep -v --line-buffered '^Runtime process exited abnormally: waitid: no child processes$' >&2)
 if [ "$cmd" = synth ]; then say "synthesized into infra/cdk.out"; fi

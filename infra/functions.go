@@ -16,6 +16,11 @@ type Function struct {
 	Enabled bool
 	Routes  []Route
 	Grants  []Grant
+	// Settings are the parameters of settings.go whose variables the function reads, on top
+	// of the environment every function gets.
+	Settings []string
+	// Alerts are the audit events (alerts in settings.go) the function logs that page.
+	Alerts []string
 	// Authorizer marks the Lambda authorizer for the team's other APIs: API Gateway in this
 	// account may invoke it, and its ARN is a stack output and export.
 	Authorizer bool
@@ -87,6 +92,9 @@ var catalog = []Function{
 			{Table, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
 			{TableIndexes, []string{"dynamodb:Query"}},
 		},
+		Settings: []string{"AccessTtl", "SessionTtl", "SessionIdle", "RefreshGrace", "ClientId", "IntrospectionClients",
+			"LimitTokenByIp", "LimitTokenBySession"},
+		Alerts: []string{"refresh.reuse_detected"},
 	},
 	{
 		Name:        "authorizer",
@@ -122,6 +130,10 @@ var catalog = []Function{
 			}},
 			{TableIndexes, []string{"dynamodb:Query"}},
 		},
+		Settings: []string{"AccessTtl", "SessionTtl", "SessionIdle", "RefreshGrace", "ReauthMaxAge", "RpName", "ClientId",
+			"LimitTokenByIp", "LimitTokenBySession", "LimitPasskeyBeginByIp", "LimitPasskeyBeginByAccount",
+			"LimitPasskeyFinishByIp", "LimitPasskeyFinishByAccount"},
+		Alerts: []string{"passkey.counter_regressed"},
 	},
 }
 

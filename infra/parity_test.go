@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -437,4 +438,154 @@ func sameSet(a, b []string) bool {
 	sort.Strings(a)
 	sort.Strings(b)
 	return slices.Equal(a, b)
+}
+
+// TestTemplateEdgeMatchesStack compares what protects the edge and reaches the functions:
+// conditions and rules, each function's environment, the stage's throttling and access log,
+// the authorizer's reserved concurrency, the alarms and metric filters and the custom domain.
+func TestTemplateEdgeMatchesStack(t *testing.T) {
+	src, err := os.ReadFile(templatePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := parseTemplate(t, src)
+	_, cdk := full()
+	resources := get(tpl.root, "Resources")
+
+	for _, section := range []string{"Conditions", "Rules"} {
+		want := normalized(cdk[section]).(map[string]any)
+		delete(want, "CheckBootstrapVersion") // CDK's own bootstrap check
+		if got := cfnValue(get(tpl.root, section)); !sameJSON(got, want) {
+			t.Errorf("%s:\n SAM %v\n CDK %v", section, got, want)
+		}
+	}
+
+	cdkFns := resourcesOf(cdk, "AWS::Lambda::Function")
+	globals := cfnValue(get(tpl.root, "Globals", "Function", "Environment", "Variables")).(map[string]any)
+	for _, fn := range Enabled() {
+		id := fn.LogicalID()
+		env := maps.Clone(globals)
+		if own, ok := cfnValue(get(resources, id, "Properties", "Environment", "Variables")).(map[string]any); ok {
+			maps.Copy(env, own)
+		}
+		cdkProps := cdkFns[logicalIDOf(t, cdk, "AWS::Lambda::Function", id)]["Properties"].(map[string]any)
+		if want := normalized(cdkProps["Environment"].(map[string]any)["Variables"]); !sameJSON(env, want) {
+			t.Errorf("%s environment:\n SAM %v\n CDK %v", id, env, want)
+		}
+		got, want := cfnValue(get(resources, id, "Properties", "ReservedConcurrentExecutions")), normalized(cdkProps["ReservedConcurrentExecutions"])
+		if !sameJSON(got, want) {
+			t.Errorf("%s ReservedConcurrentExecutions: SAM %v, CDK %v", id, got, want)
+		}
+		if got, want := cfnValue(get(resources, id+"ErrorsAlarm", "Properties", "AlarmActions")), normalized(cdkResource(t, cdk, "AWS::CloudWatch::Alarm", id+"ErrorsAlarm")["Properties"].(map[string]any)["AlarmActions"]); !sameJSON(got, want) {
+			t.Errorf("%sErrorsAlarm AlarmActions: SAM %v, CDK %v", id, got, want)
+		}
+	}
+
+	var stage map[string]any
+	for _, st := range resourcesOf(cdk, "AWS::ApiGatewayV2::Stage") {
+		stage = st["Properties"].(map[string]any)
+	}
+	for _, key := range []string{"DefaultRouteSettings", "RouteSettings", "AccessLogSettings"} {
+		if got, want := cfnValue(get(resources, "HttpApi", "Properties", key)), normalized(stage[key]); !sameJSON(got, want) {
+			t.Errorf("HttpApi %s:\n SAM %v\n CDK %v", key, got, want)
+		}
+	}
+
+	// Whole resources, by construct id; Condition included.
+	for _, c := range []struct{ id, typ string }{
+		{"ApiAccessLogs", "AWS::Logs::LogGroup"},
+		{"Api5xxAlarm", "AWS::CloudWatch::Alarm"},
+		{"RefreshReuseDetectedFilter", "AWS::Logs::MetricFilter"},
+		{"RefreshReuseDetectedAlarm", "AWS::CloudWatch::Alarm"},
+		{"PasskeyCounterRegressedFilter", "AWS::Logs::MetricFilter"},
+		{"PasskeyCounterRegressedAlarm", "AWS::CloudWatch::Alarm"},
+		{"ApiDomainName", "AWS::ApiGatewayV2::DomainName"},
+		{"ApiDomainMapping", "AWS::ApiGatewayV2::ApiMapping"},
+	} {
+		sam := get(resources, c.id)
+		if sam == nil {
+			t.Errorf("template.yaml has no %s", c.id)
+			continue
+		}
+		want := cdkResource(t, cdk, c.typ, c.id)
+		for _, key := range []string{"Type", "Condition", "Properties", "Metadata"} {
+			if got, want := cfnValue(get(sam, key)), normalized(want[key]); !sameJSON(got, want) {
+				t.Errorf("%s %s:\n SAM %v\n CDK %v", c.id, key, got, want)
+			}
+		}
+	}
+	if got, want := cfnValue(get(tpl.root, "Outputs", "DomainTarget")), normalized(cdk["Outputs"].(map[string]any)["DomainTarget"]); !sameJSON(got, want) {
+		t.Errorf("output DomainTarget:\n SAM %v\n CDK %v", got, want)
+	}
+}
+
+// cdkResource returns the resource of type typ with construct id id.
+func cdkResource(t *testing.T, j map[string]any, typ, id string) map[string]any {
+	t.Helper()
+	return resourcesOf(j, typ)[logicalIDOf(t, j, typ, id)]
+}
+
+// cfnValue turns a template node into the JSON form of CloudFormation: short-form intrinsics
+// (!Ref X, !GetAtt A.B, !Sub s, !If [...]) become {"Ref": X}, {"Fn::GetAtt": [A, B]}, ...
+func cfnValue(n *yaml.Node) any {
+	if n == nil {
+		return nil
+	}
+	var v any
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := map[string]any{}
+		for i := 0; i < len(n.Content); i += 2 {
+			m[n.Content[i].Value] = cfnValue(n.Content[i+1])
+		}
+		v = m
+	case yaml.SequenceNode:
+		l := []any{}
+		for _, c := range n.Content {
+			l = append(l, cfnValue(c))
+		}
+		v = l
+	default:
+		if err := n.Decode(&v); err != nil {
+			v = n.Value
+		}
+	}
+	switch {
+	case n.Tag == "!Ref":
+		return map[string]any{"Ref": n.Value}
+	case n.Tag == "!GetAtt":
+		a, b, _ := strings.Cut(n.Value, ".")
+		return map[string]any{"Fn::GetAtt": []any{a, b}}
+	case strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!"): // !! are YAML's own tags
+		return map[string]any{"Fn::" + n.Tag[1:]: v}
+	}
+	return v
+}
+
+// normalized strips the hashes CDK appends to logical ids in Ref and Fn::GetAtt, so CDK values
+// compare with the template's.
+func normalized(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range v {
+			switch {
+			case k == "Ref":
+				out[k] = constructID(fmt.Sprint(x))
+			case k == "Fn::GetAtt":
+				ga := x.([]any)
+				out[k] = []any{constructID(fmt.Sprint(ga[0])), ga[1]}
+			default:
+				out[k] = normalized(x)
+			}
+		}
+		return out
+	case []any:
+		out := []any{}
+		for _, x := range v {
+			out = append(out, normalized(x))
+		}
+		return out
+	}
+	return v
 }

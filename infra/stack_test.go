@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -126,26 +128,52 @@ func TestSigningKeyAndSecret(t *testing.T) {
 func TestParameters(t *testing.T) {
 	_, j := full()
 	params := j["Parameters"].(map[string]any)
-	issuer := params["Issuer"].(map[string]any)
-	if _, ok := issuer["Default"]; ok {
-		t.Errorf("Issuer has a default; it must be required")
-	}
-	for name, want := range map[string]string{"Audience": "latchkey", "Attestation": "none", "Version": "dev"} {
+	// Boot's defaults, written out here so that changing one in settings.go fails this test
+	// (functions/internal/boot's tests compare template.yaml's defaults with boot's).
+	for name, want := range map[string]string{
+		"Audience": "latchkey", "Attestation": "none", "Version": "dev", "Issuer": "", "DomainName": "", "CertificateArn": "",
+		"AccessTtl": "10m", "SessionTtl": "720h", "SessionIdle": "168h", "RefreshGrace": "10s", "ReauthMaxAge": "5m",
+		"RpName": "", "ClientId": "latchkey", "IntrospectionClients": "", "AlarmTopicArn": "",
+		"LimitTokenByIp": "120/1m", "LimitTokenBySession": "30/1m",
+		"LimitPasskeyBeginByIp": "60/1m", "LimitPasskeyBeginByAccount": "20/1m",
+		"LimitPasskeyFinishByIp": "60/1m", "LimitPasskeyFinishByAccount": "30/1m",
+	} {
 		p, ok := params[name].(map[string]any)
 		if !ok || p["Default"] != want {
 			t.Errorf("parameter %s = %v, want default %q", name, p, want)
 		}
 	}
+	for name, want := range map[string]float64{
+		"ThrottleRate": 200, "ThrottleBurst": 400, "CeremonyThrottleRate": 25, "CeremonyThrottleBurst": 50,
+		"TokenThrottleRate": 50, "TokenThrottleBurst": 100, "AuthorizerReservedConcurrency": 100,
+	} {
+		p, ok := params[name].(map[string]any)
+		if !ok || p["Type"] != "Number" || p["Default"] != want {
+			t.Errorf("parameter %s = %v, want a Number defaulting to %v", name, p, want)
+		}
+	}
 	// The relying party is required: the passkeys function cannot start without it, and its
 	// origins are the API's CORS origins.
-	for name, cases := range map[string]struct{ good, bad []string }{
-		"RpId":      {[]string{"example.com", "localhost", "auth.example.co.uk"}, []string{"", "Example.com", "https://example.com", "example.com."}},
-		"RpOrigins": {[]string{"https://app.example.com", "https://a.example.com,http://localhost:3000"}, []string{"", "app.example.com", "https://a.example.com, https://b.example.com", "https://app.example.com/"}},
-	} {
-		p := params[name].(map[string]any)
-		if _, ok := p["Default"]; ok {
+	for _, name := range []string{"RpId", "RpOrigins"} {
+		if _, ok := params[name].(map[string]any)["Default"]; ok {
 			t.Errorf("%s has a default; it must be required", name)
 		}
+	}
+	hex := strings.Repeat("0a", 32)
+	for name, cases := range map[string]struct{ good, bad []string }{
+		"RpId":                 {[]string{"example.com", "localhost", "auth.example.co.uk"}, []string{"", "Example.com", "https://example.com", "example.com."}},
+		"RpOrigins":            {[]string{"https://app.example.com", "https://a.example.com,http://localhost:3000"}, []string{"", "app.example.com", "https://a.example.com, https://b.example.com", "https://app.example.com/"}},
+		"Issuer":               {[]string{"", "https://auth.example.com", "https://example.com/auth"}, []string{"http://auth.example.com", "https://auth.example.com/", "https://a.example.com?x=1"}},
+		"DomainName":           {[]string{"", "auth.example.com"}, []string{"localhost", "Auth.example.com", "https://auth.example.com"}},
+		"CertificateArn":       {[]string{"", "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b-2c3d"}, []string{"arn:aws:iam::123456789012:role/x", "x"}},
+		"AlarmTopicArn":        {[]string{"", "arn:aws:sns:eu-west-1:123456789012:paging"}, []string{"arn:aws:sqs:eu-west-1:123456789012:q", "paging"}},
+		"AccessTtl":            {[]string{"10m", "1h30m", "90s"}, []string{"", "10", "ten minutes", "-1m"}},
+		"RefreshGrace":         {[]string{"0", "10s", "500ms"}, []string{"", "00", "10"}},
+		"ClientId":             {[]string{"latchkey", "my-app.web_1~"}, []string{"", "a b", "a:b", "a,b"}},
+		"IntrospectionClients": {[]string{"", "rs:" + hex, "rs:" + hex + ",billing:" + hex}, []string{"rs", "rs:secret", "rs:" + strings.ToUpper(hex), "rs:" + hex + ", b:" + hex, "a:b:" + hex}},
+		"LimitTokenByIp":       {[]string{"120/1m", "1/1s", "100000/1h"}, []string{"", "120", "0/1m", "120/m", "120 / 1m", "1.5/1m"}},
+	} {
+		p := params[name].(map[string]any)
 		re := regexp.MustCompile(p["AllowedPattern"].(string))
 		for _, v := range cases.good {
 			if !re.MatchString(v) {
@@ -184,10 +212,6 @@ func TestFunctions(t *testing.T) {
 	if len(fns) != len(catalog) {
 		t.Fatalf("%d functions, want %d", len(fns), len(catalog))
 	}
-	env := map[string]any{}
-	for _, name := range envNames {
-		env[name] = assertions.Match_AnyValue()
-	}
 	for _, spec := range catalog {
 		id := logicalIDOf(t, j, "AWS::Lambda::Function", spec.LogicalID())
 		props := fns[id]["Properties"].(map[string]any)
@@ -201,8 +225,8 @@ func TestFunctions(t *testing.T) {
 		if arch := fmt.Sprint(props["Architectures"]); arch != "[arm64]" {
 			t.Errorf("%s: Architectures = %s, want [arm64]", spec.Name, arch)
 		}
-		if _, ok := props["ReservedConcurrentExecutions"]; ok {
-			t.Errorf("%s: reserved concurrency set", spec.Name)
+		if _, ok := props["ReservedConcurrentExecutions"]; ok != spec.Authorizer {
+			t.Errorf("%s: reserved concurrency set = %v, want it only on the authorizer", spec.Name, ok)
 		}
 		if tracing, ok := props["TracingConfig"].(map[string]any); ok && tracing["Mode"] != "PassThrough" {
 			t.Errorf("%s: X-Ray tracing %v, want off", spec.Name, tracing)
@@ -213,9 +237,249 @@ func TestFunctions(t *testing.T) {
 			t.Errorf("%s: LoggingConfig = %v, want %v", spec.Name, got, wantLogging)
 		}
 	}
-	check(t, "environment", func() {
-		tpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
-			"Environment": map[string]any{"Variables": assertions.Match_ObjectEquals(&env)},
+	_ = tpl
+}
+
+// functionEnv is the exact environment each function must get: the shared variables plus,
+// from a parameter each, the settings the function reads. Written out rather than derived from
+// the catalog, so that a setting that stops reaching its function fails.
+var functionEnv = map[string]map[string]string{
+	"wellknown":  {},
+	"authorizer": {},
+	"sessions": {
+		"LATCHKEY_ACCESS_TTL": "AccessTtl", "LATCHKEY_SESSION_TTL": "SessionTtl", "LATCHKEY_SESSION_IDLE": "SessionIdle",
+		"LATCHKEY_REFRESH_GRACE": "RefreshGrace", "LATCHKEY_CLIENT_ID": "ClientId",
+		"LATCHKEY_INTROSPECTION_CLIENTS": "IntrospectionClients",
+		"LATCHKEY_LIMIT_TOKEN_IP":        "LimitTokenByIp", "LATCHKEY_LIMIT_TOKEN_SESSION": "LimitTokenBySession",
+	},
+	"passkeys": {
+		"LATCHKEY_ACCESS_TTL": "AccessTtl", "LATCHKEY_SESSION_TTL": "SessionTtl", "LATCHKEY_SESSION_IDLE": "SessionIdle",
+		"LATCHKEY_REFRESH_GRACE": "RefreshGrace", "LATCHKEY_REAUTH_MAX_AGE": "ReauthMaxAge", "LATCHKEY_RP_NAME": "RpName",
+		"LATCHKEY_CLIENT_ID":      "ClientId",
+		"LATCHKEY_LIMIT_TOKEN_IP": "LimitTokenByIp", "LATCHKEY_LIMIT_TOKEN_SESSION": "LimitTokenBySession",
+		"LATCHKEY_LIMIT_PASSKEY_BEGIN_IP": "LimitPasskeyBeginByIp", "LATCHKEY_LIMIT_PASSKEY_BEGIN_ACCOUNT": "LimitPasskeyBeginByAccount",
+		"LATCHKEY_LIMIT_PASSKEY_FINISH_IP": "LimitPasskeyFinishByIp", "LATCHKEY_LIMIT_PASSKEY_FINISH_ACCOUNT": "LimitPasskeyFinishByAccount",
+	},
+}
+
+// TestSettingsReachFunctions requires every parameter of settings.go to reach exactly the
+// functions that read it, as a Ref of the parameter, and every function to get the shared
+// environment besides.
+func TestSettingsReachFunctions(t *testing.T) {
+	_, j := full()
+	params := j["Parameters"].(map[string]any)
+	reached := map[string]bool{}
+	for _, spec := range catalog {
+		want, ok := functionEnv[spec.Name]
+		if !ok {
+			t.Fatalf("functionEnv has no entry for %s", spec.Name)
+		}
+		id := logicalIDOf(t, j, "AWS::Lambda::Function", spec.LogicalID())
+		vars := resourcesOf(j, "AWS::Lambda::Function")[id]["Properties"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		var names []string
+		for name := range vars {
+			names = append(names, name)
+		}
+		wantNames := slices.Clone(envNames)
+		for name, param := range want {
+			wantNames = append(wantNames, name)
+			if got := fmt.Sprint(vars[name]); got != fmt.Sprint(map[string]any{"Ref": param}) {
+				t.Errorf("%s: %s = %s, want Ref %s", spec.Name, name, got, param)
+			}
+			if _, ok := params[param]; !ok {
+				t.Errorf("%s: no parameter %s", spec.Name, param)
+			}
+			reached[param] = true
+		}
+		if !sameSet(names, wantNames) {
+			t.Errorf("%s environment:\n got %v\nwant %v", spec.Name, sortedCopy(names), sortedCopy(wantNames))
+		}
+	}
+	for _, st := range settings {
+		if !reached[st.Param] {
+			t.Errorf("parameter %s reaches no function", st.Param)
+		}
+	}
+}
+
+func sortedCopy(a []string) []string {
+	a = slices.Clone(a)
+	sort.Strings(a)
+	return a
+}
+
+// TestIssuer: the issuer is the Issuer parameter, or https://<DomainName> when it is empty, so
+// a deployment with a custom domain is right on its first deploy; a rule refuses neither.
+func TestIssuer(t *testing.T) {
+	tpl, j := full()
+	want := map[string]any{"Fn::If": []any{"HasIssuer", map[string]any{"Ref": "Issuer"}, map[string]any{"Fn::Sub": "https://${DomainName}"}}}
+	for id, fn := range resourcesOf(j, "AWS::Lambda::Function") {
+		got := fn["Properties"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)["LATCHKEY_ISSUER"]
+		if !sameJSON(got, want) {
+			t.Errorf("%s: LATCHKEY_ISSUER = %v, want %v", id, got, want)
+		}
+	}
+	notEmpty := func(p string) map[string]any {
+		return map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": p}, ""}}}}
+	}
+	conds := j["Conditions"].(map[string]any)
+	for cond, p := range map[string]string{"HasIssuer": "Issuer", "HasDomainName": "DomainName", "HasAlarmTopic": "AlarmTopicArn"} {
+		if !sameJSON(conds[cond], notEmpty(p)) {
+			t.Errorf("condition %s = %v, want %v", cond, conds[cond], notEmpty(p))
+		}
+	}
+	rules := j["Rules"].(map[string]any)
+	if got := rules["IssuerOrDomainName"]; !sameJSON(got, map[string]any{"Assertions": []any{map[string]any{
+		"Assert":            map[string]any{"Fn::Or": []any{notEmpty("Issuer"), notEmpty("DomainName")}},
+		"AssertDescription": "set Issuer, or DomainName (the issuer is then https://<DomainName>)",
+	}}}) {
+		t.Errorf("rule IssuerOrDomainName = %v", got)
+	}
+	if got := rules["DomainNameNeedsCertificate"].(map[string]any); !sameJSON(got["RuleCondition"], notEmpty("DomainName")) ||
+		!strings.Contains(fmt.Sprint(got["Assertions"]), "CertificateArn") {
+		t.Errorf("rule DomainNameNeedsCertificate = %v", got)
+	}
+	check(t, "domain", func() {
+		tpl.HasResource(jsii.String("AWS::ApiGatewayV2::DomainName"), map[string]any{
+			"Condition": "HasDomainName",
+			"Properties": map[string]any{
+				"DomainName": map[string]any{"Ref": "DomainName"},
+				"DomainNameConfigurations": []any{map[string]any{
+					"CertificateArn": map[string]any{"Ref": "CertificateArn"}, "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2",
+				}},
+			},
+		})
+		tpl.HasResource(jsii.String("AWS::ApiGatewayV2::ApiMapping"), map[string]any{
+			"Condition":  "HasDomainName",
+			"Properties": map[string]any{"Stage": "$default"},
+		})
+		tpl.HasOutput(jsii.String("DomainTarget"), map[string]any{"Condition": "HasDomainName"})
+	})
+}
+
+// TestThrottling: the $default stage throttles the whole API and, tighter, the ceremony and
+// token routes, from the parameters; it depends on those routes (API Gateway refuses settings
+// of a route not created yet).
+func TestThrottling(t *testing.T) {
+	_, j := full()
+	stages := resourcesOf(j, "AWS::ApiGatewayV2::Stage")
+	if len(stages) != 1 {
+		t.Fatalf("%d stages, want 1", len(stages))
+	}
+	throttle := func(rate, burst string) map[string]any {
+		return map[string]any{"ThrottlingRateLimit": map[string]any{"Ref": rate}, "ThrottlingBurstLimit": map[string]any{"Ref": burst}}
+	}
+	for _, st := range stages {
+		props := st["Properties"].(map[string]any)
+		if props["StageName"] != "$default" || props["AutoDeploy"] != true {
+			t.Errorf("stage %v, want $default with AutoDeploy", props)
+		}
+		if !sameJSON(props["DefaultRouteSettings"], throttle("ThrottleRate", "ThrottleBurst")) {
+			t.Errorf("DefaultRouteSettings = %v", props["DefaultRouteSettings"])
+		}
+		want := map[string]any{
+			"POST /v1/token":                    throttle("TokenThrottleRate", "TokenThrottleBurst"),
+			"POST /v1/passkeys/register/begin":  throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
+			"POST /v1/passkeys/register/finish": throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
+			"POST /v1/passkeys/login/begin":     throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
+			"POST /v1/passkeys/login/finish":    throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
+		}
+		if !sameJSON(props["RouteSettings"], want) {
+			t.Errorf("RouteSettings = %v\nwant %v", props["RouteSettings"], want)
+		}
+		deps := fmt.Sprint(st["DependsOn"])
+		for id, r := range resourcesOf(j, "AWS::ApiGatewayV2::Route") {
+			key := r["Properties"].(map[string]any)["RouteKey"].(string)
+			if _, limited := want[key]; limited && !strings.Contains(deps, id) {
+				t.Errorf("stage does not depend on route %s (%s)", id, key)
+			}
+		}
+	}
+}
+
+// TestAuthorizerReservedConcurrency: the authorizer keeps its own concurrency, from the
+// parameter, and none when it is 0.
+func TestAuthorizerReservedConcurrency(t *testing.T) {
+	_, j := full()
+	id := logicalIDOf(t, j, "AWS::Lambda::Function", "AuthorizerFunction")
+	got := resourcesOf(j, "AWS::Lambda::Function")[id]["Properties"].(map[string]any)["ReservedConcurrentExecutions"]
+	want := map[string]any{"Fn::If": []any{"HasAuthorizerReserve", map[string]any{"Ref": "AuthorizerReservedConcurrency"}, map[string]any{"Ref": "AWS::NoValue"}}}
+	if !sameJSON(got, want) {
+		t.Errorf("ReservedConcurrentExecutions = %v, want %v", got, want)
+	}
+	cond := j["Conditions"].(map[string]any)["HasAuthorizerReserve"]
+	if !sameJSON(cond, map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "AuthorizerReservedConcurrency"}, "0"}}}}) {
+		t.Errorf("HasAuthorizerReserve = %v", cond)
+	}
+}
+
+// TestAccessLogs: the stage logs one JSON line per request into a log group kept a month, with
+// the request's outcome and no header, query string or path (where tokens could be).
+func TestAccessLogs(t *testing.T) {
+	_, j := full()
+	logs := logicalIDOf(t, j, "AWS::Logs::LogGroup", "ApiAccessLogs")
+	for _, st := range resourcesOf(j, "AWS::ApiGatewayV2::Stage") {
+		als := st["Properties"].(map[string]any)["AccessLogSettings"].(map[string]any)
+		if !sameJSON(als["DestinationArn"], map[string]any{"Fn::GetAtt": []any{logs, "Arn"}}) {
+			t.Errorf("access logs go to %v, want %s", als["DestinationArn"], logs)
+		}
+		format, _ := als["Format"].(string)
+		var fields map[string]string
+		if err := json.Unmarshal([]byte(format), &fields); err != nil {
+			t.Fatalf("access log format is not JSON: %v", err)
+		}
+		for _, v := range []string{"$context.requestId", "$context.identity.sourceIp", "$context.routeKey", "$context.status", "$context.responseLatency", "$context.integrationErrorMessage"} {
+			if !slices.Contains(slices.Collect(maps.Values(fields)), v) {
+				t.Errorf("access log format lacks %s", v)
+			}
+		}
+		for _, bad := range []string{"header", "authorization", "querystring", "path", "$request", "authorizer"} {
+			if strings.Contains(strings.ToLower(format), bad) {
+				t.Errorf("access log format contains %q: %s", bad, format)
+			}
+		}
+	}
+}
+
+// TestEdgeAlarms: an alarm on the API's 5xx answers, and a metric filter and alarm for each
+// paging audit event on the log group of the function that logs it; every alarm notifies the
+// optional topic.
+func TestEdgeAlarms(t *testing.T) {
+	tpl, j := full()
+	api := logicalIDOf(t, j, "AWS::ApiGatewayV2::Api", "HttpApi")
+	check(t, "5xx alarm", func() {
+		tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"Namespace": "AWS/ApiGateway", "MetricName": "5xx", "Statistic": "Sum", "Period": 300,
+			"Threshold": 1, "EvaluationPeriods": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+			"Dimensions": []any{map[string]any{"Name": "ApiId", "Value": map[string]any{"Ref": api}}, map[string]any{"Name": "Stage", "Value": "$default"}},
+		})
+	})
+	namespace := map[string]any{"Fn::Sub": "Latchkey/${AWS::StackName}"}
+	for fn, c := range map[string]struct{ msg, metric string }{
+		"SessionsFunction": {"refresh.reuse_detected", "RefreshReuseDetected"},
+		"PasskeysFunction": {"passkey.counter_regressed", "PasskeyCounterRegressed"},
+	} {
+		logs := logicalIDOf(t, j, "AWS::Logs::LogGroup", fn+"Logs")
+		check(t, c.msg+" filter", func() {
+			tpl.HasResourceProperties(jsii.String("AWS::Logs::MetricFilter"), map[string]any{
+				"LogGroupName":  map[string]any{"Ref": logs},
+				"FilterPattern": `{ ($.msg = "` + c.msg + `") && ($.audit IS TRUE) }`,
+				"MetricTransformations": []any{map[string]any{
+					"MetricNamespace": namespace, "MetricName": c.metric, "MetricValue": "1",
+				}},
+			})
+		})
+		check(t, c.msg+" alarm", func() {
+			tpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+				"Namespace": namespace, "MetricName": c.metric, "Statistic": "Sum", "Period": 300,
+				"Threshold": 1, "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+			})
+		})
+	}
+	check(t, "filters", func() { tpl.ResourceCountIs(jsii.String("AWS::Logs::MetricFilter"), jsii.Number(2)) })
+	check(t, "alarm actions", func() {
+		tpl.AllResourcesProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"AlarmActions": map[string]any{"Fn::If": []any{"HasAlarmTopic", []any{map[string]any{"Ref": "AlarmTopicArn"}}, map[string]any{"Ref": "AWS::NoValue"}}},
 		})
 	})
 }
@@ -223,7 +487,7 @@ func TestFunctions(t *testing.T) {
 func TestLogRetention(t *testing.T) {
 	tpl, _ := full()
 	check(t, "log groups", func() {
-		tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(float64(len(catalog))))
+		tpl.ResourceCountIs(jsii.String("AWS::Logs::LogGroup"), jsii.Number(float64(len(catalog)+1))) // + ApiAccessLogs
 		tpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), map[string]any{"RetentionInDays": 30})
 	})
 }
@@ -231,7 +495,8 @@ func TestLogRetention(t *testing.T) {
 func TestErrorAlarms(t *testing.T) {
 	tpl, j := full()
 	check(t, "alarms", func() {
-		tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(len(catalog))))
+		// One per function, the API's 5xx and one per paging audit event.
+		tpl.ResourceCountIs(jsii.String("AWS::CloudWatch::Alarm"), jsii.Number(float64(len(catalog)+1+len(alerts))))
 	})
 	for _, spec := range catalog {
 		fn := logicalIDOf(t, j, "AWS::Lambda::Function", spec.LogicalID())

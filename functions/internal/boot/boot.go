@@ -32,7 +32,7 @@ type Config struct {
 	IntrospectionClients map[string]string
 	Version              string        // LATCHKEY_VERSION: reported by /health, default "dev"
 	Leeway               time.Duration // clock skew tolerated on token times: Leeway
-	Limits               Limits        // rate limits: DefaultLimits
+	Limits               Limits        // rate limits: DefaultLimits, each overridable by its LimitVars variable
 }
 
 // Need names the optional parts of Config a function requires; Table, Issuer, Audience and
@@ -60,7 +60,6 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 		SigningKeys: list(required("LATCHKEY_SIGNING_KEYS")),
 		Version:     strings.TrimSpace(getenv("LATCHKEY_VERSION")),
 		Leeway:      Leeway,
-		Limits:      DefaultLimits,
 	}
 	if c.Version == "" {
 		c.Version = "dev"
@@ -113,6 +112,9 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 	if c.IntrospectionClients, err = clients(getenv("LATCHKEY_INTROSPECTION_CLIENTS")); err != nil {
 		errs = append(errs, err)
 	}
+	var limitErrs []error
+	c.Limits, limitErrs = loadLimits(getenv)
+	errs = append(errs, limitErrs...)
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}

@@ -2,9 +2,13 @@ package boot
 
 import (
 	"context"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -131,5 +135,123 @@ func TestAWSFromTheLambdaEnvironment(t *testing.T) {
 	}
 	if _, err := AWS(context.Background(), env(map[string]string{})); err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
 		t.Fatalf("missing environment: %v", err)
+	}
+}
+
+func TestLoadLimitsDefault(t *testing.T) {
+	c, err := Load(env(base()), Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits != DefaultLimits {
+		t.Errorf("limits %+v, want the defaults %+v", c.Limits, DefaultLimits)
+	}
+	if len(LimitVars) != len(c.Limits.rules()) {
+		t.Fatalf("%d limit variables for %d rules", len(LimitVars), len(c.Limits.rules()))
+	}
+}
+
+func TestLoadLimitsFromEnvironment(t *testing.T) {
+	m := base()
+	m["LATCHKEY_LIMIT_TOKEN_IP"] = " 600 / 5m "
+	m["LATCHKEY_LIMIT_PASSKEY_FINISH_ACCOUNT"] = "5/30s"
+	c, err := Load(env(m), Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultLimits
+	want.TokenByIP = Rule{Name: "token-ip", Limit: 600, Window: 5 * time.Minute}
+	want.PasskeyFinishByAccount = Rule{Name: "pk-finish-acct", Limit: 5, Window: 30 * time.Second}
+	if c.Limits != want {
+		t.Errorf("limits\n %+v\nwant\n %+v", c.Limits, want)
+	}
+	// Every variable reaches its own rule.
+	for i, name := range LimitVars {
+		m := base()
+		m[name] = "7/7s"
+		c, err := Load(env(m), Need{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, r := range c.Limits.rules() {
+			if changed := *r != *DefaultLimits.rules()[j]; changed != (i == j) {
+				t.Errorf("%s changed rule %d (%s) = %v", name, j, r.Name, changed)
+			}
+		}
+	}
+}
+
+func TestLoadLimitsRefusesBadValues(t *testing.T) {
+	for _, v := range []string{"120", "120/", "/1m", "x/1m", "120/forever", "0/1m", "-1/1m", "100001/1m", "10/500ms", "10/2h", "1.5/1m"} {
+		m := base()
+		m["LATCHKEY_LIMIT_TOKEN_SESSION"] = v
+		_, err := Load(env(m), Need{})
+		if err == nil || !strings.Contains(err.Error(), "LATCHKEY_LIMIT_TOKEN_SESSION") {
+			t.Errorf("%q: error %v, want one naming LATCHKEY_LIMIT_TOKEN_SESSION", v, err)
+		}
+	}
+	for _, v := range []string{"1/1s", "100000/1h", "30/60s"} {
+		m := base()
+		m["LATCHKEY_LIMIT_TOKEN_SESSION"] = v
+		if _, err := Load(env(m), Need{}); err != nil {
+			t.Errorf("%q refused: %v", v, err)
+		}
+	}
+}
+
+// TestStackDefaultsAreBoots reads the parameters of template.yaml (which infra/parity_test.go
+// holds equal to the CDK stack's) and requires each variable a function gets from a parameter
+// to load, at the parameter's default, exactly as if the variable were unset.
+func TestStackDefaultsAreBoots(t *testing.T) {
+	src, err := os.ReadFile("../../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl struct {
+		Parameters map[string]struct {
+			Default *string `yaml:"Default"`
+		} `yaml:"Parameters"`
+		Resources map[string]struct {
+			Properties struct {
+				Environment struct {
+					Variables map[string]yaml.Node `yaml:"Variables"`
+				} `yaml:"Environment"`
+			} `yaml:"Properties"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal(src, &tpl); err != nil {
+		t.Fatal(err)
+	}
+	want, err := Load(env(base()), Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, res := range tpl.Resources {
+		for name, v := range res.Properties.Environment.Variables {
+			if v.Tag != "!Ref" || seen[name] {
+				continue
+			}
+			seen[name] = true
+			p, ok := tpl.Parameters[v.Value]
+			if !ok || p.Default == nil {
+				t.Errorf("%s: parameter %s has no default", name, v.Value)
+				continue
+			}
+			m := base()
+			m[name] = *p.Default
+			got, err := Load(env(m), Need{})
+			if err != nil {
+				t.Errorf("%s=%q (the default of %s): %v", name, *p.Default, v.Value, err)
+			} else if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s=%q (the default of %s) loads differently from boot's default", name, *p.Default, v.Value)
+			}
+		}
+	}
+	for _, name := range append([]string{"LATCHKEY_ACCESS_TTL", "LATCHKEY_SESSION_TTL", "LATCHKEY_SESSION_IDLE",
+		"LATCHKEY_REFRESH_GRACE", "LATCHKEY_REAUTH_MAX_AGE", "LATCHKEY_RP_NAME", "LATCHKEY_INTROSPECTION_CLIENTS"}, LimitVars...) {
+		if !seen[name] {
+			t.Errorf("no function of template.yaml gets %s from a parameter", name)
+		}
 	}
 }

@@ -1,6 +1,11 @@
 package boot
 
-import "time"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Leeway is the clock skew tolerated on access-token times (exp, iat) between the nodes that
 // sign and the nodes that verify.
@@ -37,7 +42,8 @@ type Limits struct {
 	PasskeyFinishByAccount Rule
 }
 
-// DefaultLimits are the limits every deployment runs with.
+// DefaultLimits are the limits a deployment runs with unless its environment sets others
+// (LimitVars).
 var DefaultLimits = Limits{
 	TokenByIP:              Rule{Name: "token-ip", Limit: 120, Window: time.Minute},
 	TokenBySession:         Rule{Name: "token-sid", Limit: 30, Window: time.Minute},
@@ -45,4 +51,68 @@ var DefaultLimits = Limits{
 	PasskeyBeginByAccount:  Rule{Name: "pk-begin-acct", Limit: 20, Window: time.Minute},
 	PasskeyFinishByIP:      Rule{Name: "pk-finish-ip", Limit: 60, Window: time.Minute},
 	PasskeyFinishByAccount: Rule{Name: "pk-finish-acct", Limit: 30, Window: time.Minute},
+}
+
+// LimitVars name the environment variable of each rule, in the order of Limits. A value is
+// "<limit>/<window>", e.g. "120/1m": at most limit hits (1 to MaxLimit) per window (a Go
+// duration from MinWindow to MaxWindow). The rule's Name, and with it the counters, stays.
+var LimitVars = []string{
+	"LATCHKEY_LIMIT_TOKEN_IP",
+	"LATCHKEY_LIMIT_TOKEN_SESSION",
+	"LATCHKEY_LIMIT_PASSKEY_BEGIN_IP",
+	"LATCHKEY_LIMIT_PASSKEY_BEGIN_ACCOUNT",
+	"LATCHKEY_LIMIT_PASSKEY_FINISH_IP",
+	"LATCHKEY_LIMIT_PASSKEY_FINISH_ACCOUNT",
+}
+
+// Bounds of a configured rate limit. A window over an hour would let one burst lock a client
+// address out for longer than a throttle should; a limit over MaxLimit is no limit.
+const (
+	MaxLimit  = 100000
+	MinWindow = time.Second
+	MaxWindow = time.Hour
+)
+
+// rules returns pointers to the rules of l in the order of LimitVars.
+func (l *Limits) rules() []*Rule {
+	return []*Rule{
+		&l.TokenByIP, &l.TokenBySession,
+		&l.PasskeyBeginByIP, &l.PasskeyBeginByAccount,
+		&l.PasskeyFinishByIP, &l.PasskeyFinishByAccount,
+	}
+}
+
+// loadLimits returns DefaultLimits with every rule whose variable getenv sets replaced, and
+// one error per bad value.
+func loadLimits(getenv func(string) string) (Limits, []error) {
+	l := DefaultLimits
+	var errs []error
+	for i, r := range l.rules() {
+		name := LimitVars[i]
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			continue
+		}
+		n, w, ok := strings.Cut(v, "/")
+		limit, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+		if !ok || err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not <limit>/<window> like 120/1m", name, v))
+			continue
+		}
+		window, err := time.ParseDuration(strings.TrimSpace(w))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q is not <limit>/<window> like 120/1m", name, v))
+			continue
+		}
+		if limit < 1 || limit > MaxLimit {
+			errs = append(errs, fmt.Errorf("%s: limit %d is outside [1, %d]", name, limit, MaxLimit))
+			continue
+		}
+		if window < MinWindow || window > MaxWindow {
+			errs = append(errs, fmt.Errorf("%s: window %s is outside [%s, %s]", name, window, MinWindow, MaxWindow))
+			continue
+		}
+		r.Limit, r.Window = limit, window
+	}
+	return l, errs
 }

@@ -1,0 +1,121 @@
+package main
+
+// Setting is one runtime setting of functions/internal/boot exposed as a stack parameter: the
+// parameter, the environment variable it sets and its default, which is boot's (an empty
+// default leaves boot's own default in force). The catalog names the settings each function
+// gets (Function.Settings); template.yaml repeats parameter and variables, and parity_test.go
+// and the boot tests hold the two stacks and boot to the same names and defaults.
+type Setting struct {
+	Param       string
+	Env         string
+	Default     string
+	Description string
+	// AllowedPattern and Constraint, when set, refuse a bad value before the deploy rather
+	// than at the function's cold start; boot still checks the bounds.
+	AllowedPattern string
+	Constraint     string
+}
+
+// Patterns of the settings' values: a Go duration as the operators write them, and a rate
+// limit <limit>/<window>.
+const (
+	durationPattern = `^([0-9]+(h|m|s|ms))+$`
+	limitPattern    = `^[1-9][0-9]{0,5}/([0-9]+(h|m|s))+$`
+	clientsPattern  = `^([^\s:,]+:[0-9a-f]{64}(,[^\s:,]+:[0-9a-f]{64})*)?$`
+	clientIDPattern = `^[A-Za-z0-9._~-]+$`
+)
+
+var settings = []Setting{
+	{Param: "AccessTtl", Env: "LATCHKEY_ACCESS_TTL", Default: "10m", AllowedPattern: durationPattern, Constraint: "a Go duration such as 10m (1m to 24h)",
+		Description: "Access-token lifetime (1m to 24h)."},
+	{Param: "SessionTtl", Env: "LATCHKEY_SESSION_TTL", Default: "720h", AllowedPattern: durationPattern, Constraint: "a Go duration such as 720h (1h to 8760h)",
+		Description: "Absolute session lifetime (1h to 8760h); no refresh extends it."},
+	{Param: "SessionIdle", Env: "LATCHKEY_SESSION_IDLE", Default: "168h", AllowedPattern: durationPattern, Constraint: "a Go duration such as 168h (10m to 8760h)",
+		Description: "A session unused this long ends (10m to 8760h)."},
+	{Param: "RefreshGrace", Env: "LATCHKEY_REFRESH_GRACE", Default: "10s", AllowedPattern: `^(0|([0-9]+(h|m|s|ms))+)$`, Constraint: "0 or a Go duration such as 10s (at most 1m)",
+		Description: "Retry window of a just-rotated refresh token (0 disables, at most 1m)."},
+	{Param: "ReauthMaxAge", Env: "LATCHKEY_REAUTH_MAX_AGE", Default: "5m", AllowedPattern: durationPattern, Constraint: "a Go duration such as 5m (1m to 1h)",
+		Description: "How recent a sign-in must be to add or delete a passkey (1m to 1h)."},
+	{Param: "RpName", Env: "LATCHKEY_RP_NAME", Default: "",
+		Description: "Relying party name authenticators show; empty means the RpId."},
+	{Param: "ClientId", Env: "LATCHKEY_CLIENT_ID", Default: "latchkey", AllowedPattern: clientIDPattern, Constraint: "letters, digits and . _ ~ -",
+		Description: "The client_id claim of access tokens Latchkey issues."},
+	{Param: "IntrospectionClients", Env: "LATCHKEY_INTROSPECTION_CLIENTS", Default: "", AllowedPattern: clientsPattern,
+		Constraint:  "id:sha256hex entries (lower-case hex) separated by commas, or empty",
+		Description: "Clients of POST /v1/introspect as id:sha256hex,... (hex SHA-256 of a random 32-byte secret); empty disables introspection."},
+	{Param: "LimitTokenByIp", Env: "LATCHKEY_LIMIT_TOKEN_IP", Default: "120/1m", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 120/1m",
+		Description: "Rate limit of POST /v1/token per client address, <limit>/<window>."},
+	{Param: "LimitTokenBySession", Env: "LATCHKEY_LIMIT_TOKEN_SESSION", Default: "30/1m", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 30/1m",
+		Description: "Rate limit of POST /v1/token per session, <limit>/<window>."},
+	{Param: "LimitPasskeyBeginByIp", Env: "LATCHKEY_LIMIT_PASSKEY_BEGIN_IP", Default: "60/1m", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 60/1m",
+		Description: "Rate limit of passkey ceremony begins per client address, <limit>/<window>."},
+	{Param: "LimitPasskeyBeginByAccount", Env: "LATCHKEY_LIMIT_PASSKEY_BEGIN_ACCOUNT", Default: "20/1m", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 20/1m",
+		Description: "Rate limit of passkey ceremony begins per account, <limit>/<window>."},
+	{Param: "LimitPasskeyFinishByIp", Env: "LATCHKEY_LIMIT_PASSKEY_FINISH_IP", Default: "60/1m", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 60/1m",
+		Description: "Rate limit of passkey ceremony finishes per client address, <limit>/<window>."},
+	{Param: "LimitPasskeyFinishByAccount", Env: "LATCHKEY_LIMIT_PASSKEY_FINISH_ACCOUNT", Default: "30/1m", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 30/1m",
+		Description: "Rate limit of passkey ceremony finishes per account, <limit>/<window>."},
+}
+
+// settingByParam returns the setting of a parameter; ok is false when there is none.
+func settingByParam(param string) (Setting, bool) {
+	for _, s := range settings {
+		if s.Param == param {
+			return s, true
+		}
+	}
+	return Setting{}, false
+}
+
+// Edge protection, numeric parameters of the stack: API Gateway throttling of the $default
+// stage (requests per second and burst, for the whole API, not per client; the per-client
+// limits are the rate limits above) with tighter limits on the routes that do the expensive
+// work, and the concurrency reserved for the authorizer.
+type numberParam struct {
+	Param       string
+	Default     float64
+	Min, Max    float64
+	Description string
+}
+
+var edgeParams = []numberParam{
+	{"ThrottleRate", 200, 1, 10000, "Steady requests per second the API accepts on routes without their own limit."},
+	{"ThrottleBurst", 400, 1, 5000, "Burst of requests the API accepts on routes without their own limit."},
+	{"CeremonyThrottleRate", 25, 1, 10000, "Steady requests per second of each passkey ceremony route (register and login, begin and finish)."},
+	{"CeremonyThrottleBurst", 50, 1, 5000, "Burst of each passkey ceremony route."},
+	{"TokenThrottleRate", 50, 1, 10000, "Steady requests per second of POST /v1/token."},
+	{"TokenThrottleBurst", 100, 1, 5000, "Burst of POST /v1/token."},
+	{"AuthorizerReservedConcurrency", 100, 0, 3000, "Concurrent executions reserved for the authorizer (0: none reserved), so a flood of public calls cannot starve the APIs it protects. The account must keep 100 unreserved."},
+}
+
+// ceremonyRoutes and tokenRoute are the routes with their own, tighter throttling.
+var (
+	ceremonyRoutes = []string{
+		"POST /v1/passkeys/register/begin", "POST /v1/passkeys/register/finish",
+		"POST /v1/passkeys/login/begin", "POST /v1/passkeys/login/finish",
+	}
+	tokenRoute = "POST /v1/token"
+)
+
+// accessLogFormat is the API's access-log line: who, what route, how it ended, how long it
+// took. Route keys, not paths, and no headers or query strings, so no token or credential
+// is ever written.
+const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTimeEpoch","routeKey":"$context.routeKey","status":"$context.status","protocol":"$context.protocol","responseLength":"$context.responseLength","responseLatency":"$context.responseLatency","integrationLatency":"$context.integrationLatency","integrationError":"$context.integrationErrorMessage","error":"$context.error.message"}`
+
+// Audit events that page: each gets a metric filter on the log group of the function that logs
+// it and an alarm at one occurrence. Function.Alerts names them per function.
+type alert struct {
+	ID     string // construct id of the metric filter (ID+"Filter") and alarm (ID+"Alarm"), and the metric name
+	Msg    string // the audit event's msg
+	Reason string
+}
+
+var alerts = map[string]alert{
+	"refresh.reuse_detected":    {"RefreshReuseDetected", "refresh.reuse_detected", "a rotated refresh token was used again: a stolen token or a broken client; the session was ended"},
+	"passkey.counter_regressed": {"PasskeyCounterRegressed", "passkey.counter_regressed", "a passkey's signature counter went backwards: a possibly cloned authenticator; the sign-in was refused"},
+}
+
+// filterPattern matches the JSON audit line of event.
+func filterPattern(event string) string {
+	return `{ ($.msg = "` + event + `") && ($.audit IS TRUE) }`
+}
