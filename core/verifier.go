@@ -84,7 +84,7 @@ var errBadToken = errors.New("invalid access token")
 // Verify checks raw's signature and claims and returns them; it does not decide revocation
 // (Authenticate does, with one store read). It accepts exactly ES256 under a key of
 // ours found by kid, never follows jku, x5u or jwk headers, and requires exp, iat, iss, aud and
-// typ at+jwt (RFC 8725 §3.1, §3.11; RFC 9068 §4). Every failure is KindUnauthenticated except
+// typ at+jwt, and the jti, sub, sid and client_id claims (RFC 8725 §3.1, §3.11; RFC 9068 §2.2, §4). Every failure is KindUnauthenticated except
 // an unreachable HSM on a cold start, which is KindUnavailable.
 func (v *Verifier) Verify(ctx context.Context, raw string, now time.Time) (AccessClaims, error) {
 	const op = "core.Verifier.Verify"
@@ -114,8 +114,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string, now time.Time) (Acces
 	if err != nil {
 		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", err)
 	}
-	if wire.IssuedAt == nil || wire.ID == "" || wire.Subject == "" || wire.SessionID == "" {
-		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New("iat, jti, sub or sid missing"))
+	if wire.IssuedAt == nil || wire.ID == "" || wire.Subject == "" || wire.SessionID == "" || wire.ClientID == "" {
+		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New("iat, jti, sub, sid or client_id missing"))
 	}
 	return AccessClaims{
 		Issuer:    wire.Issuer,
@@ -128,6 +128,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string, now time.Time) (Acces
 		AuthTime:  time.Unix(wire.AuthTime, 0),
 		AMR:       wire.AMR,
 		Scope:     wire.Scope,
+		ClientID:  wire.ClientID,
 	}, nil
 }
 
