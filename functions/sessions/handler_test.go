@@ -159,7 +159,8 @@ func TestLogoutEndsTheSessionEverywhere(t *testing.T) {
 }
 
 // TestBearerRoutesRefuseForgeries: every forged token is a 401 with the RFC 6750 challenge,
-// never a 5xx.
+// never a 5xx; error="invalid_token" names a refused token, and a request without one (the
+// empty "token", a header without Bearer credentials) gets the bare challenge (§3.1).
 func TestBearerRoutesRefuseForgeries(t *testing.T) {
 	f := newFixture(t)
 	tr := f.start(t)
@@ -172,15 +173,23 @@ func TestBearerRoutesRefuseForgeries(t *testing.T) {
 		req := event(t, "list-sessions", tr)
 		req.Headers["authorization"] = "Bearer " + fg.Token
 		resp := f.do(t, req)
-		if resp.StatusCode != 401 || resp.Headers["WWW-Authenticate"] != `Bearer error="invalid_token"` {
+		want := `Bearer error="invalid_token"`
+		if fg.Token == "" {
+			want = "Bearer"
+		}
+		if resp.StatusCode != 401 || resp.Headers["WWW-Authenticate"] != want {
 			t.Errorf("%s: status %d headers %v", fg.Name, resp.StatusCode, resp.Headers)
 		}
 	}
 	for _, h := range []string{"", "Basic abc", "Bearer", "Bearer    ", tr.AccessToken} {
 		req := event(t, "list-sessions", tr)
-		req.Headers["authorization"] = h
-		if resp := f.do(t, req); resp.StatusCode != 401 {
-			t.Errorf("Authorization %.20q: status %d", h, resp.StatusCode)
+		if h == "" {
+			delete(req.Headers, "authorization")
+		} else {
+			req.Headers["authorization"] = h
+		}
+		if resp := f.do(t, req); resp.StatusCode != 401 || resp.Headers["WWW-Authenticate"] != "Bearer" {
+			t.Errorf("Authorization %.20q: status %d, WWW-Authenticate %q; want 401 and the bare challenge", h, resp.StatusCode, resp.Headers["WWW-Authenticate"])
 		}
 	}
 }

@@ -102,7 +102,7 @@ func Error(ctx context.Context, log *slog.Logger, err error) Response {
 	resp := ProblemWith(Status(kind), code, core.DetailOf(err), extra)
 	switch kind {
 	case core.KindUnauthenticated:
-		resp.Headers["WWW-Authenticate"] = `Bearer error="invalid_token"`
+		resp.Headers["WWW-Authenticate"] = bearerChallenge(err)
 	case core.KindReauthenticate:
 		// RFC 9470 §3: the token is good but its authentication is too old for this request.
 		resp.Headers["WWW-Authenticate"] = `Bearer error="insufficient_user_authentication", ` +
@@ -112,6 +112,17 @@ func Error(ctx context.Context, log *slog.Logger, err error) Response {
 		resp.Headers["Retry-After"] = retryAfter(err)
 	}
 	return resp
+}
+
+// bearerChallenge is the RFC 6750 §3 challenge of an unauthenticated problem: with
+// error="invalid_token" only when a presented access token was refused (core.ErrInvalidToken);
+// bare when the request brought no Bearer token (§3.1: no error code then) or failed some other
+// way, such as a passkey sign-in. A 401 always carries a challenge (RFC 9110 §11.6.1).
+func bearerChallenge(err error) string {
+	if errors.Is(err, core.ErrInvalidToken) {
+		return `Bearer error="invalid_token"`
+	}
+	return "Bearer"
 }
 
 // OAuthError answers err as an RFC 6749 §5.2 error object, with the kind's OAuth code and
