@@ -126,7 +126,8 @@ func bearerChallenge(err error) string {
 }
 
 // OAuthError answers err as an RFC 6749 §5.2 error object, with the kind's OAuth code and
-// status from the same map as Error; internal errors are a bare server_error.
+// status from the same map as Error (the error's Code instead of the kind's code when it has
+// one, as invalid_scope refines invalid); internal errors are a bare server_error.
 func OAuthError(ctx context.Context, log *slog.Logger, err error) Response {
 	kind := core.KindOf(err)
 	logCause(ctx, log, kind, err)
@@ -139,7 +140,11 @@ func OAuthError(ctx context.Context, log *slog.Logger, err error) Response {
 	default:
 		description = core.DetailOf(err)
 	}
-	resp := OAuthProblem(a.oauthStatus, a.oauthCode, description)
+	code := a.oauthCode
+	if c, _ := core.CodeOf(err); c != "" && kind != core.KindInternal {
+		code = c // a refinement of the kind that RFC 6749 names, such as invalid_scope
+	}
+	resp := OAuthProblem(a.oauthStatus, code, description)
 	if kind == core.KindRateLimited {
 		resp.Headers["Retry-After"] = retryAfter(err)
 	}
@@ -237,7 +242,10 @@ type TokenBody struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int    `json:"expires_in"`
 	RefreshToken string `json:"refresh_token"`
-	SessionID    string `json:"session_id"`
+	// Scope is the scope granted, set when it differs from the scope asked for (RFC 6749
+	// §5.1); left out otherwise.
+	Scope     string `json:"scope,omitempty"`
+	SessionID string `json:"session_id"`
 }
 
 // NewTokenBody is the token response of tr.
