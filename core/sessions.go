@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -128,6 +130,15 @@ func (s *Sessions) Start(ctx context.Context, r StartRequest) (TokenResponse, er
 // that fails on KMS or on the write leaves the presented token usable once the dependency is
 // back (if the write landed but its answer was lost, the retry is within Grace).
 func (s *Sessions) Refresh(ctx context.Context, token string, client Client) (TokenResponse, error) {
+	return s.RefreshScope(ctx, token, "", client)
+}
+
+// RefreshScope is Refresh with the scope parameter of RFC 6749 §6: "" asks for the session's
+// whole scope; otherwise the space-delimited scopes asked for must all be the session's, and the
+// new access token carries just those (the session keeps its own). Asking for a scope the
+// session does not have is KindInvalid with Code invalid_scope, after the replay and state
+// checks and before any signature, so it spends nothing.
+func (s *Sessions) RefreshScope(ctx context.Context, token, scope string, client Client) (TokenResponse, error) {
 	const op = "core.Sessions.Refresh"
 	now := s.Now()
 	rc, err := s.Codec.Parse(token)
@@ -180,8 +191,14 @@ func (s *Sessions) Refresh(ctx context.Context, token string, client Client) (To
 		return TokenResponse{}, s.refuseGeneration(ctx, op, rc, cur, client, now)
 	}
 
+	mint := cur
+	if mint.Scope, err = narrowScope(cur.Scope, scope); err != nil {
+		s.audit(ctx, "refresh.failed", "reason", "invalid_scope", "sid", rc.SessionID, "ip", client.IP)
+		return TokenResponse{}, err
+	}
+
 	// Stage 2: the signature, only for a refresh that can succeed.
-	access, claims, err := s.Minter.Issue(ctx, cur, now)
+	access, claims, err := s.Minter.Issue(ctx, mint, now)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -242,6 +259,29 @@ func (s *Sessions) refuseGeneration(ctx context.Context, op Op, rc RefreshClaims
 // refreshClaims are the claims of the refresh token of sess's current generation. They come
 // from the session as stored, so every path that hands out a generation's token (a rotation,
 // a retry within grace) hands out the same one.
+// narrowScope is the scope granted when asked for requested of a session holding granted:
+// granted itself when nothing is asked for, else the scopes asked for (each once, in the order
+// asked), all of which granted must hold (RFC 6749 §3.3, §6).
+func narrowScope(granted, requested string) (string, error) {
+	asked := strings.Fields(requested)
+	if len(asked) == 0 {
+		return granted, nil
+	}
+	held := strings.Fields(granted)
+	var out []string
+	for _, a := range asked {
+		if !slices.Contains(held, a) {
+			e := E("core.Sessions.Refresh", KindInvalid, "the requested scope exceeds the scope of the session", nil)
+			e.Code = "invalid_scope"
+			return "", e
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return strings.Join(out, " "), nil
+}
+
 func refreshClaims(sess Session) RefreshClaims {
 	return RefreshClaims{
 		SessionID: sess.ID, UserID: sess.UserID, Generation: sess.Generation,

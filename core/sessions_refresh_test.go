@@ -363,3 +363,47 @@ func TestRefreshStages(t *testing.T) {
 		g.None(t)
 	})
 }
+
+// TestRefreshScope: a refresh may ask for the session's scope or less, and the access token
+// carries what was asked; asking for more is invalid_scope, refused before any signature and
+// without spending the refresh token.
+func TestRefreshScope(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	tr, err := f.s.Start(ctx, core.StartRequest{UserID: f.user.ID, AMR: []string{"hwk"}, Scope: "read write", Client: cli})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hung := &hungSigner{Signer: f.signer}
+	f.withSigner(hung)
+	for _, asked := range []string{"admin", "read admin", "readwrite"} {
+		// A refresh that asked the hung HSM would answer unavailable at this deadline.
+		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := f.s.RefreshScope(hctx, tr.RefreshToken, asked, cli)
+		cancel()
+		if !core.Is(err, core.KindInvalid) {
+			t.Fatalf("scope %q: err = %v, want invalid", asked, err)
+		}
+		if code, _ := core.CodeOf(err); code != "invalid_scope" {
+			t.Fatalf("scope %q: code %q, want invalid_scope", asked, code)
+		}
+	}
+	if n := hung.signs.Load(); n != 0 {
+		t.Fatalf("a refused scope asked the HSM %d times", n)
+	}
+	f.withSigner(f.signer)
+	for _, c := range []struct{ asked, want string }{{"", "read write"}, {"write", "write"}, {"write read write", "write read"}} {
+		next, err := f.s.RefreshScope(ctx, tr.RefreshToken, c.asked, cli)
+		if err != nil {
+			t.Fatalf("scope %q: %v", c.asked, err)
+		}
+		if next.Claims.Scope != c.want {
+			t.Errorf("scope %q: token scope %q, want %q", c.asked, next.Claims.Scope, c.want)
+		}
+		got, err := f.s.Verifier.Authenticate(ctx, next.AccessToken)
+		if err != nil || got.Scope != c.want {
+			t.Errorf("scope %q: verified scope %q (%v), want %q", c.asked, got.Scope, err, c.want)
+		}
+		tr = next
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -29,6 +30,7 @@ type AccessClaims struct {
 	AuthTime  time.Time
 	AMR       []string
 	Scope     string
+	ClientID  string // client_id: the OAuth client the token was issued to (RFC 9068 §2.2)
 }
 
 // jwtClaims is the wire form of AccessClaims.
@@ -38,6 +40,7 @@ type jwtClaims struct {
 	AuthTime  int64    `json:"auth_time"`
 	AMR       []string `json:"amr,omitempty"`
 	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id"`
 }
 
 // Minter issues ES256 access tokens. The signature is made inside the HSM behind Signer;
@@ -46,13 +49,19 @@ type Minter struct {
 	Signer   Signer
 	Issuer   string
 	Audience string
+	ClientID string // client_id of every token: the configured public client (LATCHKEY_CLIENT_ID)
 	TTL      time.Duration
 }
 
 // Issue signs an access token for the session s at now. The header carries typ at+jwt and the
-// kid of the signing key; the signature is made inside the HSM.
+// kid of the signing key, the claims RFC 9068 §2.2 requires, client_id among them; the
+// signature is made inside the HSM. A Minter without a ClientID is a configuration bug: it
+// refuses to sign, since every verifier would refuse the token.
 func (t *Minter) Issue(ctx context.Context, s Session, now time.Time) (string, AccessClaims, error) {
 	const op = "core.Minter.Issue"
+	if t.ClientID == "" {
+		return "", AccessClaims{}, E(op, KindInternal, "", errors.New("the Minter has no ClientID"))
+	}
 	keys, err := t.Signer.PublicKeys(ctx)
 	if err != nil {
 		return "", AccessClaims{}, err
@@ -68,6 +77,7 @@ func (t *Minter) Issue(ctx context.Context, s Session, now time.Time) (string, A
 		AuthTime:  s.AuthTime,
 		AMR:       s.AMR,
 		Scope:     s.Scope,
+		ClientID:  t.ClientID,
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwtClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -82,6 +92,7 @@ func (t *Minter) Issue(ctx context.Context, s Session, now time.Time) (string, A
 		AuthTime:  c.AuthTime.Unix(),
 		AMR:       c.AMR,
 		Scope:     c.Scope,
+		ClientID:  c.ClientID,
 	})
 	tok.Header["typ"] = accessTokenType
 	tok.Header["kid"] = keys[0].ID

@@ -17,7 +17,7 @@ import (
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 func minter(s core.Signer) *core.Minter {
-	return &core.Minter{Signer: s, Issuer: "https://auth.example.com", Audience: "api", TTL: 10 * time.Minute}
+	return &core.Minter{Signer: s, Issuer: "https://auth.example.com", Audience: "api", ClientID: coretest.ClientID, TTL: 10 * time.Minute}
 }
 
 // verifier checks signatures and claims only: these tests never reach its AccessStates.

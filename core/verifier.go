@@ -61,7 +61,7 @@ func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, 
 			return c, nil
 		}
 	}
-	return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New(why))
+	return AccessClaims{}, refused(op, errors.New(why))
 }
 
 // AcceptsUntil is the first instant at which Verify refuses c for being expired: its exp plus
@@ -77,19 +77,29 @@ func (v *Verifier) AcceptsUntil(c AccessClaims) time.Time {
 	return until
 }
 
-// errBadToken is the one answer for every token that fails verification; the reason is
-// logged, never told to the caller.
-var errBadToken = errors.New("invalid access token")
+// ErrInvalidToken is in the chain of every refusal of a presented access token, by Verify or
+// Authenticate, whatever the reason (which is logged, never told to the caller). It lets the
+// edge tell a token that was refused (RFC 6750 error="invalid_token") from a request that
+// brought no token at all, or failed some other way (a passkey ceremony).
+var ErrInvalidToken = errors.New("invalid access token")
+
+// refused is the error of a refused token: KindUnauthenticated, ErrInvalidToken and why.
+func refused(op Op, why error) error {
+	if why == nil {
+		return E(op, KindUnauthenticated, "invalid access token", ErrInvalidToken)
+	}
+	return E(op, KindUnauthenticated, "invalid access token", fmt.Errorf("%w: %w", ErrInvalidToken, why))
+}
 
 // Verify checks raw's signature and claims and returns them; it does not decide revocation
 // (Authenticate does, with one store read). It accepts exactly ES256 under a key of
 // ours found by kid, never follows jku, x5u or jwk headers, and requires exp, iat, iss, aud and
-// typ at+jwt (RFC 8725 §3.1, §3.11; RFC 9068 §4). Every failure is KindUnauthenticated except
+// typ at+jwt, and the jti, sub, sid and client_id claims (RFC 8725 §3.1, §3.11; RFC 9068 §2.2, §4). Every failure is KindUnauthenticated except
 // an unreachable HSM on a cold start, which is KindUnavailable.
 func (v *Verifier) Verify(ctx context.Context, raw string, now time.Time) (AccessClaims, error) {
 	const op = "core.Verifier.Verify"
 	if raw == "" || len(raw) > MaxTokenLength || strings.Count(raw, ".") != 2 {
-		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errBadToken)
+		return AccessClaims{}, refused(op, nil)
 	}
 	keys, err := v.Keys.PublicKeys(ctx)
 	if err != nil {
@@ -112,10 +122,10 @@ func (v *Verifier) Verify(ctx context.Context, raw string, now time.Time) (Acces
 		err = v.validate(&wire, now)
 	}
 	if err != nil {
-		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", err)
+		return AccessClaims{}, refused(op, err)
 	}
-	if wire.IssuedAt == nil || wire.ID == "" || wire.Subject == "" || wire.SessionID == "" {
-		return AccessClaims{}, E(op, KindUnauthenticated, "invalid access token", errors.New("iat, jti, sub or sid missing"))
+	if wire.IssuedAt == nil || wire.ID == "" || wire.Subject == "" || wire.SessionID == "" || wire.ClientID == "" {
+		return AccessClaims{}, refused(op, errors.New("iat, jti, sub, sid or client_id missing"))
 	}
 	return AccessClaims{
 		Issuer:    wire.Issuer,
@@ -128,6 +138,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string, now time.Time) (Acces
 		AuthTime:  time.Unix(wire.AuthTime, 0),
 		AMR:       wire.AMR,
 		Scope:     wire.Scope,
+		ClientID:  wire.ClientID,
 	}, nil
 }
 

@@ -65,6 +65,7 @@ var catalog = []Function{
 		Routes: []Route{
 			{"GET", "/.well-known/jwks.json"},
 			{"GET", "/.well-known/openid-configuration"},
+			{"GET", "/.well-known/oauth-authorization-server"},
 			{"GET", "/health"},
 			{"GET", "/health/ready"},
 		},

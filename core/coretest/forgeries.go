@@ -26,13 +26,19 @@ type Forgery struct {
 // Claims are the claims of a good token for the forgery table to start from.
 type Claims struct {
 	Issuer, Audience, Subject, SessionID, ID string
+	ClientID                                 string // "" means coretest.ClientID
 	Now                                      time.Time
 }
 
 func (c Claims) wire() map[string]any {
+	client := c.ClientID
+	if client == "" {
+		client = ClientID
+	}
 	return map[string]any{
 		"iss": c.Issuer, "aud": c.Audience, "sub": c.Subject, "sid": c.SessionID, "jti": c.ID,
 		"iat": c.Now.Unix(), "exp": c.Now.Add(5 * time.Minute).Unix(), "auth_time": c.Now.Unix(),
+		"client_id": client,
 	}
 }
 
@@ -136,6 +142,8 @@ func Forgeries(t testing.TB, signer core.Signer, c Claims) []Forgery {
 		{"typ of an ID token", ours(hdr(map[string]any{"typ": "id+jwt"}), good())},
 		{"missing sid", ours(hdr(nil), without("sid"))},
 		{"missing jti", ours(hdr(nil), without("jti"))},
+		{"missing client_id", ours(hdr(nil), without("client_id"))},
+		{"empty client_id", ours(hdr(nil), with("client_id", ""))},
 		{"empty", ""},
 		{"one segment", "abc"},
 		{"two segments", parts[0] + "." + parts[1]},

@@ -42,6 +42,7 @@ var HMACKey = bytes.Repeat([]byte("k"), 32)
 const (
 	Issuer   = "https://auth.example.com"
 	Audience = "api"
+	ClientID = "latchkey" // the public client every test token is issued to
 )
 
 // NewVerifier returns a core.Verifier over the store's access states (the in-memory store's,
@@ -74,7 +75,7 @@ func NewSessions(mem SessionsStore, signer core.Signer, now func() time.Time, lo
 	return &core.Sessions{
 		Store: mem, Denylist: mem,
 		Verifier:    NewVerifier(mem, signer, now),
-		Minter:      &core.Minter{Signer: signer, Issuer: Issuer, Audience: Audience, TTL: 10 * time.Minute},
+		Minter:      &core.Minter{Signer: signer, Issuer: Issuer, Audience: Audience, ClientID: ClientID, TTL: 10 * time.Minute},
 		Codec:       codec,
 		Limiter:     &core.RateLimiter{Counters: mem},
 		Audit:       slog.New(slog.NewJSONHandler(logs, nil)),

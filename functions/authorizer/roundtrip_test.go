@@ -37,7 +37,7 @@ func TestDecisionRoundTrips(t *testing.T) {
 	if err := store.CreateSession(ctx, sess); err != nil {
 		t.Fatal(err)
 	}
-	minter := &core.Minter{Signer: kmssign.New(kms.NewFromConfig(d.AWS), cfg.SigningKeys), Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTTL}
+	minter := &core.Minter{Signer: kmssign.New(kms.NewFromConfig(d.AWS), cfg.SigningKeys), Issuer: cfg.Issuer, Audience: cfg.Audience, ClientID: cfg.ClientID, TTL: cfg.AccessTTL}
 	token, _, err := minter.Issue(ctx, sess, now)
 	if err != nil {
 		t.Fatal(err)

@@ -235,6 +235,10 @@ func TestEverySignInFailureIsTheSame401(t *testing.T) {
 		if first == nil {
 			first = &resp
 			golden(t, "login-failed", decode(t, resp))
+			// No Bearer token was refused: the bare challenge, never invalid_token.
+			if h := resp.Headers["WWW-Authenticate"]; h != "Bearer" {
+				t.Errorf("%s: WWW-Authenticate %q, want the bare Bearer challenge", name, h)
+			}
 			continue
 		}
 		if resp.Body != first.Body || resp.Headers["WWW-Authenticate"] != first.Headers["WWW-Authenticate"] {

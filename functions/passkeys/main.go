@@ -77,7 +77,7 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 		Store:          store,
 		Denylist:       store,
 		Verifier:       verifier,
-		Minter:         &core.Minter{Signer: signer, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTTL},
+		Minter:         &core.Minter{Signer: signer, Issuer: cfg.Issuer, Audience: cfg.Audience, ClientID: cfg.ClientID, TTL: cfg.AccessTTL},
 		Codec:          codec,
 		Limiter:        limiter,
 		Audit:          log,

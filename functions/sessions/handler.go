@@ -20,6 +20,7 @@ type handler struct {
 	sessions      *core.Sessions
 	verifier      *core.Verifier
 	introspectors map[string]string // client id → hex SHA-256 of its secret
+	clientID      string            // the public client (LATCHKEY_CLIENT_ID), the only one /v1/token serves
 	log           *slog.Logger
 }
 
@@ -55,11 +56,21 @@ func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Respons
 	return apigw.NotFound(req), nil
 }
 
-// token is the refresh_token grant (RFC 6749 §6).
+// token is the refresh_token grant (RFC 6749 §6) for the one public client: it may name
+// itself with client_id or say nothing, and authenticates with nothing (§2.3: a public client
+// has no credentials). Any client credentials (an Authorization header, a client_secret) or
+// another client_id are a client this server does not know: 401 invalid_client (§5.2). The
+// answer carries scope when the scope granted differs from the one asked for (§5.1).
 func (h *handler) token(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
-	form, err := single(req, "grant_type", "refresh_token")
+	form, err := single(req, "grant_type", "refresh_token", "scope", "client_id", "client_secret")
 	if err != nil {
 		return apigw.Response{}, apigw.OAuth(err)
+	}
+	if apigw.Header(req, "authorization") != "" || form["client_secret"] != "" ||
+		(form["client_id"] != "" && form["client_id"] != h.clientID) {
+		resp := apigw.OAuthProblem(http.StatusUnauthorized, "invalid_client", "unknown client or client authentication")
+		resp.Headers["WWW-Authenticate"] = `Basic realm="latchkey"`
+		return resp, nil
 	}
 	switch form["grant_type"] {
 	case "refresh_token":
@@ -71,11 +82,15 @@ func (h *handler) token(ctx context.Context, req *apigw.Request) (apigw.Response
 	if form["refresh_token"] == "" {
 		return apigw.OAuthProblem(http.StatusBadRequest, "invalid_request", "refresh_token is required"), nil
 	}
-	tr, err := h.sessions.Refresh(ctx, form["refresh_token"], apigw.Client(req))
+	tr, err := h.sessions.RefreshScope(ctx, form["refresh_token"], form["scope"], apigw.Client(req))
 	if err != nil {
 		return apigw.Response{}, apigw.OAuth(err)
 	}
-	return apigw.Tokens(http.StatusOK, apigw.NewTokenBody(tr)), nil
+	body := apigw.NewTokenBody(tr)
+	if tr.Claims.Scope != form["scope"] {
+		body.Scope = tr.Claims.Scope
+	}
+	return apigw.Tokens(http.StatusOK, body), nil
 }
 
 // revoke is RFC 7009: 200 for every well-formed request, whether or not the token meant
@@ -131,6 +146,7 @@ func (h *handler) introspect(ctx context.Context, req *apigw.Request) (apigw.Res
 		"iat":        c.IssuedAt.Unix(),
 		"jti":        c.ID,
 		"sid":        c.SessionID,
+		"client_id":  c.ClientID,
 	}), nil
 }
 

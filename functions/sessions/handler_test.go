@@ -37,7 +37,7 @@ func newFixture(t *testing.T) *fixture {
 	s := coretest.NewSessions(mem, signer, clk.Now, logs)
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	secret := sha256.Sum256([]byte("rs-secret"))
-	h := &handler{sessions: s, verifier: s.Verifier, introspectors: map[string]string{"rs": hex.EncodeToString(secret[:])}, log: log}
+	h := &handler{sessions: s, verifier: s.Verifier, introspectors: map[string]string{"rs": hex.EncodeToString(secret[:])}, clientID: coretest.ClientID, log: log}
 	f := &fixture{serve: apigw.Serve(log, h.Handle), sessions: s, mem: mem, signer: signer, clock: clk, logs: logs, user: core.User{ID: core.NewID()}}
 	if err := mem.CreateUser(context.Background(), f.user); err != nil {
 		t.Fatal(err)
@@ -122,6 +122,64 @@ func TestTokenErrorsAreRFC6749(t *testing.T) {
 	}
 }
 
+// TestTokenClientAndScope: the public client may name itself or not; credentials or another
+// client are invalid_client (401, Basic challenge); a scope beyond the session's is
+// invalid_scope and spends nothing; the granted scope is answered only when it differs from
+// the one asked for.
+func TestTokenClientAndScope(t *testing.T) {
+	f := newFixture(t)
+	tr, err := f.sessions.Start(context.Background(), core.StartRequest{UserID: f.user.ID, AMR: []string{"hwk"}, Scope: "read write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(coretest.ClientID+":"))
+	refused := []struct {
+		name, body, auth, code string
+		status                 int
+	}{
+		{"HTTP Basic of the public client", "", basic, "invalid_client", 401},
+		{"HTTP Basic of another client", "", "Basic " + base64.StdEncoding.EncodeToString([]byte("app:secret")), "invalid_client", 401},
+		{"a client_secret", "&client_id=" + coretest.ClientID + "&client_secret=s", "", "invalid_client", 401},
+		{"another client_id", "&client_id=someone-else", "", "invalid_client", 401},
+		{"client_id twice", "&client_id=" + coretest.ClientID + "&client_id=" + coretest.ClientID, "", "invalid_request", 400},
+		{"a scope the session lacks", "&scope=admin", "", "invalid_scope", 400},
+		{"more than the session's scope", "&scope=read+write+admin", "", "invalid_scope", 400},
+	}
+	for _, c := range refused {
+		req := event(t, "token-form", tr)
+		req.Body += c.body
+		if c.auth != "" {
+			req.Headers["authorization"] = c.auth
+		}
+		resp := f.do(t, req)
+		if resp.StatusCode != c.status || decode(t, resp)["error"] != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.name, resp.StatusCode, resp.Body, c.status, c.code)
+		}
+		if want := map[bool]string{true: `Basic realm="latchkey"`, false: ""}[c.status == 401]; resp.Headers["WWW-Authenticate"] != want {
+			t.Errorf("%s: WWW-Authenticate %q, want %q", c.name, resp.Headers["WWW-Authenticate"], want)
+		}
+	}
+	// None of those spent the refresh token: each success below rotates it once.
+	for _, c := range []struct {
+		name, body string
+		scope      any // the scope member of the answer; nil when absent
+	}{
+		{"no scope asked", "", "read write"},
+		{"the public client by name, the whole scope", "&client_id=" + coretest.ClientID + "&scope=read+write", nil},
+		{"less than the session's", "&scope=write", nil},
+		{"the same scope differently written", "&scope=write++read+write", "write read"},
+	} {
+		req := event(t, "token-form", tr)
+		req.Body += c.body
+		resp := f.do(t, req)
+		body := decode(t, resp)
+		if resp.StatusCode != 200 || body["scope"] != c.scope {
+			t.Fatalf("%s: %d %v, want scope %v", c.name, resp.StatusCode, body, c.scope)
+		}
+		tr.RefreshToken = body["refresh_token"].(string)
+	}
+}
+
 func TestTokenRateLimited(t *testing.T) {
 	f := newFixture(t)
 	f.sessions.TokenByIP = core.Rule{Name: "token-ip", Limit: 2, Window: time.Minute}
@@ -159,7 +217,8 @@ func TestLogoutEndsTheSessionEverywhere(t *testing.T) {
 }
 
 // TestBearerRoutesRefuseForgeries: every forged token is a 401 with the RFC 6750 challenge,
-// never a 5xx.
+// never a 5xx; error="invalid_token" names a refused token, and a request without one (the
+// empty "token", a header without Bearer credentials) gets the bare challenge (§3.1).
 func TestBearerRoutesRefuseForgeries(t *testing.T) {
 	f := newFixture(t)
 	tr := f.start(t)
@@ -172,15 +231,23 @@ func TestBearerRoutesRefuseForgeries(t *testing.T) {
 		req := event(t, "list-sessions", tr)
 		req.Headers["authorization"] = "Bearer " + fg.Token
 		resp := f.do(t, req)
-		if resp.StatusCode != 401 || resp.Headers["WWW-Authenticate"] != `Bearer error="invalid_token"` {
+		want := `Bearer error="invalid_token"`
+		if fg.Token == "" {
+			want = "Bearer"
+		}
+		if resp.StatusCode != 401 || resp.Headers["WWW-Authenticate"] != want {
 			t.Errorf("%s: status %d headers %v", fg.Name, resp.StatusCode, resp.Headers)
 		}
 	}
 	for _, h := range []string{"", "Basic abc", "Bearer", "Bearer    ", tr.AccessToken} {
 		req := event(t, "list-sessions", tr)
-		req.Headers["authorization"] = h
-		if resp := f.do(t, req); resp.StatusCode != 401 {
-			t.Errorf("Authorization %.20q: status %d", h, resp.StatusCode)
+		if h == "" {
+			delete(req.Headers, "authorization")
+		} else {
+			req.Headers["authorization"] = h
+		}
+		if resp := f.do(t, req); resp.StatusCode != 401 || resp.Headers["WWW-Authenticate"] != "Bearer" {
+			t.Errorf("Authorization %.20q: status %d, WWW-Authenticate %q; want 401 and the bare challenge", h, resp.StatusCode, resp.Headers["WWW-Authenticate"])
 		}
 	}
 }
@@ -327,7 +394,7 @@ func TestIntrospection(t *testing.T) {
 	req := event(t, "introspect", tr)
 	req.Headers["authorization"] = basic("rs", "rs-secret")
 	body := decode(t, f.do(t, req))
-	if body["active"] != true || body["sub"] != f.user.ID || body["sid"] != tr.SessionID {
+	if body["active"] != true || body["sub"] != f.user.ID || body["sid"] != tr.SessionID || body["client_id"] != coretest.ClientID {
 		t.Fatalf("active token: %v", body)
 	}
 	f.do(t, event(t, "logout", tr))

@@ -70,7 +70,7 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 		Store:          store,
 		Denylist:       store,
 		Verifier:       verifier,
-		Minter:         &core.Minter{Signer: signer, Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: cfg.AccessTTL},
+		Minter:         &core.Minter{Signer: signer, Issuer: cfg.Issuer, Audience: cfg.Audience, ClientID: cfg.ClientID, TTL: cfg.AccessTTL},
 		Codec:          codec,
 		Limiter:        &core.RateLimiter{Counters: store},
 		Audit:          log,
@@ -81,5 +81,5 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 		TokenByIP:      core.Rule(cfg.Limits.TokenByIP),
 		TokenBySession: core.Rule(cfg.Limits.TokenBySession),
 	}
-	return &handler{sessions: sessions, verifier: verifier, introspectors: cfg.IntrospectionClients, log: log}, nil
+	return &handler{sessions: sessions, verifier: verifier, introspectors: cfg.IntrospectionClients, clientID: cfg.ClientID, log: log}, nil
 }

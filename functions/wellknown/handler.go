@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sort"
 	"strings"
@@ -31,12 +32,22 @@ type check struct {
 	ping func(ctx context.Context) error
 }
 
+// readyTTL is how long one readiness result is reused: callers of /health/ready within it get
+// the same answer, so the probe cannot be used to hammer DynamoDB's and KMS's control planes
+// (DescribeTable, DescribeKey, which have low quotas).
+const readyTTL = 5 * time.Second
+
 type handler struct {
 	issuer  string
 	version string
 	keys    keySource
 	checks  []check
 	log     *slog.Logger
+	now     func() time.Time
+
+	readyMu  sync.Mutex // held while checking, so concurrent callers share one set of pings
+	readyAt  time.Time  // when ready was last computed
+	readyHit apigw.Response
 }
 
 // Handle routes one API Gateway request.
@@ -44,7 +55,7 @@ func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Respons
 	switch req.RouteKey {
 	case "GET /.well-known/jwks.json":
 		return h.jwks(ctx)
-	case "GET /.well-known/openid-configuration":
+	case "GET /.well-known/oauth-authorization-server", "GET /.well-known/openid-configuration":
 		return h.discovery()
 	case "GET /health":
 		return h.health()
@@ -82,7 +93,14 @@ func (h *handler) health() (apigw.Response, error) {
 	return apigw.JSON(http.StatusOK, map[string]string{"status": "ok", "version": h.version}), nil
 }
 
-// discovery is the RFC 8414 authorization server metadata Latchkey can honestly claim.
+// discovery is the RFC 8414 authorization server metadata, served at both well-known paths
+// (RFC 8414 §3 and OpenID Connect Discovery's, which OAuth clients also read). It claims only
+// what Latchkey does, in registered member names only: the refresh_token grant at the token
+// endpoint for a public client ("none"), RFC 7009 revocation without client authentication,
+// RFC 7662 introspection with HTTP Basic, and the JWKS. There is no authorization endpoint (no
+// grant that uses one is supported: RFC 8414 §2 lets the member be left out then), and so no
+// response_type is supported: response_types_supported is REQUIRED and is the empty array,
+// the true answer (see docs/api.md, well-known).
 func (h *handler) discovery() (apigw.Response, error) {
 	resp := apigw.JSON(http.StatusOK, map[string]any{
 		"issuer":                                        h.issuer,
@@ -90,19 +108,34 @@ func (h *handler) discovery() (apigw.Response, error) {
 		"token_endpoint":                                h.issuer + "/v1/token",
 		"revocation_endpoint":                           h.issuer + "/v1/revoke",
 		"introspection_endpoint":                        h.issuer + "/v1/introspect",
+		"response_types_supported":                      []string{},
 		"grant_types_supported":                         []string{"refresh_token"},
 		"token_endpoint_auth_methods_supported":         []string{"none"},
 		"revocation_endpoint_auth_methods_supported":    []string{"none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
-		"access_token_signing_alg_values_supported":     []string{"ES256"},
 	})
 	resp.Headers["Cache-Control"] = "public, max-age=300"
 	return resp, nil
 }
 
-// ready asks every dependency at once, each bounded by checkTimeout, and names the ones that
-// failed. The answer never waits longer than the slowest bounded check.
+// ready answers the readiness of the dependencies, computed at most once per readyTTL in this
+// process (an answer, good or bad, is reused until then; callers arriving while it is computed
+// wait for it rather than pinging again).
 func (h *handler) ready(ctx context.Context) (apigw.Response, error) {
+	h.readyMu.Lock()
+	defer h.readyMu.Unlock()
+	if now := h.now(); h.readyAt.IsZero() || now.Sub(h.readyAt) >= readyTTL || now.Before(h.readyAt) {
+		h.readyHit = h.check(ctx)
+		h.readyAt = h.now()
+	}
+	resp := h.readyHit
+	resp.Headers = maps.Clone(resp.Headers)
+	return resp, nil
+}
+
+// check asks every dependency at once, each bounded by checkTimeout, and names the ones that
+// failed. The answer never waits longer than the slowest bounded check.
+func (h *handler) check(ctx context.Context) apigw.Response {
 	results := make(map[string]string, len(h.checks))
 	var (
 		mu     sync.Mutex
@@ -133,9 +166,9 @@ func (h *handler) ready(ctx context.Context) (apigw.Response, error) {
 	}
 	wg.Wait()
 	if len(failed) == 0 {
-		return apigw.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": results}), nil
+		return apigw.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": results})
 	}
 	sort.Strings(failed)
 	return apigw.ProblemWith(http.StatusServiceUnavailable, core.KindUnavailable.String(),
-		"not ready: "+strings.Join(failed, ", "), map[string]any{"status": http.StatusServiceUnavailable, "checks": results}), nil
+		"not ready: "+strings.Join(failed, ", "), map[string]any{"status": http.StatusServiceUnavailable, "checks": results})
 }

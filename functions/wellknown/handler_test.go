@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,7 +61,12 @@ func event(t *testing.T, name string) apigw.Request {
 
 // serveWith is the handler over keys and checks, served as the Lambda serves it.
 func serveWith(keys keySource, checks ...check) func(context.Context, apigw.Request) (apigw.Response, error) {
-	h := &handler{issuer: "https://auth.example.com", version: "test", keys: keys, checks: checks, log: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))}
+	return serveAt(time.Now, keys, checks...)
+}
+
+// serveAt is serveWith on the clock now.
+func serveAt(now func() time.Time, keys keySource, checks ...check) func(context.Context, apigw.Request) (apigw.Response, error) {
+	h := &handler{issuer: "https://auth.example.com", version: "test", keys: keys, checks: checks, log: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), now: now}
 	return apigw.Serve(h.log, h.Handle)
 }
 
@@ -171,5 +177,82 @@ func TestReadyNamesAHungKMS(t *testing.T) {
 	}
 	if resp, _ := h(context.Background(), event(t, "health")); resp.StatusCode != 200 {
 		t.Fatalf("/health = %d while KMS hangs", resp.StatusCode)
+	}
+}
+
+// TestReadyIsCachedBriefly: calls within readyTTL share one set of pings (so the probe cannot
+// hammer DescribeTable and DescribeKey), a failure is reused too, and after readyTTL the
+// dependencies are asked again.
+func TestReadyIsCachedBriefly(t *testing.T) {
+	var pings atomic.Int32
+	var fail atomic.Bool
+	ping := func(context.Context) error {
+		pings.Add(1)
+		if fail.Load() {
+			return errors.New("down")
+		}
+		return nil
+	}
+	clock := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	h := serveAt(func() time.Time { return clock }, fixedKeys{}, check{name: "dynamodb", ping: ping}, check{name: "kms", ping: ping})
+	ask := func(want int) {
+		t.Helper()
+		resp, _ := h(context.Background(), event(t, "ready"))
+		if resp.StatusCode != want || resp.Headers["X-Request-Id"] == "" {
+			t.Fatalf("status %d headers %v, want %d", resp.StatusCode, resp.Headers, want)
+		}
+	}
+	ask(200)
+	clock = clock.Add(readyTTL - time.Millisecond)
+	fail.Store(true)
+	ask(200)
+	if n := pings.Load(); n != 2 {
+		t.Fatalf("two calls within %s made %d pings, want one per dependency (2)", readyTTL, n)
+	}
+	clock = clock.Add(time.Millisecond)
+	ask(503)
+	fail.Store(false)
+	ask(503)
+	if n := pings.Load(); n != 4 {
+		t.Fatalf("after the window: %d pings, want 4", n)
+	}
+}
+
+// TestMetadataAtBothWellKnownPaths: the RFC 8414 path and the OpenID Connect one serve the same
+// document, in registered member names only (IANA OAuth Authorization Server Metadata), every
+// endpoint under the issuer.
+func TestMetadataAtBothWellKnownPaths(t *testing.T) {
+	h := serveWith(fixedKeys{})
+	a, _ := h(context.Background(), event(t, "metadata"))
+	b, _ := h(context.Background(), event(t, "discovery"))
+	if a.StatusCode != 200 || a.Body != b.Body || a.Headers["Cache-Control"] != b.Headers["Cache-Control"] {
+		t.Fatalf("oauth-authorization-server %d %s\nopenid-configuration %d %s", a.StatusCode, a.Body, b.StatusCode, b.Body)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(a.Body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	registered := map[string]bool{}
+	for _, n := range strings.Fields(`issuer authorization_endpoint token_endpoint jwks_uri registration_endpoint
+		scopes_supported response_types_supported response_modes_supported grant_types_supported
+		token_endpoint_auth_methods_supported token_endpoint_auth_signing_alg_values_supported
+		service_documentation ui_locales_supported op_policy_uri op_tos_uri revocation_endpoint
+		revocation_endpoint_auth_methods_supported revocation_endpoint_auth_signing_alg_values_supported
+		introspection_endpoint introspection_endpoint_auth_methods_supported
+		introspection_endpoint_auth_signing_alg_values_supported code_challenge_methods_supported`) {
+		registered[n] = true
+	}
+	for k, v := range doc {
+		if !registered[k] {
+			t.Errorf("member %q is not a registered authorization server metadata name", k)
+		}
+		if strings.HasSuffix(k, "_endpoint") || k == "jwks_uri" {
+			if s, _ := v.(string); !strings.HasPrefix(s, "https://auth.example.com/") {
+				t.Errorf("%s = %v is not under the issuer", k, v)
+			}
+		}
+	}
+	if rt, ok := doc["response_types_supported"].([]any); !ok || len(rt) != 0 {
+		t.Errorf("response_types_supported = %v, want [] (there is no authorization endpoint)", doc["response_types_supported"])
 	}
 }

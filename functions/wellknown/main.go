@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -54,5 +55,6 @@ func newHandler(cfg boot.Config, awsCfg aws.Config, log *slog.Logger) *handler {
 			{name: "kms", ping: signer.Ping},
 		},
 		log: log,
+		now: time.Now,
 	}
 }

@@ -56,7 +56,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	table := flags.String("table", "latchkey-local", "DynamoDB table name")
 	keyAlias := flags.String("key-alias", "alias/latchkey-local", "KMS alias of the signing key")
 	secretName := flags.String("secret", "latchkey/local/hmac", "Secrets Manager name of the HMAC secret")
-	issuer := flags.String("issuer", "http://127.0.0.1:3000", "LATCHKEY_ISSUER")
+	// The issuer is the demo page's origin, so that an OIDC or JOSE client configured with the
+	// page's origin accepts the tokens (the gateway listens on 127.0.0.1, which localhost is).
+	issuer := flags.String("issuer", "http://localhost:3000", "LATCHKEY_ISSUER")
+	// The origins that may use passkeys and get CORS: the demo page's, or the developer's own
+	// (LATCHKEY_RP_ORIGINS=http://localhost:3000,http://localhost:5173 make dev).
+	originsDefault := os.Getenv("LATCHKEY_RP_ORIGINS")
+	if originsDefault == "" {
+		originsDefault = "http://localhost:3000"
+	}
+	origins := flags.String("origins", originsDefault, "LATCHKEY_RP_ORIGINS, comma separated (default $LATCHKEY_RP_ORIGINS, else http://localhost:3000)")
 	envFile := flags.String("env-file", "", "also write the export lines to this file")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -87,7 +96,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		{"LATCHKEY_SIGNING_KEYS", keyARN},
 		{"LATCHKEY_SECRET_ID", secretARN},
 		{"LATCHKEY_RP_ID", "localhost"},
-		{"LATCHKEY_RP_ORIGINS", "http://localhost:3000"},
+		{"LATCHKEY_RP_ORIGINS", *origins},
 	}
 	for _, name := range endpointVars {
 		env = append(env, [2]string{name, os.Getenv(name)})

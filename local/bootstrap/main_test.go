@@ -26,6 +26,7 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 	secret := testenv.Name("bootstrap") + "/hmac"
 	envFile := filepath.Join(t.TempDir(), "state", "env")
 	args := []string{"-table", table, "-key-alias", alias, "-secret", secret, "-env-file", envFile}
+	t.Setenv("LATCHKEY_RP_ORIGINS", "")
 
 	var first, second bytes.Buffer
 	if err := run(t.Context(), args, &first); err != nil {
@@ -51,7 +52,7 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 		env[name] = strings.Trim(value, "'")
 	}
 	for name, want := range map[string]string{
-		"LATCHKEY_TABLE": table, "LATCHKEY_ISSUER": "http://127.0.0.1:3000", "LATCHKEY_AUDIENCE": "latchkey-local",
+		"LATCHKEY_TABLE": table, "LATCHKEY_ISSUER": "http://localhost:3000", "LATCHKEY_AUDIENCE": "latchkey-local",
 		"LATCHKEY_RP_ID": "localhost", "LATCHKEY_RP_ORIGINS": "http://localhost:3000", "AWS_REGION": "us-east-1",
 		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 		"AWS_ENDPOINT_URL_DYNAMODB": os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"),
@@ -92,5 +93,20 @@ func TestBootstrapRefusesWithoutEndpoints(t *testing.T) {
 func TestShellQuote(t *testing.T) {
 	if got := shellQuote("it's"); got != `'it'\''s'` {
 		t.Errorf("shellQuote = %s", got)
+	}
+}
+
+// TestBootstrapHonoursRPOrigins: the origins given to make dev (LATCHKEY_RP_ORIGINS) are the
+// ones written to the env, for passkeys and for the gateway's CORS.
+func TestBootstrapHonoursRPOrigins(t *testing.T) {
+	table := testenv.Name("bootstrap")
+	args := []string{"-table", table, "-key-alias", "alias/" + table, "-secret", table + "/hmac"}
+	t.Setenv("LATCHKEY_RP_ORIGINS", "http://localhost:3000,http://localhost:5173")
+	var out bytes.Buffer
+	if err := run(t.Context(), args, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "export LATCHKEY_RP_ORIGINS='http://localhost:3000,http://localhost:5173'\n"; !strings.Contains(out.String(), want) {
+		t.Fatalf("env %s lacks %q", out.String(), want)
 	}
 }

@@ -26,6 +26,7 @@ type Gateway struct {
 	authorizer string               // function name of the authorizer, if the template has one
 	demoDir    string
 	vendorDir  string
+	cors       CORS // the HTTP API's CORS, answered before any route
 	log        *slog.Logger
 }
 
@@ -53,6 +54,9 @@ type Config struct {
 	VendorDir string
 	Env       []string  // environment of the functions, before Lambda's own variables
 	LogOut    io.Writer // where function output goes, line by line
+	// Origins are the origins the HTTP API's CORS allows (the deployed stacks' RpOrigins
+	// parameter; locally LATCHKEY_RP_ORIGINS). None answers no CORS.
+	Origins []string
 }
 
 // NewGateway parses the template and starts an emulator for every function whose binary is
@@ -67,7 +71,11 @@ func NewGateway(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aws-lambda-rie not found (local/install.sh installs it into local/.tools/bin): %w", err)
 	}
-	g := &Gateway{emulators: map[string]*Emulator{}, demoDir: cfg.DemoDir, vendorDir: cfg.VendorDir, log: log}
+	cors, err := LoadCORS(cfg.Template, cfg.Origins)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{emulators: map[string]*Emulator{}, demoDir: cfg.DemoDir, vendorDir: cfg.VendorDir, cors: cors, log: log}
 	for _, fn := range fns {
 		g.router.routes = append(g.router.routes, fn.Routes...)
 		if fn.Name == authorizerName {
@@ -99,9 +107,15 @@ func (g *Gateway) Stop() {
 	wg.Wait()
 }
 
-// ServeHTTP routes a request: template routes first, then /local/echo, then static files
-// (/vendor/… from the vendor folder, everything else from the demo folder).
+// ServeHTTP routes a request: CORS preflights first (as API Gateway answers them, before any
+// route), then template routes, /local/echo, and static files (/vendor/… from the vendor
+// folder, everything else from the demo folder); responses to an allowed origin carry the CORS
+// headers.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if g.cors.Preflight(w, r) {
+		return
+	}
+	g.cors.Decorate(w, r)
 	if route, params, ok := g.router.Match(r.Method, r.URL.EscapedPath()); ok {
 		g.proxy(w, r, route, params)
 		return

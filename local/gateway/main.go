@@ -9,7 +9,9 @@
 //	gateway [-addr 127.0.0.1:3000] [-template template.yaml] [-build-dir build] [-demo local/demo]
 //	        [-vendor local/.state/demo-vendor] [-rie aws-lambda-rie]
 //
-// The functions inherit the gateway's environment (table, key, endpoints…). local/install.sh
+// The functions inherit the gateway's environment (table, key, endpoints…). The HTTP API's CORS
+// (template.yaml's CorsConfiguration) allows the origins of LATCHKEY_RP_ORIGINS, as the deployed
+// stacks allow their RpOrigins parameter. local/install.sh
 // installs the pinned aws-lambda-rie into local/.tools/bin; make dev and make gateway pass
 // that path with -rie.
 package main
@@ -25,6 +27,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -65,6 +68,7 @@ func run(log *slog.Logger) error {
 		VendorDir: *vendorDir,
 		Env:       os.Environ(),
 		LogOut:    os.Stderr,
+		Origins:   origins(os.Getenv("LATCHKEY_RP_ORIGINS")),
 	}, log)
 	if err != nil {
 		ln.Close()
@@ -88,4 +92,15 @@ func run(log *slog.Logger) error {
 		err = nil
 	}
 	return err
+}
+
+// origins splits a comma-separated list of origins, as the template's !Split does.
+func origins(s string) []string {
+	var out []string
+	for _, o := range strings.Split(s, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }

@@ -102,7 +102,7 @@ func Error(ctx context.Context, log *slog.Logger, err error) Response {
 	resp := ProblemWith(Status(kind), code, core.DetailOf(err), extra)
 	switch kind {
 	case core.KindUnauthenticated:
-		resp.Headers["WWW-Authenticate"] = `Bearer error="invalid_token"`
+		resp.Headers["WWW-Authenticate"] = bearerChallenge(err)
 	case core.KindReauthenticate:
 		// RFC 9470 §3: the token is good but its authentication is too old for this request.
 		resp.Headers["WWW-Authenticate"] = `Bearer error="insufficient_user_authentication", ` +
@@ -114,8 +114,20 @@ func Error(ctx context.Context, log *slog.Logger, err error) Response {
 	return resp
 }
 
+// bearerChallenge is the RFC 6750 §3 challenge of an unauthenticated problem: with
+// error="invalid_token" only when a presented access token was refused (core.ErrInvalidToken);
+// bare when the request brought no Bearer token (§3.1: no error code then) or failed some other
+// way, such as a passkey sign-in. A 401 always carries a challenge (RFC 9110 §11.6.1).
+func bearerChallenge(err error) string {
+	if errors.Is(err, core.ErrInvalidToken) {
+		return `Bearer error="invalid_token"`
+	}
+	return "Bearer"
+}
+
 // OAuthError answers err as an RFC 6749 §5.2 error object, with the kind's OAuth code and
-// status from the same map as Error; internal errors are a bare server_error.
+// status from the same map as Error (the error's Code instead of the kind's code when it has
+// one, as invalid_scope refines invalid); internal errors are a bare server_error.
 func OAuthError(ctx context.Context, log *slog.Logger, err error) Response {
 	kind := core.KindOf(err)
 	logCause(ctx, log, kind, err)
@@ -128,7 +140,11 @@ func OAuthError(ctx context.Context, log *slog.Logger, err error) Response {
 	default:
 		description = core.DetailOf(err)
 	}
-	resp := OAuthProblem(a.oauthStatus, a.oauthCode, description)
+	code := a.oauthCode
+	if c, _ := core.CodeOf(err); c != "" && kind != core.KindInternal {
+		code = c // a refinement of the kind that RFC 6749 names, such as invalid_scope
+	}
+	resp := OAuthProblem(a.oauthStatus, code, description)
 	if kind == core.KindRateLimited {
 		resp.Headers["Retry-After"] = retryAfter(err)
 	}
@@ -226,7 +242,10 @@ type TokenBody struct {
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int    `json:"expires_in"`
 	RefreshToken string `json:"refresh_token"`
-	SessionID    string `json:"session_id"`
+	// Scope is the scope granted, set when it differs from the scope asked for (RFC 6749
+	// §5.1); left out otherwise.
+	Scope     string `json:"scope,omitempty"`
+	SessionID string `json:"session_id"`
 }
 
 // NewTokenBody is the token response of tr.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -88,7 +89,9 @@ func TestErrorStatuses(t *testing.T) {
 		value  string
 	}{
 		{core.E("op", core.KindInvalid, "bad email", nil), 400, "", ""},
-		{core.E("op", core.KindUnauthenticated, "", nil), 401, "WWW-Authenticate", `Bearer error="invalid_token"`},
+		{core.E("op", core.KindUnauthenticated, "", core.ErrInvalidToken), 401, "WWW-Authenticate", `Bearer error="invalid_token"`},
+		{core.Wrap("outer", core.E("op", core.KindUnauthenticated, "", fmt.Errorf("%w: expired", core.ErrInvalidToken))), 401, "WWW-Authenticate", `Bearer error="invalid_token"`},
+		{core.E("op", core.KindUnauthenticated, "passkey sign-in failed", nil), 401, "WWW-Authenticate", "Bearer"},
 		{core.E("op", core.KindConflict, "last passkey", nil), 409, "", ""},
 		{&core.Error{Op: "op", Kind: core.KindRateLimited, RetryAfter: 1500 * time.Millisecond}, 429, "Retry-After", "2"},
 		{core.Wrap("outer", core.E("store", core.KindUnavailable, "storage unavailable", errors.New("x"))), 503, "", ""},
@@ -210,5 +213,21 @@ func TestStepUpAndCodes(t *testing.T) {
 	}
 	if r.StatusCode != 409 || body["code"] != "credential_not_saved" || body["credentialId"] != "abc" || body["status"] != float64(409) {
 		t.Fatalf("%d %s", r.StatusCode, r.Body)
+	}
+}
+
+// A request without Bearer credentials gets the bare challenge (RFC 6750 §3.1: no error code),
+// whatever else its Authorization header holds; a refused token gets invalid_token.
+func TestNoCredentialsGetTheBareChallenge(t *testing.T) {
+	for _, h := range []string{"", "Basic dTpw", "Bearer ", "Bearer"} {
+		req := &Request{Headers: map[string]string{}}
+		if h != "" {
+			req.Headers["authorization"] = h
+		}
+		_, err := BearerToken(req)
+		r := Error(context.Background(), logger(&bytes.Buffer{}), err)
+		if r.StatusCode != 401 || r.Headers["WWW-Authenticate"] != "Bearer" {
+			t.Errorf("Authorization %q: %d, WWW-Authenticate %q; want 401 and a bare Bearer challenge", h, r.StatusCode, r.Headers["WWW-Authenticate"])
+		}
 	}
 }

@@ -16,6 +16,7 @@ type Config struct {
 	Table       string        // LATCHKEY_TABLE: the single DynamoDB table
 	Issuer      string        // LATCHKEY_ISSUER: iss of access tokens, an absolute URL
 	Audience    string        // LATCHKEY_AUDIENCE: aud of access tokens
+	ClientID    string        // LATCHKEY_CLIENT_ID: the public OAuth client (client_id of every access token), default "latchkey"
 	SigningKeys []string      // LATCHKEY_SIGNING_KEYS: KMS key ids or ARNs, comma separated; the first signs
 	SecretID    string        // LATCHKEY_SECRET_ID: Secrets Manager secret holding the HMAC key
 	RPID        string        // LATCHKEY_RP_ID: WebAuthn relying party id
@@ -63,6 +64,11 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 	}
 	if c.Version == "" {
 		c.Version = "dev"
+	}
+	if c.ClientID = strings.TrimSpace(getenv("LATCHKEY_CLIENT_ID")); c.ClientID == "" {
+		c.ClientID = "latchkey"
+	} else if !validClientID(c.ClientID) {
+		errs = append(errs, fmt.Errorf("LATCHKEY_CLIENT_ID: %q is not 1 to 64 letters, digits, '-', '.', '_' or '~'", c.ClientID))
 	}
 	if c.Issuer != "" {
 		if u, err := url.Parse(c.Issuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
@@ -158,4 +164,20 @@ func clients(s string) (map[string]string, error) {
 		out[id] = strings.ToLower(sum)
 	}
 	return out, nil
+}
+
+// validClientID accepts 1 to 64 URL-unreserved characters (RFC 3986 §2.3): a client id that
+// needs no escaping in a form, a Basic credential or a JWT claim.
+func validClientID(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '.', r == '_', r == '~':
+		default:
+			return false
+		}
+	}
+	return s != ""
 }

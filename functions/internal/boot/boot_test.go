@@ -255,3 +255,24 @@ func TestStackDefaultsAreBoots(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadClientID(t *testing.T) {
+	m := base()
+	c, err := Load(env(m), Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ClientID != "latchkey" {
+		t.Errorf("default client id = %q, want latchkey", c.ClientID)
+	}
+	m["LATCHKEY_CLIENT_ID"] = " my-app.web_1~ "
+	if c, err = Load(env(m), Need{}); err != nil || c.ClientID != "my-app.web_1~" {
+		t.Errorf("client id = %q, %v", c.ClientID, err)
+	}
+	for _, bad := range []string{"has space", "a:b", "a%20b", "é", strings.Repeat("x", 65)} {
+		m["LATCHKEY_CLIENT_ID"] = bad
+		if _, err := Load(env(m), Need{}); err == nil || !strings.Contains(err.Error(), "LATCHKEY_CLIENT_ID") {
+			t.Errorf("client id %q: err = %v, want it refused", bad, err)
+		}
+	}
+}
