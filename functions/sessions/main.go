@@ -43,7 +43,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	lambda.Start(apigw.Serve(log, h.Handle))
+	lambda.Start(apigw.Serve(log, boot.Deadline, h.Handle))
 	return nil
 }
 

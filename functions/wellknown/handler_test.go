@@ -23,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/core/kmssign"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 	"github.com/latchkey/latchkey/functions/internal/apigw/apigwtest"
+	"github.com/latchkey/latchkey/functions/internal/boot"
 	"github.com/latchkey/latchkey/local/testenv"
 )
 
@@ -61,7 +62,7 @@ func event(t *testing.T, name string) apigw.Request {
 // serveWith is the handler over keys and checks, served as the Lambda serves it.
 func serveWith(keys keySource, checks ...check) func(context.Context, apigw.Request) (apigw.Response, error) {
 	h := &handler{issuer: "https://auth.example.com", version: "test", keys: keys, checks: checks, log: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil))}
-	return apigw.Serve(h.log, h.Handle)
+	return apigw.Serve(h.log, boot.Deadline, h.Handle)
 }
 
 func golden(t *testing.T, name string, resp apigw.Response) {
