@@ -8,7 +8,9 @@ const Leeway = 30 * time.Second
 
 // Timeouts of the cold-start reads. A function that cannot load the HMAC secret cannot serve,
 // so that read fails the cold start; the public keys are only preloaded (a KMS that is down
-// at cold start is retried on first use).
+// at cold start is retried on first use). The two run beside each other (PreloadBeside), so
+// with both services hung a cold start fails after SecretTimeout, inside Lambda's 10 s init
+// limit, and the platform answers that request (the local gateway 502).
 const (
 	SecretTimeout = 5 * time.Second
 	KeysTimeout   = 3 * time.Second
