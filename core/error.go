@@ -4,6 +4,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -108,18 +109,23 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // KindOf returns the kind of the outermost *Error in err's chain that has a kind other than
-// KindInternal, or KindInternal. A nil error has no kind; KindOf(nil) is KindInternal and
-// callers should not ask.
+// KindInternal; failing that KindUnavailable when the chain holds context.DeadlineExceeded or
+// context.Canceled (a request that ran out of time is an outage, never a bug), else
+// KindInternal. A nil error has no kind; KindOf(nil) is KindInternal and callers should not
+// ask.
 func KindOf(err error) Kind {
-	for err != nil {
+	for cur := err; cur != nil; {
 		var e *Error
-		if !errors.As(err, &e) {
-			return KindInternal
+		if !errors.As(cur, &e) {
+			break
 		}
 		if e.Kind != KindInternal {
 			return e.Kind
 		}
-		err = e.Err
+		cur = e.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return KindUnavailable
 	}
 	return KindInternal
 }

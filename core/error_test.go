@@ -1,7 +1,9 @@
 package core
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -40,6 +42,26 @@ func TestErrorMessageNeverRepeatsItself(t *testing.T) {
 	} {
 		if got := c.err.Error(); got != c.want {
 			t.Errorf("Error() = %q, want %q", got, c.want)
+		}
+	}
+}
+
+// TestRunningOutOfTimeIsAnOutage: a context error that no adapter classified (a library
+// wrapping it, a bare Wrap) is KindUnavailable, never KindInternal; a kind an adapter did give
+// is kept.
+func TestRunningOutOfTimeIsAnOutage(t *testing.T) {
+	for name, c := range map[string]struct {
+		err  error
+		want Kind
+	}{
+		"bare deadline":       {context.DeadlineExceeded, KindUnavailable},
+		"wrapped deadline":    {Wrap("x.Y", fmt.Errorf("library: %w", context.DeadlineExceeded)), KindUnavailable},
+		"wrapped cancel":      {Wrap("x.Y", Wrap("a.B", context.Canceled)), KindUnavailable},
+		"classified deadline": {E("x.Y", KindUnauthenticated, "", context.DeadlineExceeded), KindUnauthenticated},
+		"plain bug":           {Wrap("x.Y", errors.New("nil map")), KindInternal},
+	} {
+		if got := KindOf(c.err); got != c.want {
+			t.Errorf("%s: KindOf = %s, want %s", name, got, c.want)
 		}
 	}
 }

@@ -6,16 +6,12 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/functions/internal/boot"
 )
-
-// decisionTimeout bounds one decision, so a slow store turns into a deny well inside API
-// Gateway's authorizer timeout rather than a timeout of its own.
-const decisionTimeout = 3 * time.Second
 
 // errUnauthorized is the one error a REST API authorizer may return: API Gateway answers the
 // client 401. Any other error would be a 500.
@@ -55,7 +51,10 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		h.log.WarnContext(ctx, "authorizer.denied", "reason", "unreadable event")
 		return nil, errUnauthorized
 	}
-	ctx, cancel := context.WithTimeout(ctx, decisionTimeout)
+	// The decision runs under the same deadline as every request (boot.Deadline), so a slow
+	// store turns into a deny well inside API Gateway's authorizer timeout rather than a
+	// timeout of its own.
+	ctx, cancel := boot.Deadline(ctx)
 	defer cancel()
 	switch {
 	case ev.Version == "2.0":

@@ -19,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/core/passkey/passkeytest"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 	"github.com/latchkey/latchkey/functions/internal/apigw/apigwtest"
+	"github.com/latchkey/latchkey/functions/internal/boot"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -40,7 +41,7 @@ func newFixture(t *testing.T) *fixture {
 	p := passkeytest.NewRelyingParty(mem, s, clk.Now, logs)
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	h := &handler{rp: p, verifier: s.Verifier, log: log}
-	return &fixture{serve: apigw.Serve(log, h.Handle), passkeys: p, mem: mem, clock: clk, logs: logs}
+	return &fixture{serve: apigw.Serve(log, boot.Deadline, h.Handle), passkeys: p, mem: mem, clock: clk, logs: logs}
 }
 
 // event loads a sample event of the passkeys function with its placeholders filled.

@@ -45,7 +45,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	lambda.Start(apigw.Serve(log, h.Handle))
+	lambda.Start(apigw.Serve(log, boot.Deadline, h.Handle))
 	return nil
 }
 
@@ -55,7 +55,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) (*handler, error) {
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
 	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
-	boot.Preload(ctx, log, "public keys", func(ctx context.Context) error { _, err := signer.PublicKeys(ctx); return err })
+	preloaded := boot.PreloadBeside(ctx, log, "public keys", func(ctx context.Context) error { _, err := signer.PublicKeys(ctx); return err })
+	defer preloaded()
 
 	sctx, cancel := context.WithTimeout(ctx, boot.SecretTimeout)
 	defer cancel()

@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/core/coretest"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 	"github.com/latchkey/latchkey/functions/internal/apigw/apigwtest"
+	"github.com/latchkey/latchkey/functions/internal/boot"
 )
 
 var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -38,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	secret := sha256.Sum256([]byte("rs-secret"))
 	h := &handler{sessions: s, verifier: s.Verifier, introspectors: map[string]string{"rs": hex.EncodeToString(secret[:])}, clientID: coretest.ClientID, log: log}
-	f := &fixture{serve: apigw.Serve(log, h.Handle), sessions: s, mem: mem, signer: signer, clock: clk, logs: logs, user: core.User{ID: core.NewID()}}
+	f := &fixture{serve: apigw.Serve(log, boot.Deadline, h.Handle), sessions: s, mem: mem, signer: signer, clock: clk, logs: logs, user: core.User{ID: core.NewID()}}
 	if err := mem.CreateUser(context.Background(), f.user); err != nil {
 		t.Fatal(err)
 	}

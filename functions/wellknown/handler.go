@@ -12,14 +12,8 @@ import (
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
+	"github.com/latchkey/latchkey/functions/internal/boot"
 )
-
-// checkTimeout bounds each readiness check, so a hung dependency answers 503 in seconds
-// rather than holding the probe until the function times out.
-const checkTimeout = 2 * time.Second
-
-// keysTimeout bounds the first, uncached load of the public keys behind the JWKS.
-const keysTimeout = 3 * time.Second
 
 // keySource is the part of core.Signer the JWKS needs: public keys only.
 type keySource interface {
@@ -71,9 +65,8 @@ type jwksBody struct {
 
 // jwks publishes every configured key, the signing key first. Verifiers may cache it for a
 // few minutes: a new key is published before it signs (docs/security.md, tokens: rotation).
+// The first, uncached load from KMS is bounded by the request's deadline (boot.Deadline).
 func (h *handler) jwks(ctx context.Context) (apigw.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, keysTimeout)
-	defer cancel()
 	keys, err := h.keys.PublicKeys(ctx)
 	if err != nil {
 		return apigw.Response{}, err
@@ -133,7 +126,7 @@ func (h *handler) ready(ctx context.Context) (apigw.Response, error) {
 	return resp, nil
 }
 
-// check asks every dependency at once, each bounded by checkTimeout, and names the ones that
+// check asks every dependency at once, each bounded by boot.ReadyCheckTimeout, and names the ones that
 // failed. The answer never waits longer than the slowest bounded check.
 func (h *handler) check(ctx context.Context) apigw.Response {
 	results := make(map[string]string, len(h.checks))
@@ -146,7 +139,7 @@ func (h *handler) check(ctx context.Context) apigw.Response {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+			cctx, cancel := context.WithTimeout(ctx, boot.ReadyCheckTimeout)
 			defer cancel()
 			status := "ok"
 			if err := c.ping(cctx); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/latchkey/latchkey/core/kmssign"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 	"github.com/latchkey/latchkey/functions/internal/apigw/apigwtest"
+	"github.com/latchkey/latchkey/functions/internal/boot"
 	"github.com/latchkey/latchkey/local/testenv"
 )
 
@@ -67,7 +68,7 @@ func serveWith(keys keySource, checks ...check) func(context.Context, apigw.Requ
 // serveAt is serveWith on the clock now.
 func serveAt(now func() time.Time, keys keySource, checks ...check) func(context.Context, apigw.Request) (apigw.Response, error) {
 	h := &handler{issuer: "https://auth.example.com", version: "test", keys: keys, checks: checks, log: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), now: now}
-	return apigw.Serve(h.log, h.Handle)
+	return apigw.Serve(h.log, boot.Deadline, h.Handle)
 }
 
 func golden(t *testing.T, name string, resp apigw.Response) {

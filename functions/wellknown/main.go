@@ -37,7 +37,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	h := newHandler(cfg, awsCfg, log)
-	lambda.Start(apigw.Serve(log, h.Handle))
+	lambda.Start(apigw.Serve(log, boot.Deadline, h.Handle))
 	return nil
 }
 

@@ -99,14 +99,22 @@ func bootstrap() (*stack, error) {
 	if err := vendorDemo(filepath.Join(dir, "vendor")); err != nil {
 		return nil, err
 	}
+	return provision(dir, nil)
+}
+
+// provision creates a fresh table, key and secret with the bootstrap built in dir, in the
+// emulators the test environment names or, with awsEnv, in those awsEnv names; the stack it
+// returns runs its functions against the same emulators.
+func provision(dir string, awsEnv []string) (*stack, error) {
 	name := testenv.Name("stack")
 	cmd := exec.Command(filepath.Join(dir, "bootstrap"), "-table", name, "-key-alias", "alias/"+name, "-secret", name, "-issuer", "http://127.0.0.1")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), awsEnv...)
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %v %s", err, stderrOf(err))
 	}
-	s := &stack{dir: dir}
+	s := &stack{dir: dir, env: append([]string(nil), awsEnv...)}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		line := strings.TrimPrefix(sc.Text(), "export ")

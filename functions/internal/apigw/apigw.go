@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -31,10 +32,16 @@ const MaxBody = 64 << 10
 // error object when it was wrapped with OAuth, else as a problem (see Error).
 type HandlerFunc func(ctx context.Context, req *Request) (Response, error)
 
+// Bound derives the context a request runs under from the invocation's: boot.Deadline in the
+// functions, which bounds it well inside the Lambda's own deadline.
+type Bound func(context.Context) (context.Context, context.CancelFunc)
+
 // Serve wraps h into what lambda.Start wants. Before h runs it refuses bodies over MaxBody with
-// 413, so nothing is parsed, signed or stored for them. Whatever h does, the Lambda gets a
-// response and a nil error: errors become problems, a panic becomes a bare 500 and a log line.
-func Serve(log *slog.Logger, h HandlerFunc) func(context.Context, events.APIGatewayV2HTTPRequest) (Response, error) {
+// 413, so nothing is parsed, signed or stored for them. h runs under the context bound gives,
+// and an error h returns once that context is done is an outage (503, never a 500), whatever
+// kind the layer that saw it gave it. Whatever h does, the Lambda gets a response and a nil
+// error: errors become problems, a panic becomes a bare 500 and a log line.
+func Serve(log *slog.Logger, bound Bound, h HandlerFunc) func(context.Context, events.APIGatewayV2HTTPRequest) (Response, error) {
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (resp Response, _ error) {
 		defer func() {
 			if r := recover(); r != nil {
@@ -46,12 +53,27 @@ func Serve(log *slog.Logger, h HandlerFunc) func(context.Context, events.APIGate
 		if bodyLen(&req) > MaxBody {
 			return Error(ctx, log, core.E("apigw.Serve", core.KindTooLarge, "request body is larger than 64 KB", nil)), nil
 		}
-		resp, err := h(ctx, &req)
+		rctx, cancel := bound(ctx)
+		defer cancel()
+		resp, err := h(rctx, &req)
 		if err != nil {
+			if rctx.Err() != nil && core.KindOf(err) == core.KindInternal {
+				err = outOfTime(err)
+			}
 			return Answer(ctx, log, err), nil
 		}
 		return resp, nil
 	}
+}
+
+// outOfTime makes err, returned after the request's deadline, an outage, keeping its OAuth
+// mark.
+func outOfTime(err error) error {
+	var oe oauthError
+	if errors.As(err, &oe) {
+		return OAuth(outOfTime(oe.error))
+	}
+	return core.E("apigw.Serve", core.KindUnavailable, "", err)
 }
 
 // bodyLen is the decoded length of the body, computed without decoding it.

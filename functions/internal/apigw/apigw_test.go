@@ -32,7 +32,7 @@ func decodeProblem(t *testing.T, r Response) problem {
 func TestServeRefusesLargeBodiesBeforeTheHandler(t *testing.T) {
 	for _, b64 := range []bool{false, true} {
 		called := false
-		h := Serve(logger(&bytes.Buffer{}), func(context.Context, *Request) (Response, error) {
+		h := Serve(logger(&bytes.Buffer{}), unbounded, func(context.Context, *Request) (Response, error) {
 			called = true
 			return NoContent(), nil
 		})
@@ -49,7 +49,7 @@ func TestServeRefusesLargeBodiesBeforeTheHandler(t *testing.T) {
 		}
 	}
 	// Exactly at the cap is accepted.
-	h := Serve(logger(&bytes.Buffer{}), func(context.Context, *Request) (Response, error) { return NoContent(), nil })
+	h := Serve(logger(&bytes.Buffer{}), unbounded, func(context.Context, *Request) (Response, error) { return NoContent(), nil })
 	if resp, _ := h(context.Background(), Request{Body: strings.Repeat("a", MaxBody)}); resp.StatusCode != 204 {
 		t.Fatalf("a body of exactly 64 KB: status %d", resp.StatusCode)
 	}
@@ -58,7 +58,7 @@ func TestServeRefusesLargeBodiesBeforeTheHandler(t *testing.T) {
 func TestInternalErrorsSayNothing(t *testing.T) {
 	var logs bytes.Buffer
 	secret := "dial tcp 10.0.0.1: table arn:aws:dynamodb:secret"
-	h := Serve(logger(&logs), func(context.Context, *Request) (Response, error) {
+	h := Serve(logger(&logs), unbounded, func(context.Context, *Request) (Response, error) {
 		return Response{}, core.Wrap("x.Y", errors.New(secret))
 	})
 	resp, err := h(context.Background(), Request{})
@@ -74,7 +74,7 @@ func TestInternalErrorsSayNothing(t *testing.T) {
 }
 
 func TestPanicBecomesBare500(t *testing.T) {
-	h := Serve(logger(&bytes.Buffer{}), func(context.Context, *Request) (Response, error) { panic("boom at handler.go:12") })
+	h := Serve(logger(&bytes.Buffer{}), unbounded, func(context.Context, *Request) (Response, error) { panic("boom at handler.go:12") })
 	resp, err := h(context.Background(), Request{})
 	if err != nil || resp.StatusCode != 500 || strings.Contains(resp.Body, "boom") {
 		t.Fatalf("status %d err %v body %s", resp.StatusCode, err, resp.Body)
@@ -124,7 +124,7 @@ func TestDecodeJSON(t *testing.T) {
 }
 
 func TestCommonHeaders(t *testing.T) {
-	h := Serve(logger(&bytes.Buffer{}), func(context.Context, *Request) (Response, error) { return JSON(200, map[string]string{}), nil })
+	h := Serve(logger(&bytes.Buffer{}), unbounded, func(context.Context, *Request) (Response, error) { return JSON(200, map[string]string{}), nil })
 	req := Request{}
 	req.RequestContext.RequestID = "req-1"
 	resp, _ := h(context.Background(), req)
@@ -151,7 +151,7 @@ func TestOAuthErrorsComeFromTheSameMap(t *testing.T) {
 		{core.Wrap("op", errors.New("arn:aws:kms:secret")), 500, "server_error", ""},
 	}
 	for _, c := range cases {
-		h := Serve(logger(&bytes.Buffer{}), func(context.Context, *Request) (Response, error) { return Response{}, OAuth(c.err) })
+		h := Serve(logger(&bytes.Buffer{}), unbounded, func(context.Context, *Request) (Response, error) { return Response{}, OAuth(c.err) })
 		r, _ := h(context.Background(), Request{})
 		var body map[string]string
 		if err := json.Unmarshal([]byte(r.Body), &body); err != nil {
@@ -229,5 +229,52 @@ func TestNoCredentialsGetTheBareChallenge(t *testing.T) {
 		if r.StatusCode != 401 || r.Headers["WWW-Authenticate"] != "Bearer" {
 			t.Errorf("Authorization %q: %d, WWW-Authenticate %q; want 401 and a bare Bearer challenge", h, r.StatusCode, r.Headers["WWW-Authenticate"])
 		}
+	}
+}
+
+// unbounded is a Bound that leaves the invocation's context as it is.
+func unbounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithCancel(ctx)
+}
+
+// TestServeRunsTheHandlerUnderItsBound: the handler sees the deadline the Bound sets, and an
+// error it returns once that deadline has passed answers 503 (temporarily_unavailable on the
+// OAuth endpoints) even when the layer that saw it called it a bug, or returned the bare
+// context error.
+func TestServeRunsTheHandlerUnderItsBound(t *testing.T) {
+	bound := func(ctx context.Context) (context.Context, context.CancelFunc) {
+		return context.WithTimeout(ctx, 20*time.Millisecond)
+	}
+	for name, c := range map[string]struct {
+		wrap   func(error) error
+		status int
+		want   string
+	}{
+		"internal wrap of a library error": {func(error) error { return core.Wrap("x.Y", errors.New("gave up")) }, 503, `"code":"unavailable"`},
+		"bare deadline":                    {func(err error) error { return err }, 503, `"code":"unavailable"`},
+		"oauth internal wrap":              {func(error) error { return OAuth(core.Wrap("x.Y", errors.New("gave up"))) }, 503, `"error":"temporarily_unavailable"`},
+		"oauth":                            {func(err error) error { return OAuth(core.Wrap("x.Y", err)) }, 503, `"error":"temporarily_unavailable"`},
+	} {
+		var sawDeadline bool
+		h := Serve(logger(&bytes.Buffer{}), bound, func(ctx context.Context, _ *Request) (Response, error) {
+			_, sawDeadline = ctx.Deadline()
+			<-ctx.Done()
+			return Response{}, c.wrap(ctx.Err())
+		})
+		start := time.Now()
+		resp, err := h(context.Background(), Request{})
+		if err != nil || resp.StatusCode != c.status || !strings.Contains(resp.Body, c.want) {
+			t.Errorf("%s: %d %s %v, want %d %s", name, resp.StatusCode, resp.Body, err, c.status, c.want)
+		}
+		if !sawDeadline || time.Since(start) > time.Second {
+			t.Errorf("%s: the handler ran without the bound's deadline (saw %v, took %s)", name, sawDeadline, time.Since(start))
+		}
+	}
+	// Before the deadline an internal error stays a 500.
+	h := Serve(logger(&bytes.Buffer{}), bound, func(context.Context, *Request) (Response, error) {
+		return Response{}, core.Wrap("x.Y", errors.New("a bug"))
+	})
+	if resp, _ := h(context.Background(), Request{}); resp.StatusCode != 500 {
+		t.Fatalf("an internal error before the deadline answered %d", resp.StatusCode)
 	}
 }

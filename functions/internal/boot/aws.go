@@ -3,6 +3,7 @@ package boot
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -17,7 +18,8 @@ import (
 // It deliberately does not use the SDK's config package, whose shared-file, SSO and STS
 // providers a Lambda never needs and which would add megabytes to every binary. Endpoints for
 // the local emulators come from the standard AWS_ENDPOINT_URL_<SERVICE> variables. Retries are
-// bounded so a failing dependency turns into a 503 well inside the function timeout.
+// bounded, and the HTTP transport bounds dialling and waiting for an answer (httpClient), so a
+// failing or hung dependency turns into a 503 well inside the function timeout.
 func AWS(_ context.Context, getenv func(string) string) (aws.Config, error) {
 	region := getenv("AWS_REGION")
 	if region == "" {
@@ -37,7 +39,7 @@ func AWS(_ context.Context, getenv func(string) string) (aws.Config, error) {
 	return aws.Config{
 		Region:      region,
 		Credentials: credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN")),
-		HTTPClient:  &http.Client{Transport: http.DefaultTransport},
+		HTTPClient:  httpClient(),
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = 3
@@ -60,4 +62,22 @@ func (e envEndpoints) GetServiceBaseEndpoint(_ context.Context, sdkID string) (s
 		return v, true, nil
 	}
 	return "", false, nil
+}
+
+// httpClient is the SDK's HTTP client: a transport of its own (not http.DefaultTransport,
+// which waits for an answer forever) with the dial, TLS handshake and response-header
+// timeouts of limits.go. A whole call is bounded by the caller's context (Deadline); these
+// bound each attempt, also where no caller set a deadline.
+func httpClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   100,
+		IdleConnTimeout:       IdleConnTimeout,
+		TLSHandshakeTimeout:   TLSHandshakeTimeout,
+		ResponseHeaderTimeout: ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+	}}
 }

@@ -13,10 +13,37 @@ const Leeway = 30 * time.Second
 
 // Timeouts of the cold-start reads. A function that cannot load the HMAC secret cannot serve,
 // so that read fails the cold start; the public keys are only preloaded (a KMS that is down
-// at cold start is retried on first use).
+// at cold start is retried on first use). The two run beside each other (PreloadBeside), so
+// with both services hung a cold start fails after SecretTimeout, inside Lambda's 10 s init
+// limit, and the platform answers that request (the local gateway 502).
 const (
 	SecretTimeout = 5 * time.Second
 	KeysTimeout   = 3 * time.Second
+)
+
+// Request deadlines (docs/security.md, failure behaviour). Every request a function serves,
+// and every authorizer decision, runs under RequestTimeout, or under the Lambda's own deadline
+// less DeadlineMargin when that comes first, so a hung dependency is answered by Latchkey
+// (503, or a deny) well inside the function timeout (10 s) instead of by the platform (504).
+// The margin leaves time to write the answer and its log line.
+const (
+	RequestTimeout = 3 * time.Second
+	DeadlineMargin = 500 * time.Millisecond
+)
+
+// ReadyCheckTimeout bounds each check of the readiness probe, inside RequestTimeout, so that
+// a hung dependency is named ("timeout") rather than taking the whole probe with it.
+const ReadyCheckTimeout = 2 * time.Second
+
+// Timeouts of the SDK's HTTP transport. They bound each attempt even where no caller set a
+// deadline: a peer that accepts a connection and never answers fails the attempt after
+// ResponseHeaderTimeout, so the SDK's bounded retry gets a fresh connection inside the request
+// deadline. AWS endpoints connect and answer in milliseconds; these are far above that.
+const (
+	DialTimeout           = time.Second
+	TLSHandshakeTimeout   = time.Second
+	ResponseHeaderTimeout = 2 * time.Second
+	IdleConnTimeout       = 90 * time.Second
 )
 
 // Rule is one rate limit: at most Limit hits per Window for each key, counted under Name.

@@ -41,3 +41,16 @@ func Preload(ctx context.Context, log *slog.Logger, what string, load func(conte
 		log.Warn(what+" not loaded at cold start; will retry on first use", "err", err)
 	}
 }
+
+// PreloadBeside is Preload run beside the other cold-start reads: it starts load and returns
+// a wait for it. A cold start that loads the keys and the HMAC secret one after the other
+// with KMS and Secrets Manager hung would take KeysTimeout plus SecretTimeout; beside each
+// other it takes the longer of the two.
+func PreloadBeside(ctx context.Context, log *slog.Logger, what string, load func(context.Context) error) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Preload(ctx, log, what, load)
+	}()
+	return func() { <-done }
+}
