@@ -116,6 +116,7 @@ var catalog = []Function{
 			{"POST", "/v1/passkeys/register/finish"},
 			{"POST", "/v1/passkeys/login/begin"},
 			{"POST", "/v1/passkeys/login/finish"},
+			{"GET", "/v1/me"},
 			{"GET", "/v1/me/passkeys"},
 			{"PATCH", "/v1/me/passkeys/{id}"},
 			{"DELETE", "/v1/me/passkeys/{id}"},

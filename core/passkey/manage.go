@@ -3,9 +3,47 @@ package passkey
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/internal/parallel"
 )
+
+// Account is who the holder of an access token is, as GET /v1/me shows it.
+type Account struct {
+	ID          string
+	Email       string // normalized; "" when the account has none
+	DisplayName string
+	CreatedAt   time.Time
+	// EmailVerified is false for every account today: Latchkey does not verify emails yet.
+	EmailVerified bool
+	PasskeyCount  int
+}
+
+// Me returns the caller's account and how many passkeys it holds, read concurrently. An
+// account that is gone answers KindUnauthenticated, like the token of any ended session.
+func (rp *RelyingParty) Me(ctx context.Context, c core.AccessClaims) (Account, error) {
+	const op = "passkey.RelyingParty.Me"
+	var (
+		user             core.User
+		list             []core.Passkey
+		userErr, listErr error
+	)
+	parallel.Do(
+		func() { user, userErr = rp.Accounts.GetUser(ctx, c.Subject) },
+		func() { list, listErr = rp.Credentials.UserPasskeys(ctx, c.Subject) },
+	)
+	if core.Is(userErr, core.KindNotFound) {
+		return Account{}, core.E(op, core.KindUnauthenticated, "invalid access token", userErr)
+	}
+	if err := parallel.First(userErr, listErr); err != nil {
+		return Account{}, err
+	}
+	return Account{
+		ID: user.ID, Email: user.Email, DisplayName: user.DisplayName, CreatedAt: user.CreatedAt,
+		PasskeyCount: len(list),
+	}, nil
+}
 
 // ListPasskeys returns the caller's passkeys, oldest first.
 func (rp *RelyingParty) ListPasskeys(ctx context.Context, c core.AccessClaims) ([]core.Passkey, error) {

@@ -36,6 +36,8 @@ func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Respons
 		return apigw.Response{}, err
 	}
 	switch req.RouteKey {
+	case "GET /v1/me":
+		return h.me(ctx, claims)
 	case "GET /v1/me/passkeys":
 		return h.list(ctx, claims)
 	case "PATCH /v1/me/passkeys/{id}":
@@ -44,6 +46,29 @@ func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Respons
 		return h.delete(ctx, req, claims)
 	}
 	return apigw.NotFound(req), nil
+}
+
+// meBody is GET /v1/me's answer: who is signed in. emailVerified is false for every account
+// until emails are verified.
+type meBody struct {
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"emailVerified"`
+	DisplayName   string    `json:"displayName"`
+	CreatedAt     time.Time `json:"createdAt"`
+	PasskeyCount  int       `json:"passkeyCount"`
+}
+
+// me answers the caller's account: id, email, display name, creation time, passkey count.
+func (h *handler) me(ctx context.Context, claims core.AccessClaims) (apigw.Response, error) {
+	a, err := h.rp.Me(ctx, claims)
+	if err != nil {
+		return apigw.Response{}, err
+	}
+	return apigw.JSON(http.StatusOK, meBody{
+		ID: a.ID, Email: a.Email, EmailVerified: a.EmailVerified, DisplayName: a.DisplayName,
+		CreatedAt: a.CreatedAt.UTC(), PasskeyCount: a.PasskeyCount,
+	}), nil
 }
 
 // list answers the caller's passkeys, oldest first.

@@ -315,6 +315,51 @@ func TestListGolden(t *testing.T) {
 	golden(t, "list-passkeys", want(t, f.do(t, event(t, "list-passkeys", map[string]string{"access_token": tr.AccessToken})), 200))
 }
 
+// TestMeGolden: GET /v1/me answers who holds the token, with the number of passkeys the
+// account has; emailVerified is false (emails are not verified yet). Without a token it is the
+// Bearer 401, and a token of an account that is gone is refused like an ended session's.
+func TestMeGolden(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	uid := "QgqnJ1ptuSg-9xYIWdMB6A"
+	user := core.User{ID: uid, Email: "alice@example.com", DisplayName: "Alice Liddell", CreatedAt: t0.Add(-72 * time.Hour)}
+	first := core.Passkey{ID: "AQIDBAUGBwgJCgsMDQ4PEA", UserID: uid, Name: "Phone", PublicKey: []byte{1}, CreatedAt: t0.Add(-72 * time.Hour)}
+	if err := f.mem.CreateAccount(ctx, user, first); err != nil {
+		t.Fatal(err)
+	}
+	second := core.Passkey{ID: "EBESExQVFhcYGRobHB0eHw", UserID: uid, Name: "YubiKey", PublicKey: []byte{2}, CreatedAt: t0.Add(-24 * time.Hour)}
+	if err := f.mem.AddPasskey(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := f.passkeys.Sessions.Start(ctx, core.StartRequest{UserID: uid, AMR: passkey.AMR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "me", want(t, f.do(t, event(t, "me", map[string]string{"access_token": tr.AccessToken})), 200))
+
+	resp := f.do(t, event(t, "me", map[string]string{"access_token": "x.y.z"}))
+	if resp.StatusCode != 401 || resp.Headers["WWW-Authenticate"] != `Bearer error="invalid_token"` {
+		t.Fatalf("GET /v1/me with a bad token: %d %v", resp.StatusCode, resp.Headers)
+	}
+	req := event(t, "me", nil)
+	delete(req.Headers, "authorization")
+	want(t, f.do(t, req), 401)
+
+	// An account without email or display name shows them empty, not missing.
+	bare := core.NewID()
+	if err := f.mem.CreateUser(ctx, core.User{ID: bare, CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err = f.passkeys.Sessions.Start(ctx, core.StartRequest{UserID: bare, AMR: passkey.AMR})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := want(t, f.do(t, event(t, "me", map[string]string{"access_token": tr.AccessToken})), 200)
+	if body["id"] != bare || body["email"] != "" || body["displayName"] != "" || body["passkeyCount"] != 0.0 || body["emailVerified"] != false {
+		t.Fatalf("GET /v1/me of an account with nothing but an id: %v", body)
+	}
+}
+
 func TestBearerAndLimits(t *testing.T) {
 	f := newFixture(t)
 	// A bad token on register/begin is not a sign-up: 401 with the Bearer challenge.

@@ -15,7 +15,8 @@ import (
 )
 
 // TestPasskeyRoundTrips builds the function as main does and runs sign-up and sign-in against
-// DynamoDB Local and the moto KMS, counting the AWS calls: login-begin is one rate-limit ADD
+// DynamoDB Local and the moto KMS, counting the AWS calls: GET /v1/me is a read of the user and
+// a query of its passkeys; login-begin is one rate-limit ADD
 // and the challenge, whoever asks; login-finish is the take of the challenge, the read of the
 // credential and the address's rate-limit ADD (stage 1), then the counter write, the session
 // write, the read of the user and one KMS Sign (stage 2).
@@ -42,8 +43,22 @@ func TestPasskeyRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli}); err != nil {
+	reg, err := p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
+	if err != nil {
 		t.Fatal(err)
+	}
+
+	// GET /v1/me reads the user and queries its passkeys, concurrently.
+	calls.Reset()
+	me, err := p.Me(ctx, core.AccessClaims{Subject: reg.User.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me.ID != reg.User.ID || me.Email != email || me.PasskeyCount != 1 || me.EmailVerified || me.CreatedAt.IsZero() {
+		t.Errorf("Me after sign-up: %+v", me)
+	}
+	if got, want := calls.String(), "DynamoDB.GetItem=1 DynamoDB.Query=1"; got != want {
+		t.Errorf("me: %s, want %s", got, want)
 	}
 
 	calls.Reset()
