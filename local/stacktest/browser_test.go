@@ -9,10 +9,12 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -1131,4 +1133,223 @@ func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
 	}
 	b.click("#signout-button")
 	b.waitFor("signed out at the end", `document.body.dataset.state === 'signed-out'`)
+}
+
+// screenshot saves what the page shows as name.png in the test's temporary folder, and, when
+// LATCHKEY_SCREENSHOTS names a folder, there too, for a person to look at.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	var png []byte
+	b.run("screenshot "+name, chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		png, err = page.CaptureScreenshot().WithFormat(page.CaptureScreenshotFormatPng).Do(ctx)
+		return err
+	}))
+	dirs := []string{b.t.TempDir()}
+	if dir := os.Getenv("LATCHKEY_SCREENSHOTS"); dir != "" {
+		dirs = append(dirs, dir)
+	}
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.t.Fatal(err)
+		}
+		path := filepath.Join(dir, name+".png")
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+		b.t.Logf("screenshot: %s", path)
+	}
+}
+
+// text is the text content of the element a selector names ("" when there is none).
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	var s string
+	b.eval(fmt.Sprintf(`document.querySelector(%q)?.textContent ?? ''`, sel), &s)
+	return s
+}
+
+// fakeAnswer holds the page's next request to a URL pattern and answers it in the API's stead
+// with a problem: an answer the real stack gives only under load or in an outage.
+func (b *browser) fakeAnswer(pattern string, status int, headers map[string]string, problem string, start func()) {
+	b.t.Helper()
+	b.run("hold "+pattern, fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: pattern, RequestStage: fetch.RequestStageRequest}}))
+	start()
+	var held *fetch.EventRequestPaused
+	select {
+	case held = <-b.paused:
+	case <-time.After(30 * time.Second):
+		b.t.Fatalf("the page sent no request to %s%s", pattern, b.pageState())
+	}
+	hdrs := []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/problem+json"}}
+	for k, v := range headers {
+		hdrs = append(hdrs, &fetch.HeaderEntry{Name: k, Value: v})
+	}
+	b.run("answer "+pattern, fetch.FulfillRequest(held.RequestID, int64(status)).
+		WithResponseHeaders(hdrs).WithBody(base64.StdEncoding.EncodeToString([]byte(problem))), fetch.Disable())
+}
+
+// TestBrowserDemoProduct checks what the demo page shows a person: a sentence on what a
+// passkey is and a favicon; after sign-up, who is signed in (GET /v1/me: display name, email,
+// not verified); the last passkey's Delete disabled with a hint; a passkey named by its
+// provider from the aaguids map; failures as sentences next to the form that failed; "Log out
+// other devices" disabled once it has done its work; and on 127.0.0.1, where passkeys of
+// localhost cannot work, the address to open instead. It takes screenshots along the way.
+func TestBrowserDemoProduct(t *testing.T) {
+	s, b, _ := openDemo(t, false)
+	origin := strings.Replace(b.api, "127.0.0.1", "localhost", 1)
+
+	// Signed out: the sentence for first-timers, the favicon.
+	if got := b.text("#what-is-a-passkey"); !strings.Contains(got, "A passkey replaces the password") {
+		t.Errorf("the first-timer sentence reads %q", got)
+	}
+	var icon string
+	b.eval(`document.querySelector('link[rel=icon]')?.href || ''`, &icon)
+	if icon != origin+"/favicon.svg" {
+		t.Errorf("the page's icon is %q", icon)
+	}
+	status, hdr, body := call(t, "GET", origin+"/favicon.svg", "", "")
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "image/svg+xml") || !bytes.Contains(body, []byte("<svg")) {
+		t.Errorf("GET /favicon.svg: %d %q", status, hdr.Get("Content-Type"))
+	}
+	b.screenshot("1-signed-out")
+
+	// Sign up: the account card says who is signed in, as GET /v1/me does.
+	email := testenv.Name("product") + "@example.com"
+	b.signUp(email, "Ada Lovelace")
+	b.waitFor("who is signed in", `document.querySelector('#account-title').textContent === 'Signed in as Ada Lovelace'`)
+	token := b.lastBearer()
+	status, _, body = call(t, "GET", b.api+"/v1/me", token, "")
+	var me map[string]any
+	if err := json.Unmarshal(body, &me); status != 200 || err != nil {
+		t.Fatalf("GET /v1/me: %d %s", status, body)
+	}
+	uid := claimsOf(t, token).Subject
+	if me["id"] != uid || me["email"] != email || me["displayName"] != "Ada Lovelace" || me["emailVerified"] != false || me["passkeyCount"] != 1.0 {
+		t.Fatalf("GET /v1/me after sign-up: %v", me)
+	}
+	var badge bool
+	b.eval(`!document.querySelector('#account-email-status').hidden`, &badge)
+	if got := b.text("#account-email"); got != email || !badge || b.text("#whoami") != uid {
+		t.Errorf("the account card shows %q (not-verified badge %v), id %q", got, badge, b.text("#whoami"))
+	}
+	_, list := b.myPasskeys(token)
+	firstID, _ := list[0]["id"].(string)
+	first := fmt.Sprintf(`#passkey-list .passkey[data-id=%q]`, firstID)
+	var lastState string
+	b.eval(`document.querySelector('`+first+` .delete').disabled + ' ' + !document.querySelector('`+first+` .last-hint').hidden`, &lastState)
+	if lastState != "true true" {
+		t.Errorf("the only passkey's Delete disabled, hint shown: %q", lastState)
+	}
+	b.waitFor("the current session listed", `document.querySelector('#session-list .session[data-current="true"]')`)
+	b.screenshot("2-signed-in")
+
+	// A passkey of a provider the aaguids package knows, and the server does not name: the
+	// page names it by its provider. The AAGUID and the name come from the vendored map.
+	raw, err := os.ReadFile(aaguidsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var providers map[string]string
+	if err := json.Unmarshal(raw, &providers); err != nil {
+		t.Fatal(err)
+	}
+	var aaguid string
+	for _, id := range slices.Sorted(maps.Keys(providers)) {
+		if passkey.DefaultPasskeyName(mustUUID(t, id)) == "Passkey" {
+			aaguid = id
+			break
+		}
+	}
+	provider := providers[aaguid]
+	keyID := base64.RawURLEncoding.EncodeToString([]byte(testenv.Name("key")))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	now := time.Now()
+	if err := dynamo.New(testenv.DynamoDB(t), s.getenv("LATCHKEY_TABLE")).AddPasskey(ctx, core.Passkey{
+		ID: keyID, UserID: uid, Name: "Passkey", PublicKey: []byte{1}, AAGUID: mustUUID(t, aaguid),
+		Transports: []string{"usb"}, UserVerified: true, CreatedAt: now, LastUsedAt: now,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// And a session on another device, for "Log out other devices".
+	s.oldSession(t, uid, firstID, time.Minute)
+	b.run("reload the page", chromedp.Reload())
+	b.waitFor("two passkeys and two sessions", `document.body.dataset.signedInWith === 'reload' && document.querySelectorAll('#passkey-list .passkey').length === 2 && document.querySelectorAll('#session-list .session').length === 2`)
+	key := fmt.Sprintf(`#passkey-list .passkey[data-id=%q]`, keyID)
+	if got, shown := b.text(key+" .passkey-name"), b.text(key+" .provider"); got != provider || shown != provider {
+		t.Errorf("the passkey with AAGUID %s is called %q, provider %q; want %q from the aaguids map", aaguid, got, shown, provider)
+	}
+	if got := b.text(first + " .passkey-name"); got != list[0]["name"] {
+		t.Errorf("the passkey of an AAGUID the map does not know is called %q, want the server's name %q", got, list[0]["name"])
+	}
+	b.eval(`document.querySelector('`+first+` .delete').disabled + ' ' + !document.querySelector('`+first+` .last-hint').hidden`, &lastState)
+	if lastState != "false false" {
+		t.Errorf("with two passkeys, Delete disabled and hint shown: %q", lastState)
+	}
+	if got := b.text("#passkey-count"); got != "(2)" {
+		t.Errorf("the passkey count reads %q", got)
+	}
+
+	// Failures are sentences next to what failed: a rate-limited add under the add form, an
+	// outage answering a rename inside that passkey's item; the banner stays hidden.
+	b.fakeAnswer("*/v1/passkeys/register/begin", 429, map[string]string{"Retry-After": "30"},
+		`{"type":"about:blank","title":"Too Many Requests","status":429,"code":"rate_limited","detail":"too many requests; retry later"}`,
+		func() { b.click("#add-passkey-button") })
+	b.waitFor("the rate limit shown under the add form", `document.querySelector('#add-passkey-error').dataset.code === 'rate_limited'`)
+	if got, want := b.text("#add-passkey-error"), "Too many attempts in a short time. Try again in 30 seconds."; got != want {
+		t.Errorf("the rate-limited add reads %q, want %q", got, want)
+	}
+	b.screenshot("3-error-next-to-form")
+	b.click(key + " .rename")
+	b.fill(key+" .rename-input", "Desk key")
+	b.fakeAnswer("*/v1/me/passkeys/*", 503, nil,
+		`{"type":"about:blank","title":"Service Unavailable","status":503,"code":"unavailable","detail":"the service is unavailable; retry"}`,
+		func() { b.click(key + " .save") })
+	b.waitFor("the outage shown in the passkey's item", `document.querySelector('`+key+` .form-error').dataset.code === 'unavailable'`)
+	var elsewhere string
+	b.eval(`[...document.querySelectorAll('.error')].filter((e) => !e.hidden).length + ' ' + document.querySelector('#add-passkey-error').hidden + ' ' + document.querySelector('#error').hidden`, &elsewhere)
+	if got := b.text(key + " .form-error"); got != "The service is unavailable for a moment. Try again shortly." || elsewhere != "1 true true" {
+		t.Errorf("the failed rename reads %q (errors shown, add form's hidden, banner hidden: %s)", got, elsewhere)
+	}
+	b.click(key + " .save") // the real answer this time
+	b.waitFor("the rename saved", `document.querySelector('`+key+` .passkey-name')?.textContent === 'Desk key'`)
+
+	// Log out other devices: it ends the other session, and then stays disabled.
+	var enabled bool
+	b.eval(`!document.querySelector('#revoke-others').disabled`, &enabled)
+	if !enabled {
+		t.Fatal("Log out other devices is disabled while another session exists")
+	}
+	b.click("#revoke-others")
+	b.waitFor("the other session gone", `document.querySelector('#message').textContent === 'Signed out everywhere else.' && document.querySelectorAll('#session-list .session').length === 1 && !document.querySelector('#main').hasAttribute('aria-busy')`)
+	b.eval(`document.querySelector('#revoke-others').disabled`, &enabled)
+	if !enabled {
+		t.Fatal("Log out other devices stays enabled after it signed out every other session")
+	}
+	b.screenshot("4-after-logout-others")
+
+	// On 127.0.0.1 the page says which address to open, and offers no ceremony that must fail.
+	b.run("open the page on 127.0.0.1", chromedp.Navigate(b.api+"/"))
+	b.waitFor("the origin warning", `document.body.dataset.origin === 'wrong' && document.body.dataset.state === 'signed-out'`)
+	var warning string
+	b.eval(`(() => { const w = document.querySelector('#origin-warning'); return !w.hidden + ' ' + document.querySelector('#origin-link').href + ' ' +
+		document.querySelector('#signin-button').disabled + ' ' + document.querySelector('#signup-button').disabled + ' ' + document.body.dataset.autofill; })()`, &warning)
+	if want := "true " + origin + "/ true true off"; warning != want {
+		t.Errorf("on 127.0.0.1: %q, want %q (warning shown, link, buttons disabled, no autofill)", warning, want)
+	}
+	if got := b.text("#origin-warning"); !strings.Contains(got, "open") || !strings.Contains(got, origin+"/") {
+		t.Errorf("the origin warning reads %q", got)
+	}
+	b.screenshot("5-wrong-origin")
+}
+
+// mustUUID parses an AAGUID in the 8-4-4-4-12 form.
+func mustUUID(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil || len(b) != 16 {
+		t.Fatalf("AAGUID %q: %v", s, err)
+	}
+	return b
 }
