@@ -1189,44 +1189,87 @@ func (b *browser) fakeAnswer(pattern string, status int, headers map[string]stri
 		WithResponseHeaders(hdrs).WithBody(base64.StdEncoding.EncodeToString([]byte(problem))), fetch.Disable())
 }
 
-// TestBrowserDemoProduct checks what the demo page shows a person: a sentence on what a
-// passkey is and a favicon; after sign-up, who is signed in (GET /v1/me: display name, email,
-// not verified); the last passkey's Delete disabled with a hint; a passkey named by its
-// provider from the aaguids map; failures as sentences next to the form that failed; "Log out
-// other devices" disabled once it has done its work; and on 127.0.0.1, where passkeys of
-// localhost cannot work, the address to open instead. It takes screenshots along the way.
+// TestBrowserDemoProduct checks what the demo page shows a person: on 127.0.0.1, where
+// passkeys of localhost cannot work, the address to open instead, a sentence on what a passkey
+// is and a favicon; signed in, who it is (GET /v1/me: display name, email, not verified); the
+// last passkey's Delete disabled with a hint; a passkey named by its provider from the aaguids
+// map; failures as sentences next to the form that failed; "Log out other devices" disabled
+// once it has done its work. It takes screenshots along the way.
+//
+// It runs no passkey ceremony, so it spends nothing of the begin budget that every test of
+// this package shares (one address, 127.0.0.1): the account and its sessions are written to
+// the table as the functions would, and the page is handed the session's refresh token.
 func TestBrowserDemoProduct(t *testing.T) {
-	s, b, _ := openDemo(t, false)
-	origin := strings.Replace(b.api, "127.0.0.1", "localhost", 1)
+	needChromium(t)
+	checkBundle(t)
+	s := newStack(t)
+	addr := freeAddr(t)
+	origin := "http://localhost:" + addr[strings.LastIndex(addr, ":")+1:]
+	g := s.startGatewayAt(t, addr, "LATCHKEY_RP_ID=localhost", "LATCHKEY_RP_ORIGINS="+origin)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", g.log)
+		}
+	})
+	b := newBrowser(t, g.url)
 
-	// Signed out: the sentence for first-timers, the favicon.
+	// An account with a display name, an email and one passkey whose AAGUID names no provider.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	store := dynamo.New(testenv.DynamoDB(t), s.getenv("LATCHKEY_TABLE"))
+	uid, email := core.NewID(), testenv.Name("product")+"@example.com"
+	now := time.Now()
+	firstID := base64.RawURLEncoding.EncodeToString([]byte(testenv.Name("first")))
+	if err := store.CreateAccount(ctx, core.User{ID: uid, Email: email, DisplayName: "Ada Lovelace", CreatedAt: now},
+		core.Passkey{ID: firstID, UserID: uid, Name: "Passkey", PublicKey: []byte{1}, UserVerified: true, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	sid, refreshToken := s.oldSession(t, uid, firstID, 0)
+	stored, _ := json.Marshal(map[string]string{"refreshToken": refreshToken, "sessionId": sid, "userId": uid, "rpId": "localhost"})
+	b.run("hand the page the session on localhost", chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(fmt.Sprintf(
+			`if (location.hostname === 'localhost' && !sessionStorage.getItem('latchkey-demo')) sessionStorage.setItem('latchkey-demo', %q)`, stored)).Do(ctx)
+		return err
+	}))
+
+	// On 127.0.0.1 the page says which address to open, and offers no ceremony that must fail.
+	b.run("open the page on 127.0.0.1", chromedp.Navigate(g.url+"/"))
+	b.waitFor("the origin warning", `document.body.dataset.origin === 'wrong' && document.body.dataset.state === 'signed-out'`)
+	var warning string
+	b.eval(`(() => { const w = document.querySelector('#origin-warning'); return !w.hidden + ' ' + document.querySelector('#origin-link').href + ' ' +
+		document.querySelector('#signin-button').disabled + ' ' + document.querySelector('#signup-button').disabled + ' ' + document.body.dataset.autofill; })()`, &warning)
+	if want := "true " + origin + "/ true true off"; warning != want {
+		t.Errorf("on 127.0.0.1: %q, want %q (warning shown, link, buttons disabled, no autofill)", warning, want)
+	}
+	if got := b.text("#origin-warning"); !strings.Contains(got, "open") || !strings.Contains(got, origin+"/") {
+		t.Errorf("the origin warning reads %q", got)
+	}
+	// The sentence for first-timers, the favicon.
 	if got := b.text("#what-is-a-passkey"); !strings.Contains(got, "A passkey replaces the password") {
 		t.Errorf("the first-timer sentence reads %q", got)
 	}
 	var icon string
 	b.eval(`document.querySelector('link[rel=icon]')?.href || ''`, &icon)
-	if icon != origin+"/favicon.svg" {
+	if icon != g.url+"/favicon.svg" {
 		t.Errorf("the page's icon is %q", icon)
 	}
-	status, hdr, body := call(t, "GET", origin+"/favicon.svg", "", "")
+	status, hdr, body := call(t, "GET", g.url+"/favicon.svg", "", "")
 	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "image/svg+xml") || !bytes.Contains(body, []byte("<svg")) {
 		t.Errorf("GET /favicon.svg: %d %q", status, hdr.Get("Content-Type"))
 	}
-	b.screenshot("1-signed-out")
+	b.screenshot("1-wrong-origin")
 
-	// Sign up: the account card says who is signed in, as GET /v1/me does.
-	email := testenv.Name("product") + "@example.com"
-	b.signUp(email, "Ada Lovelace")
-	b.waitFor("who is signed in", `document.querySelector('#account-title').textContent === 'Signed in as Ada Lovelace'`)
+	// On localhost, signed in: the account card says who it is, as GET /v1/me does.
+	b.run("open the page on localhost", chromedp.Navigate(origin+"/"))
+	b.waitFor("who is signed in", `document.body.dataset.signedInWith === 'reload' && document.querySelector('#account-title').textContent === 'Signed in as Ada Lovelace' && document.querySelector('#session-list .session[data-current="true"]')`)
 	token := b.lastBearer()
-	status, _, body = call(t, "GET", b.api+"/v1/me", token, "")
+	status, _, body = call(t, "GET", g.url+"/v1/me", token, "")
 	var me map[string]any
 	if err := json.Unmarshal(body, &me); status != 200 || err != nil {
 		t.Fatalf("GET /v1/me: %d %s", status, body)
 	}
-	uid := claimsOf(t, token).Subject
 	if me["id"] != uid || me["email"] != email || me["displayName"] != "Ada Lovelace" || me["emailVerified"] != false || me["passkeyCount"] != 1.0 {
-		t.Fatalf("GET /v1/me after sign-up: %v", me)
+		t.Fatalf("GET /v1/me: %v", me)
 	}
 	var badge bool
 	b.eval(`!document.querySelector('#account-email-status').hidden`, &badge)
@@ -1234,14 +1277,12 @@ func TestBrowserDemoProduct(t *testing.T) {
 		t.Errorf("the account card shows %q (not-verified badge %v), id %q", got, badge, b.text("#whoami"))
 	}
 	_, list := b.myPasskeys(token)
-	firstID, _ := list[0]["id"].(string)
 	first := fmt.Sprintf(`#passkey-list .passkey[data-id=%q]`, firstID)
 	var lastState string
 	b.eval(`document.querySelector('`+first+` .delete').disabled + ' ' + !document.querySelector('`+first+` .last-hint').hidden`, &lastState)
 	if lastState != "true true" {
 		t.Errorf("the only passkey's Delete disabled, hint shown: %q", lastState)
 	}
-	b.waitFor("the current session listed", `document.querySelector('#session-list .session[data-current="true"]')`)
 	b.screenshot("2-signed-in")
 
 	// A passkey of a provider the aaguids package knows, and the server does not name: the
@@ -1263,12 +1304,9 @@ func TestBrowserDemoProduct(t *testing.T) {
 	}
 	provider := providers[aaguid]
 	keyID := base64.RawURLEncoding.EncodeToString([]byte(testenv.Name("key")))
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	now := time.Now()
-	if err := dynamo.New(testenv.DynamoDB(t), s.getenv("LATCHKEY_TABLE")).AddPasskey(ctx, core.Passkey{
+	if err := store.AddPasskey(ctx, core.Passkey{
 		ID: keyID, UserID: uid, Name: "Passkey", PublicKey: []byte{1}, AAGUID: mustUUID(t, aaguid),
-		Transports: []string{"usb"}, UserVerified: true, CreatedAt: now, LastUsedAt: now,
+		Transports: []string{"usb"}, UserVerified: true, CreatedAt: now.Add(time.Second), LastUsedAt: now.Add(time.Second),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -1328,20 +1366,6 @@ func TestBrowserDemoProduct(t *testing.T) {
 		t.Fatal("Log out other devices stays enabled after it signed out every other session")
 	}
 	b.screenshot("4-after-logout-others")
-
-	// On 127.0.0.1 the page says which address to open, and offers no ceremony that must fail.
-	b.run("open the page on 127.0.0.1", chromedp.Navigate(b.api+"/"))
-	b.waitFor("the origin warning", `document.body.dataset.origin === 'wrong' && document.body.dataset.state === 'signed-out'`)
-	var warning string
-	b.eval(`(() => { const w = document.querySelector('#origin-warning'); return !w.hidden + ' ' + document.querySelector('#origin-link').href + ' ' +
-		document.querySelector('#signin-button').disabled + ' ' + document.querySelector('#signup-button').disabled + ' ' + document.body.dataset.autofill; })()`, &warning)
-	if want := "true " + origin + "/ true true off"; warning != want {
-		t.Errorf("on 127.0.0.1: %q, want %q (warning shown, link, buttons disabled, no autofill)", warning, want)
-	}
-	if got := b.text("#origin-warning"); !strings.Contains(got, "open") || !strings.Contains(got, origin+"/") {
-		t.Errorf("the origin warning reads %q", got)
-	}
-	b.screenshot("5-wrong-origin")
 }
 
 // mustUUID parses an AAGUID in the 8-4-4-4-12 form.
