@@ -2,7 +2,8 @@
 // against the emulators that `make test` starts, and checks what only the whole stack can
 // show: tokens verified with an independent JOSE library against the served JWKS, refresh
 // concurrency and replay over HTTP, a logout seen at once by the other node, the authorizer
-// in front of /local/echo, and a hung KMS answered by /health/ready in seconds.
+// in front of /local/echo, a hung KMS answered by /health/ready in seconds, and every
+// function answering within seconds while its own DynamoDB Local or moto is stopped.
 package stacktest
 
 import (
