@@ -2,8 +2,6 @@ package stacktest
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -106,7 +104,7 @@ func TestOutagesAnswerInSeconds(t *testing.T) {
 			{"authorizer", "GET", "/local/echo", at, "", "", outage.echo},
 		} {
 			start := time.Now()
-			status, body := send(t, r.method, g.url+r.path, r.bearer, r.ctype, r.body)
+			status, body := sendText(t, r.method, g.url+r.path, r.bearer, r.ctype, r.body)
 			took := time.Since(start)
 			if status != r.want.status || !strings.Contains(body, r.want.body) || took > outageBound {
 				t.Errorf("%s paused: %s %s answered %d %s in %s, want %d with %s within %s",
@@ -119,7 +117,7 @@ func TestOutagesAnswerInSeconds(t *testing.T) {
 		// and each probe answers within the bound.
 		for {
 			start := time.Now()
-			status, body := send(t, "GET", g.url+"/health/ready", "", "", "")
+			status, body := sendText(t, "GET", g.url+"/health/ready", "", "", "")
 			if took := time.Since(start); took > outageBound {
 				t.Errorf("%s paused: GET /health/ready took %s", name, took.Round(time.Millisecond))
 			}
@@ -139,7 +137,7 @@ func TestOutagesAnswerInSeconds(t *testing.T) {
 			// init failed, 502.
 			cold := own.startGateway(t)
 			start := time.Now()
-			status, body := send(t, "POST", cold.url+"/v1/token", "", "application/x-www-form-urlencoded", refreshForm(rt))
+			status, body := sendText(t, "POST", cold.url+"/v1/token", "", "application/x-www-form-urlencoded", refreshForm(rt))
 			took := time.Since(start)
 			if status != 502 || took > coldBound {
 				t.Errorf("moto paused: a cold /v1/token answered %d %s in %s, want 502 within %s", status, body, took.Round(time.Millisecond), coldBound)
@@ -174,25 +172,9 @@ func TestOutagesAnswerInSeconds(t *testing.T) {
 	}
 }
 
-// send is call with a content type of the caller's choosing, bounded like call.
-func send(t *testing.T, method, u, bearer, ctype, body string) (int, string) {
+// sendText is send with a string body and a string answer.
+func sendText(t *testing.T, method, u, bearer, ctype, body string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	client := &http.Client{Timeout: 20 * time.Second}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	status, _, b := send(t, method, u, bearer, ctype, strings.NewReader(body))
+	return status, string(b)
 }

@@ -2,7 +2,6 @@ package stacktest
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -37,29 +36,14 @@ func api(t *testing.T, method, u, bearer string, body any) (int, http.Header, ma
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, u, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	status, hdr, raw := send(t, method, u, bearer, "application/json", rd)
 	var out map[string]any
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("%s %s: %d %q is not JSON", method, u, resp.StatusCode, raw)
+			t.Fatalf("%s %s: %d %q is not JSON", method, u, status, raw)
 		}
 	}
-	return resp.StatusCode, resp.Header, out
+	return status, hdr, out
 }
 
 // options is a begin answer's publicKey member as JSON, for the authenticator.

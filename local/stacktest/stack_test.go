@@ -233,19 +233,16 @@ type tokens struct {
 	ExpiresIn    int    `json:"expires_in"`
 }
 
-// call sends one request and returns status, headers and body.
-func call(t *testing.T, method, u, bearer, form string) (int, http.Header, []byte) {
+// send sends one request with an optional content type and bearer token, bounded to 20 s,
+// and returns status, headers and body. Every helper of the package that talks HTTP uses it.
+func send(t *testing.T, method, u, bearer, ctype string, body io.Reader) (int, http.Header, []byte) {
 	t.Helper()
-	var body io.Reader
-	if form != "" {
-		body = strings.NewReader(form)
-	}
 	req, err := http.NewRequest(method, u, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if form != "" {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
@@ -259,6 +256,16 @@ func call(t *testing.T, method, u, bearer, form string) (int, http.Header, []byt
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, b
+}
+
+// call sends one request, a form body when form is not "", and returns status, headers and
+// body.
+func call(t *testing.T, method, u, bearer, form string) (int, http.Header, []byte) {
+	t.Helper()
+	if form == "" {
+		return send(t, method, u, bearer, "", nil)
+	}
+	return send(t, method, u, bearer, "application/x-www-form-urlencoded", strings.NewReader(form))
 }
 
 func refreshForm(rt string) string {
