@@ -274,8 +274,11 @@ async function addPasskey(name) {
 // signIn runs one discoverable login ceremony (any passkey of this site; the server tells
 // the account from the credential), from the button or through the browser's autofill
 // (conditional mediation). onPrompt runs once the browser has been asked.
-async function signIn({ autofill = false, onPrompt = () => {} } = {}) {
+async function signIn({ autofill = false, stale = () => false, onPrompt = () => {} } = {}) {
   const begin = await api('POST', '/v1/passkeys/login/begin', { body: {} });
+  // A button ceremony may have started while the challenge was on its way: asking the browser
+  // now would abort that ceremony instead of this one.
+  if (stale()) throw abortError('superseded by another ceremony');
   const rpId = begin.publicKey.rpId || location.hostname;
   const asked = lib.startAuthentication({ optionsJSON: begin.publicKey, useBrowserAutofill: autofill });
   onPrompt();
@@ -401,6 +404,7 @@ function signalAcceptedCredentials(signal) {
 let autofillRun = 0;
 let autofillTimer = 0;
 let autofillFailures = 0; // in a row: the retry waits 2 s, 4 s, 8 s… up to a minute
+let autofillSettled = Promise.resolve(); // the pending autofill ceremony, settled either way
 
 function setAutofill(state) {
   document.body.dataset.autofill = state;
@@ -419,13 +423,16 @@ async function startAutofill() {
   }
   if (run !== autofillRun) return;
   autofillTimer = setTimeout(startAutofill, autofillRenewMs);
+  const attempt = signIn({
+    autofill: true,
+    stale: () => run !== autofillRun,
+    onPrompt: () => {
+      if (run === autofillRun) setAutofill('waiting');
+    },
+  });
+  autofillSettled = attempt.then(() => {}, () => {});
   try {
-    await signIn({
-      autofill: true,
-      onPrompt: () => {
-        if (run === autofillRun) setAutofill('waiting');
-      },
-    });
+    await attempt;
   } catch (err) {
     // Superseded (a button ceremony or a renewal aborted this one): not an error.
     if (run !== autofillRun || isAbort(err)) return;
@@ -440,17 +447,27 @@ async function startAutofill() {
   }
   if (run !== autofillRun) return;
   autofillFailures = 0;
-  stopAutofill();
+  autofillRun++;
+  clearTimeout(autofillTimer);
   setAutofill('off');
   await signedIn('Signed in with a passkey from autofill.', 'autofill');
 }
 
-// stopAutofill makes the pending autofill ceremony, if any, stale; the next WebAuthn call
-// aborts the browser's side of it.
-function stopAutofill() {
+// stopAutofill makes the pending autofill ceremony, if any, stale, aborts the browser's side
+// of it and waits until it has settled: a browser refuses a new WebAuthn request while the
+// last one is still being torn down ("a request is already pending").
+async function stopAutofill() {
   autofillRun++;
   clearTimeout(autofillTimer);
   setAutofill('off');
+  lib.WebAuthnAbortService.cancelCeremony();
+  await autofillSettled;
+}
+
+function abortError(message) {
+  const err = new Error(message);
+  err.name = 'AbortError';
+  return err;
 }
 
 function isAbort(err) {
@@ -791,7 +808,7 @@ function wire() {
   $('#signin-form').addEventListener('submit', (e) => {
     e.preventDefault();
     busy($('#signin-button'), async () => {
-      stopAutofill();
+      await stopAutofill();
       try {
         await signIn();
       } catch (err) {
@@ -805,7 +822,7 @@ function wire() {
   $('#signup-form').addEventListener('submit', (e) => {
     e.preventDefault();
     busy($('#signup-button'), async () => {
-      stopAutofill();
+      await stopAutofill();
       try {
         await signUp($('#signup-email').value.trim(), $('#signup-name').value.trim());
       } catch (err) {

@@ -711,11 +711,7 @@ func openDemo(t *testing.T, synced bool) (*stack, *browser, webauthn.Authenticat
 	port := addr[strings.LastIndex(addr, ":")+1:]
 	origin := "http://localhost:" + port
 	g := s.startGatewayAt(t, addr, "LATCHKEY_RP_ID=localhost", "LATCHKEY_RP_ORIGINS="+origin)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", g.log)
-		}
-	})
+	g.keepLogOnFailure(t)
 	b := newBrowser(t, g.url)
 	b.run("enable WebAuthn and record the page's WebAuthn calls", chromedp.ActionFunc(func(ctx context.Context) error {
 		if err := webauthn.Enable().WithEnableUI(false).Do(ctx); err != nil {
@@ -1206,11 +1202,7 @@ func TestBrowserDemoProduct(t *testing.T) {
 	addr := freeAddr(t)
 	origin := "http://localhost:" + addr[strings.LastIndex(addr, ":")+1:]
 	g := s.startGatewayAt(t, addr, "LATCHKEY_RP_ID=localhost", "LATCHKEY_RP_ORIGINS="+origin)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", g.log)
-		}
-	})
+	g.keepLogOnFailure(t)
 	b := newBrowser(t, g.url)
 
 	// An account with a display name, an email and one passkey whose AAGUID names no provider.

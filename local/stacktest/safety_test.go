@@ -18,13 +18,6 @@ import (
 // the software authenticator speaking for the browser at the stack's RP origin.
 const rpOrigin = "http://localhost:3000"
 
-// roomyAddressLimits lift the per-address limits for these tests' gateways: every test of the
-// package calls from 127.0.0.1 into one table, so the default budgets of a minute would be
-// shared by all of them. The per-account limits, which these tests are about, stay as deployed.
-var roomyAddressLimits = []string{
-	"LATCHKEY_LIMIT_PASSKEY_BEGIN_IP=1000/1m", "LATCHKEY_LIMIT_PASSKEY_FINISH_IP=1000/1m", "LATCHKEY_LIMIT_TOKEN_IP=1000/1m",
-}
-
 // api sends a JSON request and decodes the JSON answer (nil for an empty body).
 func api(t *testing.T, method, u, bearer string, body any) (int, http.Header, map[string]any) {
 	t.Helper()
@@ -101,7 +94,7 @@ func signIn(t *testing.T, g *gateway, auth *passkeytest.Authenticator, bearer st
 // own sign-in right after, from the same address, goes through.
 func TestFloodedVictimStillSignsIn(t *testing.T) {
 	s := newStack(t)
-	g := s.startGateway(t, roomyAddressLimits...)
+	g := s.startGateway(t)
 	victim := passkeytest.NewAuthenticator(rpOrigin)
 	reg := signUp(t, g, victim, "", "")
 	uid := reg["user"].(map[string]any)["id"].(string)
@@ -136,7 +129,7 @@ func mustDecode(t *testing.T, s string) []byte {
 // re-authenticates the same session, and then it can.
 func TestStaleTokenCannotChangePasskeys(t *testing.T) {
 	s := newStack(t)
-	g := s.startGateway(t, roomyAddressLimits...)
+	g := s.startGateway(t)
 	phone := passkeytest.NewAuthenticator(rpOrigin)
 	reg := signUp(t, g, phone, "", "")
 	uid := reg["user"].(map[string]any)["id"].(string)
@@ -181,7 +174,7 @@ func TestStaleTokenCannotChangePasskeys(t *testing.T) {
 // unknown one and none, with no credential ids, so registering one of them can reveal nothing.
 func TestLoginBeginTellsNothingThroughTheStack(t *testing.T) {
 	s := newStack(t)
-	g := s.startGateway(t, roomyAddressLimits...)
+	g := s.startGateway(t)
 	known := testenv.Name("alice") + "@example.com"
 	signUp(t, g, passkeytest.NewAuthenticator(rpOrigin), "", known)
 	var first []byte
@@ -207,7 +200,7 @@ func TestLoginBeginTellsNothingThroughTheStack(t *testing.T) {
 // TestIdsThatCannotExistAre4xx: ids of a shape never issued are refused before any lookup.
 func TestIdsThatCannotExistAre4xx(t *testing.T) {
 	s := newStack(t)
-	g := s.startGateway(t, roomyAddressLimits...)
+	g := s.startGateway(t)
 	tk := s.devToken(t)
 	long := strings.Repeat("A", 2048)
 	for _, path := range []string{"/v1/me/passkeys/" + long, "/v1/me/passkeys/not*base64", "/v1/me/sessions/" + long, "/v1/me/sessions/abc"} {

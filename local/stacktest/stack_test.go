@@ -103,6 +103,16 @@ func bootstrap() (*stack, error) {
 	return provision(dir, nil)
 }
 
+// roomyAddressLimits lift the per-address limits of every gateway the tests start: all the
+// package's tests call from 127.0.0.1 into one table, so the deployed budgets of a minute
+// would be shared by all of them, and a slow run would see 429s that depend on how the
+// tests fell into the windows. The per-account limits, which the safety tests are about,
+// stay as deployed; the per-address limits have their own round-trip tests beside the
+// functions.
+var roomyAddressLimits = []string{
+	"LATCHKEY_LIMIT_PASSKEY_BEGIN_IP=1000/1m", "LATCHKEY_LIMIT_PASSKEY_FINISH_IP=1000/1m", "LATCHKEY_LIMIT_TOKEN_IP=1000/1m",
+}
+
 // provision creates a fresh table, key and secret with the bootstrap built in dir, in the
 // emulators the test environment names or, with awsEnv, in those awsEnv names; the stack it
 // returns runs its functions against the same emulators.
@@ -115,7 +125,7 @@ func provision(dir string, awsEnv []string) (*stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %v %s", err, stderrOf(err))
 	}
-	s := &stack{dir: dir, env: append([]string(nil), awsEnv...)}
+	s := &stack{dir: dir, env: append(append([]string(nil), awsEnv...), roomyAddressLimits...)}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		line := strings.TrimPrefix(sc.Text(), "export ")
@@ -137,7 +147,7 @@ func stderrOf(err error) string {
 type gateway struct {
 	url string
 	cmd *exec.Cmd
-	log *bytes.Buffer
+	log *lockedWriter
 }
 
 // startGateway runs a gateway on a free port with extra environment overrides, and stops it
@@ -159,16 +169,39 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// keepLogOnFailure writes the gateway's log to a file when t fails and prints its last lines
+// with the file's name: the whole log would bury the test's own failure message.
+func (g *gateway) keepLogOnFailure(t *testing.T) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		text := g.log.String()
+		lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+		tail := strings.Join(lines[max(0, len(lines)-6):], "\n")
+		f, err := os.CreateTemp("", "latchkey-gateway-*.log")
+		if err == nil {
+			_, err = f.WriteString(text)
+			f.Close()
+		}
+		if err != nil {
+			t.Logf("gateway log (could not keep it in a file: %v):\n%s", err, text)
+			return
+		}
+		t.Logf("gateway log in %s, ending:\n%s", f.Name(), tail)
+	})
+}
+
 // startGatewayAt runs a gateway on addr (see freeAddr) with extra environment overrides, and
 // stops it when the test ends. It serves the demo page with its vendored bundle too.
 func (s *stack) startGatewayAt(t *testing.T, addr string, extra ...string) *gateway {
 	t.Helper()
-	g := &gateway{url: "http://" + addr, log: &bytes.Buffer{}}
+	g := &gateway{url: "http://" + addr, log: &lockedWriter{w: &bytes.Buffer{}}}
 	g.cmd = exec.Command(filepath.Join(s.dir, "gateway"), "-addr", addr, "-template", "template.yaml", "-build-dir", s.dir,
 		"-demo", "local/demo", "-vendor", filepath.Join(s.dir, "vendor"), "-rie", testenv.RIE(t, root))
 	g.cmd.Dir = root
 	g.cmd.Env = append(append(os.Environ(), s.env...), extra...)
-	g.cmd.Stdout, g.cmd.Stderr = io.Discard, &lockedWriter{w: g.log}
+	g.cmd.Stdout, g.cmd.Stderr = io.Discard, g.log
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -207,6 +240,13 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// String is what has been written so far.
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
 
 // devToken runs the dev-token command against the stack.

@@ -27,11 +27,7 @@ func (s *stack) startAtOrigin(t *testing.T, extra ...string) (*gateway, string) 
 	addr := freeAddr(t)
 	origin := "http://localhost:" + addr[strings.LastIndex(addr, ":")+1:]
 	g := s.startGatewayAt(t, addr, append([]string{"LATCHKEY_ISSUER=" + origin}, extra...)...)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", g.log)
-		}
-	})
+	g.keepLogOnFailure(t)
 	return g, origin
 }
 
