@@ -1,6 +1,7 @@
 package core
 
 import (
+	"log/slog"
 	"strconv"
 	"strings"
 	"unicode"
@@ -64,4 +65,21 @@ func CleanLabel(op Op, what, s string, max int) (string, error) {
 		}
 	}
 	return s, nil
+}
+
+// Message is one email to one recipient, already rendered: a subject, a plain-text body and
+// an HTML body. Kind names the message for logs and metrics (signup_code, recovery_started,
+// …); it is never sent. A Message holds no secret but the code it exists to deliver, so a
+// sender must not log its bodies.
+type Message struct {
+	Kind    string
+	To      string
+	Subject string
+	Text    string
+	HTML    string
+}
+
+// LogValue keeps the recipient and bodies out of logs: only the kind is logged.
+func (m Message) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("kind", m.Kind))
 }
