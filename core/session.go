@@ -90,6 +90,11 @@ type User struct {
 	// KeptSessionID, has ended, however many there are, without a write to any of them.
 	SessionsEndedAt time.Time
 	KeptSessionID   string
+
+	// RecoveryCodesLeft counts the unspent recovery codes of the set RecoveryCodeSet names;
+	// codes of an earlier set are dead.
+	RecoveryCodesLeft int
+	RecoveryCodeSet   string
 }
 
 // AccessState is what decides whether an access token is still good: its session, whether its

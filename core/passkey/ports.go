@@ -42,15 +42,27 @@ type CredentialStore interface {
 	// core.ErrLastPasskey then, however many deletes race. KindNotFound if it is absent or not
 	// uid's; KindUnavailable if the store cannot be reached.
 	DeletePasskey(ctx context.Context, uid, id string) error
+	// AddRecoveredPasskey stores p for the existing user p.UserID as AddPasskey does and, in
+	// the same transaction, redeems the user's pending recovery (r.ID is the user: its
+	// TicketHash must be r.TicketHash, AvailableAt at or before r.At and ExpiresAt after it;
+	// it is deleted) and ends every session of the user created at or before r.At except
+	// session keep (SessionsEndedAt = r.At, KeptSessionID = keep). KindConflict wrapping
+	// core.ErrTicketSpent if the recovery is not there so, wrapping core.ErrPasskeyTaken or
+	// core.ErrTooManyPasskeys as AddPasskey; KindNotFound if the user does not exist;
+	// KindUnavailable if the store cannot be reached. Nothing is written on error.
+	AddRecoveredPasskey(ctx context.Context, p core.Passkey, r core.Redemption, keep string) error
 }
 
 // AccountStore creates passkey accounts, finds them by email and reads them.
 type AccountStore interface {
 	// CreateAccount stores user u, the sentinel reserving u.Email when it is set, and the
-	// user's first passkey p, all in one transaction: KindConflict wrapping
-	// core.ErrEmailTaken or core.ErrPasskeyTaken (or plain KindConflict if the user id is
-	// taken), and nothing written; KindUnavailable if the store cannot be reached.
-	CreateAccount(ctx context.Context, u core.User, p core.Passkey) error
+	// user's first passkey p, and redeems the verified sign-up flow signUp.ID unless signUp
+	// is zero (deleted, on condition that it is verified, its TicketHash is
+	// signUp.TicketHash and it is live at signUp.At), all in one transaction: KindConflict
+	// wrapping core.ErrEmailTaken, core.ErrPasskeyTaken or core.ErrTicketSpent (or plain
+	// KindConflict if the user id is taken), and nothing written; KindUnavailable if the
+	// store cannot be reached.
+	CreateAccount(ctx context.Context, u core.User, p core.Passkey, signUp core.Redemption) error
 	// UserIDByEmail returns the id of the user holding the normalized email, with a strongly
 	// consistent read; KindNotFound if no account has it, KindUnavailable if the store cannot
 	// be reached.
@@ -58,6 +70,18 @@ type AccountStore interface {
 	// GetUser returns user id with a strongly consistent read; KindNotFound if absent,
 	// KindUnavailable if the store cannot be reached.
 	GetUser(ctx context.Context, id string) (core.User, error)
+}
+
+// TicketStore reads what a sign-up or recovery ticket names, for register/begin to check it
+// before a ceremony starts; register/finish redeems it in the write that creates the passkey.
+type TicketStore interface {
+	// GetFlow returns email flow id with a strongly consistent read; KindNotFound if absent
+	// or not live at now, KindUnavailable if the store cannot be reached.
+	GetFlow(ctx context.Context, id string, now time.Time) (core.EmailFlow, error)
+	// GetRecovery returns the pending recovery of uid with a strongly consistent read;
+	// KindNotFound if there is none live at now, KindUnavailable if the store cannot be
+	// reached.
+	GetRecovery(ctx context.Context, uid string, now time.Time) (core.PendingRecovery, error)
 }
 
 // ChallengeStore keeps challenges server side until one ceremony consumes them.

@@ -252,7 +252,7 @@ func (rp *RelyingParty) FinishRegistration(ctx context.Context, r RegistrationFi
 	}
 
 	user := core.User{ID: ch.UserID, Email: st.email, DisplayName: st.displayName, CreatedAt: now}
-	if err := rp.Accounts.CreateAccount(ctx, user, pk); err != nil {
+	if err := rp.Accounts.CreateAccount(ctx, user, pk, core.Redemption{}); err != nil {
 		return Registration{}, notSaved(rp.storeRefusal(ctx, op, mode, pk, r.Client, err), made)
 	}
 	rp.audit(ctx, "account.created", "sub", user.ID, "with_email", user.Email != "", "ip", r.Client.IP)
