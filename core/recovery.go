@@ -98,11 +98,11 @@ func ParseTicket(op Op, field, s string) (Ticket, error) {
 }
 
 // Hash is the keyed hash a store keeps of t, under key (derived for one kind of ticket with
-// DeriveKey, so that a ticket of one kind never matches another's hash).
+// DeriveKey, so that a ticket of one kind never matches another's hash). It covers the secret
+// only: the id merely says where the hash is kept, and a ticket with another id finds another
+// hash there.
 func (t Ticket) Hash(key []byte) []byte {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte(t.ID))
-	m.Write([]byte{0})
 	m.Write([]byte(t.Secret))
 	return m.Sum(nil)
 }
