@@ -80,6 +80,7 @@ type SessionStore interface {
 type User struct {
 	ID              string
 	Email           string // normalized; "" when the account has none
+	EmailVerified   bool   // the owner proved control of Email with a code at sign-up
 	DisplayName     string
 	CreatedAt       time.Time
 	Disabled        bool

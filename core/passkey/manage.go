@@ -15,9 +15,11 @@ type Account struct {
 	Email       string // normalized; "" when the account has none
 	DisplayName string
 	CreatedAt   time.Time
-	// EmailVerified is false for every account today: Latchkey does not verify emails yet.
-	EmailVerified bool
-	PasskeyCount  int
+	// EmailVerified says the owner proved control of Email with a code (sign-up with a
+	// signupToken).
+	EmailVerified     bool
+	PasskeyCount      int
+	RecoveryCodesLeft int
 }
 
 // Me returns the caller's account and how many passkeys it holds, read concurrently. An
@@ -40,8 +42,8 @@ func (rp *RelyingParty) Me(ctx context.Context, c core.AccessClaims) (Account, e
 		return Account{}, err
 	}
 	return Account{
-		ID: user.ID, Email: user.Email, DisplayName: user.DisplayName, CreatedAt: user.CreatedAt,
-		PasskeyCount: len(list),
+		ID: user.ID, Email: user.Email, EmailVerified: user.EmailVerified, DisplayName: user.DisplayName,
+		CreatedAt: user.CreatedAt, PasskeyCount: len(list), RecoveryCodesLeft: user.RecoveryCodesLeft,
 	}, nil
 }
 

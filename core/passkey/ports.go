@@ -116,3 +116,10 @@ type Sessions interface {
 	// KindUnavailable if the store cannot be reached.
 	EndOpenedWith(ctx context.Context, uid, passkeyID string) error
 }
+
+// Mailer sends one email; core/mail wraps Amazon SES v2.
+type Mailer interface {
+	// Send hands m to the mail service. KindUnavailable if it cannot be reached or throttles;
+	// KindInternal if it refuses the message.
+	Send(ctx context.Context, m core.Message) error
+}

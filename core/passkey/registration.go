@@ -5,56 +5,171 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/internal/parallel"
+	"github.com/latchkey/latchkey/core/message"
 )
 
 // BeginSignUp starts the registration of a new account's first passkey. The account's random
 // 128-bit id, which is also its WebAuthn user handle, is chosen now; nothing but the challenge
-// is written until the ceremony finishes. Whether the email is taken is decided only then, by
-// the transaction that claims it, so this answers the same for every address.
+// is written until the ceremony finishes. The email comes from a sign-up ticket, which proves
+// the caller read a code sent to it (package recovery): the ticket is checked now and
+// redeemed by the write that creates the account. A bare email is refused: sign-up with an
+// unverified address is gone. Without either, an email-less account is created where
+// EmailRequired is off.
 //
-// Round trips: the rate limits (by address and by email, concurrently), then the challenge.
+// Round trips: the rate limits (by address, and by the flow of a ticket, concurrently) and the
+// ticket's flow, concurrently, then the challenge.
 func (rp *RelyingParty) BeginSignUp(ctx context.Context, r SignUp, client core.Client) (RegistrationStart, error) {
 	const op = "passkey.RelyingParty.BeginSignUp"
 	now := rp.Now()
-	var email string
-	if r.Email != "" {
-		var err error
-		if email, err = core.NormalizeEmail(r.Email); err != nil {
-			return RegistrationStart{}, err
-		}
-	}
 	display, err := core.CleanLabel(op, "displayName", r.DisplayName, 64)
 	if err != nil {
 		return RegistrationStart{}, err
 	}
-	// The email is what the caller asserts: its budget is keyed with the caller's address, so
-	// nobody spends the sign-up budget of someone else's address.
-	if err := rp.limit(ctx, now, rp.BeginByIP, client.IP, rp.BeginByAccount, atAddress(rp.emailKey(email), client.IP)); err != nil {
-		rp.audit(ctx, "passkey.registration_refused", "mode", "signup", "reason", "rate_limited", "account", rp.emailKey(email), "ip", client.IP)
-		return RegistrationStart{}, err
+	st := ceremonyState{mode: modeSignUp, displayName: display}
+	switch {
+	case r.Ticket != "":
+		t, err := core.ParseTicket(op, "signupToken", r.Ticket)
+		if err != nil {
+			return RegistrationStart{}, invalidTicket(op, "signupToken", err)
+		}
+		var (
+			flow              core.EmailFlow
+			limitErr, flowErr error
+		)
+		parallel.Do(
+			func() { limitErr = rp.limit(ctx, now, rp.BeginByIP, client.IP, rp.BeginByAccount, "flow:"+t.ID) },
+			func() { flow, flowErr = rp.Tickets.GetFlow(ctx, t.ID, now) },
+		)
+		if limitErr != nil {
+			rp.audit(ctx, "passkey.registration_refused", "mode", "signup", "reason", "rate_limited", "ip", client.IP)
+			return RegistrationStart{}, limitErr
+		}
+		if flowErr != nil && !core.Is(flowErr, core.KindNotFound) {
+			return RegistrationStart{}, flowErr
+		}
+		if flowErr != nil || flow.Purpose != core.FlowSignUp || !flow.Verified || !t.HashMatches(rp.SignUpKey, flow.TicketHash) {
+			rp.audit(ctx, "passkey.registration_refused", "mode", "signup", "reason", "signup_ticket_invalid", "flow", t.ID, "ip", client.IP)
+			return RegistrationStart{}, invalidTicket(op, "signupToken", flowErr)
+		}
+		st.email, st.ticketID, st.ticketHash = flow.Email, flow.ID, flow.TicketHash
+	case r.Email != "":
+		return RegistrationStart{}, core.E(op, core.KindInvalid,
+			"sign-up needs a signupToken: verify the email with /v1/email/begin and /v1/email/verify first", nil)
+	case rp.EmailRequired:
+		return RegistrationStart{}, core.E(op, core.KindInvalid,
+			"an email is required: verify it with /v1/email/begin and /v1/email/verify, then send the signupToken", nil)
+	default:
+		if err := rp.limit(ctx, now, rp.BeginByIP, client.IP, rp.BeginByAccount, ""); err != nil {
+			rp.audit(ctx, "passkey.registration_refused", "mode", "signup", "reason", "rate_limited", "ip", client.IP)
+			return RegistrationStart{}, err
+		}
 	}
 	uid := core.NewID()
 	handle, err := userHandle(uid)
 	if err != nil {
 		return RegistrationStart{}, core.Wrap(op, err)
 	}
-	u := webauthnUser{handle: handle, name: firstNonEmpty(email, display, "Latchkey account"), display: firstNonEmpty(display, email, "Latchkey account")}
+	u := webauthnUser{handle: handle, name: firstNonEmpty(st.email, display, "Latchkey account"), display: firstNonEmpty(display, st.email, "Latchkey account")}
 	creation, sd, err := rp.WebAuthn.BeginRegistration(u)
 	if err != nil {
 		return RegistrationStart{}, core.Wrap(op, err)
 	}
-	id, err := rp.putChallenge(ctx, core.CeremonyRegister, uid, ceremonyState{mode: modeSignUp, email: email, displayName: display, session: *sd}, now)
+	st.session = *sd
+	id, err := rp.putChallenge(ctx, core.CeremonyRegister, uid, st, now)
 	if err != nil {
 		return RegistrationStart{}, err
 	}
-	rp.audit(ctx, "passkey.registration_begun", "mode", "signup", "sub", uid, "ip", client.IP)
+	rp.audit(ctx, "passkey.registration_begun", "mode", "signup", "sub", uid, "verified_email", st.email != "", "ip", client.IP)
 	return RegistrationStart{ChallengeID: id, Options: creation.Response}, nil
+}
+
+// BeginRecovery starts the registration of a new passkey for the account a recovery ticket
+// names (package recovery hands it out), once its pending recovery is available: before
+// AvailableAt it answers KindForbidden with the problem code recovery_not_available and the
+// time. The ticket does nothing else: it never signs in, and finish redeems it in the write
+// that stores the passkey. The account's passkeys go into excludeCredentials.
+//
+// Round trips: the rate limits, the pending recovery, the user and the user's passkeys
+// (concurrently), then the challenge.
+func (rp *RelyingParty) BeginRecovery(ctx context.Context, ticket string, client core.Client) (RegistrationStart, error) {
+	const op = "passkey.RelyingParty.BeginRecovery"
+	now := rp.Now()
+	t, err := core.ParseTicket(op, "recoveryToken", ticket)
+	if err != nil {
+		return RegistrationStart{}, invalidTicket(op, "recoveryToken", err)
+	}
+	var (
+		limitErr, recErr, userErr, listErr error
+		rec                                core.PendingRecovery
+		user                               core.User
+		list                               []core.Passkey
+	)
+	parallel.Do(
+		func() { limitErr = rp.limit(ctx, now, rp.BeginByIP, client.IP, rp.BeginByAccount, t.ID) },
+		func() { rec, recErr = rp.Tickets.GetRecovery(ctx, t.ID, now) },
+		func() { user, userErr = rp.Accounts.GetUser(ctx, t.ID) },
+		func() { list, listErr = rp.Credentials.UserPasskeys(ctx, t.ID) },
+	)
+	if limitErr != nil {
+		rp.audit(ctx, "passkey.registration_refused", "mode", "recovery", "reason", "rate_limited", "account", rp.accountKey(t.ID), "ip", client.IP)
+		return RegistrationStart{}, limitErr
+	}
+	for _, err := range []error{recErr, userErr, listErr} {
+		if err != nil && !core.Is(err, core.KindNotFound) {
+			return RegistrationStart{}, err
+		}
+	}
+	if recErr != nil || userErr != nil || user.Disabled || !t.HashMatches(rp.RecoveryKey, rec.TicketHash) {
+		rp.audit(ctx, "passkey.registration_refused", "mode", "recovery", "reason", "recovery_ticket_invalid", "account", rp.accountKey(t.ID), "ip", client.IP)
+		return RegistrationStart{}, invalidTicket(op, "recoveryToken", parallel.First(recErr, userErr))
+	}
+	if now.Before(rec.AvailableAt) {
+		rp.audit(ctx, "passkey.registration_refused", "mode", "recovery", "sub", t.ID, "reason", "recovery_not_available", "ip", client.IP)
+		return RegistrationStart{}, &core.Error{Op: op, Kind: core.KindForbidden,
+			Detail: "the recovery can complete only after " + rec.AvailableAt.UTC().Format(time.RFC3339),
+			Code:   "recovery_not_available", Members: map[string]string{"availableAt": rec.AvailableAt.UTC().Format(time.RFC3339)}}
+	}
+	if len(list) >= core.MaxPasskeys {
+		return RegistrationStart{}, core.E(op, core.KindConflict, fmt.Sprintf("an account holds at most %d passkeys", core.MaxPasskeys), core.ErrTooManyPasskeys)
+	}
+	handle, err := userHandle(user.ID)
+	if err != nil {
+		return RegistrationStart{}, core.Wrap(op, err)
+	}
+	exclude := make([]protocol.CredentialDescriptor, 0, len(list))
+	for _, pk := range list {
+		cred, err := webauthnCredential(pk)
+		if err != nil {
+			return RegistrationStart{}, core.Wrap(op, err)
+		}
+		exclude = append(exclude, cred.Descriptor())
+	}
+	u := webauthnUser{handle: handle, name: firstNonEmpty(user.Email, user.DisplayName, "Latchkey account"), display: firstNonEmpty(user.DisplayName, user.Email, "Latchkey account")}
+	creation, sd, err := rp.WebAuthn.BeginRegistration(u, webauthn.WithExclusions(exclude))
+	if err != nil {
+		return RegistrationStart{}, core.Wrap(op, err)
+	}
+	st := ceremonyState{mode: modeRecovery, email: user.Email, ticketID: user.ID, ticketHash: rec.TicketHash, session: *sd}
+	id, err := rp.putChallenge(ctx, core.CeremonyRegister, user.ID, st, now)
+	if err != nil {
+		return RegistrationStart{}, err
+	}
+	rp.audit(ctx, "passkey.registration_begun", "mode", "recovery", "sub", user.ID, "method", rec.Method, "ip", client.IP)
+	return RegistrationStart{ChallengeID: id, Options: creation.Response}, nil
+}
+
+// invalidTicket is the refusal of a sign-up or recovery ticket that is malformed, unknown,
+// spent, cancelled or expired: all alike, problem code invalid_token.
+func invalidTicket(op core.Op, field string, cause error) error {
+	return &core.Error{Op: op, Kind: core.KindInvalid, Code: "invalid_token",
+		Detail: "the " + field + " is not valid: it was used already, cancelled, or has expired", Err: cause}
 }
 
 // BeginAddPasskey starts the registration of another passkey for the holder of c, who must
@@ -171,7 +286,10 @@ func (rp *RelyingParty) FinishRegistration(ctx context.Context, r RegistrationFi
 		return Registration{}, core.Wrap(op, err)
 	}
 	mode := "signup"
-	if st.mode == modeAdd {
+	switch st.mode {
+	case modeRecovery:
+		mode = "recovery"
+	case modeAdd:
 		mode = "add"
 		// The challenge of an added passkey is bound to the user who began it.
 		if r.Claims == nil || r.Claims.Subject != ch.UserID {
@@ -185,7 +303,7 @@ func (rp *RelyingParty) FinishRegistration(ctx context.Context, r RegistrationFi
 	// An added passkey's account is the verified user; a sign-up's email is only what its
 	// caller asserted, so that budget is keyed with the caller's address.
 	account := ch.UserID
-	if st.mode != modeAdd {
+	if st.mode == modeSignUp {
 		account = atAddress(rp.emailKey(st.email), r.Client.IP)
 	}
 	if err := rp.Limiter.Allow(ctx, rp.FinishByAccount, account, now); err != nil {
@@ -251,8 +369,16 @@ func (rp *RelyingParty) FinishRegistration(ctx context.Context, r RegistrationFi
 		return Registration{User: core.User{ID: pk.UserID}, Passkey: pk}, nil
 	}
 
-	user := core.User{ID: ch.UserID, Email: st.email, DisplayName: st.displayName, CreatedAt: now}
-	if err := rp.Accounts.CreateAccount(ctx, user, pk, core.Redemption{}); err != nil {
+	if st.mode == modeRecovery {
+		return rp.finishRecovery(ctx, st, pk, r.Client, made, now)
+	}
+
+	user := core.User{ID: ch.UserID, Email: st.email, EmailVerified: st.ticketID != "", DisplayName: st.displayName, CreatedAt: now}
+	var signUp core.Redemption
+	if st.ticketID != "" {
+		signUp = core.Redemption{ID: st.ticketID, TicketHash: st.ticketHash, At: now}
+	}
+	if err := rp.Accounts.CreateAccount(ctx, user, pk, signUp); err != nil {
 		return Registration{}, notSaved(rp.storeRefusal(ctx, op, mode, pk, r.Client, err), made)
 	}
 	rp.audit(ctx, "account.created", "sub", user.ID, "with_email", user.Email != "", "ip", r.Client.IP)
@@ -283,6 +409,8 @@ func notSaved(err error, credentialID string) error {
 func (rp *RelyingParty) storeRefusal(ctx context.Context, op core.Op, mode string, pk core.Passkey, client core.Client, err error) error {
 	reason, detail := "", ""
 	switch {
+	case errors.Is(err, core.ErrTicketSpent):
+		reason, detail = "ticket_spent", "the sign-up or recovery token was used already, cancelled, or has expired; start again"
 	case errors.Is(err, core.ErrEmailTaken):
 		reason, detail = "email_taken", "an account with this email exists already; sign in instead"
 	case errors.Is(err, core.ErrPasskeyTaken):
@@ -299,4 +427,36 @@ func (rp *RelyingParty) storeRefusal(ctx context.Context, op core.Op, mode strin
 	}
 	rp.audit(ctx, "passkey.registration_failed", "mode", mode, "reason", reason, "sub", pk.UserID, "passkey", pk.ID, "ip", client.IP)
 	return core.E(op, core.KindConflict, detail, err)
+}
+
+// finishRecovery stores the passkey a recovery ceremony made and redeems the account's pending
+// recovery in the same transaction, which also ends every other session of the account; the
+// new passkey's session, opened first, is the one kept. The owner is told by email.
+func (rp *RelyingParty) finishRecovery(ctx context.Context, st ceremonyState, pk core.Passkey, client core.Client, made string, now time.Time) (Registration, error) {
+	const op = "passkey.RelyingParty.FinishRegistration"
+	tr, err := rp.Sessions.Start(ctx, core.StartRequest{UserID: pk.UserID, AMR: AMR, PasskeyID: pk.ID, Client: client})
+	if err != nil {
+		return Registration{}, err
+	}
+	err = rp.Credentials.AddRecoveredPasskey(ctx, pk, core.Redemption{ID: pk.UserID, TicketHash: st.ticketHash, At: now}, tr.SessionID)
+	if err != nil {
+		if werr := rp.Sessions.Withdraw(context.WithoutCancel(ctx), tr.SessionID); werr != nil && !core.Is(werr, core.KindNotFound) {
+			rp.audit(ctx, "session.withdraw_failed", "sub", pk.UserID, "sid", tr.SessionID, "err", werr.Error())
+		}
+		return Registration{}, notSaved(rp.storeRefusal(ctx, op, "recovery", pk, client, err), made)
+	}
+	rp.audit(ctx, "recovery.completed", "sub", pk.UserID, "passkey", pk.ID, "aaguid", AAGUIDString(pk.AAGUID), "sid", tr.SessionID, "ip", client.IP)
+	rp.audit(ctx, "passkey.registered", "mode", "recovery", "sub", pk.UserID, "passkey", pk.ID, "aaguid", AAGUIDString(pk.AAGUID),
+		"backed_up", pk.BackupState, "ip", client.IP)
+	rp.audit(ctx, "auth.login.succeeded", "method", "passkey", "ceremony", "recovery", "sub", pk.UserID, "sid", tr.SessionID, "passkey", pk.ID, "ip", client.IP)
+	if rp.Mailer != nil && st.email != "" {
+		m, err := message.Render(message.RecoveryCompleted, st.email, message.Data{App: rp.App})
+		if err == nil {
+			err = rp.Mailer.Send(ctx, m)
+		}
+		if err != nil {
+			rp.audit(ctx, "email.send_failed", "message", message.RecoveryCompleted, "sub", pk.UserID, "err", err.Error())
+		}
+	}
+	return Registration{User: core.User{ID: pk.UserID, Email: st.email}, Passkey: pk, Tokens: &tr}, nil
 }

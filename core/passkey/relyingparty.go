@@ -45,10 +45,13 @@ type RelyingParty struct {
 	Credentials CredentialStore
 	Accounts    AccountStore
 	Challenges  ChallengeStore
+	Tickets     TicketStore
 	Sessions    Sessions
-	Limiter     *core.RateLimiter
-	Audit       *slog.Logger
-	Now         func() time.Time
+	// Mailer tells an account's owner of a completed recovery; nil sends nothing.
+	Mailer  Mailer
+	Limiter *core.RateLimiter
+	Audit   *slog.Logger
+	Now     func() time.Time
 	// HashKey keys the hashes that name emails in rate-limit counters and accounts in audit
 	// events, so neither the table nor the log holds them in the clear. At least 32 bytes:
 	// core.DeriveKey(secret, HashKeyLabel).
@@ -56,6 +59,14 @@ type RelyingParty struct {
 	// ReauthMaxAge is how recent the caller's authentication must be to add or delete a
 	// passkey (RFC 9470 step-up).
 	ReauthMaxAge time.Duration
+	// EmailRequired refuses sign-up without a verified email (a sign-up ticket); when false,
+	// an account may also be created with no email at all.
+	EmailRequired bool
+	// SignUpKey and RecoveryKey are the keys the email function hashes sign-up and recovery
+	// tickets with: core.DeriveKey(secret, core.KeySignUpTicket) and (…, core.KeyRecoveryTicket).
+	SignUpKey, RecoveryKey []byte
+	// App is the application's name in the emails (the relying party's name).
+	App string
 
 	BeginByIP       core.Rule // register/begin and login/begin per client address
 	BeginByAccount  core.Rule // per verified user, or per email and client address (sign-up)
@@ -75,9 +86,12 @@ type LoginStart struct {
 	Options     protocol.PublicKeyCredentialRequestOptions
 }
 
-// SignUp is a request for a new account.
+// SignUp is a request for a new account: with the sign-up ticket of a verified address
+// (package recovery hands it out), or, where EmailRequired is off, with neither ticket nor
+// email.
 type SignUp struct {
-	Email       string // optional; normalized and unique across accounts
+	Ticket      string // the signupToken of /v1/email/verify
+	Email       string // refused: an address must be verified first
 	DisplayName string // optional
 }
 

@@ -18,7 +18,8 @@ const (
 	modeSignUp byte = iota + 1
 	modeAdd
 	modeLogin
-	modeReauth // a sign-in ceremony that re-authenticates the session that began it
+	modeReauth   // a sign-in ceremony that re-authenticates the session that began it
+	modeRecovery // a new passkey for an account, authorized by its recovery ticket
 )
 
 // ceremonyState is what begin leaves for finish in the challenge item.
@@ -27,11 +28,15 @@ type ceremonyState struct {
 	email       string
 	displayName string
 	sessionID   string // modeReauth: the session that began the ceremony
-	session     webauthn.SessionData
+	// ticketID and ticketHash name the ticket that finish redeems: the verified sign-up flow
+	// (modeSignUp with an email), or the account's pending recovery (modeRecovery).
+	ticketID   string
+	ticketHash []byte
+	session    webauthn.SessionData
 }
 
 // stateVersion versions the encoding of ceremonyState.
-const stateVersion = 2
+const stateVersion = 3
 
 func (s ceremonyState) encode() ([]byte, error) {
 	sd, err := s.session.MarshalMsg(nil)
@@ -42,6 +47,8 @@ func (s ceremonyState) encode() ([]byte, error) {
 	p = field.AppendString(p, s.email)
 	p = field.AppendString(p, s.displayName)
 	p = field.AppendString(p, s.sessionID)
+	p = field.AppendString(p, s.ticketID)
+	p = field.AppendString(p, string(s.ticketHash))
 	return field.AppendString(p, string(sd)), nil
 }
 
@@ -53,6 +60,10 @@ func decodeState(p []byte) (ceremonyState, error) {
 	s.mode = p[1]
 	r := field.NewReader(p[2:])
 	s.email, s.displayName, s.sessionID = r.String(), r.String(), r.String()
+	s.ticketID = r.String()
+	if h := r.String(); h != "" {
+		s.ticketHash = []byte(h)
+	}
 	sd := r.String()
 	if !r.Done() {
 		return s, errors.New("challenge state is malformed")

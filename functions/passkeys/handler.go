@@ -57,6 +57,8 @@ type meBody struct {
 	DisplayName   string    `json:"displayName"`
 	CreatedAt     time.Time `json:"createdAt"`
 	PasskeyCount  int       `json:"passkeyCount"`
+	// RecoveryCodesLeft counts the account's unspent recovery codes.
+	RecoveryCodesLeft int `json:"recoveryCodesLeft"`
 }
 
 // me answers the caller's account: id, email, display name, creation time, passkey count.
@@ -67,7 +69,7 @@ func (h *handler) me(ctx context.Context, claims core.AccessClaims) (apigw.Respo
 	}
 	return apigw.JSON(http.StatusOK, meBody{
 		ID: a.ID, Email: a.Email, EmailVerified: a.EmailVerified, DisplayName: a.DisplayName,
-		CreatedAt: a.CreatedAt.UTC(), PasskeyCount: a.PasskeyCount,
+		CreatedAt: a.CreatedAt.UTC(), PasskeyCount: a.PasskeyCount, RecoveryCodesLeft: a.RecoveryCodesLeft,
 	}), nil
 }
 
@@ -134,13 +136,26 @@ func (h *handler) registerBegin(ctx context.Context, req *apigw.Request) (apigw.
 		return apigw.JSON(http.StatusOK, beginBody{start.ChallengeID, start.Options}), nil
 	}
 	var body struct {
-		Email       string `json:"email"`
-		DisplayName string `json:"displayName"`
+		SignUpToken   string `json:"signupToken"`
+		RecoveryToken string `json:"recoveryToken"`
+		Email         string `json:"email"`
+		DisplayName   string `json:"displayName"`
 	}
 	if err := apigw.DecodeJSON(req, &body); err != nil {
 		return apigw.Response{}, err
 	}
-	start, err := h.rp.BeginSignUp(ctx, passkey.SignUp{Email: body.Email, DisplayName: body.DisplayName}, apigw.Client(req))
+	var (
+		start passkey.RegistrationStart
+		err   error
+	)
+	switch {
+	case body.RecoveryToken != "" && (body.SignUpToken != "" || body.Email != "" || body.DisplayName != ""):
+		return apigw.Response{}, core.E("passkeys.registerBegin", core.KindInvalid, "a recoveryToken comes alone", nil)
+	case body.RecoveryToken != "":
+		start, err = h.rp.BeginRecovery(ctx, body.RecoveryToken, apigw.Client(req))
+	default:
+		start, err = h.rp.BeginSignUp(ctx, passkey.SignUp{Ticket: body.SignUpToken, Email: body.Email, DisplayName: body.DisplayName}, apigw.Client(req))
+	}
 	if err != nil {
 		return apigw.Response{}, err
 	}

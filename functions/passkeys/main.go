@@ -14,9 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/kmssign"
+	"github.com/latchkey/latchkey/core/mail"
 	"github.com/latchkey/latchkey/core/passkey"
 	"github.com/latchkey/latchkey/core/secrets"
 	"github.com/latchkey/latchkey/dynamo"
@@ -33,7 +35,7 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := boot.Load(os.Getenv, boot.Need{Secret: true, RP: true})
+	cfg, err := boot.Load(os.Getenv, boot.Need{Secret: true, RP: true, Email: true})
 	if err != nil {
 		return err
 	}
@@ -94,12 +96,18 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 		Credentials:     store,
 		Accounts:        store,
 		Challenges:      store,
+		Tickets:         store,
 		Sessions:        sessions,
+		Mailer:          mail.New(sesv2.NewFromConfig(awsCfg), cfg.EmailFrom),
 		Limiter:         limiter,
 		Audit:           log,
 		Now:             time.Now,
 		HashKey:         core.DeriveKey(key, passkey.HashKeyLabel),
 		ReauthMaxAge:    cfg.ReauthAge,
+		EmailRequired:   cfg.EmailRequired,
+		SignUpKey:       core.DeriveKey(key, core.KeySignUpTicket),
+		RecoveryKey:     core.DeriveKey(key, core.KeyRecoveryTicket),
+		App:             cfg.RPName,
 		BeginByIP:       core.Rule(cfg.Limits.PasskeyBeginByIP),
 		BeginByAccount:  core.Rule(cfg.Limits.PasskeyBeginByAccount),
 		FinishByIP:      core.Rule(cfg.Limits.PasskeyFinishByIP),

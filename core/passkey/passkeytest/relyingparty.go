@@ -23,11 +23,12 @@ var (
 	_ passkey.CredentialStore = (*coretest.Memory)(nil)
 	_ passkey.AccountStore    = (*coretest.Memory)(nil)
 	_ passkey.ChallengeStore  = (*coretest.Memory)(nil)
+	_ passkey.TicketStore     = (*coretest.Memory)(nil)
 )
 
 // NewRelyingParty returns a passkey.RelyingParty over the in-memory store and s, for RPID and
-// Origin, with attestation "none", the decoy key derived from coretest.HMACKey and generous
-// rate limits.
+// Origin, with attestation "none", the decoy key and ticket keys derived from
+// coretest.HMACKey, email-less sign-up allowed, no mailer and generous rate limits.
 func NewRelyingParty(mem *coretest.Memory, s passkey.Sessions, now func() time.Time, logs *coretest.Logs) *passkey.RelyingParty {
 	w, err := passkey.NewWebAuthn(passkey.Config{RPID: RPID, RPName: "Latchkey test", Origins: []string{Origin}})
 	if err != nil {
@@ -35,7 +36,8 @@ func NewRelyingParty(mem *coretest.Memory, s passkey.Sessions, now func() time.T
 	}
 	lots := func(name string) core.Rule { return core.Rule{Name: name, Limit: 1000, Window: time.Minute} }
 	return &passkey.RelyingParty{
-		WebAuthn: w, Credentials: mem, Accounts: mem, Challenges: mem,
+		WebAuthn: w, Credentials: mem, Accounts: mem, Challenges: mem, Tickets: mem,
+		SignUpKey: SignUpKey, RecoveryKey: RecoveryKey, App: "Latchkey test",
 		Sessions: s, Limiter: &core.RateLimiter{Counters: mem},
 		Audit:   slog.New(slog.NewJSONHandler(logs, nil)),
 		Now:     now,

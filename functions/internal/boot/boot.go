@@ -6,6 +6,7 @@ package boot
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -31,9 +32,18 @@ type Config struct {
 	// IntrospectionClients maps client id to the hex SHA-256 of its secret, from
 	// LATCHKEY_INTROSPECTION_CLIENTS ("id:sha256hex,..."); empty disables introspection.
 	IntrospectionClients map[string]string
-	Version              string        // LATCHKEY_VERSION: reported by /health, default "dev"
-	Leeway               time.Duration // clock skew tolerated on token times: Leeway
-	Limits               Limits        // rate limits: DefaultLimits, each overridable by its LimitVars variable
+	// EmailFrom is LATCHKEY_EMAIL_FROM: the sender of every email, an address of a verified
+	// SES identity, optionally with a display name ("Example <no-reply@example.com>").
+	EmailFrom string
+	// EmailRequired is LATCHKEY_EMAIL_REQUIRED (default true): sign-up needs a verified email;
+	// false also allows accounts without one.
+	EmailRequired bool
+	// RecoveryDelay is LATCHKEY_RECOVERY_DELAY: how long an email recovery waits before it
+	// can complete, default 24h, 0 to 720h.
+	RecoveryDelay time.Duration
+	Version       string        // LATCHKEY_VERSION: reported by /health, default "dev"
+	Leeway        time.Duration // clock skew tolerated on token times: Leeway
+	Limits        Limits        // rate limits: DefaultLimits, each overridable by its LimitVars variable
 }
 
 // Need names the optional parts of Config a function requires; Table, Issuer, Audience and
@@ -41,6 +51,7 @@ type Config struct {
 type Need struct {
 	Secret bool // LATCHKEY_SECRET_ID
 	RP     bool // LATCHKEY_RP_ID and LATCHKEY_RP_ORIGINS
+	Email  bool // LATCHKEY_EMAIL_FROM
 }
 
 // Load reads Config through getenv (os.Getenv in production) and validates it. All problems
@@ -87,10 +98,6 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 				errs = append(errs, fmt.Errorf("LATCHKEY_RP_ORIGINS: %q is not an origin like https://app.example.com", o))
 			}
 		}
-		c.RPName = strings.TrimSpace(getenv("LATCHKEY_RP_NAME"))
-		if c.RPName == "" {
-			c.RPName = c.RPID
-		}
 		switch c.Attestation = strings.ToLower(strings.TrimSpace(getenv("LATCHKEY_ATTESTATION"))); c.Attestation {
 		case "":
 			c.Attestation = "none"
@@ -99,7 +106,30 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 			errs = append(errs, fmt.Errorf("LATCHKEY_ATTESTATION: %q is not none, indirect, direct or enterprise", c.Attestation))
 		}
 	}
+	if c.RPName = strings.TrimSpace(getenv("LATCHKEY_RP_NAME")); c.RPName == "" {
+		c.RPName = strings.TrimSpace(getenv("LATCHKEY_RP_ID"))
+	}
+	if c.RPName == "" {
+		c.RPName = "Latchkey"
+	}
+	if need.Email {
+		if c.EmailFrom = required("LATCHKEY_EMAIL_FROM"); c.EmailFrom != "" {
+			if _, err := mail.ParseAddress(c.EmailFrom); err != nil {
+				errs = append(errs, fmt.Errorf("LATCHKEY_EMAIL_FROM: %q is not an address like no-reply@example.com", c.EmailFrom))
+			}
+		}
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("LATCHKEY_EMAIL_REQUIRED"))); v {
+	case "", "true":
+		c.EmailRequired = true
+	case "false":
+	default:
+		errs = append(errs, fmt.Errorf("LATCHKEY_EMAIL_REQUIRED: %q is not true or false", v))
+	}
 	var err error
+	if c.RecoveryDelay, err = duration(getenv, "LATCHKEY_RECOVERY_DELAY", 24*time.Hour, 0, 720*time.Hour); err != nil {
+		errs = append(errs, err)
+	}
 	if c.AccessTTL, err = duration(getenv, "LATCHKEY_ACCESS_TTL", 10*time.Minute, time.Minute, 24*time.Hour); err != nil {
 		errs = append(errs, err)
 	}

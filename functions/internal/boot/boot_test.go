@@ -276,3 +276,32 @@ func TestLoadClientID(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadEmailSettings(t *testing.T) {
+	if _, err := Load(env(base()), Need{Email: true}); err == nil || !strings.Contains(err.Error(), "LATCHKEY_EMAIL_FROM is required") {
+		t.Errorf("without a sender: %v", err)
+	}
+	m := base()
+	m["LATCHKEY_EMAIL_FROM"] = "Example <no-reply@example.com>"
+	c, err := Load(env(m), Need{Email: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EmailFrom != "Example <no-reply@example.com>" || !c.EmailRequired || c.RecoveryDelay != 24*time.Hour || c.RPName != "Latchkey" {
+		t.Errorf("defaults: from %q required %v delay %s app %q", c.EmailFrom, c.EmailRequired, c.RecoveryDelay, c.RPName)
+	}
+	m["LATCHKEY_EMAIL_REQUIRED"], m["LATCHKEY_RECOVERY_DELAY"], m["LATCHKEY_RP_ID"] = "false", "0s", "example.com"
+	if c, err = Load(env(m), Need{Email: true}); err != nil || c.EmailRequired || c.RecoveryDelay != 0 || c.RPName != "example.com" {
+		t.Errorf("set: required %v delay %s app %q err %v", c.EmailRequired, c.RecoveryDelay, c.RPName, err)
+	}
+	for k, v := range map[string]string{
+		"LATCHKEY_EMAIL_FROM": "not an address", "LATCHKEY_EMAIL_REQUIRED": "yes", "LATCHKEY_RECOVERY_DELAY": "721h",
+	} {
+		bad := base()
+		bad["LATCHKEY_EMAIL_FROM"] = "no-reply@example.com"
+		bad[k] = v
+		if _, err := Load(env(bad), Need{Email: true}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: %v", k, v, err)
+		}
+	}
+}

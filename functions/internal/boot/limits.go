@@ -67,6 +67,14 @@ type Limits struct {
 	PasskeyBeginByAccount  Rule
 	PasskeyFinishByIP      Rule
 	PasskeyFinishByAccount Rule
+	// On the email flows and recovery: email/begin per client address and per address asked
+	// for, emails sent per address (the resend limit), email/verify per client address, and
+	// recovery/codes/verify and recovery/cancel per client address.
+	EmailBeginByIP      Rule
+	EmailBeginByAddress Rule
+	EmailSendByAddress  Rule
+	EmailVerifyByIP     Rule
+	RecoveryCodeByIP    Rule
 }
 
 // DefaultLimits are the limits a deployment runs with unless its environment sets others
@@ -78,6 +86,11 @@ var DefaultLimits = Limits{
 	PasskeyBeginByAccount:  Rule{Name: "pk-begin-acct", Limit: 20, Window: time.Minute},
 	PasskeyFinishByIP:      Rule{Name: "pk-finish-ip", Limit: 60, Window: time.Minute},
 	PasskeyFinishByAccount: Rule{Name: "pk-finish-acct", Limit: 30, Window: time.Minute},
+	EmailBeginByIP:         Rule{Name: "email-begin-ip", Limit: 30, Window: time.Hour},
+	EmailBeginByAddress:    Rule{Name: "email-begin-addr", Limit: 10, Window: time.Hour},
+	EmailSendByAddress:     Rule{Name: "email-send-addr", Limit: 1, Window: time.Minute},
+	EmailVerifyByIP:        Rule{Name: "email-verify-ip", Limit: 60, Window: time.Hour},
+	RecoveryCodeByIP:       Rule{Name: "recovery-code-ip", Limit: 20, Window: time.Hour},
 }
 
 // LimitVars name the environment variable of each rule, in the order of Limits. A value is
@@ -90,6 +103,11 @@ var LimitVars = []string{
 	"LATCHKEY_LIMIT_PASSKEY_BEGIN_ACCOUNT",
 	"LATCHKEY_LIMIT_PASSKEY_FINISH_IP",
 	"LATCHKEY_LIMIT_PASSKEY_FINISH_ACCOUNT",
+	"LATCHKEY_LIMIT_EMAIL_BEGIN_IP",
+	"LATCHKEY_LIMIT_EMAIL_BEGIN_ADDRESS",
+	"LATCHKEY_LIMIT_EMAIL_SEND_ADDRESS",
+	"LATCHKEY_LIMIT_EMAIL_VERIFY_IP",
+	"LATCHKEY_LIMIT_RECOVERY_CODE_IP",
 }
 
 // Bounds of a configured rate limit. A window over an hour would let one burst lock a client
@@ -106,6 +124,7 @@ func (l *Limits) rules() []*Rule {
 		&l.TokenByIP, &l.TokenBySession,
 		&l.PasskeyBeginByIP, &l.PasskeyBeginByAccount,
 		&l.PasskeyFinishByIP, &l.PasskeyFinishByAccount,
+		&l.EmailBeginByIP, &l.EmailBeginByAddress, &l.EmailSendByAddress, &l.EmailVerifyByIP, &l.RecoveryCodeByIP,
 	}
 }
 
