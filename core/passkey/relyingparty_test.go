@@ -56,7 +56,8 @@ func mustJSON(t *testing.T, v any) []byte {
 func (f *pkFixture) signUp(t *testing.T, auth *passkeytest.Authenticator, email string) (passkey.Registration, *passkeytest.SoftCredential) {
 	t.Helper()
 	ctx := context.Background()
-	start, err := f.p.BeginSignUp(ctx, passkey.SignUp{Email: email, DisplayName: "Alice"}, cli)
+	ticket := passkeytest.SignUpTicket(t, f.mem, passkeytest.SignUpKey, email, f.clock.Now())
+	start, err := f.p.BeginSignUp(ctx, passkey.SignUp{Ticket: ticket, DisplayName: "Alice"}, cli)
 	if err != nil {
 		t.Fatalf("BeginSignUp: %v", err)
 	}
@@ -436,11 +437,12 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	f := newPKFixture(t)
 	ctx := context.Background()
 	var secrets []string
-	start, err := f.p.BeginSignUp(ctx, passkey.SignUp{Email: "alice@example.com"}, cli)
+	ticket := passkeytest.SignUpTicket(t, f.mem, passkeytest.SignUpKey, "alice@example.com", f.clock.Now())
+	start, err := f.p.BeginSignUp(ctx, passkey.SignUp{Ticket: ticket}, cli)
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets = append(secrets, start.ChallengeID, start.Options.Challenge.String())
+	secrets = append(secrets, ticket, ticket[strings.IndexByte(ticket, '.')+1:], start.ChallengeID, start.Options.Challenge.String())
 	resp, cred, err := f.auth.Create(mustJSON(t, start.Options), passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
@@ -546,7 +548,7 @@ func TestNoTargetedLockout(t *testing.T) {
 		t.Errorf("%d of 10 forgeries throttled, want 7 (the limit is 3 verified failures)", throttled)
 	}
 	for i := range 10 {
-		if _, err := f.p.BeginSignUp(ctx, passkey.SignUp{Email: "victim@example.com"}, core.Client{IP: "203.0.113.77"}); err != nil && !core.Is(err, core.KindRateLimited) {
+		if _, err := f.p.BeginSignUp(ctx, passkey.SignUp{}, core.Client{IP: "203.0.113.77"}); err != nil && !core.Is(err, core.KindRateLimited) {
 			t.Fatalf("sign-up begin %d: %v", i, err)
 		}
 	}
@@ -556,7 +558,7 @@ func TestNoTargetedLockout(t *testing.T) {
 	if err != nil || tr.Claims.Subject != victim.User.ID {
 		t.Fatalf("the victim's sign-in: %v", err)
 	}
-	if _, err := f.p.BeginSignUp(ctx, passkey.SignUp{Email: "victim@example.com"}, cli); err != nil {
+	if _, err := f.p.BeginSignUp(ctx, passkey.SignUp{}, cli); err != nil {
 		t.Fatalf("the victim's sign-up begin: %v", err)
 	}
 	logs := f.logs.String()

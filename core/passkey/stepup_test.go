@@ -208,7 +208,7 @@ func TestSignalCodes(t *testing.T) {
 func TestRegistrationKeepsOnlyUsableKeysAndKnownTransports(t *testing.T) {
 	f := newPKFixture(t)
 	ctx := context.Background()
-	start, err := f.p.BeginSignUp(ctx, passkey.SignUp{Email: "bent@example.com"}, cli)
+	start, err := f.p.BeginSignUp(ctx, passkey.SignUp{Ticket: passkeytest.SignUpTicket(t, f.mem, passkeytest.SignUpKey, "bent@example.com", f.clock.Now())}, cli)
 	if err != nil {
 		t.Fatal(err)
 	}

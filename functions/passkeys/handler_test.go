@@ -70,6 +70,12 @@ func want(t *testing.T, resp apigw.Response, status int) map[string]any {
 	return decode(t, resp)
 }
 
+// ticket is the sign-up ticket of a verified address, as /v1/email/verify hands it out.
+func (f *fixture) ticket(t *testing.T, email string) string {
+	t.Helper()
+	return passkeytest.SignUpTicket(t, f.mem, passkeytest.SignUpKey, email, f.clock.Now())
+}
+
 // begin runs a begin event and returns the challenge id and the publicKey options JSON.
 func (f *fixture) begin(t *testing.T, name string, vars map[string]string) (string, []byte) {
 	t.Helper()
@@ -88,7 +94,7 @@ func (f *fixture) begin(t *testing.T, name string, vars map[string]string) (stri
 // signUp creates alice's account through the events and returns the register/finish answer.
 func (f *fixture) signUp(t *testing.T, auth *passkeytest.Authenticator) map[string]any {
 	t.Helper()
-	id, opts := f.begin(t, "register-begin", nil)
+	id, opts := f.begin(t, "register-begin", map[string]string{"signup_token": f.ticket(t, "alice@example.com")})
 	cred, _, err := auth.Create(opts, passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
@@ -281,7 +287,7 @@ func TestBeginGolden(t *testing.T) {
 		{"login-begin", "login-begin-discoverable"},
 		{"login-begin-discoverable", "login-begin-discoverable"},
 	} {
-		body := want(t, f.do(t, event(t, c.event, nil)), 200)
+		body := want(t, f.do(t, event(t, c.event, map[string]string{"signup_token": f.ticket(t, "alice@example.com")})), 200)
 		if pk, ok := body["publicKey"].(map[string]any); ok {
 			if u, ok := pk["user"].(map[string]any); ok {
 				u["id"] = "(random user handle)"
@@ -374,10 +380,20 @@ func TestBearerAndLimits(t *testing.T) {
 	want(t, f.do(t, req), 413)
 	// Bad input is a 400 that names the field.
 	req = event(t, "register-begin", nil)
-	req.Body = `{"email":"not an email"}`
-	if body := want(t, f.do(t, req), 400); !strings.Contains(body["detail"].(string), "email") {
-		t.Fatalf("bad email: %v", body)
+	req.Body = `{"email":"alice@example.com"}`
+	if body := want(t, f.do(t, req), 400); !strings.Contains(body["detail"].(string), "signupToken") {
+		t.Fatalf("sign-up with an unverified email: %v", body)
 	}
+	for _, body := range []string{`{"signupToken":"nonsense"}`, `{"recoveryToken":"nonsense"}`} {
+		req = event(t, "register-begin", nil)
+		req.Body = body
+		if got := want(t, f.do(t, req), 400); got["code"] != "invalid_token" {
+			t.Fatalf("%s: %v", body, got)
+		}
+	}
+	req = event(t, "register-begin", nil)
+	req.Body = `{"recoveryToken":"x.y","signupToken":"x.y"}`
+	want(t, f.do(t, req), 400)
 	// Rate limited by the address API Gateway observed, never X-Forwarded-For.
 	f.passkeys.BeginByIP = core.Rule{Name: "pk-begin-ip", Limit: 2, Window: time.Minute}
 	for range 2 {

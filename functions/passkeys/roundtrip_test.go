@@ -6,10 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/passkey"
 	"github.com/latchkey/latchkey/core/passkey/passkeytest"
+	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/fntest"
 	"github.com/latchkey/latchkey/local/testenv"
 )
@@ -34,19 +38,33 @@ func TestPasskeyRoundTrips(t *testing.T) {
 	cli := core.Client{IP: "127.0.0.1"}
 	email := testenv.Name("alice") + "@example.com"
 
-	start, err := p.BeginSignUp(ctx, passkey.SignUp{Email: email}, cli)
+	store := dynamo.New(dynamodb.NewFromConfig(d.AWS), d.Table)
+	ticket := passkeytest.SignUpTicket(t, store, core.DeriveKey(d.Secret, core.KeySignUpTicket), email, time.Now())
+
+	// register-begin with a sign-up ticket: the address's rate limit and the flow's, and the
+	// read of the flow (stage 1), then the challenge.
+	calls.Reset()
+	start, err := p.BeginSignUp(ctx, passkey.SignUp{Ticket: ticket}, cli)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, want := calls.String(), "DynamoDB.GetItem=1 DynamoDB.PutItem=1 DynamoDB.UpdateItem=2"; got != want {
+		t.Errorf("register-begin: %s, want %s", got, want)
 	}
 	opts, _ := json.Marshal(start.Options)
 	resp, _, err := auth.Create(opts, passkeytest.Tweaks{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// register-finish of a sign-up: the take of the challenge and the address's rate limit,
+	// the account's limit, the transaction that creates the account and redeems the ticket,
+	// then the session and its first token.
+	calls.Reset()
 	reg, err := p.FinishRegistration(ctx, passkey.RegistrationFinish{ChallengeID: start.ChallengeID, Credential: resp, Client: cli})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("register-finish (sign-up): %s", calls.String())
 
 	// GET /v1/me reads the user and queries its passkeys, concurrently.
 	calls.Reset()
@@ -54,7 +72,7 @@ func TestPasskeyRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if me.ID != reg.User.ID || me.Email != email || me.PasskeyCount != 1 || me.EmailVerified || me.CreatedAt.IsZero() {
+	if me.ID != reg.User.ID || me.Email != email || me.PasskeyCount != 1 || !me.EmailVerified || me.CreatedAt.IsZero() {
 		t.Errorf("Me after sign-up: %+v", me)
 	}
 	if got, want := calls.String(), "DynamoDB.GetItem=1 DynamoDB.Query=1"; got != want {

@@ -5,6 +5,7 @@ package fntest
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/boot"
@@ -27,6 +30,10 @@ type Deployment struct {
 	Table     string
 	KeyARN    string
 	SecretARN string
+	// Secret is the HMAC secret's value, which the functions key their hashes with.
+	Secret []byte
+	// EmailFrom is the sender, a verified identity of the SES emulator.
+	EmailFrom string
 }
 
 // NewDeployment creates a Deployment in DynamoDB Local and moto, failing the test if either is
@@ -38,7 +45,8 @@ func NewDeployment(t testing.TB) Deployment {
 	awsCfg := testenv.AWSConfig(t, "AWS_ENDPOINT_URL_DYNAMODB")
 	testenv.AWSConfig(t, "AWS_ENDPOINT_URL_KMS")
 	testenv.AWSConfig(t, "AWS_ENDPOINT_URL_SECRETS_MANAGER")
-	d := Deployment{AWS: awsCfg, Table: testenv.Name("fn")}
+	testenv.AWSConfig(t, "AWS_ENDPOINT_URL_SESV2")
+	d := Deployment{AWS: awsCfg, Table: testenv.Name("fn"), EmailFrom: "no-reply@latchkey.local"}
 	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), d.Table); err != nil {
 		t.Fatal(err)
 	}
@@ -52,21 +60,30 @@ func NewDeployment(t testing.TB) Deployment {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.SecretARN = *secret.ARN
+	d.SecretARN, d.Secret = *secret.ARN, []byte(value)
+	// SES refuses to send from an identity that is not verified, and so does its emulator.
+	if _, err := sesv2.NewFromConfig(awsCfg).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: &d.EmailFrom}); err != nil {
+		var exists *sestypes.AlreadyExistsException
+		if !errors.As(err, &exists) {
+			t.Fatal(err)
+		}
+	}
 	return d
 }
 
 // Config is the configuration a function of this deployment loads from its environment, read
 // by boot.Load itself (so the defaults and limits are the real ones): issuer
-// http://127.0.0.1, audience "api" and the relying party of http://localhost:3000.
+// http://127.0.0.1, audience "api", the relying party of http://localhost:3000 and the
+// deployment's sender.
 func (d Deployment) Config(t testing.TB) boot.Config {
 	t.Helper()
 	env := map[string]string{
 		"LATCHKEY_TABLE": d.Table, "LATCHKEY_ISSUER": "http://127.0.0.1", "LATCHKEY_AUDIENCE": "api",
 		"LATCHKEY_SIGNING_KEYS": d.KeyARN, "LATCHKEY_SECRET_ID": d.SecretARN,
 		"LATCHKEY_RP_ID": "localhost", "LATCHKEY_RP_ORIGINS": "http://localhost:3000", "LATCHKEY_RP_NAME": "Latchkey",
+		"LATCHKEY_EMAIL_FROM": d.EmailFrom,
 	}
-	cfg, err := boot.Load(func(k string) string { return env[k] }, boot.Need{Secret: true, RP: true})
+	cfg, err := boot.Load(func(k string) string { return env[k] }, boot.Need{Secret: true, RP: true, Email: true})
 	if err != nil {
 		t.Fatal(err)
 	}
