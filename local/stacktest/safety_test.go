@@ -49,13 +49,14 @@ func options(t *testing.T, begin map[string]any) []byte {
 	return b
 }
 
-// signUp creates an account (with email, when not "") through the API with auth's new passkey,
-// or with bearer adds the passkey to its holder, and returns the answer of register/finish.
+// signUp creates an account (with email, when not "", verified through the outbox) through
+// the API with auth's new passkey, or with bearer adds the passkey to its holder, and returns
+// the answer of register/finish.
 func signUp(t *testing.T, g *gateway, auth *passkeytest.Authenticator, bearer, email string) map[string]any {
 	t.Helper()
 	req := map[string]any{}
 	if email != "" {
-		req["email"] = email
+		req["signupToken"] = verifiedSignUp(t, g, email)
 	}
 	status, _, begin := api(t, "POST", g.url+"/v1/passkeys/register/begin", bearer, req)
 	if status != 200 {

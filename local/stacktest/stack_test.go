@@ -103,14 +103,17 @@ func bootstrap() (*stack, error) {
 	return provision(dir, nil)
 }
 
-// roomyAddressLimits lift the per-address limits of every gateway the tests start: all the
-// package's tests call from 127.0.0.1 into one table, so the deployed budgets of a minute
-// would be shared by all of them, and a slow run would see 429s that depend on how the
-// tests fell into the windows. The per-account limits, which the safety tests are about,
-// stay as deployed; the per-address limits have their own round-trip tests beside the
-// functions.
-var roomyAddressLimits = []string{
+// stackDefaults are set for every gateway the tests start. The per-address limits are
+// lifted: all the package's tests call from 127.0.0.1 into one table, so the deployed budgets
+// would be shared by all of them, and a slow run would see 429s that depend on how the tests
+// fell into the windows. The per-account limits, which the safety tests are about, stay as
+// deployed; the per-address limits have their own tests beside the functions. Accounts
+// without email are allowed, so that tests about other things sign up without an email
+// flow; the email tests run with the deployed default (emailDefaults).
+var stackDefaults = []string{
 	"LATCHKEY_LIMIT_PASSKEY_BEGIN_IP=1000/1m", "LATCHKEY_LIMIT_PASSKEY_FINISH_IP=1000/1m", "LATCHKEY_LIMIT_TOKEN_IP=1000/1m",
+	"LATCHKEY_LIMIT_EMAIL_BEGIN_IP=1000/1m", "LATCHKEY_LIMIT_EMAIL_VERIFY_IP=1000/1m", "LATCHKEY_LIMIT_RECOVERY_CODE_IP=1000/1m",
+	"LATCHKEY_EMAIL_REQUIRED=false",
 }
 
 // provision creates a fresh table, key and secret with the bootstrap built in dir, in the
@@ -125,7 +128,7 @@ func provision(dir string, awsEnv []string) (*stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %v %s", err, stderrOf(err))
 	}
-	s := &stack{dir: dir, env: append(append([]string(nil), awsEnv...), roomyAddressLimits...)}
+	s := &stack{dir: dir, env: append(append([]string(nil), awsEnv...), stackDefaults...)}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		line := strings.TrimPrefix(sc.Text(), "export ")
