@@ -91,9 +91,11 @@ func (h *handler) decide(ctx context.Context, token string) (core.AccessClaims, 
 	return claims, nil
 }
 
-// authContext is what the backend sees in requestContext.authorizer.
+// authContext is what the backend sees in requestContext.authorizer: who (sub), through which
+// session and client, with what scope, and which credential got them in (an access token
+// today; API keys will be the other).
 func authContext(c core.AccessClaims) map[string]any {
-	return map[string]any{"sub": c.Subject, "sid": c.SessionID, "scope": c.Scope, "jti": c.ID}
+	return map[string]any{"sub": c.Subject, "sid": c.SessionID, "scope": c.Scope, "jti": c.ID, "client_id": c.ClientID, "credential": "access_token"}
 }
 
 // policy is a REST API authorizer answer. Its statement names only the method being called, so

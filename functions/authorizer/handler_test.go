@@ -75,7 +75,8 @@ func TestAllowsALiveToken(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	r := simple(t)(f.h.Handle(ctx, sample(t, "http-api-v2", f.token.AccessToken)))
-	if !r.IsAuthorized || r.Context["sid"] != f.token.SessionID || r.Context["scope"] != "orders:read" || r.Context["sub"] == "" || r.Context["jti"] == "" {
+	if !r.IsAuthorized || r.Context["sid"] != f.token.SessionID || r.Context["scope"] != "orders:read" || r.Context["sub"] == "" || r.Context["jti"] == "" ||
+		r.Context["client_id"] != f.token.Claims.ClientID || f.token.Claims.ClientID == "" || r.Context["credential"] != "access_token" {
 		t.Fatalf("%+v", r)
 	}
 	for _, name := range []string{"rest-token", "rest-request"} {
