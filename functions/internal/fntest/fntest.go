@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/boot"
@@ -21,16 +22,18 @@ import (
 )
 
 // Deployment is a fresh set of the resources a deployed stack gives the functions: a table, a
-// KMS signing key and the HMAC secret, made in the local emulators.
+// KMS signing key, the HMAC secret and a verified SES sender address, made in the local
+// emulators.
 type Deployment struct {
 	AWS       aws.Config
 	Table     string
 	KeyARN    string
 	SecretARN string
+	EmailFrom string // LATCHKEY_EMAIL_FROM: an address identity of moto's SES, its own per deployment
 }
 
 // NewDeployment creates a Deployment in DynamoDB Local and moto, failing the test if either is
-// not configured.
+// not configured (AWS_ENDPOINT_URL_DYNAMODB, _KMS, _SECRETS_MANAGER and _SESV2).
 func NewDeployment(t testing.TB) Deployment {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -38,6 +41,7 @@ func NewDeployment(t testing.TB) Deployment {
 	awsCfg := testenv.AWSConfig(t, "AWS_ENDPOINT_URL_DYNAMODB")
 	testenv.AWSConfig(t, "AWS_ENDPOINT_URL_KMS")
 	testenv.AWSConfig(t, "AWS_ENDPOINT_URL_SECRETS_MANAGER")
+	testenv.AWSConfig(t, "AWS_ENDPOINT_URL_SESV2")
 	d := Deployment{AWS: awsCfg, Table: testenv.Name("fn")}
 	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), d.Table); err != nil {
 		t.Fatal(err)
@@ -53,18 +57,24 @@ func NewDeployment(t testing.TB) Deployment {
 		t.Fatal(err)
 	}
 	d.SecretARN = *secret.ARN
+	d.EmailFrom = "no-reply@" + testenv.Name("fn") + ".example.com"
+	if _, err := sesv2.NewFromConfig(awsCfg).CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: &d.EmailFrom}); err != nil {
+		t.Fatal(err)
+	}
 	return d
 }
 
 // Config is the configuration a function of this deployment loads from its environment, read
 // by boot.Load itself (so the defaults and limits are the real ones): issuer
-// http://127.0.0.1, audience "api" and the relying party of http://localhost:3000.
+// http://127.0.0.1, audience "api", the relying party of http://localhost:3000 and the
+// deployment's sender address.
 func (d Deployment) Config(t testing.TB) boot.Config {
 	t.Helper()
 	env := map[string]string{
 		"LATCHKEY_TABLE": d.Table, "LATCHKEY_ISSUER": "http://127.0.0.1", "LATCHKEY_AUDIENCE": "api",
 		"LATCHKEY_SIGNING_KEYS": d.KeyARN, "LATCHKEY_SECRET_ID": d.SecretARN,
 		"LATCHKEY_RP_ID": "localhost", "LATCHKEY_RP_ORIGINS": "http://localhost:3000", "LATCHKEY_RP_NAME": "Latchkey",
+		"LATCHKEY_EMAIL_FROM": d.EmailFrom,
 	}
 	cfg, err := boot.Load(func(k string) string { return env[k] }, boot.Need{Secret: true, RP: true})
 	if err != nil {
