@@ -112,6 +112,7 @@ func bootstrap() (*stack, error) {
 // functions.
 var roomyAddressLimits = []string{
 	"LATCHKEY_LIMIT_PASSKEY_BEGIN_IP=1000/1m", "LATCHKEY_LIMIT_PASSKEY_FINISH_IP=1000/1m", "LATCHKEY_LIMIT_TOKEN_IP=1000/1m",
+	"LATCHKEY_LIMIT_EMAIL_BEGIN_IP=1000/1m", "LATCHKEY_LIMIT_EMAIL_VERIFY_IP=1000/1m", "LATCHKEY_LIMIT_RECOVERY_CODE_IP=1000/1m",
 }
 
 // provision creates a fresh table, key and secret with the bootstrap built in dir, in the
