@@ -60,15 +60,19 @@ go_test() {
 }
 
 # binary_sizes builds every function as deployed (linux/arm64, stripped) and fails when one is
-# over its budget: 11 MB for passkeys (it alone links go-webauthn), 9 MB for every other.
+# over its budget: 9 MB, one more for the SES v2 client of the functions that send email (about
+# 1 MB with its schema tables), and two more for go-webauthn, which passkeys alone links.
 binary_sizes() {
   make --no-print-directory -s build ARCH=arm64 || return 1
   local status=0 bin fn size limit
   for bin in build/linux_arm64/*/bootstrap; do
     [ -f "$bin" ] || continue
     fn=$(basename "$(dirname "$bin")")
-    limit=9
-    [ "$fn" = passkeys ] && limit=11
+    case $fn in
+      passkeys) limit=12 ;;
+      email) limit=10 ;;
+      *) limit=9 ;;
+    esac
     size=$(stat -c %s "$bin")
     printf '  %-40s %6.2f MB (budget %s MB)\n' "$bin" "$(echo "$size" | awk '{print $1 / 1048576}')" "$limit"
     if [ "$size" -gt $((limit * 1024 * 1024)) ]; then

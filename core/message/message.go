@@ -1,22 +1,24 @@
-// Package message renders the emails Latchkey sends, one plain-text and one HTML body per
-// kind of message, from the templates beside it, with the application's name. A message
-// holds no secret but the code it exists to deliver, and no link: a link in an email would be
-// opened by mail scanners, so nothing is ever consumed by following one.
+// Package message renders the emails Latchkey sends: per kind of message a subject, a
+// plain-text body and an HTML body, from the templates in texts.go filled with the
+// application's name and the message's values (escaped in the HTML). A message holds no secret
+// but the code it exists to deliver, and no link: a link in an email would be opened by mail
+// scanners, so nothing is ever consumed by following one.
+//
+// The templates are filled by plain substitution rather than text/template or html/template:
+// those call methods through reflection, which makes the linker keep every exported method of
+// every SDK client in the binary (several megabytes in each function that sends mail).
 package message
 
 import (
-	"bytes"
-	"embed"
 	"fmt"
-	htmltemplate "html/template"
+	"html"
 	"strings"
-	texttemplate "text/template"
 	"time"
 
 	"github.com/latchkey/latchkey/core"
 )
 
-// The kinds of message, each a template of text.tmpl and html.tmpl.
+// The kinds of message, each a template of texts.go.
 const (
 	SignUpCode        = "signup_code"        // a sign-up code for a free address
 	SignUpTaken       = "signup_taken"       // someone tried to sign up with an address that has an account
@@ -37,35 +39,45 @@ type Data struct {
 	CancelCode  string        // the code that cancels a started recovery
 }
 
-//go:embed text.tmpl html.tmpl
-var files embed.FS
-
-var (
-	text = texttemplate.Must(texttemplate.New("text.tmpl").Funcs(texttemplate.FuncMap{"minutes": minutes, "when": when}).ParseFS(files, "text.tmpl"))
-	html = htmltemplate.Must(htmltemplate.New("html.tmpl").Funcs(htmltemplate.FuncMap{"minutes": minutes, "when": when}).ParseFS(files, "html.tmpl"))
-)
-
 // Render builds the message of kind for the recipient to. KindInternal for a kind without
 // templates.
 func Render(kind, to string, d Data) (core.Message, error) {
-	const op core.Op = "message.Render"
-	var subject, body, page bytes.Buffer
-	if err := text.ExecuteTemplate(&subject, kind+".subject", d); err != nil {
-		return core.Message{}, core.Wrap(op, err)
+	t, ok := templates[kind]
+	if !ok {
+		return core.Message{}, core.Wrap("message.Render", fmt.Errorf("no templates for message kind %q", kind))
 	}
-	if err := text.ExecuteTemplate(&body, kind, d); err != nil {
-		return core.Message{}, core.Wrap(op, err)
-	}
-	if err := html.ExecuteTemplate(&page, kind, d); err != nil {
-		return core.Message{}, core.Wrap(op, err)
-	}
+	values := d.values()
 	return core.Message{
 		Kind:    kind,
 		To:      to,
-		Subject: strings.TrimSpace(subject.String()),
-		Text:    strings.TrimSpace(body.String()) + "\n",
-		HTML:    page.String(),
+		Subject: fill(t.subject, values, false),
+		Text:    fill(t.text, values, false),
+		HTML:    htmlHead + fill(t.html, values, true) + htmlFoot,
 	}, nil
+}
+
+// values are the placeholders of the templates and what they stand for.
+func (d Data) values() map[string]string {
+	how, when := "with a code sent to this address", ", from "+whenString(d.AvailableAt)
+	if d.Method == "code" {
+		how, when = "with one of your recovery codes", " now"
+	}
+	return map[string]string{
+		"app": d.App, "code": d.Code, "expires": minutes(d.ExpiresIn), "cancel": d.CancelCode,
+		"how": how, "when": when,
+	}
+}
+
+// fill replaces every {name} of values in t, escaping the values for HTML when asHTML.
+func fill(t string, values map[string]string, asHTML bool) string {
+	pairs := make([]string, 0, 2*len(values))
+	for k, v := range values {
+		if asHTML {
+			v = html.EscapeString(v)
+		}
+		pairs = append(pairs, "{"+k+"}", v)
+	}
+	return strings.NewReplacer(pairs...).Replace(t)
 }
 
 // minutes is d in whole minutes, for "expires in 10 minutes".
@@ -77,5 +89,5 @@ func minutes(d time.Duration) string {
 	return fmt.Sprintf("%d minutes", m)
 }
 
-// when is t as a person reads it, in UTC.
-func when(t time.Time) string { return t.UTC().Format("Monday 2 January 2006, 15:04 MST") }
+// whenString is t as a person reads it, in UTC.
+func whenString(t time.Time) string { return t.UTC().Format("Monday 2 January 2006, 15:04 MST") }
