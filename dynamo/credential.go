@@ -18,7 +18,8 @@ import (
 // user item counts its passkeys; adding and deleting a passkey change the count in the same
 // transaction, which is what lets "never the last passkey" be one atomic condition.
 
-// The Store satisfies passkey.CredentialStore and passkey.AccountStore structurally: this
+// The Store satisfies passkey.CredentialStore, passkey.AccountStore and passkey.TicketStore
+// structurally: this
 // package never imports core/passkey, so go-webauthn reaches no binary but the passkeys
 // function. The compile-time checks are in the tests (credential_test.go).
 
@@ -26,16 +27,25 @@ import (
 // set, and the first passkey p, in one TransactWriteItems (passkey.AccountStore). Every item is
 // put only if absent, so of concurrent sign-ups with one email, or with one credential id,
 // exactly one is written; the others write nothing and answer KindConflict, wrapping
-// core.ErrEmailTaken or core.ErrPasskeyTaken.
-func (s *Store) CreateAccount(ctx context.Context, u core.User, p core.Passkey) error {
+// core.ErrEmailTaken or core.ErrPasskeyTaken. Unless signUp is zero, the same transaction
+// deletes the sign-up flow signUp.ID on condition that it is verified, holds signUp.TicketHash
+// and is live at signUp.At, so a signup ticket makes at most one account; when that fails the
+// answer is KindConflict wrapping core.ErrTicketSpent, whatever else failed with it.
+func (s *Store) CreateAccount(ctx context.Context, u core.User, p core.Passkey, signUp core.Redemption) error {
 	const op core.Op = "dynamo.Store.CreateAccount"
+	redeem := !zeroRedemption(signUp)
+	if redeem && (signUp.ID == "" || len(signUp.TicketHash) == 0) {
+		return core.E(op, core.KindConflict, "", errors.Join(core.ErrTicketSpent, errors.New("an incomplete redemption")))
+	}
 	user := newUserItem(u)
 	user.PasskeyCount = 1
 	puts := []any{user, newCredentialItem(p)}
 	causes := []error{nil, core.ErrPasskeyTaken}
+	email := -1
 	if u.Email != "" {
 		puts = append(puts, emailItem{itemKey: emailKey(u.Email), UserID: u.ID})
 		causes = append(causes, core.ErrEmailTaken)
+		email = len(puts) - 1
 	}
 	items := make([]types.TransactWriteItem, len(puts))
 	for i, it := range puts {
@@ -50,15 +60,30 @@ func (s *Store) CreateAccount(ctx context.Context, u core.User, p core.Passkey) 
 			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 		}}
 	}
+	ticket := -1
+	if redeem {
+		items = append(items, s.redeemSignUp(signUp))
+		causes = append(causes, core.ErrTicketSpent)
+		ticket = len(items) - 1
+	}
 	failed, err := s.transact(ctx, op, items)
 	if failed >= 0 {
-		// A taken email is what a person can do something about; report it first.
-		if len(causes) == 3 && conditionFailedAt(err, 2) {
-			failed = 2
+		// A spent ticket ends the sign-up whatever else is wrong; of the rest, a taken email is
+		// what a person can do something about. Report them in that order.
+		switch {
+		case ticket >= 0 && conditionFailedAt(err, ticket):
+			failed = ticket
+		case email >= 0 && conditionFailedAt(err, email):
+			failed = email
 		}
 		return core.E(op, core.KindConflict, "", errors.Join(causes[failed], err))
 	}
 	return err
+}
+
+// zeroRedemption reports whether r is the zero core.Redemption, which redeems nothing.
+func zeroRedemption(r core.Redemption) bool {
+	return r.ID == "" && len(r.TicketHash) == 0 && r.At.IsZero()
 }
 
 // UserIDByEmail returns the user holding the normalized email with one strongly consistent
@@ -80,11 +105,60 @@ func (s *Store) UserIDByEmail(ctx context.Context, email string) (string, error)
 // count is raised only if the user exists and holds fewer than core.MaxPasskeys.
 func (s *Store) AddPasskey(ctx context.Context, p core.Passkey) error {
 	const op core.Op = "dynamo.Store.AddPasskey"
-	av, err := attributevalue.MarshalMap(newCredentialItem(p))
+	items, err := s.addPasskeyItems(p, "", nil)
 	if err != nil {
 		return core.Wrap(op, err)
 	}
-	items := []types.TransactWriteItem{
+	failed, err := s.transact(ctx, op, items)
+	return addPasskeyFailure(op, failed, err)
+}
+
+// AddRecoveredPasskey stores p as AddPasskey does and, in the same TransactWriteItems
+// (passkey.CredentialStore), deletes the pending recovery of r.ID — on condition that its
+// ticketHash is r.TicketHash, its availableAt is at or before r.At and its expiresAt after it —
+// and sets the user's "log out other devices" cut-off: sessionsEndedAt r.At in epoch
+// milliseconds, keptSession keep. KindConflict wrapping core.ErrTicketSpent when the recovery
+// is not there so (reported first), then AddPasskey's answers; nothing is written on error. r.ID
+// must be p.UserID.
+func (s *Store) AddRecoveredPasskey(ctx context.Context, p core.Passkey, r core.Redemption, keep string) error {
+	const op core.Op = "dynamo.Store.AddRecoveredPasskey"
+	if r.ID != p.UserID {
+		return core.Wrap(op, errors.New("the redemption is not of the passkey's user"))
+	}
+	if len(r.TicketHash) == 0 {
+		return core.E(op, core.KindConflict, "", errors.Join(core.ErrTicketSpent, errors.New("no ticket hash")))
+	}
+	items, err := s.addPasskeyItems(p, keep, &r.At)
+	if err != nil {
+		return core.Wrap(op, err)
+	}
+	items = append(items, s.redeemRecovery(r))
+	failed, err := s.transact(ctx, op, items)
+	if failed >= 0 && conditionFailedAt(err, 2) {
+		return core.E(op, core.KindConflict, "", errors.Join(core.ErrTicketSpent, err))
+	}
+	return addPasskeyFailure(op, failed, err)
+}
+
+// addPasskeyItems is the credential put and the user's count update that add p. With ended set,
+// the update also sets the user's cut-off to it (epoch milliseconds) and keptSession to keep.
+func (s *Store) addPasskeyItems(p core.Passkey, keep string, ended *time.Time) ([]types.TransactWriteItem, error) {
+	av, err := attributevalue.MarshalMap(newCredentialItem(p))
+	if err != nil {
+		return nil, err
+	}
+	update := "SET #n = if_not_exists(#n, :zero) + :one"
+	names := map[string]string{"#pk": attrPK, "#n": attrPasskeyCount}
+	values := map[string]types.AttributeValue{
+		":zero": number(0), ":one": number(1), ":max": number(core.MaxPasskeys),
+	}
+	if ended != nil {
+		update += ", #ended = :ended, #kept = :kept"
+		names["#ended"], names["#kept"] = attrSessionsEndedAt, attrKeptSession
+		values[":ended"] = number(ended.UnixMilli())
+		values[":kept"] = &types.AttributeValueMemberS{Value: keep}
+	}
+	return []types.TransactWriteItem{
 		{Put: &types.Put{
 			TableName:                aws.String(s.table),
 			Item:                     av,
@@ -92,20 +166,21 @@ func (s *Store) AddPasskey(ctx context.Context, p core.Passkey) error {
 			ExpressionAttributeNames: map[string]string{"#pk": attrPK},
 		}},
 		{Update: &types.Update{
-			TableName:           aws.String(s.table),
-			Key:                 userKey(p.UserID).attributes(),
-			UpdateExpression:    aws.String("SET #n = if_not_exists(#n, :zero) + :one"),
-			ConditionExpression: aws.String("attribute_exists(#pk) AND (attribute_not_exists(#n) OR #n < :max)"),
-			ExpressionAttributeNames: map[string]string{
-				"#pk": attrPK, "#n": attrPasskeyCount,
-			},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":zero": number(0), ":one": number(1), ":max": number(core.MaxPasskeys),
-			},
+			TableName:                           aws.String(s.table),
+			Key:                                 userKey(p.UserID).attributes(),
+			UpdateExpression:                    aws.String(update),
+			ConditionExpression:                 aws.String("attribute_exists(#pk) AND (attribute_not_exists(#n) OR #n < :max)"),
+			ExpressionAttributeNames:            names,
+			ExpressionAttributeValues:           values,
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
-	}
-	failed, err := s.transact(ctx, op, items)
+	}, nil
+}
+
+// addPasskeyFailure maps the outcome of a transaction starting with addPasskeyItems to
+// AddPasskey's kinds: a taken credential id, a missing user (the failed update returned no
+// item), or a full account.
+func addPasskeyFailure(op core.Op, failed int, err error) error {
 	switch {
 	case failed == 0:
 		return core.E(op, core.KindConflict, "", errors.Join(core.ErrPasskeyTaken, err))
@@ -113,6 +188,8 @@ func (s *Store) AddPasskey(ctx context.Context, p core.Passkey) error {
 		return core.E(op, core.KindNotFound, "", err)
 	case failed == 1:
 		return core.E(op, core.KindConflict, "", errors.Join(core.ErrTooManyPasskeys, err))
+	case failed >= 0:
+		return core.E(op, core.KindConflict, "", err)
 	}
 	return err
 }

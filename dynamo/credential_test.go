@@ -21,10 +21,15 @@ var (
 	_ passkey.CredentialStore = (*Store)(nil)
 	_ passkey.AccountStore    = (*Store)(nil)
 	_ passkey.ChallengeStore  = (*Store)(nil)
+	_ passkey.TicketStore     = (*Store)(nil)
 )
 
 func TestPasskeyStore(t *testing.T) {
 	passkeytest.TestPasskeyStore(t, func(t *testing.T) passkeytest.PasskeyStore { return testStore(t) })
+}
+
+func TestRedemptions(t *testing.T) {
+	passkeytest.TestRedemptions(t, func(t *testing.T) passkeytest.RedemptionStore { return testStore(t) })
 }
 
 // testPasskey is a passkey of uid with a fresh id.
@@ -47,10 +52,10 @@ func TestPasskeyRoundTrips(t *testing.T) {
 
 	oneCallEach(t, api, []roundTrip{
 		{"CreateAccount", "TransactWriteItems", func() error {
-			return store.CreateAccount(ctx, core.User{ID: uid, Email: email, CreatedAt: now}, first)
+			return store.CreateAccount(ctx, core.User{ID: uid, Email: email, CreatedAt: now}, first, core.Redemption{})
 		}},
 		{"CreateAccount conflicting", "TransactWriteItems", func() error {
-			err := store.CreateAccount(ctx, core.User{ID: randomKey(t), Email: email, CreatedAt: now}, testPasskey(t, "x"))
+			err := store.CreateAccount(ctx, core.User{ID: randomKey(t), Email: email, CreatedAt: now}, testPasskey(t, "x"), core.Redemption{})
 			if errors.Is(err, core.ErrEmailTaken) {
 				return nil
 			}
@@ -118,7 +123,7 @@ func TestDeletePasskeyRetriesTransactionConflicts(t *testing.T) {
 	uid := randomKey(t)
 	seed := New(client, table)
 	first, second := testPasskey(t, uid), testPasskey(t, uid)
-	if err := seed.CreateAccount(ctx, core.User{ID: uid, CreatedAt: now}, first); err != nil {
+	if err := seed.CreateAccount(ctx, core.User{ID: uid, CreatedAt: now}, first, core.Redemption{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := seed.AddPasskey(ctx, second); err != nil {
@@ -144,7 +149,7 @@ func TestCredentialItemLayout(t *testing.T) {
 	ctx := context.Background()
 	uid := randomKey(t)
 	p := testPasskey(t, uid)
-	if err := New(client, table).CreateAccount(ctx, core.User{ID: uid, CreatedAt: now}, p); err != nil {
+	if err := New(client, table).CreateAccount(ctx, core.User{ID: uid, CreatedAt: now}, p, core.Redemption{}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: credentialKey(p.ID).attributes(), ConsistentRead: aws.Bool(true)})

@@ -112,6 +112,13 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 	_, userPasskeys := store.UserPasskeys(ctx, "uid")
 	_, byEmail := store.UserIDByEmail(ctx, "a@example.com")
 	_, rename := store.RenamePasskey(ctx, "uid", pk.ID, "name")
+	flow := core.EmailFlow{ID: "fid", Purpose: core.FlowSignUp, Email: "a@example.com", CodeHash: []byte{1}, TriesLeft: 5, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	rec := core.PendingRecovery{UserID: "uid", Method: "email", StartedAt: now, AvailableAt: now, ExpiresAt: now.Add(time.Hour), TicketHash: []byte{2}}
+	redeem := core.Redemption{ID: "uid", TicketHash: []byte{2}, At: now}
+	_, spendTry := store.SpendTry(ctx, "fid", now)
+	_, getFlow := store.GetFlow(ctx, "fid", now)
+	_, getRecovery := store.GetRecovery(ctx, "uid", now)
+	_, spendCode := store.SpendRecoveryCode(ctx, []byte{3}, rec)
 	return map[string]error{
 		"PutChallenge":      store.PutChallenge(ctx, core.Challenge{ID: "id", Ceremony: core.CeremonyLogin, ExpiresAt: now.Add(time.Minute)}, now),
 		"TakeChallenge":     take,
@@ -127,7 +134,7 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 		"CreateUser":        store.CreateUser(ctx, core.User{ID: "uid", Email: "a@example.com", CreatedAt: now}),
 		"GetUser":           getUser,
 		"AccessState":       state,
-		"CreateAccount":     store.CreateAccount(ctx, core.User{ID: "uid", CreatedAt: now}, pk),
+		"CreateAccount":     store.CreateAccount(ctx, core.User{ID: "uid", CreatedAt: now}, pk, core.Redemption{}),
 		"AddPasskey":        store.AddPasskey(ctx, pk),
 		"GetPasskey":        getPasskey,
 		"UserPasskeys":      userPasskeys,
@@ -135,6 +142,19 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 		"RecordUse":         store.RecordUse(ctx, pk.ID, "uid", core.PasskeyUse{SignCount: 1, At: now}),
 		"RenamePasskey":     rename,
 		"DeletePasskey":     store.DeletePasskey(ctx, "uid", pk.ID),
+
+		"CreateAccount redeeming":   store.CreateAccount(ctx, core.User{ID: "uid", CreatedAt: now}, pk, core.Redemption{ID: "fid", TicketHash: []byte{2}, At: now}),
+		"AddRecoveredPasskey":       store.AddRecoveredPasskey(ctx, pk, redeem, "sid"),
+		"PutFlow":                   store.PutFlow(ctx, flow, now),
+		"SpendTry":                  spendTry,
+		"VerifySignUp":              store.VerifySignUp(ctx, "fid", []byte{2}, now.Add(time.Hour), now),
+		"GetFlow":                   getFlow,
+		"StartRecovery":             store.StartRecovery(ctx, rec, "", now),
+		"StartRecovery with a flow": store.StartRecovery(ctx, rec, "fid", now),
+		"GetRecovery":               getRecovery,
+		"CancelRecovery":            store.CancelRecovery(ctx, "uid", []byte{4}, now),
+		"ReplaceRecoveryCodes":      store.ReplaceRecoveryCodes(ctx, "uid", "set", [][]byte{{3}}),
+		"SpendRecoveryCode":         spendCode,
 	}
 }
 

@@ -1,6 +1,7 @@
 package dynamo
 
 import (
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -22,7 +23,7 @@ const (
 	attrGSI1PK    = "gsi1pk"
 	attrGSI1SK    = "gsi1sk"
 	attrExpiresAt = "expiresAt" // the table's TTL attribute: epoch seconds, Number
-	indexGSI1     = "gsi1"      // per-user listings (credentials, sessions)
+	indexGSI1     = "gsi1"      // per-user listings (credentials, sessions, recovery codes)
 )
 
 // itemKey is the primary key of one item. Item structs embed it so that marshalling an item
@@ -60,6 +61,19 @@ func userKey(uid string) itemKey { return itemKey{PK: "USER#" + uid, SK: "USER"}
 // emailKey is the key of the sentinel that reserves the (already normalized) email for one user.
 func emailKey(email string) itemKey { return itemKey{PK: "EMAIL#" + email, SK: "EMAIL"} }
 
+// flowKey is the key of email flow id.
+func flowKey(id string) itemKey { return itemKey{PK: "FLOW#" + id, SK: "FLOW"} }
+
+// recoveryKey is the key of user uid's pending recovery: in the user's partition, beside the
+// user item, as an account has at most one.
+func recoveryKey(uid string) itemKey { return itemKey{PK: "USER#" + uid, SK: "RECOVERY"} }
+
+// recoveryCodeKey is the key of the recovery code whose keyed hash is hash. The hash alone is
+// the partition key, so a spend finds its code, and so its account, with one GetItem.
+func recoveryCodeKey(hash []byte) itemKey {
+	return itemKey{PK: "RCODE#" + base64.RawURLEncoding.EncodeToString(hash), SK: "RCODE"}
+}
+
 // userPartition is the gsi1 partition of everything listed per user (sessions, credentials).
 func userPartition(uid string) string { return "USER#" + uid }
 
@@ -80,6 +94,15 @@ const credentialsPrefix = "CRED#"
 // zero-padded epoch seconds, then the id, so that an ascending query lists the oldest first.
 func credentialSortKey(created time.Time, id string) string {
 	return fmt.Sprintf("%s%012d#%s", credentialsPrefix, max(epoch(created), 0), id)
+}
+
+// recoveryCodesPrefix starts the gsi1 sort key of every recovery code in a user's partition.
+const recoveryCodesPrefix = "RCODE#"
+
+// recoveryCodeSortKey is the gsi1 sort key of the recovery code hash of set set: the set, then
+// the hash, so that a user's codes list by set.
+func recoveryCodeSortKey(set string, hash []byte) string {
+	return recoveryCodesPrefix + set + "#" + base64.RawURLEncoding.EncodeToString(hash)
 }
 
 // rateKey is the key of the counter for key in the window of length window starting at start.
@@ -195,7 +218,9 @@ func (it sessionItem) session() core.Session {
 
 // userItem is a core.User at rest. It has no expiresAt: accounts do not expire. A zero
 // TokensNotBefore is not stored. SessionsEndedAt (epoch milliseconds) and KeptSession are the
-// "log out other devices" cut-off, absent until the first one. PasskeyCount counts the user's credential items; it changes
+// "log out other devices" cut-off, absent until the first one. RecoveryCodeSet names the
+// user's live set of recovery codes and RecoveryCodesLeft counts its unspent codes, both absent
+// until the first set. PasskeyCount counts the user's credential items; it changes
 // only in the transactions that add or delete one, which is what makes "never delete the last
 // passkey" atomic. A user created without passkeys has none stored, which counts as zero.
 type userItem struct {
@@ -208,6 +233,8 @@ type userItem struct {
 	SessionsEndedAt int64  `dynamodbav:"sessionsEndedAt,omitempty"`
 	KeptSession     string `dynamodbav:"keptSession,omitempty"`
 	PasskeyCount    int64  `dynamodbav:"passkeyCount,omitempty"`
+	RecoveryCodeSet string `dynamodbav:"recoveryCodeSet,omitempty"`
+	RecoveryLeft    int64  `dynamodbav:"recoveryCodesLeft,omitempty"`
 }
 
 // User attributes of the "log out other devices" cut-off, named in update expressions.
@@ -218,6 +245,12 @@ const (
 
 // attrPasskeyCount is userItem's passkey counter, named in update and condition expressions.
 const attrPasskeyCount = "passkeyCount"
+
+// User attributes of the recovery codes, named in update and condition expressions.
+const (
+	attrRecoveryCodeSet   = "recoveryCodeSet"
+	attrRecoveryCodesLeft = "recoveryCodesLeft"
+)
 
 // newUserItem lays u out as an item.
 func newUserItem(u core.User) userItem {
@@ -237,6 +270,8 @@ func newUserItem(u core.User) userItem {
 		TokensNotBefore: notBefore,
 		SessionsEndedAt: ended,
 		KeptSession:     u.KeptSessionID,
+		RecoveryCodeSet: u.RecoveryCodeSet,
+		RecoveryLeft:    int64(u.RecoveryCodesLeft),
 	}
 }
 
@@ -249,6 +284,9 @@ func (it userItem) user() core.User {
 		CreatedAt:     fromEpoch(it.CreatedAt),
 		Disabled:      it.Disabled,
 		KeptSessionID: it.KeptSession,
+
+		RecoveryCodesLeft: int(it.RecoveryLeft),
+		RecoveryCodeSet:   it.RecoveryCodeSet,
 	}
 	if it.TokensNotBefore != 0 {
 		u.TokensNotBefore = fromEpoch(it.TokensNotBefore)
@@ -343,6 +381,146 @@ func (it credentialItem) passkey() core.Passkey {
 		p.LastUsedAt = fromEpoch(it.LastUsedAt)
 	}
 	return p
+}
+
+// flowItem is a core.EmailFlow at rest. Purpose is stored by name ("signup", "recovery"). The
+// code and ticket hashes are Binary; an unverified flow has no ticketHash, and a sign-up flow,
+// or a recovery flow for an address no account holds, no userId.
+type flowItem struct {
+	itemKey
+	Purpose    string `dynamodbav:"purpose"`
+	Email      string `dynamodbav:"email,omitempty"`
+	UserID     string `dynamodbav:"userId,omitempty"`
+	CodeHash   []byte `dynamodbav:"codeHash,omitempty"`
+	TriesLeft  int64  `dynamodbav:"triesLeft"`
+	Verified   bool   `dynamodbav:"verified"`
+	TicketHash []byte `dynamodbav:"ticketHash,omitempty"`
+	CreatedAt  int64  `dynamodbav:"createdAt"`
+	ExpiresAt  int64  `dynamodbav:"expiresAt"`
+}
+
+// Flow attributes named in update and condition expressions.
+const (
+	attrPurpose    = "purpose"
+	attrTriesLeft  = "triesLeft"
+	attrVerified   = "verified"
+	attrTicketHash = "ticketHash"
+)
+
+// newFlowItem lays f out as an item.
+func newFlowItem(f core.EmailFlow) flowItem {
+	return flowItem{
+		itemKey:    flowKey(f.ID),
+		Purpose:    f.Purpose.String(),
+		Email:      f.Email,
+		UserID:     f.UserID,
+		CodeHash:   f.CodeHash,
+		TriesLeft:  int64(f.TriesLeft),
+		Verified:   f.Verified,
+		TicketHash: f.TicketHash,
+		CreatedAt:  epoch(f.CreatedAt),
+		ExpiresAt:  epoch(f.ExpiresAt),
+	}
+}
+
+// flow is the core.EmailFlow the item holds.
+func (it flowItem) flow() (core.EmailFlow, error) {
+	purpose, err := purposeByName(it.Purpose)
+	if err != nil {
+		return core.EmailFlow{}, err
+	}
+	return core.EmailFlow{
+		ID:         strings.TrimPrefix(it.PK, "FLOW#"),
+		Purpose:    purpose,
+		Email:      it.Email,
+		UserID:     it.UserID,
+		CodeHash:   it.CodeHash,
+		TriesLeft:  int(it.TriesLeft),
+		Verified:   it.Verified,
+		TicketHash: it.TicketHash,
+		CreatedAt:  fromEpoch(it.CreatedAt),
+		ExpiresAt:  fromEpoch(it.ExpiresAt),
+	}, nil
+}
+
+// purposeByName is the flow purpose whose String is name.
+func purposeByName(name string) (core.FlowPurpose, error) {
+	for _, p := range []core.FlowPurpose{core.FlowSignUp, core.FlowRecovery} {
+		if p.String() == name {
+			return p, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown flow purpose %q", name)
+}
+
+// recoveryItem is a core.PendingRecovery at rest, in its user's partition. expiresAt is the end
+// of the window in which its ticket can be redeemed, and the TTL attribute.
+type recoveryItem struct {
+	itemKey
+	Method      string `dynamodbav:"method"`
+	StartedAt   int64  `dynamodbav:"startedAt"`
+	AvailableAt int64  `dynamodbav:"availableAt"`
+	ExpiresAt   int64  `dynamodbav:"expiresAt"`
+	TicketHash  []byte `dynamodbav:"ticketHash,omitempty"`
+	CancelHash  []byte `dynamodbav:"cancelHash,omitempty"`
+}
+
+// Recovery attributes named in condition expressions (ticketHash is attrTicketHash).
+const (
+	attrAvailableAt = "availableAt"
+	attrCancelHash  = "cancelHash"
+)
+
+// newRecoveryItem lays r out as an item.
+func newRecoveryItem(r core.PendingRecovery) recoveryItem {
+	return recoveryItem{
+		itemKey:     recoveryKey(r.UserID),
+		Method:      r.Method,
+		StartedAt:   epoch(r.StartedAt),
+		AvailableAt: epoch(r.AvailableAt),
+		ExpiresAt:   epoch(r.ExpiresAt),
+		TicketHash:  r.TicketHash,
+		CancelHash:  r.CancelHash,
+	}
+}
+
+// recovery is the core.PendingRecovery the item holds.
+func (it recoveryItem) recovery() core.PendingRecovery {
+	return core.PendingRecovery{
+		UserID:      strings.TrimPrefix(it.PK, "USER#"),
+		Method:      it.Method,
+		StartedAt:   fromEpoch(it.StartedAt),
+		AvailableAt: fromEpoch(it.AvailableAt),
+		ExpiresAt:   fromEpoch(it.ExpiresAt),
+		TicketHash:  it.TicketHash,
+		CancelHash:  it.CancelHash,
+	}
+}
+
+// recoveryCodeItem is one recovery code at rest, keyed by its keyed hash: the account it opens
+// and the set it belongs to, which a spend checks against the user's recoveryCodeSet. It has no
+// expiresAt. The gsi1 attributes list it under its user, so that the codes of an earlier set
+// can be found and deleted.
+type recoveryCodeItem struct {
+	itemKey
+	GSI1PK string `dynamodbav:"gsi1pk"`
+	GSI1SK string `dynamodbav:"gsi1sk"`
+	UserID string `dynamodbav:"userId"`
+	Set    string `dynamodbav:"set"`
+}
+
+// attrSet is recoveryCodeItem's set, named in condition expressions ("set" is a reserved word).
+const attrSet = "set"
+
+// newRecoveryCodeItem lays out the code hash of user uid's set set.
+func newRecoveryCodeItem(uid, set string, hash []byte) recoveryCodeItem {
+	return recoveryCodeItem{
+		itemKey: recoveryCodeKey(hash),
+		GSI1PK:  userPartition(uid),
+		GSI1SK:  recoveryCodeSortKey(set, hash),
+		UserID:  uid,
+		Set:     set,
+	}
 }
 
 // counterItem is one fixed-window hit counter.

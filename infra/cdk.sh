@@ -19,6 +19,10 @@
 #   RP_ORIGINS  the RpOrigins parameter (comma-separated origins, no spaces; required on the
 #               first deploy; also the API's CORS origins)
 #   ATTESTATION the Attestation parameter (none, indirect, direct or enterprise; default none)
+#   EMAIL_FROM  the EmailFrom parameter (the From address of the emails; required on the first
+#               deploy, an address of a verified SES identity)
+#   EMAIL_IDENTITY the EmailIdentity parameter (the verified SES identity, a domain or an
+#               address, EMAIL_FROM belongs to; default EMAIL_FROM itself)
 #
 # Unset parameters keep their previous value on update. Version is always `git describe`.
 # See docs/deploy.md.
@@ -56,6 +60,8 @@ else
   if [ -n "${DOMAIN_NAME:-}" ]; then args+=(--parameters "DomainName=$DOMAIN_NAME"); fi
   if [ -n "${CERTIFICATE_ARN:-}" ]; then args+=(--parameters "CertificateArn=$CERTIFICATE_ARN"); fi
   if [ -n "${ALARM_TOPIC_ARN:-}" ]; then args+=(--parameters "AlarmTopicArn=$ALARM_TOPIC_ARN"); fi
+  if [ -n "${EMAIL_FROM:-}" ]; then args+=(--parameters "EmailFrom=$EMAIL_FROM"); fi
+  if [ -n "${EMAIL_IDENTITY:-}" ]; then args+=(--parameters "EmailIdentity=$EMAIL_IDENTITY"); fi
   for p in ${PARAMETERS:-}; do
     case "$p" in *=*) args+=(--parameters "$p") ;; *) die "PARAMETERS: $p is not Name=value" ;; esac
   done

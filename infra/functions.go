@@ -41,6 +41,10 @@ const (
 	HmacSecret   Resource = "HmacSecret"   // the Secrets Manager secret with the HMAC key
 	Table        Resource = "Table"        // the DynamoDB table itself
 	TableIndexes Resource = "TableIndexes" // the table's indexes (<table arn>/index/*)
+	// EmailIdentity is the verified SES identity the emails are sent as: the EmailIdentity
+	// parameter (a domain or an address), or the EmailFrom address itself when that is empty.
+	// It is not a resource of the stack: the operator verifies it in SES (docs/deploy.md).
+	EmailIdentity Resource = "EmailIdentity"
 )
 
 // Grant is one IAM statement: Actions allowed on one Resource.
@@ -54,6 +58,8 @@ type Grant struct {
 var (
 	signAndVerify = Grant{SigningKey, []string{"kms:Sign", "kms:GetPublicKey"}}
 	readSecret    = Grant{HmacSecret, []string{"secretsmanager:GetSecretValue"}}
+	// sendEmail lets a function send as the configured sender identity and no other.
+	sendEmail = Grant{EmailIdentity, []string{"ses:SendEmail"}}
 )
 
 // catalog lists every function the design knows, enabled or not, in deployment order.
@@ -131,11 +137,43 @@ var catalog = []Function{
 				// Put/Update/Delete actions of its parts (sign-up, add and delete a passkey).
 			}},
 			{TableIndexes, []string{"dynamodb:Query"}},
+			// It tells the owner by email when passkeys are added or deleted and when a
+			// recovery of the account completes.
+			sendEmail,
 		},
 		Settings: []string{"AccessTtl", "SessionTtl", "SessionIdle", "RefreshGrace", "ReauthMaxAge", "RpName", "ClientId",
 			"LimitTokenByIp", "LimitTokenBySession", "LimitPasskeyBeginByIp", "LimitPasskeyBeginByAccount",
-			"LimitPasskeyFinishByIp", "LimitPasskeyFinishByAccount"},
+			"LimitPasskeyFinishByIp", "LimitPasskeyFinishByAccount", "EmailFrom", "EmailRequired"},
 		Alerts: []string{"passkey.counter_regressed"},
+	},
+	{
+		Name:        "email",
+		Description: "Latchkey email verification and account recovery",
+		Enabled:     true,
+		Routes: []Route{
+			{"POST", "/v1/email/begin"},
+			{"POST", "/v1/email/verify"},
+			{"POST", "/v1/recovery/codes/verify"},
+			{"POST", "/v1/recovery/cancel"},
+			{"GET", "/v1/me/recovery"},
+			{"DELETE", "/v1/me/recovery"},
+			{"POST", "/v1/me/recovery-codes"},
+		},
+		Grants: []Grant{
+			// It verifies Bearer tokens and never signs one.
+			{SigningKey, []string{"kms:GetPublicKey"}},
+			readSecret,
+			{Table, []string{
+				"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+				"dynamodb:DeleteItem",
+				// As for passkeys, its transactions are authorized by the actions of their parts.
+			}},
+			{TableIndexes, []string{"dynamodb:Query"}},
+			sendEmail,
+		},
+		Settings: []string{"EmailFrom", "EmailRequired", "RecoveryDelay", "RpName",
+			"LimitEmailBeginByIp", "LimitEmailBeginByAddress", "LimitEmailSendByAddress", "LimitEmailVerifyByIp",
+			"LimitRecoveryCodeByIp"},
 	},
 }
 

@@ -302,7 +302,11 @@ func templateGrants(t *testing.T, id string, fn *yaml.Node) []string {
 			if scalar(get(s, "Effect")) != "Allow" {
 				t.Errorf("%s: statement with Effect %q", id, scalar(get(s, "Effect")))
 			}
-			for _, r := range seq(get(s, "Resource")) {
+			resources := seq(get(s, "Resource"))
+			if r := get(s, "Resource"); r != nil && r.Tag == "!Sub" {
+				resources = []*yaml.Node{r} // !Sub [template, variables] is one value
+			}
+			for _, r := range resources {
 				res := templateResource(r)
 				if res == "" {
 					t.Errorf("%s: statement on unexpected resource %s %q", id, r.Tag, r.Value)
@@ -327,6 +331,8 @@ func templateResource(n *yaml.Node) Resource {
 		return HmacSecret
 	case n.Tag == "!Sub" && n.Value == "${Table.Arn}/index/*":
 		return TableIndexes
+	case n.Tag == "!Sub" && n.Kind == yaml.SequenceNode && sameJSON(cfnValue(n), wantEmailIdentityArn):
+		return EmailIdentity
 	}
 	return ""
 }

@@ -23,6 +23,10 @@ const (
 	limitPattern    = `^[1-9][0-9]{0,5}/([0-9]+(h|m|s))+$`
 	clientsPattern  = `^([^\s:,]+:[0-9a-f]{64}(,[^\s:,]+:[0-9a-f]{64})*)?$`
 	clientIDPattern = `^[A-Za-z0-9._~-]+$`
+	// emailPattern is a bare address (no display name), or empty: the stack's EmailFromRequired
+	// rule refuses an empty EmailFrom, and the default stays empty so that the parameter has a
+	// default like every other setting.
+	emailPattern = `^([^\s@<>",;:]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+)?$`
 )
 
 var settings = []Setting{
@@ -55,6 +59,22 @@ var settings = []Setting{
 		Description: "Rate limit of passkey ceremony finishes per client address, <limit>/<window>."},
 	{Param: "LimitPasskeyFinishByAccount", Env: "LATCHKEY_LIMIT_PASSKEY_FINISH_ACCOUNT", Default: "30/1m", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 30/1m",
 		Description: "Rate limit of passkey ceremony finishes per account, <limit>/<window>."},
+	{Param: "EmailFrom", Env: "LATCHKEY_EMAIL_FROM", Default: "", AllowedPattern: emailPattern, Constraint: "an email address such as no-reply@example.com",
+		Description: "Required: the From address of Latchkey's emails, an address of the verified SES identity EmailIdentity."},
+	{Param: "EmailRequired", Env: "LATCHKEY_EMAIL_REQUIRED", Default: "true", AllowedPattern: `^(true|false)$`, Constraint: "true or false",
+		Description: "Whether an account needs a verified email address (true or false)."},
+	{Param: "RecoveryDelay", Env: "LATCHKEY_RECOVERY_DELAY", Default: "24h", AllowedPattern: durationPattern, Constraint: "a Go duration such as 24h",
+		Description: "How long an account recovery waits before it completes, the owner notified by email and able to cancel it."},
+	{Param: "LimitEmailBeginByIp", Env: "LATCHKEY_LIMIT_EMAIL_BEGIN_IP", Default: "30/1h", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 30/1h",
+		Description: "Rate limit of email verification begins per client address, <limit>/<window>."},
+	{Param: "LimitEmailBeginByAddress", Env: "LATCHKEY_LIMIT_EMAIL_BEGIN_ADDRESS", Default: "10/1h", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 10/1h",
+		Description: "Rate limit of email verification begins per email address, <limit>/<window>."},
+	{Param: "LimitEmailSendByAddress", Env: "LATCHKEY_LIMIT_EMAIL_SEND_ADDRESS", Default: "1/1m", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 1/1m",
+		Description: "Rate limit of emails sent to one address, <limit>/<window>."},
+	{Param: "LimitEmailVerifyByIp", Env: "LATCHKEY_LIMIT_EMAIL_VERIFY_IP", Default: "60/1h", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 60/1h",
+		Description: "Rate limit of email code verifications per client address, <limit>/<window>."},
+	{Param: "LimitRecoveryCodeByIp", Env: "LATCHKEY_LIMIT_RECOVERY_CODE_IP", Default: "20/1h", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 20/1h",
+		Description: "Rate limit of recovery code attempts per client address, <limit>/<window>."},
 }
 
 // settingByParam returns the setting of a parameter; ok is false when there is none.
@@ -81,18 +101,22 @@ type numberParam struct {
 var edgeParams = []numberParam{
 	{"ThrottleRate", 200, 1, 10000, "Steady requests per second the API accepts on routes without their own limit."},
 	{"ThrottleBurst", 400, 1, 5000, "Burst of requests the API accepts on routes without their own limit."},
-	{"CeremonyThrottleRate", 25, 1, 10000, "Steady requests per second of each passkey ceremony route (register and login, begin and finish)."},
-	{"CeremonyThrottleBurst", 50, 1, 5000, "Burst of each passkey ceremony route."},
+	{"CeremonyThrottleRate", 25, 1, 10000, "Steady requests per second of each ceremony route (passkey register and login, begin and finish; email begin and verify; recovery code verify and cancel)."},
+	{"CeremonyThrottleBurst", 50, 1, 5000, "Burst of each ceremony route."},
 	{"TokenThrottleRate", 50, 1, 10000, "Steady requests per second of POST /v1/token."},
 	{"TokenThrottleBurst", 100, 1, 5000, "Burst of POST /v1/token."},
 	{"AuthorizerReservedConcurrency", 100, 0, 3000, "Concurrent executions reserved for the authorizer (0: none reserved), so a flood of public calls cannot starve the APIs it protects. The account must keep 100 unreserved."},
 }
 
-// ceremonyRoutes and tokenRoute are the routes with their own, tighter throttling.
+// ceremonyRoutes and tokenRoute are the routes with their own, tighter throttling: the public
+// routes that start or answer a ceremony, each of which costs counters, a table write and, for
+// the email ones, possibly an email.
 var (
 	ceremonyRoutes = []string{
 		"POST /v1/passkeys/register/begin", "POST /v1/passkeys/register/finish",
 		"POST /v1/passkeys/login/begin", "POST /v1/passkeys/login/finish",
+		"POST /v1/email/begin", "POST /v1/email/verify",
+		"POST /v1/recovery/codes/verify", "POST /v1/recovery/cancel",
 	}
 	tokenRoute = "POST /v1/token"
 )
@@ -103,7 +127,10 @@ var (
 const accessLogFormat = `{"requestId":"$context.requestId","ip":"$context.identity.sourceIp","requestTime":"$context.requestTimeEpoch","routeKey":"$context.routeKey","status":"$context.status","protocol":"$context.protocol","responseLength":"$context.responseLength","responseLatency":"$context.responseLatency","integrationLatency":"$context.integrationLatency","integrationError":"$context.integrationErrorMessage","error":"$context.error.message"}`
 
 // Audit events that page: each gets a metric filter on the log group of the function that logs
-// it and an alarm at one occurrence. Function.Alerts names them per function.
+// it and an alarm at one occurrence. Function.Alerts names them per function. Only events that
+// mean a likely attack or fault belong here: recovery.started does not, since most recoveries
+// are owners who lost their passkeys, a page for each would teach the on-call to ignore the
+// pages, and the owner is told by email and may cancel within RecoveryDelay.
 type alert struct {
 	ID     string // construct id of the metric filter (ID+"Filter") and alarm (ID+"Alarm"), and the metric name
 	Msg    string // the audit event's msg

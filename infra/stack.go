@@ -35,7 +35,13 @@ const (
 	domainPattern      = `^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+)?$`
 	certificatePattern = `^(arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]+)?$`
 	topicPattern       = `^(arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+(\.fifo)?)?$`
+	// EmailIdentity: empty, a domain, or an address.
+	identityPattern = `^(([^\s@<>",;:]+@)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+)?$`
 )
+
+// emailIdentityArn is the ARN of the SES identity the functions send as, with ${Identity}
+// for the identity's name (a domain or an address).
+const emailIdentityArn = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Identity}"
 
 // CORS of the HTTP API, which template.yaml repeats.
 var (
@@ -76,6 +82,8 @@ type LatchkeyStack struct {
 	Functions  map[string]awslambda.Function
 
 	alarmTopic awscdk.CfnParameter
+	// emailIdentity is the ARN of the verified SES identity (the Resource EmailIdentity).
+	emailIdentity *string
 }
 
 // NewLatchkeyStack defines the stack. Construct ids are stable: renaming one replaces the
@@ -156,6 +164,13 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 			Description: jsii.String(p.Description),
 		})
 	}
+	emailIdentity := awscdk.NewCfnParameter(stack, jsii.String("EmailIdentity"), &awscdk.CfnParameterProps{
+		Type:                  jsii.String("String"),
+		Default:               jsii.String(""),
+		Description:           jsii.String("The verified SES identity EmailFrom belongs to, a domain (example.com) or an address; empty means the EmailFrom address itself. The functions may send as this identity only."),
+		AllowedPattern:        jsii.String(identityPattern),
+		ConstraintDescription: jsii.String("empty, a domain such as example.com, or an email address"),
+	})
 	alarmTopic := awscdk.NewCfnParameter(stack, jsii.String("AlarmTopicArn"), &awscdk.CfnParameterProps{
 		Type:                  jsii.String("String"),
 		Default:               jsii.String(""),
@@ -171,6 +186,7 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 	awscdk.NewCfnCondition(stack, jsii.String("HasIssuer"), &awscdk.CfnConditionProps{Expression: notEmpty(issuer)})
 	awscdk.NewCfnCondition(stack, jsii.String("HasDomainName"), &awscdk.CfnConditionProps{Expression: notEmpty(domainName)})
 	awscdk.NewCfnCondition(stack, jsii.String("HasAlarmTopic"), &awscdk.CfnConditionProps{Expression: notEmpty(alarmTopic)})
+	awscdk.NewCfnCondition(stack, jsii.String("HasEmailIdentity"), &awscdk.CfnConditionProps{Expression: notEmpty(emailIdentity)})
 	awscdk.NewCfnCondition(stack, jsii.String("HasAuthorizerReserve"), &awscdk.CfnConditionProps{
 		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(params["AuthorizerReservedConcurrency"].ValueAsString(), jsii.String("0"))),
 	})
@@ -187,6 +203,18 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 			Assert:            notEmpty(certificate),
 			AssertDescription: jsii.String("DomainName needs CertificateArn, an ACM certificate of that name in the stack's region"),
 		}},
+	})
+	// Email is not optional: sign-up verification and recovery need a sender, and SES refuses
+	// one it has not verified. No default could be right, so the first deploy must name it.
+	awscdk.NewCfnRule(stack, jsii.String("EmailFromRequired"), &awscdk.CfnRuleProps{
+		Assertions: &[]*awscdk.CfnRuleAssertion{{
+			Assert:            notEmpty(params["EmailFrom"]),
+			AssertDescription: jsii.String("set EmailFrom, the From address of Latchkey's emails, an address of a verified SES identity (EmailIdentity)"),
+		}},
+	})
+	s.emailIdentity = awscdk.Fn_Sub(jsii.String(emailIdentityArn), &map[string]*string{
+		"Identity": awscdk.Token_AsString(awscdk.Fn_ConditionIf(jsii.String("HasEmailIdentity"),
+			emailIdentity.ValueAsString(), params["EmailFrom"].ValueAsString()), nil),
 	})
 	issuerValue := awscdk.Token_AsString(awscdk.Fn_ConditionIf(jsii.String("HasIssuer"),
 		issuer.ValueAsString(), awscdk.Fn_Sub(jsii.String("https://${DomainName}"), nil)), nil)
@@ -491,6 +519,8 @@ func (s *LatchkeyStack) arnOf(r Resource) *string {
 		return s.Table.TableArn()
 	case TableIndexes:
 		return awscdk.Fn_Join(jsii.String(""), &[]*string{s.Table.TableArn(), jsii.String("/index/*")})
+	case EmailIdentity:
+		return s.emailIdentity
 	}
 	// Unreachable: Resource is a closed set and the tests synthesize every grant of the catalog.
 	panic(fmt.Sprintf("infra: no ARN for resource %q", r))

@@ -24,6 +24,11 @@ import (
 // this test.
 var tokenIssuers = []string{"sessions", "passkeys"}
 
+// emailSenders are the only functions that may send email, and only as the configured sender
+// identity: email (verification codes, recovery) and passkeys (notices to the owner). Kept
+// apart from the catalog for the same reason as tokenIssuers.
+var emailSenders = []string{"passkeys", "email"}
+
 var stubDir string
 
 func TestMain(m *testing.M) {
@@ -137,6 +142,9 @@ func TestParameters(t *testing.T) {
 		"LimitTokenByIp": "120/1m", "LimitTokenBySession": "30/1m",
 		"LimitPasskeyBeginByIp": "60/1m", "LimitPasskeyBeginByAccount": "20/1m",
 		"LimitPasskeyFinishByIp": "60/1m", "LimitPasskeyFinishByAccount": "30/1m",
+		"EmailFrom": "", "EmailIdentity": "", "EmailRequired": "true", "RecoveryDelay": "24h",
+		"LimitEmailBeginByIp": "30/1h", "LimitEmailBeginByAddress": "10/1h", "LimitEmailSendByAddress": "1/1m",
+		"LimitEmailVerifyByIp": "60/1h", "LimitRecoveryCodeByIp": "20/1h",
 	} {
 		p, ok := params[name].(map[string]any)
 		if !ok || p["Default"] != want {
@@ -161,17 +169,24 @@ func TestParameters(t *testing.T) {
 	}
 	hex := strings.Repeat("0a", 32)
 	for name, cases := range map[string]struct{ good, bad []string }{
-		"RpId":                 {[]string{"example.com", "localhost", "auth.example.co.uk"}, []string{"", "Example.com", "https://example.com", "example.com."}},
-		"RpOrigins":            {[]string{"https://app.example.com", "https://a.example.com,http://localhost:3000"}, []string{"", "app.example.com", "https://a.example.com, https://b.example.com", "https://app.example.com/"}},
-		"Issuer":               {[]string{"", "https://auth.example.com", "https://example.com/auth"}, []string{"http://auth.example.com", "https://auth.example.com/", "https://a.example.com?x=1"}},
-		"DomainName":           {[]string{"", "auth.example.com"}, []string{"localhost", "Auth.example.com", "https://auth.example.com"}},
-		"CertificateArn":       {[]string{"", "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b-2c3d"}, []string{"arn:aws:iam::123456789012:role/x", "x"}},
-		"AlarmTopicArn":        {[]string{"", "arn:aws:sns:eu-west-1:123456789012:paging"}, []string{"arn:aws:sqs:eu-west-1:123456789012:q", "paging"}},
-		"AccessTtl":            {[]string{"10m", "1h30m", "90s"}, []string{"", "10", "ten minutes", "-1m"}},
-		"RefreshGrace":         {[]string{"0", "10s", "500ms"}, []string{"", "00", "10"}},
-		"ClientId":             {[]string{"latchkey", "my-app.web_1~"}, []string{"", "a b", "a:b", "a,b"}},
-		"IntrospectionClients": {[]string{"", "rs:" + hex, "rs:" + hex + ",billing:" + hex}, []string{"rs", "rs:secret", "rs:" + strings.ToUpper(hex), "rs:" + hex + ", b:" + hex, "a:b:" + hex}},
-		"LimitTokenByIp":       {[]string{"120/1m", "1/1s", "100000/1h"}, []string{"", "120", "0/1m", "120/m", "120 / 1m", "1.5/1m"}},
+		"RpId":                    {[]string{"example.com", "localhost", "auth.example.co.uk"}, []string{"", "Example.com", "https://example.com", "example.com."}},
+		"RpOrigins":               {[]string{"https://app.example.com", "https://a.example.com,http://localhost:3000"}, []string{"", "app.example.com", "https://a.example.com, https://b.example.com", "https://app.example.com/"}},
+		"Issuer":                  {[]string{"", "https://auth.example.com", "https://example.com/auth"}, []string{"http://auth.example.com", "https://auth.example.com/", "https://a.example.com?x=1"}},
+		"DomainName":              {[]string{"", "auth.example.com"}, []string{"localhost", "Auth.example.com", "https://auth.example.com"}},
+		"CertificateArn":          {[]string{"", "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b-2c3d"}, []string{"arn:aws:iam::123456789012:role/x", "x"}},
+		"AlarmTopicArn":           {[]string{"", "arn:aws:sns:eu-west-1:123456789012:paging"}, []string{"arn:aws:sqs:eu-west-1:123456789012:q", "paging"}},
+		"AccessTtl":               {[]string{"10m", "1h30m", "90s"}, []string{"", "10", "ten minutes", "-1m"}},
+		"RefreshGrace":            {[]string{"0", "10s", "500ms"}, []string{"", "00", "10"}},
+		"ClientId":                {[]string{"latchkey", "my-app.web_1~"}, []string{"", "a b", "a:b", "a,b"}},
+		"IntrospectionClients":    {[]string{"", "rs:" + hex, "rs:" + hex + ",billing:" + hex}, []string{"rs", "rs:secret", "rs:" + strings.ToUpper(hex), "rs:" + hex + ", b:" + hex, "a:b:" + hex}},
+		"LimitTokenByIp":          {[]string{"120/1m", "1/1s", "100000/1h"}, []string{"", "120", "0/1m", "120/m", "120 / 1m", "1.5/1m"}},
+		"LimitEmailSendByAddress": {[]string{"1/1m", "10/1h"}, []string{"", "1", "0/1m"}},
+		// Empty passes the pattern so the parameter can have a default; the EmailFromRequired
+		// rule refuses it (TestEmail).
+		"EmailFrom":     {[]string{"", "no-reply@example.com", "a.b+c@mail.example.co.uk"}, []string{"example.com", "Latchkey <no-reply@example.com>", "no reply@example.com", "a@b", "a@b.com,c@d.com", "a@-b.com"}},
+		"EmailIdentity": {[]string{"", "example.com", "mail.example.com", "no-reply@example.com"}, []string{"localhost", "https://example.com", "a b.com", "a@b"}},
+		"EmailRequired": {[]string{"true", "false"}, []string{"", "yes", "True", "1"}},
+		"RecoveryDelay": {[]string{"24h", "90m", "1h30m"}, []string{"", "1d", "24"}},
 	} {
 		p := params[name].(map[string]any)
 		re := regexp.MustCompile(p["AllowedPattern"].(string))
@@ -259,6 +274,14 @@ var functionEnv = map[string]map[string]string{
 		"LATCHKEY_LIMIT_TOKEN_IP": "LimitTokenByIp", "LATCHKEY_LIMIT_TOKEN_SESSION": "LimitTokenBySession",
 		"LATCHKEY_LIMIT_PASSKEY_BEGIN_IP": "LimitPasskeyBeginByIp", "LATCHKEY_LIMIT_PASSKEY_BEGIN_ACCOUNT": "LimitPasskeyBeginByAccount",
 		"LATCHKEY_LIMIT_PASSKEY_FINISH_IP": "LimitPasskeyFinishByIp", "LATCHKEY_LIMIT_PASSKEY_FINISH_ACCOUNT": "LimitPasskeyFinishByAccount",
+		"LATCHKEY_EMAIL_FROM": "EmailFrom", "LATCHKEY_EMAIL_REQUIRED": "EmailRequired",
+	},
+	"email": {
+		"LATCHKEY_EMAIL_FROM": "EmailFrom", "LATCHKEY_EMAIL_REQUIRED": "EmailRequired", "LATCHKEY_RECOVERY_DELAY": "RecoveryDelay",
+		"LATCHKEY_RP_NAME":              "RpName",
+		"LATCHKEY_LIMIT_EMAIL_BEGIN_IP": "LimitEmailBeginByIp", "LATCHKEY_LIMIT_EMAIL_BEGIN_ADDRESS": "LimitEmailBeginByAddress",
+		"LATCHKEY_LIMIT_EMAIL_SEND_ADDRESS": "LimitEmailSendByAddress", "LATCHKEY_LIMIT_EMAIL_VERIFY_IP": "LimitEmailVerifyByIp",
+		"LATCHKEY_LIMIT_RECOVERY_CODE_IP": "LimitRecoveryCodeByIp",
 	},
 }
 
@@ -383,6 +406,10 @@ func TestThrottling(t *testing.T) {
 			"POST /v1/passkeys/register/finish": throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
 			"POST /v1/passkeys/login/begin":     throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
 			"POST /v1/passkeys/login/finish":    throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
+			"POST /v1/email/begin":              throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
+			"POST /v1/email/verify":             throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
+			"POST /v1/recovery/codes/verify":    throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
+			"POST /v1/recovery/cancel":          throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
 		}
 		if !sameJSON(props["RouteSettings"], want) {
 			t.Errorf("RouteSettings = %v\nwant %v", props["RouteSettings"], want)
@@ -562,6 +589,19 @@ func TestLeastPrivilege(t *testing.T) {
 		if signs != slices.Contains(tokenIssuers, spec.Name) {
 			t.Errorf("%s: may call kms:Sign = %v; only %v may", spec.Name, signs, tokenIssuers)
 		}
+		var ses []string
+		for _, g := range got {
+			if strings.HasPrefix(g, "ses:") {
+				ses = append(ses, g)
+			}
+		}
+		wantSES := []string(nil)
+		if slices.Contains(emailSenders, spec.Name) {
+			wantSES = []string{"ses:SendEmail on EmailIdentity"}
+		}
+		if !slices.Equal(ses, wantSES) {
+			t.Errorf("%s: SES grants %v, want %v (only %v send, only as the sender identity)", spec.Name, ses, wantSES, emailSenders)
+		}
 	}
 }
 
@@ -615,7 +655,7 @@ func TestMissingBinaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"sessions", "authorizer", "passkeys"}; !slices.Equal(got, want) {
+	if want := []string{"sessions", "authorizer", "passkeys", "email"}; !slices.Equal(got, want) {
 		t.Errorf("missingBinaries = %v, want %v", got, want)
 	}
 }
@@ -665,11 +705,14 @@ func grantsOf(t *testing.T, j map[string]any, spec Function) []string {
 }
 
 // resourceOf names the stack resource an IAM Resource value points at, or "" if it is none of
-// the key, secret, table or table indexes.
+// the key, secret, table, table indexes or sender identity.
 func resourceOf(v any) Resource {
 	m, ok := v.(map[string]any)
 	if !ok {
 		return "" // a literal such as "*"
+	}
+	if sameJSON(m, wantEmailIdentityArn) {
+		return EmailIdentity
 	}
 	if ga, ok := m["Fn::GetAtt"].([]any); ok && ga[1] == "Arn" {
 		switch constructID(ga[0].(string)) {
@@ -689,6 +732,44 @@ func resourceOf(v any) Resource {
 		}
 	}
 	return ""
+}
+
+// wantEmailIdentityArn is the only SES resource any function may act on: the identity named by
+// EmailIdentity, or the EmailFrom address itself when that is empty.
+var wantEmailIdentityArn = map[string]any{"Fn::Sub": []any{
+	"arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Identity}",
+	map[string]any{"Identity": map[string]any{"Fn::If": []any{"HasEmailIdentity", map[string]any{"Ref": "EmailIdentity"}, map[string]any{"Ref": "EmailFrom"}}}},
+}}
+
+// TestEmail: the sender identity the SES grant names, and a first deploy refused without an
+// EmailFrom.
+func TestEmail(t *testing.T) {
+	_, j := full()
+	notEmpty := func(p string) map[string]any {
+		return map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": p}, ""}}}}
+	}
+	if got := j["Conditions"].(map[string]any)["HasEmailIdentity"]; !sameJSON(got, notEmpty("EmailIdentity")) {
+		t.Errorf("condition HasEmailIdentity = %v", got)
+	}
+	rule := j["Rules"].(map[string]any)["EmailFromRequired"]
+	if !sameJSON(rule, map[string]any{"Assertions": []any{map[string]any{
+		"Assert":            notEmpty("EmailFrom"),
+		"AssertDescription": "set EmailFrom, the From address of Latchkey's emails, an address of a verified SES identity (EmailIdentity)",
+	}}}) {
+		t.Errorf("rule EmailFromRequired = %v", rule)
+	}
+	// Every SES statement of the stack is ses:SendEmail on the identity, nothing wider.
+	for id, p := range resourcesOf(j, "AWS::IAM::Policy") {
+		for _, st := range p["Properties"].(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := st.(map[string]any)
+			if !strings.Contains(fmt.Sprint(st["Action"]), "ses:") {
+				continue
+			}
+			if fmt.Sprint(list(st["Action"])) != "[ses:SendEmail]" || !sameJSON(st["Resource"], wantEmailIdentityArn) || st["Condition"] != nil {
+				t.Errorf("%s: SES statement %v, want ses:SendEmail on %v", id, st, wantEmailIdentityArn)
+			}
+		}
+	}
 }
 
 // envNames are the environment variables every function gets.

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # dev.sh (make dev): the whole service on this machine. Installs the pinned tools, starts DynamoDB
-# Local (:8000) and moto (:5000), creates the table, key and secret, builds the functions for
-# this host and serves template.yaml's routes (each function under aws-lambda-rie, the Lambda
-# Runtime Interface Emulator) and the demo page on 127.0.0.1:3000. Tokens are issued for
+# Local (:8000) and moto (:5000: KMS, Secrets Manager, SES), creates the table, key, secret and
+# the email sender identity, builds the functions for this host and serves template.yaml's
+# routes (each function under aws-lambda-rie, the Lambda Runtime Interface Emulator), the demo
+# page and the local outbox (/local/outbox, the emails sent) on 127.0.0.1:3000. Tokens are issued for
 # http://localhost:3000, the demo page's origin. LATCHKEY_RP_ORIGINS (comma separated, default
 # http://localhost:3000) names the origins that may use passkeys and get CORS, e.g.
 #   LATCHKEY_RP_ORIGINS=http://localhost:3000,http://localhost:5173 make dev
@@ -44,11 +45,12 @@ start_emulators "$DDB_PORT" "$MOTO_PORT"
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DDB_PORT
 export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:$MOTO_PORT
 export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:$MOTO_PORT
+export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$MOTO_PORT
 
 say "building the local bootstrap and gateway"
 go build -o "$STATE_DIR/bin/bootstrap" ./local/bootstrap
 go build -o "$STATE_DIR/bin/gateway" ./local/gateway
-say "creating the table, signing key and secret"
+say "creating the table, signing key, secret and email sender identity"
 "$STATE_DIR/bin/bootstrap" -env-file "$STATE_DIR/env" >/dev/null
 # shellcheck source=/dev/null
 . "$STATE_DIR/env"
@@ -77,6 +79,7 @@ cat <<BANNER
     curl http://$ADDR/.well-known/jwks.json
     demo page: http://localhost:3000/  (issuer http://localhost:3000)
     origins allowed (passkeys, CORS): $LATCHKEY_RP_ORIGINS
+    emails sent (from $LATCHKEY_EMAIL_FROM): http://localhost:3000/local/outbox
     second gateway: make gateway ADDR=127.0.0.1:3001
   DynamoDB Local http://127.0.0.1:$DDB_PORT, moto http://127.0.0.1:$MOTO_PORT; env in local/.state/env
 

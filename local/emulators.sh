@@ -1,4 +1,4 @@
-# emulators.sh: start and stop DynamoDB Local and the moto server (KMS, Secrets Manager).
+# emulators.sh: start and stop DynamoDB Local and the moto server (KMS, Secrets Manager, SES).
 # Source it after lib.sh, then:
 #   start_emulators DDB_PORT MOTO_PORT   start both on 127.0.0.1, or reuse our own running ones
 #   stop_emulators                       stop what start_emulators started (not what it reused)

@@ -37,6 +37,7 @@ start_emulators 8100 5100
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8100
 export AWS_ENDPOINT_URL_KMS=http://127.0.0.1:5100
 export AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:5100
+export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:5100
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 export LATCHKEY_TEST_STACK=1
 
@@ -79,24 +80,27 @@ binary_sizes() {
 }
 
 # function_dependencies fails unless each function links exactly the libraries it needs:
-# go-webauthn only in passkeys, Secrets Manager only in the functions that read the HMAC secret.
+# go-webauthn only in passkeys, Secrets Manager only in the functions that read the HMAC secret,
+# SES only in the functions that send email (email, and passkeys for its notices).
 function_dependencies() {
-  local status=0 fn deps webauthn secrets want
+  local status=0 fn deps webauthn secrets ses want
   for dir in functions/*/; do
     fn=$(basename "$dir")
     [ "$fn" = internal ] && continue
     deps=$(go list -deps "./functions/$fn") || return 1
-    webauthn=no secrets=no
+    webauthn=no secrets=no ses=no
     grep -q '^github.com/go-webauthn/webauthn' <<<"$deps" && webauthn=yes
     grep -q '^github.com/aws/aws-sdk-go-v2/service/secretsmanager' <<<"$deps" && secrets=yes
+    grep -q '^github.com/aws/aws-sdk-go-v2/service/sesv2' <<<"$deps" && ses=yes
     case $fn in
-      passkeys) want="yes yes" ;;
-      sessions) want="no yes" ;;
-      *) want="no no" ;;
+      passkeys) want="yes yes yes" ;;
+      sessions) want="no yes no" ;;
+      email) want="no yes yes" ;;
+      *) want="no no no" ;;
     esac
-    printf '  %-12s go-webauthn=%-3s secretsmanager=%s\n' "$fn" "$webauthn" "$secrets"
-    if [ "$webauthn $secrets" != "$want" ]; then
-      echo "  functions/$fn: want go-webauthn and secretsmanager = $want" >&2
+    printf '  %-12s go-webauthn=%-3s secretsmanager=%-3s sesv2=%s\n' "$fn" "$webauthn" "$secrets" "$ses"
+    if [ "$webauthn $secrets $ses" != "$want" ]; then
+      echo "  functions/$fn: want go-webauthn, secretsmanager and sesv2 = $want" >&2
       status=1
     fi
   done

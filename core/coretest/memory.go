@@ -11,8 +11,8 @@ import (
 	"github.com/latchkey/latchkey/core"
 )
 
-// Memory implements the storage ports of core and of the use cases (passkey's among them,
-// structurally, as package dynamo does) in process memory, for tests of the use cases. It
+// Memory implements the storage ports of core and of the use cases (passkey's and recovery's
+// among them, structurally, as package dynamo does) in process memory, for tests of the use cases. It
 // keeps the store's semantics: times are kept to the second (a session's CreatedAt and a
 // user's SessionsEndedAt to the millisecond), expired entries stay in the maps
 // (as they stay in the table until TTL runs) and are treated as absent. Safe for concurrent
@@ -27,6 +27,9 @@ type Memory struct {
 	emails     map[string]string // email → uid
 	passkeys   map[string]core.Passkey
 	counts     map[string]int // uid → passkeys counted on the user, as the user item keeps it
+	flows      map[string]core.EmailFlow
+	recoveries map[string]core.PendingRecovery // uid → the user's pending recovery
+	codes      map[string]recoveryCode         // string(keyed hash) → the recovery code's owner and set
 }
 
 var (
@@ -47,6 +50,9 @@ func NewMemory() *Memory {
 		emails:     make(map[string]string),
 		passkeys:   make(map[string]core.Passkey),
 		counts:     make(map[string]int),
+		flows:      make(map[string]core.EmailFlow),
+		recoveries: make(map[string]core.PendingRecovery),
+		codes:      make(map[string]recoveryCode),
 	}
 }
 

@@ -3,37 +3,48 @@ package coretest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/latchkey/latchkey/core"
 )
 
-// CreateAccount stores u, reserves u.Email and stores its first passkey p, all or nothing
-// (core.AccountStore).
-func (m *Memory) CreateAccount(_ context.Context, u core.User, p core.Passkey) error {
+// CreateAccount stores u, reserves u.Email, stores its first passkey p and redeems the verified
+// sign-up flow signUp.ID unless signUp is zero, all or nothing (passkey.AccountStore). A spent
+// ticket is reported before a taken email, a taken email before the rest, as the table does.
+func (m *Memory) CreateAccount(_ context.Context, u core.User, p core.Passkey, signUp core.Redemption) error {
 	const op core.Op = "coretest.Memory.CreateAccount"
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, taken := m.users[u.ID]; taken {
-		return core.E(op, core.KindConflict, "", nil)
+	redeem := !zeroRedemption(signUp)
+	if redeem && !m.redeemSignUp(signUp) {
+		return core.E(op, core.KindConflict, "", core.ErrTicketSpent)
 	}
 	if _, taken := m.emails[u.Email]; taken && u.Email != "" {
 		return core.E(op, core.KindConflict, "", core.ErrEmailTaken)
 	}
+	if _, taken := m.users[u.ID]; taken {
+		return core.E(op, core.KindConflict, "", nil)
+	}
 	if _, taken := m.passkeys[p.ID]; taken {
 		return core.E(op, core.KindConflict, "", core.ErrPasskeyTaken)
 	}
-	u.CreatedAt = Second(u.CreatedAt)
-	if !u.TokensNotBefore.IsZero() {
-		u.TokensNotBefore = Second(u.TokensNotBefore)
-	}
+	u = storedUser(u)
 	m.users[u.ID] = u
 	if u.Email != "" {
 		m.emails[u.Email] = u.ID
 	}
 	m.passkeys[p.ID] = storedPasskey(p)
 	m.counts[u.ID] = 1
+	if redeem {
+		delete(m.flows, signUp.ID)
+	}
 	return nil
+}
+
+// zeroRedemption reports whether r is the zero Redemption, which redeems nothing.
+func zeroRedemption(r core.Redemption) bool {
+	return r.ID == "" && len(r.TicketHash) == 0 && r.At.IsZero()
 }
 
 // UserIDByEmail returns the user holding email (core.AccountStore).
@@ -63,6 +74,38 @@ func (m *Memory) AddPasskey(_ context.Context, p core.Passkey) error {
 	}
 	m.passkeys[p.ID] = storedPasskey(p)
 	m.counts[p.UserID]++
+	return nil
+}
+
+// AddRecoveredPasskey stores p for its existing user as AddPasskey does, redeems the user's
+// pending recovery with r and ends the user's sessions created at or before r.At but keep, all
+// or nothing (passkey.CredentialStore). A spent ticket is reported first, then what AddPasskey
+// reports, in its order.
+func (m *Memory) AddRecoveredPasskey(_ context.Context, p core.Passkey, r core.Redemption, keep string) error {
+	const op core.Op = "coretest.Memory.AddRecoveredPasskey"
+	if r.ID != p.UserID {
+		return core.Wrap(op, errors.New("the redemption is not of the passkey's user"))
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.redeemRecovery(r) {
+		return core.E(op, core.KindConflict, "", core.ErrTicketSpent)
+	}
+	if _, taken := m.passkeys[p.ID]; taken {
+		return core.E(op, core.KindConflict, "", core.ErrPasskeyTaken)
+	}
+	u, ok := m.users[p.UserID]
+	if !ok {
+		return core.E(op, core.KindNotFound, "", nil)
+	}
+	if m.counts[p.UserID] >= core.MaxPasskeys {
+		return core.E(op, core.KindConflict, "", core.ErrTooManyPasskeys)
+	}
+	m.passkeys[p.ID] = storedPasskey(p)
+	m.counts[p.UserID]++
+	u.SessionsEndedAt, u.KeptSessionID = Milli(r.At), keep
+	m.users[p.UserID] = u
+	delete(m.recoveries, r.ID)
 	return nil
 }
 

@@ -53,6 +53,9 @@ func TestUserStore(t *testing.T, newStore func(t *testing.T) UserStore) {
 			TokensNotBefore: T0.Add(900 * time.Millisecond),
 			SessionsEndedAt: T0.Add(1234567 * time.Microsecond),
 			KeptSessionID:   RandomID(t),
+
+			RecoveryCodesLeft: 7,
+			RecoveryCodeSet:   RandomID(t),
 		}
 		bare := core.User{ID: RandomID(t), CreatedAt: T0} // no email, name or not-before
 		for _, want := range []core.User{full, bare} {
@@ -152,7 +155,8 @@ func SameUser(t *testing.T, got, want core.User) {
 		!got.CreatedAt.Equal(want.CreatedAt) || got.Disabled != want.Disabled ||
 		!got.TokensNotBefore.Equal(want.TokensNotBefore) || got.TokensNotBefore.IsZero() != want.TokensNotBefore.IsZero() ||
 		!got.SessionsEndedAt.Equal(want.SessionsEndedAt) || got.SessionsEndedAt.IsZero() != want.SessionsEndedAt.IsZero() ||
-		got.KeptSessionID != want.KeptSessionID {
+		got.KeptSessionID != want.KeptSessionID ||
+		got.RecoveryCodesLeft != want.RecoveryCodesLeft || got.RecoveryCodeSet != want.RecoveryCodeSet {
 		t.Fatalf("got user\n%+v\nwant\n%+v", got, want)
 	}
 }

@@ -307,7 +307,7 @@ func TestListGolden(t *testing.T) {
 		Transports: []string{"hybrid", "internal"}, UserVerified: true, BackupEligible: true, BackupState: true,
 		CreatedAt: t0.Add(-48 * time.Hour), LastUsedAt: t0.Add(-time.Hour),
 	}
-	if err := f.mem.CreateAccount(ctx, core.User{ID: uid, CreatedAt: t0}, p); err != nil {
+	if err := f.mem.CreateAccount(ctx, core.User{ID: uid, CreatedAt: t0}, p, core.Redemption{}); err != nil {
 		t.Fatal(err)
 	}
 	key := core.Passkey{ID: "EBESExQVFhcYGRobHB0eHw", UserID: uid, Name: "YubiKey", PublicKey: []byte{2}, Transports: []string{"usb", "nfc"}, UserVerified: true, CreatedAt: t0.Add(-24 * time.Hour)}
@@ -330,7 +330,7 @@ func TestMeGolden(t *testing.T) {
 	uid := "QgqnJ1ptuSg-9xYIWdMB6A"
 	user := core.User{ID: uid, Email: "alice@example.com", DisplayName: "Alice Liddell", CreatedAt: t0.Add(-72 * time.Hour)}
 	first := core.Passkey{ID: "AQIDBAUGBwgJCgsMDQ4PEA", UserID: uid, Name: "Phone", PublicKey: []byte{1}, CreatedAt: t0.Add(-72 * time.Hour)}
-	if err := f.mem.CreateAccount(ctx, user, first); err != nil {
+	if err := f.mem.CreateAccount(ctx, user, first, core.Redemption{}); err != nil {
 		t.Fatal(err)
 	}
 	second := core.Passkey{ID: "EBESExQVFhcYGRobHB0eHw", UserID: uid, Name: "YubiKey", PublicKey: []byte{2}, CreatedAt: t0.Add(-24 * time.Hour)}

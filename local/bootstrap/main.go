@@ -1,11 +1,14 @@
 // Command bootstrap prepares the local emulators for Latchkey: it creates the table in DynamoDB
-// Local, the ES256 signing key (with an alias) in the KMS emulator and the HMAC secret in the
-// Secrets Manager emulator, reusing whatever already exists. It then prints the environment
-// the functions need as shell export lines, and writes them to -env-file when given.
+// Local, the ES256 signing key (with an alias) in the KMS emulator, the HMAC secret in the
+// Secrets Manager emulator and the verified sender identity of the emails in the SES emulator
+// (which, as SES does, refuses to send from an address no verified identity covers), reusing
+// whatever already exists. It then prints the environment the functions need as shell export
+// lines, and writes them to -env-file when given.
 //
-// It only talks to the endpoints in AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_KMS and
-// AWS_ENDPOINT_URL_SECRETS_MANAGER, with region us-east-1 and the dummy credentials local/local;
-// it refuses to run when one of them is unset, so it can never touch a real account.
+// It only talks to the endpoints in AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_KMS,
+// AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL_SESV2, with region us-east-1 and the
+// dummy credentials local/local; it refuses to run when one of them is unset, so it can never
+// touch a real account.
 package main
 
 import (
@@ -30,6 +33,8 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/latchkey/latchkey/dynamo"
 )
@@ -42,7 +47,11 @@ const (
 )
 
 // endpointVars are the SDK's per-service endpoint variables the bootstrap insists on.
-var endpointVars = []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_SECRETS_MANAGER"}
+var endpointVars = []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SESV2"}
+
+// defaultEmailFrom is the From address of the local stack's emails. The .local domain is
+// reserved (RFC 6762), so no mail to or from it could ever leave the machine.
+const defaultEmailFrom = "no-reply@latchkey.local"
 
 func main() {
 	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
@@ -66,6 +75,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		originsDefault = "http://localhost:3000"
 	}
 	origins := flags.String("origins", originsDefault, "LATCHKEY_RP_ORIGINS, comma separated (default $LATCHKEY_RP_ORIGINS, else http://localhost:3000)")
+	// The From address of the emails, verified as an identity of its own in the SES emulator.
+	fromDefault := os.Getenv("LATCHKEY_EMAIL_FROM")
+	if fromDefault == "" {
+		fromDefault = defaultEmailFrom
+	}
+	emailFrom := flags.String("email-from", fromDefault, "LATCHKEY_EMAIL_FROM, the verified sender address (default $LATCHKEY_EMAIL_FROM, else "+defaultEmailFrom+")")
 	envFile := flags.String("env-file", "", "also write the export lines to this file")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -88,6 +103,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("secret %s: %w", *secretName, err)
 	}
+	if err := ensureEmailIdentity(ctx, sesv2.NewFromConfig(cfg), *emailFrom); err != nil {
+		return fmt.Errorf("email identity %s: %w", *emailFrom, err)
+	}
 
 	env := [][2]string{
 		{"LATCHKEY_TABLE", *table},
@@ -97,6 +115,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		{"LATCHKEY_SECRET_ID", secretARN},
 		{"LATCHKEY_RP_ID", "localhost"},
 		{"LATCHKEY_RP_ORIGINS", *origins},
+		{"LATCHKEY_EMAIL_FROM", *emailFrom},
 	}
 	for _, name := range endpointVars {
 		env = append(env, [2]string{name, os.Getenv(name)})
@@ -182,6 +201,26 @@ func ensureSecret(ctx context.Context, api *secretsmanager.Client, name string) 
 		return "", err
 	}
 	return aws.ToString(created.ARN), nil
+}
+
+// ensureEmailIdentity makes address a sending identity of the SES emulator unless it is one
+// already. moto sends from an identity as soon as it exists (real SES waits until the link
+// of its verification email is followed), which is all the local stack needs.
+func ensureEmailIdentity(ctx context.Context, api *sesv2.Client, address string) error {
+	_, err := api.GetEmailIdentity(ctx, &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String(address)})
+	if err == nil {
+		return nil
+	}
+	var notFound *sestypes.NotFoundException
+	if !errors.As(err, &notFound) {
+		return err
+	}
+	_, err = api.CreateEmailIdentity(ctx, &sesv2.CreateEmailIdentityInput{EmailIdentity: aws.String(address)})
+	var exists *sestypes.AlreadyExistsException
+	if errors.As(err, &exists) {
+		return nil // made by a bootstrap running beside this one
+	}
+	return err
 }
 
 // shellQuote quotes s for a POSIX shell.

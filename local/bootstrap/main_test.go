@@ -13,20 +13,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"github.com/latchkey/latchkey/local/testenv"
 )
 
 // TestBootstrapIsIdempotent runs the bootstrap twice against the emulators of `make test` and
-// checks that the second run reuses the table, key and secret of the first.
+// checks that the second run reuses the table, key, secret and sender identity of the first.
 func TestBootstrapIsIdempotent(t *testing.T) {
-	ddb, kmsAPI, sm := testenv.DynamoDB(t), testenv.KMS(t), testenv.SecretsManager(t)
+	ddb, kmsAPI, sm, ses := testenv.DynamoDB(t), testenv.KMS(t), testenv.SecretsManager(t), testenv.SESv2(t)
 	table := testenv.Name("bootstrap")
 	alias := "alias/" + testenv.Name("bootstrap")
 	secret := testenv.Name("bootstrap") + "/hmac"
 	envFile := filepath.Join(t.TempDir(), "state", "env")
 	args := []string{"-table", table, "-key-alias", alias, "-secret", secret, "-env-file", envFile}
 	t.Setenv("LATCHKEY_RP_ORIGINS", "")
+	t.Setenv("LATCHKEY_EMAIL_FROM", "")
 
 	var first, second bytes.Buffer
 	if err := run(t.Context(), args, &first); err != nil {
@@ -56,6 +59,8 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 		"LATCHKEY_RP_ID": "localhost", "LATCHKEY_RP_ORIGINS": "http://localhost:3000", "AWS_REGION": "us-east-1",
 		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 		"AWS_ENDPOINT_URL_DYNAMODB": os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"),
+		"AWS_ENDPOINT_URL_SESV2":    os.Getenv("AWS_ENDPOINT_URL_SESV2"),
+		"LATCHKEY_EMAIL_FROM":       "no-reply@latchkey.local",
 	} {
 		if env[name] != want {
 			t.Errorf("%s = %q, want %q", name, env[name], want)
@@ -80,13 +85,53 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 	if raw, err := base64.StdEncoding.DecodeString(aws.ToString(value.SecretString)); err != nil || len(raw) != 32 {
 		t.Errorf("secret is not 32 bytes of base64: %d bytes, %v", len(raw), err)
 	}
+	checkSender(t, ses, env["LATCHKEY_EMAIL_FROM"])
+	// The check means something: the emulator refuses an address no identity covers, as SES does.
+	if _, err := ses.SendEmail(t.Context(), &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String("no-reply@" + testenv.Name("unverified") + ".example.com"),
+		Destination:      &sestypes.Destination{ToAddresses: []string{"someone@example.net"}},
+		Content: &sestypes.EmailContent{Simple: &sestypes.Message{
+			Subject: &sestypes.Content{Data: aws.String("s")}, Body: &sestypes.Body{Text: &sestypes.Content{Data: aws.String("b")}},
+		}},
+	}); err == nil {
+		t.Error("the SES emulator sent from an unverified address")
+	}
+}
+
+// checkSender requires from to be an address identity of the SES emulator that an email can
+// be sent from. (moto reports VerifiedForSendingStatus false for every identity, yet sends
+// only from those it holds, so the send is what shows the identity is verified.)
+func checkSender(t *testing.T, ses *sesv2.Client, from string) {
+	t.Helper()
+	id, err := ses.GetEmailIdentity(t.Context(), &sesv2.GetEmailIdentityInput{EmailIdentity: aws.String(from)})
+	if err != nil {
+		t.Fatalf("identity %s: %v", from, err)
+	}
+	if id.IdentityType != sestypes.IdentityTypeEmailAddress {
+		t.Errorf("identity %s: type %s, want EMAIL_ADDRESS", from, id.IdentityType)
+	}
+	_, err = ses.SendEmail(t.Context(), &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String(from),
+		Destination:      &sestypes.Destination{ToAddresses: []string{"someone@example.net"}},
+		Content: &sestypes.EmailContent{Simple: &sestypes.Message{
+			Subject: &sestypes.Content{Data: aws.String("bootstrap test")},
+			Body:    &sestypes.Body{Text: &sestypes.Content{Data: aws.String("sent from the bootstrapped identity")}},
+		}},
+	})
+	if err != nil {
+		t.Errorf("send from %s: %v", from, err)
+	}
 }
 
 func TestBootstrapRefusesWithoutEndpoints(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL_KMS", "")
-	err := run(t.Context(), nil, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "AWS_ENDPOINT_URL_KMS is not set") {
-		t.Errorf("err = %v", err)
+	for _, name := range []string{"AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_SESV2"} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, "")
+			err := run(t.Context(), nil, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), name+" is not set") {
+				t.Errorf("err = %v", err)
+			}
+		})
 	}
 }
 
@@ -108,5 +153,33 @@ func TestBootstrapHonoursRPOrigins(t *testing.T) {
 	}
 	if want := "export LATCHKEY_RP_ORIGINS='http://localhost:3000,http://localhost:5173'\n"; !strings.Contains(out.String(), want) {
 		t.Fatalf("env %s lacks %q", out.String(), want)
+	}
+}
+
+// TestBootstrapHonoursEmailFrom: a sender address given in LATCHKEY_EMAIL_FROM (or -email-from)
+// is the one verified in the SES emulator and written to the env.
+func TestBootstrapHonoursEmailFrom(t *testing.T) {
+	ses := testenv.SESv2(t)
+	table := testenv.Name("bootstrap")
+	args := []string{"-table", table, "-key-alias", "alias/" + table, "-secret", table + "/hmac"}
+	for _, c := range []struct {
+		env, flag string
+	}{
+		{env: testenv.Name("from") + "@example.com"},
+		{env: "ignored@example.com", flag: testenv.Name("flag") + "@example.com"},
+	} {
+		t.Setenv("LATCHKEY_EMAIL_FROM", c.env)
+		want, runArgs := c.env, args
+		if c.flag != "" {
+			want, runArgs = c.flag, append(append([]string(nil), args...), "-email-from", c.flag)
+		}
+		var out bytes.Buffer
+		if err := run(t.Context(), runArgs, &out); err != nil {
+			t.Fatal(err)
+		}
+		if line := "export LATCHKEY_EMAIL_FROM='" + want + "'\n"; !strings.Contains(out.String(), line) {
+			t.Fatalf("env %s lacks %q", out.String(), line)
+		}
+		checkSender(t, ses, want)
 	}
 }

@@ -18,8 +18,8 @@ import (
 )
 
 // Gateway is the local stand-in for the HTTP API: it routes requests to the functions, each
-// run under its own aws-lambda-rie, and serves /local/echo behind the authorizer and the demo
-// page's static files.
+// run under its own aws-lambda-rie, and serves /local/echo behind the authorizer, the
+// /local/outbox of the emails sent and the demo page's static files.
 type Gateway struct {
 	router     Router
 	emulators  map[string]*Emulator // by function name; missing when the binary is not built
@@ -27,7 +27,10 @@ type Gateway struct {
 	demoDir    string
 	vendorDir  string
 	cors       CORS // the HTTP API's CORS, answered before any route
-	log        *slog.Logger
+	// motoURL is the SES emulator whose sent messages /local/outbox shows; outboxClient reads it.
+	motoURL      string
+	outboxClient *http.Client
+	log          *slog.Logger
 }
 
 // authorizerName is the function name of the template's AuthorizerFunction.
@@ -57,6 +60,10 @@ type Config struct {
 	// Origins are the origins the HTTP API's CORS allows (the deployed stacks' RpOrigins
 	// parameter; locally LATCHKEY_RP_ORIGINS). None answers no CORS.
 	Origins []string
+	// Moto is the URL of the moto server whose SES records the emails the functions send,
+	// shown at /local/outbox (main takes it from AWS_ENDPOINT_URL_SESV2, else _KMS). Empty:
+	// the outbox answers 503.
+	Moto string
 }
 
 // NewGateway parses the template and starts an emulator for every function whose binary is
@@ -75,7 +82,8 @@ func NewGateway(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{emulators: map[string]*Emulator{}, demoDir: cfg.DemoDir, vendorDir: cfg.VendorDir, cors: cors, log: log}
+	g := &Gateway{emulators: map[string]*Emulator{}, demoDir: cfg.DemoDir, vendorDir: cfg.VendorDir, cors: cors,
+		motoURL: cfg.Moto, outboxClient: &http.Client{Transport: &http.Transport{}}, log: log} // no proxy: moto is on loopback
 	for _, fn := range fns {
 		g.router.routes = append(g.router.routes, fn.Routes...)
 		if fn.Name == authorizerName {
@@ -108,7 +116,7 @@ func (g *Gateway) Stop() {
 }
 
 // ServeHTTP routes a request: CORS preflights first (as API Gateway answers them, before any
-// route), then template routes, /local/echo, and static files (/vendor/… from the vendor
+// route), then template routes, /local/echo, /local/outbox, and static files (/vendor/… from the vendor
 // folder, everything else from the demo folder); responses to an allowed origin carry the CORS
 // headers.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -122,6 +130,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == echoPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		g.echo(w, r)
+		return
+	}
+	if r.URL.Path == outboxPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		g.outbox(w, r)
 		return
 	}
 	if g.static(w, r) {

@@ -2,7 +2,8 @@
 // real bootstrap binary under aws-lambda-rie, AWS's Lambda Runtime Interface Emulator (one
 // emulator process per function, invocations queued one at a time), much as
 // `sam local start-api` does inside its containers. It also serves GET /local/echo behind the
-// authorizer function and the demo page's static files.
+// authorizer function, GET /local/outbox (the emails the functions sent, as the SES emulator
+// recorded them) and the demo page's static files.
 //
 // Usage:
 //
@@ -11,7 +12,8 @@
 //
 // The functions inherit the gateway's environment (table, key, endpoints…). The HTTP API's CORS
 // (template.yaml's CorsConfiguration) allows the origins of LATCHKEY_RP_ORIGINS, as the deployed
-// stacks allow their RpOrigins parameter. local/install.sh
+// stacks allow their RpOrigins parameter. The outbox reads moto at AWS_ENDPOINT_URL_SESV2 (or,
+// without it, AWS_ENDPOINT_URL_KMS: the same moto server locally). local/install.sh
 // installs the pinned aws-lambda-rie into local/.tools/bin; make dev and make gateway pass
 // that path with -rie.
 package main
@@ -69,6 +71,7 @@ func run(log *slog.Logger) error {
 		Env:       os.Environ(),
 		LogOut:    os.Stderr,
 		Origins:   origins(os.Getenv("LATCHKEY_RP_ORIGINS")),
+		Moto:      motoURL(os.Getenv),
 	}, log)
 	if err != nil {
 		ln.Close()
@@ -92,6 +95,15 @@ func run(log *slog.Logger) error {
 		err = nil
 	}
 	return err
+}
+
+// motoURL is the moto server the outbox reads: SES's endpoint, else KMS's (one moto serves
+// both locally).
+func motoURL(getenv func(string) string) string {
+	if u := strings.TrimSpace(getenv("AWS_ENDPOINT_URL_SESV2")); u != "" {
+		return u
+	}
+	return strings.TrimSpace(getenv("AWS_ENDPOINT_URL_KMS"))
 }
 
 // origins splits a comma-separated list of origins, as the template's !Split does.

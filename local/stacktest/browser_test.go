@@ -1289,7 +1289,7 @@ func TestBrowserDemoProduct(t *testing.T) {
 	now := time.Now()
 	firstID := base64.RawURLEncoding.EncodeToString([]byte(testenv.Name("first")))
 	if err := store.CreateAccount(ctx, core.User{ID: uid, Email: email, DisplayName: "Ada Lovelace", CreatedAt: now},
-		core.Passkey{ID: firstID, UserID: uid, Name: "Passkey", PublicKey: []byte{1}, UserVerified: true, CreatedAt: now}); err != nil {
+		core.Passkey{ID: firstID, UserID: uid, Name: "Passkey", PublicKey: []byte{1}, UserVerified: true, CreatedAt: now}, core.Redemption{}); err != nil {
 		t.Fatal(err)
 	}
 	sid, refreshToken := s.oldSession(t, uid, firstID, 0)

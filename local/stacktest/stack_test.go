@@ -65,6 +65,7 @@ func newStack(t *testing.T) *stack {
 	t.Helper()
 	testenv.AWSConfig(t, "AWS_ENDPOINT_URL_DYNAMODB")
 	testenv.AWSConfig(t, "AWS_ENDPOINT_URL_KMS")
+	testenv.AWSConfig(t, "AWS_ENDPOINT_URL_SESV2")
 	sharedOnce.Do(func() { shared, sharedErr = bootstrap() })
 	if sharedErr != nil {
 		t.Fatal(sharedErr)

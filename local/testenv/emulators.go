@@ -21,7 +21,7 @@ import (
 // runs at the same time, so pausing those would fail other tests.
 type Emulators struct {
 	DynamoDB *Emulator
-	Moto     *Emulator // KMS and Secrets Manager
+	Moto     *Emulator // KMS, Secrets Manager and SES
 }
 
 // Env is the AWS environment of a process that should use these emulators.
@@ -30,6 +30,7 @@ func (e *Emulators) Env() []string {
 		"AWS_ENDPOINT_URL_DYNAMODB=" + e.DynamoDB.URL,
 		"AWS_ENDPOINT_URL_KMS=" + e.Moto.URL,
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + e.Moto.URL,
+		"AWS_ENDPOINT_URL_SESV2=" + e.Moto.URL,
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
 	}
 }

@@ -1,6 +1,7 @@
 // Package testenv hands tests the AWS clients of the local stack that `make test` starts
-// (DynamoDB Local and the moto server). A test that needs a service and does not find it
-// fails with a message saying how to get it; it never skips.
+// (DynamoDB Local and the moto server, which serves KMS, Secrets Manager and SES). A test that
+// needs a service and does not find it fails with a message saying how to get it; it never
+// skips.
 package testenv
 
 import (
@@ -21,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 )
 
 // AWSConfig returns an SDK config for the local emulators named by the standard
@@ -55,6 +57,11 @@ func KMS(t testing.TB) *kms.Client {
 // SecretsManager returns a client for the moto server's Secrets Manager.
 func SecretsManager(t testing.TB) *secretsmanager.Client {
 	return secretsmanager.NewFromConfig(AWSConfig(t, "AWS_ENDPOINT_URL_SECRETS_MANAGER"))
+}
+
+// SESv2 returns a client for the moto server's SES (API version 2).
+func SESv2(t testing.TB) *sesv2.Client {
+	return sesv2.NewFromConfig(AWSConfig(t, "AWS_ENDPOINT_URL_SESV2"))
 }
 
 // RIE returns the path of aws-lambda-rie, AWS's Lambda Runtime Interface Emulator, which the

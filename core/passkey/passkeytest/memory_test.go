@@ -14,3 +14,7 @@ func TestMemoryChallengeStore(t *testing.T) {
 func TestMemoryPasskeyStore(t *testing.T) {
 	TestPasskeyStore(t, func(*testing.T) PasskeyStore { return coretest.NewMemory() })
 }
+
+func TestMemoryRedemptions(t *testing.T) {
+	TestRedemptions(t, func(*testing.T) RedemptionStore { return coretest.NewMemory() })
+}

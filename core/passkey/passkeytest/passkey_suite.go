@@ -57,7 +57,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		t.Helper()
 		u := coretest.NewUser(t)
 		p := newPasskey(t, u.ID, coretest.T0)
-		if err := store.CreateAccount(ctx, u, p); err != nil {
+		if err := store.CreateAccount(ctx, u, p, core.Redemption{}); err != nil {
 			t.Fatalf("CreateAccount: %v", err)
 		}
 		return u, p
@@ -88,7 +88,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		u := coretest.NewUser(t)
 		u.CreatedAt = coretest.T0.Add(300 * time.Millisecond)
 		p := newPasskey(t, u.ID, coretest.T0.Add(700*time.Millisecond))
-		if err := store.CreateAccount(ctx, u, p); err != nil {
+		if err := store.CreateAccount(ctx, u, p, core.Redemption{}); err != nil {
 			t.Fatalf("CreateAccount: %v", err)
 		}
 		got, err := store.GetPasskey(ctx, p.ID)
@@ -114,7 +114,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		p := newPasskey(t, u.ID, coretest.T0)
 		p.Name, p.AAGUID, p.Transports, p.AttestationFormat, p.AttestationType = "", nil, nil, "", ""
 		p.SignCount, p.UserVerified, p.BackupEligible = 0, false, false
-		if err := store.CreateAccount(ctx, u, p); err != nil {
+		if err := store.CreateAccount(ctx, u, p, core.Redemption{}); err != nil {
 			t.Fatalf("CreateAccount: %v", err)
 		}
 		got, err := store.GetPasskey(ctx, p.ID)
@@ -137,7 +137,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		v := coretest.NewUser(t)
 		v.Email = u.Email
 		p := newPasskey(t, v.ID, coretest.T0)
-		conflict(t, store.CreateAccount(ctx, v, p), core.ErrEmailTaken, "CreateAccount with a taken email")
+		conflict(t, store.CreateAccount(ctx, v, p, core.Redemption{}), core.ErrEmailTaken, "CreateAccount with a taken email")
 		absent(t, store, p.ID)
 		_, err := store.GetUser(ctx, v.ID)
 		coretest.WantKind(t, err, core.KindNotFound, "GetUser of the refused account")
@@ -149,7 +149,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		v := coretest.NewUser(t)
 		stolen := newPasskey(t, v.ID, coretest.T0)
 		stolen.ID = p.ID
-		conflict(t, store.CreateAccount(ctx, v, stolen), core.ErrPasskeyTaken, "CreateAccount with a taken credential id")
+		conflict(t, store.CreateAccount(ctx, v, stolen, core.Redemption{}), core.ErrPasskeyTaken, "CreateAccount with a taken credential id")
 		_, err := store.GetUser(ctx, v.ID)
 		coretest.WantKind(t, err, core.KindNotFound, "GetUser of the refused account")
 		if _, err := store.UserIDByEmail(ctx, v.Email); !core.Is(err, core.KindNotFound) {
@@ -251,7 +251,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 		u := coretest.NewUser(t)
 		p := newPasskey(t, u.ID, coretest.T0)
 		p.SignCount = 0
-		if err := store.CreateAccount(ctx, u, p); err != nil {
+		if err := store.CreateAccount(ctx, u, p, core.Redemption{}); err != nil {
 			t.Fatalf("CreateAccount: %v", err)
 		}
 		for i := range 3 {
@@ -412,7 +412,7 @@ func TestPasskeyStore(t *testing.T, newStore func(t *testing.T) PasskeyStore) {
 			keys[i] = newPasskey(t, users[i].ID, coretest.T0)
 		}
 		errs := make([]error, coretest.EmailRacers)
-		coretest.Race(coretest.EmailRacers, func(i int) { errs[i] = store.CreateAccount(ctx, users[i], keys[i]) })
+		coretest.Race(coretest.EmailRacers, func(i int) { errs[i] = store.CreateAccount(ctx, users[i], keys[i], core.Redemption{}) })
 		winner := -1
 		for i, err := range errs {
 			switch {

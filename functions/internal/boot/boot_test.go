@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"gopkg.in/yaml.v3"
 )
 
@@ -114,7 +115,7 @@ func TestLoadRelyingParty(t *testing.T) {
 func TestAWSFromTheLambdaEnvironment(t *testing.T) {
 	m := map[string]string{
 		"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "tok",
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:5000",
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://127.0.0.1:5000", "AWS_ENDPOINT_URL_SESV2": "http://127.0.0.1:5001",
 	}
 	cfg, err := AWS(context.Background(), env(m))
 	if err != nil {
@@ -129,6 +130,10 @@ func TestAWSFromTheLambdaEnvironment(t *testing.T) {
 	})
 	if v, ok, _ := src.GetServiceBaseEndpoint(context.Background(), "Secrets Manager"); !ok || v != "http://127.0.0.1:5000" {
 		t.Fatalf("secrets manager endpoint %q %v", v, ok)
+	}
+	// SES v2's service id is "SESv2": its variable is AWS_ENDPOINT_URL_SESV2.
+	if v, ok, _ := src.GetServiceBaseEndpoint(context.Background(), sesv2.ServiceID); !ok || v != "http://127.0.0.1:5001" {
+		t.Fatalf("sesv2 endpoint %q %v", v, ok)
 	}
 	if _, ok, _ := src.GetServiceBaseEndpoint(context.Background(), "DynamoDB"); ok {
 		t.Fatal("an unset endpoint was found")
