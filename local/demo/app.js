@@ -652,6 +652,7 @@ function updateControls() {
 // shown rather than thrown.
 async function busy(button, action) {
   clearErrors();
+  showMessage(''); // what the last action said is stale too
   // The error line is chosen now: the action may replace the item the button is in.
   const errorLine = errorFor(button);
   const cardLine = button.closest('.card')?.querySelector(':scope > .form-error') || $('#error');
@@ -1029,9 +1030,9 @@ function showRecoveryStep(step) {
     const byCode = recovery.method === 'code';
     $('#recover-wait-text').textContent = byCode
       ? 'Recovery code accepted. Add your new passkey now: this recovery ends in an hour.'
-      : 'Recovery started. For your safety the account’s owner has been emailed, and can cancel it until then.';
+      : 'Recovery started. For your safety the account’s owner was emailed, and can cancel it until the new passkey is added.';
     $('#recover-wait-hint').hidden = byCode;
-    $('#recover-available-at').textContent = `from ${formatDate(new Date(recovery.availableAt).toISOString())}`;
+    $('#recover-available-at').textContent = formatDate(new Date(recovery.availableAt).toISOString());
     tickRecovery();
     recoveryTimer = setInterval(tickRecovery, 1000);
   } else {
@@ -1044,7 +1045,10 @@ function showRecoveryStep(step) {
 function tickRecovery() {
   const left = recoveryWaitMs();
   const ready = left <= 0;
-  $('#recover-countdown').textContent = ready ? '(now)' : `(in ${duration(left)})`;
+  $('#recover-when-text').textContent = ready ? 'You can add your new passkey now.' : 'A new passkey can be added from';
+  $('#recover-available-at').hidden = ready;
+  $('#recover-countdown').textContent = ready ? '' : `(in ${duration(left)})`;
+  $('#recover-wait-hint').hidden = ready || recovery?.method === 'code';
   $('#recover-enrol-button').disabled = !ready || wrongOrigin() || $('#main').hasAttribute('aria-busy');
   document.body.dataset.recovery = ready ? 'ready' : 'waiting';
   if (ready) clearInterval(recoveryTimer);
