@@ -226,6 +226,7 @@ func (it sessionItem) session() core.Session {
 type userItem struct {
 	itemKey
 	Email           string `dynamodbav:"email,omitempty"`
+	EmailVerified   bool   `dynamodbav:"emailVerified,omitempty"`
 	DisplayName     string `dynamodbav:"displayName,omitempty"`
 	CreatedAt       int64  `dynamodbav:"createdAt"`
 	Disabled        bool   `dynamodbav:"disabled"`
@@ -264,6 +265,7 @@ func newUserItem(u core.User) userItem {
 	return userItem{
 		itemKey:         userKey(u.ID),
 		Email:           u.Email,
+		EmailVerified:   u.EmailVerified,
 		DisplayName:     u.DisplayName,
 		CreatedAt:       epoch(u.CreatedAt),
 		Disabled:        u.Disabled,
@@ -280,6 +282,7 @@ func (it userItem) user() core.User {
 	u := core.User{
 		ID:            strings.TrimPrefix(it.PK, "USER#"),
 		Email:         it.Email,
+		EmailVerified: it.EmailVerified,
 		DisplayName:   it.DisplayName,
 		CreatedAt:     fromEpoch(it.CreatedAt),
 		Disabled:      it.Disabled,

@@ -291,7 +291,7 @@ func TestEmailRecoveryWaitsTheDelayAndCanBeCancelled(t *testing.T) {
 	if cancelCode == "" || !strings.Contains(notice.HTML, cancelCode) {
 		t.Fatalf("the notice carries no cancel code: %q", notice.Text)
 	}
-	claims := core.AccessClaims{Subject: uid, SessionID: core.NewID(), AuthTime: t0.Unix()}
+	claims := core.AccessClaims{Subject: uid, SessionID: core.NewID(), AuthTime: t0}
 	p, err := f.d.Pending(ctx, claims)
 	if err != nil || p == nil || !p.AvailableAt.Equal(v.AvailableAt) || p.Method != "email" || !ticket.HashMatches(core.DeriveKey(coretest.HMACKey, core.KeyRecoveryTicket), p.TicketHash) {
 		t.Fatalf("Pending: %+v %v", p, err)
@@ -319,7 +319,7 @@ func TestOwnerCancelsAPendingRecovery(t *testing.T) {
 	if _, err := f.d.Verify(ctx, recovery.VerifyRequest{FlowID: start.FlowID, Code: codeIn(t, f.mail.last(t, "o@example.com"))}, cli); err != nil {
 		t.Fatal(err)
 	}
-	claims := core.AccessClaims{Subject: uid, SessionID: core.NewID(), AuthTime: t0.Unix()}
+	claims := core.AccessClaims{Subject: uid, SessionID: core.NewID(), AuthTime: t0}
 	if err := f.d.CancelOwn(ctx, claims, cli); err != nil {
 		t.Fatal(err)
 	}
@@ -385,13 +385,13 @@ func TestRecoveryCodes(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	uid := f.account(t, "r@example.com")
-	claims := core.AccessClaims{Subject: uid, SessionID: core.NewID(), AuthTime: t0.Unix()}
+	claims := core.AccessClaims{Subject: uid, SessionID: core.NewID(), AuthTime: t0}
 	// A session that signed in long ago cannot make codes (step-up).
 	f.clock.Advance(10 * time.Minute)
 	if _, err := f.d.NewRecoveryCodes(ctx, claims, cli); !core.Is(err, core.KindReauthenticate) {
 		t.Fatalf("stale session: %v", err)
 	}
-	claims.AuthTime = f.clock.Now().Unix()
+	claims.AuthTime = f.clock.Now()
 	codes, err := f.d.NewRecoveryCodes(ctx, claims, cli)
 	if err != nil || len(codes) != recovery.RecoveryCodes {
 		t.Fatalf("NewRecoveryCodes: %v %v", codes, err)

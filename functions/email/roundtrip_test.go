@@ -84,7 +84,7 @@ func TestEmailRoundTrips(t *testing.T) {
 	}
 	expect("email/verify (recovery)", "DynamoDB.TransactWriteItems=1 DynamoDB.UpdateItem=2 SESv2.SendEmail=1")
 
-	claims := core.AccessClaims{Subject: uid, SessionID: core.NewID(), AuthTime: desk.Now().Unix()}
+	claims := core.AccessClaims{Subject: uid, SessionID: core.NewID(), AuthTime: desk.Now()}
 	codes, err := desk.NewRecoveryCodes(ctx, claims, cli)
 	if err != nil {
 		t.Fatal(err)
