@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/message"
@@ -113,8 +114,10 @@ func (d *Desk) VerifyRecoveryCode(ctx context.Context, code string, client core.
 		return Verified{}, err
 	}
 	secret, cancel := core.NewTicket(""), core.NewTicket("")
+	// Available at once: the whole second it started in, as the store keeps it.
+	at := now.Truncate(time.Second)
 	rec, err := d.Codes.SpendRecoveryCode(ctx, d.recoveryCodeHash(normalized), core.PendingRecovery{
-		Method: "code", StartedAt: now, AvailableAt: now, ExpiresAt: now.Add(CodeRecoveryWindow),
+		Method: "code", StartedAt: now, AvailableAt: at, ExpiresAt: now.Add(CodeRecoveryWindow),
 		TicketHash: secret.Hash(d.key(core.KeyRecoveryTicket)), CancelHash: cancel.Hash(d.key(core.KeyRecoveryCancel)),
 	})
 	if core.Is(err, core.KindNotFound) {
@@ -127,8 +130,8 @@ func (d *Desk) VerifyRecoveryCode(ctx context.Context, code string, client core.
 	ticket := core.Ticket{ID: rec.UserID, Secret: secret.Secret}
 	cancel.ID = rec.UserID
 	d.audit(ctx, "recovery.started", "method", "code", "sub", rec.UserID, "ip", client.IP)
-	d.notify(ctx, rec.UserID, message.RecoveryStarted, message.Data{Method: "code", AvailableAt: now, CancelCode: cancel.String()})
-	return Verified{RecoveryTicket: ticket.String(), AvailableAt: now}, nil
+	d.notify(ctx, rec.UserID, message.RecoveryStarted, message.Data{Method: "code", AvailableAt: at, CancelCode: cancel.String()})
+	return Verified{RecoveryTicket: ticket.String(), AvailableAt: at}, nil
 }
 
 // notify emails the owner of account uid, if it has an address, best effort: the change it

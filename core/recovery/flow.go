@@ -215,9 +215,15 @@ func (d *Desk) Verify(ctx context.Context, r VerifyRequest, client core.Client) 
 func (d *Desk) startEmailRecovery(ctx context.Context, flow core.EmailFlow, client core.Client, now time.Time) (Verified, error) {
 	const op core.Op = "recovery.Desk.Verify"
 	ticket, cancel := core.NewTicket(flow.UserID), core.NewTicket(flow.UserID)
+	// The store keeps whole seconds: availableAt is rounded up, so that a client acting at the
+	// time it was told is never early.
+	available := now.Add(d.Delay)
+	if t := available.Truncate(time.Second); !t.Equal(available) {
+		available = t.Add(time.Second)
+	}
 	rec := core.PendingRecovery{
-		UserID: flow.UserID, Method: "email", StartedAt: now, AvailableAt: now.Add(d.Delay),
-		ExpiresAt:  now.Add(d.Delay + EmailRecoveryWindow),
+		UserID: flow.UserID, Method: "email", StartedAt: now, AvailableAt: available,
+		ExpiresAt:  available.Add(EmailRecoveryWindow),
 		TicketHash: ticket.Hash(d.key(core.KeyRecoveryTicket)), CancelHash: cancel.Hash(d.key(core.KeyRecoveryCancel)),
 	}
 	err := d.Recoveries.StartRecovery(ctx, rec, flow.ID, now)
