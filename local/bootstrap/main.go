@@ -81,6 +81,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fromDefault = defaultEmailFrom
 	}
 	emailFrom := flags.String("email-from", fromDefault, "LATCHKEY_EMAIL_FROM, the verified sender address (default $LATCHKEY_EMAIL_FROM, else "+defaultEmailFrom+")")
+	// The application's name, which authenticators show and the emails are signed with.
+	nameDefault := os.Getenv("LATCHKEY_RP_NAME")
+	if nameDefault == "" {
+		nameDefault = "Latchkey (local)"
+	}
+	rpName := flags.String("rp-name", nameDefault, "LATCHKEY_RP_NAME (default $LATCHKEY_RP_NAME, else \"Latchkey (local)\")")
 	envFile := flags.String("env-file", "", "also write the export lines to this file")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -115,6 +121,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		{"LATCHKEY_SECRET_ID", secretARN},
 		{"LATCHKEY_RP_ID", "localhost"},
 		{"LATCHKEY_RP_ORIGINS", *origins},
+		{"LATCHKEY_RP_NAME", *rpName},
 		{"LATCHKEY_EMAIL_FROM", *emailFrom},
 	}
 	for _, name := range endpointVars {
