@@ -136,25 +136,9 @@ func (rp *RelyingParty) BeginRecovery(ctx context.Context, ticket string, client
 			Detail: "the recovery can complete only after " + rec.AvailableAt.UTC().Format(time.RFC3339),
 			Code:   "recovery_not_available", Members: map[string]string{"availableAt": rec.AvailableAt.UTC().Format(time.RFC3339)}}
 	}
-	if len(list) >= core.MaxPasskeys {
-		return RegistrationStart{}, core.E(op, core.KindConflict, fmt.Sprintf("an account holds at most %d passkeys", core.MaxPasskeys), core.ErrTooManyPasskeys)
-	}
-	handle, err := userHandle(user.ID)
+	creation, sd, err := rp.beginForAccount(op, user, list)
 	if err != nil {
-		return RegistrationStart{}, core.Wrap(op, err)
-	}
-	exclude := make([]protocol.CredentialDescriptor, 0, len(list))
-	for _, pk := range list {
-		cred, err := webauthnCredential(pk)
-		if err != nil {
-			return RegistrationStart{}, core.Wrap(op, err)
-		}
-		exclude = append(exclude, cred.Descriptor())
-	}
-	u := webauthnUser{handle: handle, name: firstNonEmpty(user.Email, user.DisplayName, "Latchkey account"), display: firstNonEmpty(user.DisplayName, user.Email, "Latchkey account")}
-	creation, sd, err := rp.WebAuthn.BeginRegistration(u, webauthn.WithExclusions(exclude))
-	if err != nil {
-		return RegistrationStart{}, core.Wrap(op, err)
+		return RegistrationStart{}, err
 	}
 	st := ceremonyState{mode: modeRecovery, email: user.Email, ticketID: user.ID, ticketHash: rec.TicketHash, session: *sd}
 	id, err := rp.putChallenge(ctx, core.CeremonyRegister, user.ID, st, now)
@@ -163,6 +147,33 @@ func (rp *RelyingParty) BeginRecovery(ctx context.Context, ticket string, client
 	}
 	rp.audit(ctx, "passkey.registration_begun", "mode", "recovery", "sub", user.ID, "method", rec.Method, "ip", client.IP)
 	return RegistrationStart{ChallengeID: id, Options: creation.Response}, nil
+}
+
+// beginForAccount makes the creation options of another passkey for the existing account user,
+// which holds list: its passkeys go into excludeCredentials, so an authenticator does not
+// register twice. KindConflict when the account holds core.MaxPasskeys already.
+func (rp *RelyingParty) beginForAccount(op core.Op, user core.User, list []core.Passkey) (*protocol.CredentialCreation, *webauthn.SessionData, error) {
+	if len(list) >= core.MaxPasskeys {
+		return nil, nil, core.E(op, core.KindConflict, fmt.Sprintf("an account holds at most %d passkeys", core.MaxPasskeys), core.ErrTooManyPasskeys)
+	}
+	handle, err := userHandle(user.ID)
+	if err != nil {
+		return nil, nil, core.Wrap(op, err)
+	}
+	exclude := make([]protocol.CredentialDescriptor, 0, len(list))
+	for _, pk := range list {
+		cred, err := webauthnCredential(pk)
+		if err != nil {
+			return nil, nil, core.Wrap(op, err)
+		}
+		exclude = append(exclude, cred.Descriptor())
+	}
+	u := webauthnUser{handle: handle, name: firstNonEmpty(user.Email, user.DisplayName, "Latchkey account"), display: firstNonEmpty(user.DisplayName, user.Email, "Latchkey account")}
+	creation, sd, err := rp.WebAuthn.BeginRegistration(u, webauthn.WithExclusions(exclude))
+	if err != nil {
+		return nil, nil, core.Wrap(op, err)
+	}
+	return creation, sd, nil
 }
 
 // invalidTicket is the refusal of a sign-up or recovery ticket that is malformed, unknown,
@@ -207,25 +218,9 @@ func (rp *RelyingParty) BeginAddPasskey(ctx context.Context, c core.AccessClaims
 	if err := parallel.First(userErr, listErr); err != nil {
 		return RegistrationStart{}, err
 	}
-	if len(list) >= core.MaxPasskeys {
-		return RegistrationStart{}, core.E(op, core.KindConflict, fmt.Sprintf("an account holds at most %d passkeys", core.MaxPasskeys), core.ErrTooManyPasskeys)
-	}
-	handle, err := userHandle(user.ID)
+	creation, sd, err := rp.beginForAccount(op, user, list)
 	if err != nil {
-		return RegistrationStart{}, core.Wrap(op, err)
-	}
-	exclude := make([]protocol.CredentialDescriptor, 0, len(list))
-	for _, pk := range list {
-		cred, err := webauthnCredential(pk)
-		if err != nil {
-			return RegistrationStart{}, core.Wrap(op, err)
-		}
-		exclude = append(exclude, cred.Descriptor())
-	}
-	u := webauthnUser{handle: handle, name: firstNonEmpty(user.Email, user.DisplayName, "Latchkey account"), display: firstNonEmpty(user.DisplayName, user.Email, "Latchkey account")}
-	creation, sd, err := rp.WebAuthn.BeginRegistration(u, webauthn.WithExclusions(exclude))
-	if err != nil {
-		return RegistrationStart{}, core.Wrap(op, err)
+		return RegistrationStart{}, err
 	}
 	id, err := rp.putChallenge(ctx, core.CeremonyRegister, user.ID, ceremonyState{mode: modeAdd, session: *sd}, now)
 	if err != nil {
