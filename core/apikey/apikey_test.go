@@ -107,9 +107,9 @@ func newFixture(t *testing.T) *fixture {
 	}
 	lookup := &countingLookup{Memory: mem}
 	return &fixture{
-		keys:   &Keys{Store: mem, Audit: log, Now: clock.Now, Env: "test", Max: 3, Scopes: []string{"orders:read", "orders:write"}, ReauthMaxAge: 5 * time.Minute},
-		v:      &Verifier{Lookup: lookup, Log: log, Now: clock.Now, Env: "test"},
-		mem:    mem, lookup: lookup, clock: clock, logs: logs,
+		keys: &Keys{Store: mem, Audit: log, Now: clock.Now, Env: "test", Max: 3, Scopes: []string{"orders:read", "orders:write"}, ReauthMaxAge: 5 * time.Minute},
+		v:    &Verifier{Lookup: lookup, Log: log, Now: clock.Now, Env: "test"},
+		mem:  mem, lookup: lookup, clock: clock, logs: logs,
 		claims: core.AccessClaims{Subject: u.ID, SessionID: "s", AuthTime: t0},
 	}
 }
