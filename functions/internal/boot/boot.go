@@ -51,10 +51,10 @@ type Config struct {
 	APIKeysMax int
 	// UserScopes is LATCHKEY_USER_SCOPES: the scopes users hold, space separated (RFC 6749
 	// scope tokens), default none; an API key may carry any of them.
-	UserScopes    []string
-	Version       string        // LATCHKEY_VERSION: reported by /health, default "dev"
-	Leeway        time.Duration // clock skew tolerated on token times: Leeway
-	Limits        Limits        // rate limits: DefaultLimits, each overridable by its LimitVars variable
+	UserScopes []string
+	Version    string        // LATCHKEY_VERSION: reported by /health, default "dev"
+	Leeway     time.Duration // clock skew tolerated on token times: Leeway
+	Limits     Limits        // rate limits: DefaultLimits, each overridable by its LimitVars variable
 }
 
 // Need names the optional parts of Config a function requires; Table, Issuer, Audience and
