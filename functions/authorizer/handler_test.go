@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"os"
