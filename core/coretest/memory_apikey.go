@@ -115,8 +115,8 @@ func (m *Memory) TouchAPIKey(_ context.Context, hash []byte, at, staleBefore tim
 }
 
 // DisableUser disables user uid and every one of their API keys at once, as an operator
-// would; no use case does (the table's version is an operator's and the tests' seam too).
-// KindNotFound if the user does not exist.
+// would. No use case does: like CreateUser it is a seam for the tests (and, in package dynamo,
+// for operators), not a port. KindNotFound if the user does not exist.
 func (m *Memory) DisableUser(_ context.Context, uid string, _ time.Time) error {
 	const op core.Op = "coretest.Memory.DisableUser"
 	m.mu.Lock()
