@@ -74,6 +74,21 @@ func recoveryCodeKey(hash []byte) itemKey {
 	return itemKey{PK: "RCODE#" + base64.RawURLEncoding.EncodeToString(hash), SK: "RCODE"}
 }
 
+// apiKeyKey is the key of the lookup item of the API key whose SHA-256 is hash. The hash alone
+// is the partition key, so the authorizer decides a key with one GetItem.
+func apiKeyKey(hash []byte) itemKey {
+	return itemKey{PK: "APIKEY#" + base64.RawURLEncoding.EncodeToString(hash), SK: "APIKEY"}
+}
+
+// apiKeysPrefix starts the sort key of every API key's listing item in its user's partition.
+const apiKeysPrefix = "APIKEY#"
+
+// apiKeyListingKey is the key of user uid's listing item of API key id: in the user's
+// partition on the base table, so the owner's keys list with a strongly consistent Query.
+func apiKeyListingKey(uid, id string) itemKey {
+	return itemKey{PK: "USER#" + uid, SK: apiKeysPrefix + id}
+}
+
 // userPartition is the gsi1 partition of everything listed per user (sessions, credentials).
 func userPartition(uid string) string { return "USER#" + uid }
 
@@ -236,6 +251,8 @@ type userItem struct {
 	PasskeyCount    int64  `dynamodbav:"passkeyCount,omitempty"`
 	RecoveryCodeSet string `dynamodbav:"recoveryCodeSet,omitempty"`
 	RecoveryLeft    int64  `dynamodbav:"recoveryCodesLeft,omitempty"`
+	APIKeyCount     int64  `dynamodbav:"apiKeyCount,omitempty"`
+	APIKeySerial    int64  `dynamodbav:"apiKeySerial,omitempty"`
 }
 
 // User attributes of the "log out other devices" cut-off, named in update expressions.
@@ -251,6 +268,16 @@ const attrPasskeyCount = "passkeyCount"
 const (
 	attrRecoveryCodeSet   = "recoveryCodeSet"
 	attrRecoveryCodesLeft = "recoveryCodesLeft"
+)
+
+// User attributes of API keys, named in update and condition expressions: apiKeyCount counts
+// the user's stored keys (the cap's condition); apiKeySerial goes up by one with every create
+// and delete of a key, so that DisableUser, which marks every key it listed, can require that
+// none was added since it listed them (a count alone may come back to the same value).
+const (
+	attrAPIKeyCount  = "apiKeyCount"
+	attrAPIKeySerial = "apiKeySerial"
+	attrDisabled     = "disabled"
 )
 
 // newUserItem lays u out as an item.
@@ -524,6 +551,83 @@ func newRecoveryCodeItem(uid, set string, hash []byte) recoveryCodeItem {
 		UserID:  uid,
 		Set:     set,
 	}
+}
+
+// apiKeyItem is the lookup item of one API key, keyed by the key's SHA-256: all the authorizer
+// needs to decide the key, its owner's disabled state mirrored in ownerDisabled. expiresAt,
+// when the key has one, is the TTL attribute; the code checks it on every read.
+type apiKeyItem struct {
+	itemKey
+	KeyID         string   `dynamodbav:"keyId"`
+	UserID        string   `dynamodbav:"userId"`
+	Name          string   `dynamodbav:"name"`
+	Scopes        []string `dynamodbav:"scopes,omitempty"`
+	Prefix        string   `dynamodbav:"prefix"`
+	Last4         string   `dynamodbav:"last4"`
+	CreatedAt     int64    `dynamodbav:"createdAt"`
+	ExpiresAt     int64    `dynamodbav:"expiresAt,omitempty"`
+	LastUsedAt    int64    `dynamodbav:"lastUsedAt,omitempty"`
+	OwnerDisabled bool     `dynamodbav:"ownerDisabled"`
+}
+
+// attrOwnerDisabled is apiKeyItem's mirror of its owner's disabled state.
+const attrOwnerDisabled = "ownerDisabled"
+
+// apiKeyListingItem is an API key in its owner's partition: what the listing shows and the
+// hash that finds the lookup item. Its expiry is keyExpiresAt, not the TTL attribute: the
+// listing item stays until a delete, or the owner's next create, removes it with its lookup
+// item and its count, so apiKeyCount never counts an item TTL took away.
+type apiKeyListingItem struct {
+	itemKey
+	Hash         []byte   `dynamodbav:"hash"`
+	Name         string   `dynamodbav:"name"`
+	Scopes       []string `dynamodbav:"scopes,omitempty"`
+	Prefix       string   `dynamodbav:"prefix"`
+	Last4        string   `dynamodbav:"last4"`
+	CreatedAt    int64    `dynamodbav:"createdAt"`
+	KeyExpiresAt int64    `dynamodbav:"keyExpiresAt,omitempty"`
+}
+
+// newAPIKeyItems lays k out as its lookup item and its listing item.
+func newAPIKeyItems(k core.APIKey) (apiKeyItem, apiKeyListingItem) {
+	var exp, used int64
+	if !k.ExpiresAt.IsZero() {
+		exp = epoch(k.ExpiresAt)
+	}
+	if !k.LastUsedAt.IsZero() {
+		used = epoch(k.LastUsedAt)
+	}
+	return apiKeyItem{
+			itemKey: apiKeyKey(k.Hash), KeyID: k.ID, UserID: k.UserID, Name: k.Name, Scopes: k.Scopes,
+			Prefix: k.Prefix, Last4: k.Last4, CreatedAt: epoch(k.CreatedAt), ExpiresAt: exp, LastUsedAt: used,
+			OwnerDisabled: k.OwnerDisabled,
+		}, apiKeyListingItem{
+			itemKey: apiKeyListingKey(k.UserID, k.ID), Hash: k.Hash, Name: k.Name, Scopes: k.Scopes,
+			Prefix: k.Prefix, Last4: k.Last4, CreatedAt: epoch(k.CreatedAt), KeyExpiresAt: exp,
+		}
+}
+
+// apiKey is the core.APIKey the lookup item holds.
+func (it apiKeyItem) apiKey(hash []byte) core.APIKey {
+	k := core.APIKey{
+		ID: it.KeyID, UserID: it.UserID, Name: it.Name, Scopes: it.Scopes, Hash: hash, Prefix: it.Prefix,
+		Last4: it.Last4, CreatedAt: fromEpoch(it.CreatedAt), OwnerDisabled: it.OwnerDisabled,
+	}
+	if k.Scopes == nil {
+		k.Scopes = []string{}
+	}
+	if it.ExpiresAt != 0 {
+		k.ExpiresAt = fromEpoch(it.ExpiresAt)
+	}
+	if it.LastUsedAt != 0 {
+		k.LastUsedAt = fromEpoch(it.LastUsedAt)
+	}
+	return k
+}
+
+// liveAt reports whether the listed key has not expired at now.
+func (it apiKeyListingItem) liveAt(now time.Time) bool {
+	return it.KeyExpiresAt == 0 || it.KeyExpiresAt > epoch(now)
 }
 
 // counterItem is one fixed-window hit counter.

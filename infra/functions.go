@@ -92,15 +92,23 @@ var catalog = []Function{
 			{"GET", "/v1/me/sessions"},
 			{"DELETE", "/v1/me/sessions/{id}"},
 			{"DELETE", "/v1/me/sessions"},
+			{"POST", "/v1/me/api-keys"},
+			{"GET", "/v1/me/api-keys"},
+			{"DELETE", "/v1/me/api-keys/{id}"},
 		},
 		Grants: []Grant{
 			signAndVerify,
 			readSecret,
-			{Table, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
+			{Table, []string{
+				"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+				// API keys: the delete transaction, and the strongly consistent listing of the
+				// caller's keys in their partition of the base table.
+				"dynamodb:DeleteItem", "dynamodb:Query",
+			}},
 			{TableIndexes, []string{"dynamodb:Query"}},
 		},
-		Settings: []string{"AccessTtl", "SessionTtl", "SessionIdle", "RefreshGrace", "ClientId", "IntrospectionClients",
-			"LimitTokenByIp", "LimitTokenBySession"},
+		Settings: []string{"AccessTtl", "SessionTtl", "SessionIdle", "RefreshGrace", "ReauthMaxAge", "ClientId", "IntrospectionClients",
+			"LimitTokenByIp", "LimitTokenBySession", "ApiKeyEnv", "ApiKeysMax", "UserScopes"},
 		Alerts: []string{"refresh.reuse_detected"},
 	},
 	{
@@ -109,8 +117,10 @@ var catalog = []Function{
 		Enabled:     true,
 		Grants: []Grant{
 			{SigningKey, []string{"kms:GetPublicKey"}},
-			{Table, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem"}},
+			// UpdateItem writes an API key's lastUsedAt, at most once a minute per key.
+			{Table, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"}},
 		},
+		Settings:   []string{"ApiKeyEnv"},
 		Authorizer: true,
 	},
 	{

@@ -26,7 +26,9 @@ const (
 	// emailPattern is a bare address (no display name), or empty: the stack's EmailFromRequired
 	// rule refuses an empty EmailFrom, and the default stays empty so that the parameter has a
 	// default like every other setting.
-	emailPattern = `^([^\s@<>",;:]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+)?$`
+	// scopesPattern is RFC 6749 §3.3 scope tokens separated by single spaces, or empty.
+	scopesPattern = `^([\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*)?$`
+	emailPattern  = `^([^\s@<>",;:]+@[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+)?$`
 )
 
 var settings = []Setting{
@@ -47,6 +49,13 @@ var settings = []Setting{
 	{Param: "IntrospectionClients", Env: "LATCHKEY_INTROSPECTION_CLIENTS", Default: "", AllowedPattern: clientsPattern,
 		Constraint:  "id:sha256hex entries (lower-case hex) separated by commas, or empty",
 		Description: "Clients of POST /v1/introspect as id:sha256hex,... (hex SHA-256 of a random 32-byte secret); empty disables introspection."},
+	{Param: "ApiKeyEnv", Env: "LATCHKEY_API_KEY_ENV", Default: "live", AllowedPattern: `^(live|test)$`, Constraint: "live or test",
+		Description: "The environment API keys name (lk_live_... or lk_test_...); a key of the other is refused without a read."},
+	{Param: "ApiKeysMax", Env: "LATCHKEY_API_KEYS_MAX", Default: "25", AllowedPattern: `^([1-9]|[1-3][0-9]|4[0-8])$`, Constraint: "a whole number from 1 to 48",
+		Description: "How many API keys one account may hold (1 to 48)."},
+	{Param: "UserScopes", Env: "LATCHKEY_USER_SCOPES", Default: "", AllowedPattern: scopesPattern,
+		Constraint:  "scope tokens separated by single spaces, or empty",
+		Description: "The scopes users hold, space separated; an API key may carry any of them. Empty: keys carry no scope."},
 	{Param: "LimitTokenByIp", Env: "LATCHKEY_LIMIT_TOKEN_IP", Default: "120/1m", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 120/1m",
 		Description: "Rate limit of POST /v1/token per client address, <limit>/<window>."},
 	{Param: "LimitTokenBySession", Env: "LATCHKEY_LIMIT_TOKEN_SESSION", Default: "30/1m", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 30/1m",

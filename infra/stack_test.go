@@ -260,12 +260,13 @@ func TestFunctions(t *testing.T) {
 // the catalog, so that a setting that stops reaching its function fails.
 var functionEnv = map[string]map[string]string{
 	"wellknown":  {},
-	"authorizer": {},
+	"authorizer": {"LATCHKEY_API_KEY_ENV": "ApiKeyEnv"},
 	"sessions": {
 		"LATCHKEY_ACCESS_TTL": "AccessTtl", "LATCHKEY_SESSION_TTL": "SessionTtl", "LATCHKEY_SESSION_IDLE": "SessionIdle",
-		"LATCHKEY_REFRESH_GRACE": "RefreshGrace", "LATCHKEY_CLIENT_ID": "ClientId",
+		"LATCHKEY_REFRESH_GRACE": "RefreshGrace", "LATCHKEY_REAUTH_MAX_AGE": "ReauthMaxAge", "LATCHKEY_CLIENT_ID": "ClientId",
 		"LATCHKEY_INTROSPECTION_CLIENTS": "IntrospectionClients",
 		"LATCHKEY_LIMIT_TOKEN_IP":        "LimitTokenByIp", "LATCHKEY_LIMIT_TOKEN_SESSION": "LimitTokenBySession",
+		"LATCHKEY_API_KEY_ENV": "ApiKeyEnv", "LATCHKEY_API_KEYS_MAX": "ApiKeysMax", "LATCHKEY_USER_SCOPES": "UserScopes",
 	},
 	"passkeys": {
 		"LATCHKEY_ACCESS_TTL": "AccessTtl", "LATCHKEY_SESSION_TTL": "SessionTtl", "LATCHKEY_SESSION_IDLE": "SessionIdle",
@@ -813,4 +814,25 @@ func list(v any) []any {
 		return l
 	}
 	return []any{v}
+}
+
+// TestAuthorizerWritesOnlyLastUsed: the authorizer's table actions are its reads and the one
+// UpdateItem of an API key's lastUsedAt; it can put or delete nothing.
+func TestAuthorizerWritesOnlyLastUsed(t *testing.T) {
+	_, j := full()
+	for _, spec := range catalog {
+		if !spec.Authorizer {
+			continue
+		}
+		var table []string
+		for _, g := range grantsOf(t, j, spec) {
+			if strings.HasPrefix(g, "dynamodb:") {
+				table = append(table, g)
+			}
+		}
+		want := []string{"dynamodb:BatchGetItem on Table", "dynamodb:GetItem on Table", "dynamodb:UpdateItem on Table"}
+		if !slices.Equal(table, want) {
+			t.Errorf("authorizer table grants %v, want %v", table, want)
+		}
+	}
 }

@@ -30,6 +30,7 @@ type Memory struct {
 	flows      map[string]core.EmailFlow
 	recoveries map[string]core.PendingRecovery // uid → the user's pending recovery
 	codes      map[string]recoveryCode         // string(keyed hash) → the recovery code's owner and set
+	apiKeys    map[string]core.APIKey          // string(SHA-256) → the API key, its lookup item
 }
 
 var (
@@ -53,6 +54,7 @@ func NewMemory() *Memory {
 		flows:      make(map[string]core.EmailFlow),
 		recoveries: make(map[string]core.PendingRecovery),
 		codes:      make(map[string]recoveryCode),
+		apiKeys:    make(map[string]core.APIKey),
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/apikey"
 	"github.com/latchkey/latchkey/functions/internal/boot"
 )
 
@@ -21,8 +22,14 @@ type authenticator interface {
 	Authenticate(ctx context.Context, raw string) (core.AccessClaims, error)
 }
 
+// keyAuthenticator decides API keys (apikey.Verifier).
+type keyAuthenticator interface {
+	Authenticate(ctx context.Context, raw string) (core.APIKey, error)
+}
+
 type handler struct {
 	auth authenticator
+	keys keyAuthenticator
 	log  *slog.Logger
 }
 
@@ -34,12 +41,31 @@ type event struct {
 	AuthorizationToken string `json:"authorizationToken"` // REST TOKEN
 	MethodArn          string `json:"methodArn"`          // REST
 	RouteArn           string `json:"routeArn"`           // HTTP API
-	// Headers holds the one header the authorizer reads. encoding/json matches field names
-	// case-insensitively, so this reads "authorization" (HTTP API) and "Authorization" (REST)
-	// without building a map of every header.
+	// Headers holds the two headers the authorizer reads. encoding/json matches field names
+	// case-insensitively, so this reads "authorization" (HTTP API) and "Authorization" (REST),
+	// "x-api-key" and "X-Api-Key", without building a map of every header.
 	Headers struct {
 		Authorization string `json:"authorization"`
+		APIKey        string `json:"x-api-key"`
 	} `json:"headers"`
+}
+
+// credential is what a request with these headers presents: the Bearer credential of
+// Authorization (an access token or an API key), else the X-Api-Key header.
+func credential(authorization, apiKey string) string {
+	if c := bearer(authorization); c != "" {
+		return c
+	}
+	return strings.TrimSpace(apiKey)
+}
+
+// tokenCredential is what a REST TOKEN event's token presents: its identity source may be
+// Authorization (a Bearer credential) or X-Api-Key (the bare key).
+func tokenCredential(token string) string {
+	if t := strings.TrimSpace(token); apikey.Looks(t) {
+		return t
+	}
+	return bearer(token)
 }
 
 // Handle decides one authorizer event. It never returns an error that API Gateway would turn
@@ -58,44 +84,59 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	defer cancel()
 	switch {
 	case ev.Version == "2.0":
-		claims, err := h.decide(ctx, bearer(ev.Headers.Authorization))
+		_, authCtx, err := h.decide(ctx, credential(ev.Headers.Authorization, ev.Headers.APIKey))
 		if err != nil {
 			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
 		}
-		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: authContext(claims)}, nil
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: authCtx}, nil
 	case ev.Type == "TOKEN" || ev.Type == "REQUEST":
-		token := ev.AuthorizationToken
+		token := tokenCredential(ev.AuthorizationToken)
 		if ev.Type == "REQUEST" {
-			token = ev.Headers.Authorization
+			token = credential(ev.Headers.Authorization, ev.Headers.APIKey)
 		}
-		claims, err := h.decide(ctx, bearer(token))
+		sub, authCtx, err := h.decide(ctx, token)
 		switch {
 		case core.Is(err, core.KindUnauthenticated):
 			return nil, errUnauthorized
 		case err != nil:
 			return policy("", "Deny", ev.MethodArn, nil), nil
 		}
-		return policy(claims.Subject, "Allow", ev.MethodArn, authContext(claims)), nil
+		return policy(sub, "Allow", ev.MethodArn, authCtx), nil
 	}
 	h.log.WarnContext(ctx, "authorizer.denied", "reason", "unknown event type", "type", ev.Type, "version", ev.Version)
 	return nil, errUnauthorized
 }
 
-// decide authenticates token and logs the outcome without the token.
-func (h *handler) decide(ctx context.Context, token string) (core.AccessClaims, error) {
+// decide authenticates the credential — an API key if it starts lk_ (its shape and checksum
+// first, then one strongly consistent read), an access token otherwise — and answers the
+// caller's user id and the context; it logs the outcome without the credential.
+func (h *handler) decide(ctx context.Context, token string) (string, map[string]any, error) {
+	if apikey.Looks(token) {
+		k, err := h.keys.Authenticate(ctx, token)
+		if err != nil {
+			h.log.InfoContext(ctx, "authorizer.denied", "credential", "api_key", "kind", core.KindOf(err).String(), "err", err)
+			return "", nil, err
+		}
+		return k.UserID, keyContext(k), nil
+	}
 	claims, err := h.auth.Authenticate(ctx, token)
 	if err != nil {
-		h.log.InfoContext(ctx, "authorizer.denied", "kind", core.KindOf(err).String(), "err", err)
-		return core.AccessClaims{}, err
+		h.log.InfoContext(ctx, "authorizer.denied", "credential", "access_token", "kind", core.KindOf(err).String(), "err", err)
+		return "", nil, err
 	}
-	return claims, nil
+	return claims.Subject, authContext(claims), nil
 }
 
-// authContext is what the backend sees in requestContext.authorizer: who (sub), through which
-// session and client, with what scope, and which credential got them in (an access token
-// today; API keys will be the other).
+// authContext is what the backend sees in requestContext.authorizer for an access token: who
+// (sub), through which session and client, with what scope, and which credential got them in.
 func authContext(c core.AccessClaims) map[string]any {
 	return map[string]any{"sub": c.Subject, "sid": c.SessionID, "scope": c.Scope, "jti": c.ID, "client_id": c.ClientID, "credential": "access_token"}
+}
+
+// keyContext is the same context for an API key: its owner, its scopes, which key; an API key
+// has no session, token id or OAuth client, so those are empty.
+func keyContext(k core.APIKey) map[string]any {
+	return map[string]any{"sub": k.UserID, "sid": "", "scope": strings.Join(k.Scopes, " "), "jti": "", "client_id": "", "credential": "api_key", "key_id": k.ID}
 }
 
 // policy is a REST API authorizer answer. Its statement names only the method being called, so

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/apikey"
 	"github.com/latchkey/latchkey/core/coretest"
 )
 
@@ -25,6 +27,9 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	h        *handler
+	keys     *apikey.Keys
+	clock    *coretest.Clock
+	logs     *coretest.Logs
 	sessions *core.Sessions
 	mem      *coretest.Memory
 	signer   *coretest.Signer
@@ -33,8 +38,9 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	mem, signer, logs := coretest.NewMemory(), coretest.NewSigner(1), &coretest.Logs{}
-	s := coretest.NewSessions(mem, signer, coretest.NewClock(t0).Now, logs)
+	mem, signer, logs, clock := coretest.NewMemory(), coretest.NewSigner(1), &coretest.Logs{}, coretest.NewClock(t0)
+	s := coretest.NewSessions(mem, signer, clock.Now, logs)
+	log := slog.New(slog.NewJSONHandler(logs, nil))
 	u := core.User{ID: core.NewID()}
 	if err := mem.CreateUser(context.Background(), u); err != nil {
 		t.Fatal(err)
@@ -43,7 +49,9 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{h: &handler{auth: s.Verifier, log: slog.New(slog.NewJSONHandler(logs, nil))}, sessions: s, mem: mem, signer: signer, token: tr}
+	keys := &apikey.Keys{Store: mem, Audit: log, Now: clock.Now, Env: "test", Max: 5, Scopes: []string{"orders:read", "orders:write"}, ReauthMaxAge: 5 * time.Minute}
+	verifier := &apikey.Verifier{Lookup: mem, Log: log, Now: clock.Now, Env: "test"}
+	return &fixture{h: &handler{auth: s.Verifier, keys: verifier, log: log}, keys: keys, clock: clock, logs: logs, sessions: s, mem: mem, signer: signer, token: tr}
 }
 
 // event loads a sample authorizer event with token in place of the placeholder.
@@ -54,7 +62,8 @@ func sample(t testing.TB, name, token string) json.RawMessage {
 		t.Fatal(err)
 	}
 	quoted, _ := json.Marshal(token)
-	return json.RawMessage(strings.ReplaceAll(string(b), `{{access_token}}`, strings.Trim(string(quoted), `"`)))
+	filled := strings.ReplaceAll(string(b), `{{access_token}}`, strings.Trim(string(quoted), `"`))
+	return json.RawMessage(strings.ReplaceAll(filled, `{{api_key}}`, strings.Trim(string(quoted), `"`)))
 }
 
 func simple(t *testing.T) func(any, error) events.APIGatewayV2CustomAuthorizerSimpleResponse {
@@ -207,4 +216,109 @@ func mustSub(b *testing.B, f *fixture) string {
 		b.Fatal(err)
 	}
 	return c.Subject
+}
+
+// newKey makes an API key for the fixture's user, as POST /v1/me/api-keys does.
+func (f *fixture) newKey(t testing.TB, expiresIn time.Duration) apikey.Created {
+	t.Helper()
+	c, err := f.sessions.Verifier.Authenticate(context.Background(), f.token.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made, err := f.keys.Create(context.Background(), c, apikey.CreateRequest{Name: "ci", Scopes: []string{"orders:write", "orders:read"}, ExpiresIn: expiresIn}, core.Client{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return made
+}
+
+// An API key is accepted in Authorization (Bearer) and X-Api-Key, by every event type, with
+// the key's context.
+func TestAllowsALiveAPIKey(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	made := f.newKey(t, 0)
+	want := map[string]any{"sub": made.APIKey.UserID, "sid": "", "scope": "orders:read orders:write", "jti": "", "client_id": "",
+		"credential": "api_key", "key_id": made.APIKey.ID}
+	for _, name := range []string{"http-api-v2", "http-api-v2-api-key"} {
+		r := simple(t)(f.h.Handle(ctx, sample(t, name, made.Key)))
+		if !r.IsAuthorized || fmt.Sprint(r.Context) != fmt.Sprint(want) {
+			t.Fatalf("%s: %+v, want context %v", name, r, want)
+		}
+	}
+	for _, name := range []string{"rest-token", "rest-token-api-key", "rest-request", "rest-request-api-key"} {
+		out, err := f.h.Handle(ctx, sample(t, name, made.Key))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		p := out.(events.APIGatewayCustomAuthorizerResponse)
+		if p.PrincipalID != made.APIKey.UserID || p.PolicyDocument.Statement[0].Effect != "Allow" || fmt.Sprint(p.Context) != fmt.Sprint(want) {
+			t.Fatalf("%s: %+v", name, p)
+		}
+	}
+	if strings.Contains(f.logs.String(), made.Key) {
+		t.Fatal("a key was logged")
+	}
+}
+
+// A key with a bad checksum, of the other environment, deleted, expired or of a disabled owner
+// is refused by every event type.
+func TestDeniesDeadAPIKeys(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	deny := func(what, key string) {
+		t.Helper()
+		for _, name := range []string{"http-api-v2", "http-api-v2-api-key"} {
+			if r := simple(t)(f.h.Handle(ctx, sample(t, name, key))); r.IsAuthorized {
+				t.Errorf("%s via %s: authorized", what, name)
+			}
+		}
+		for _, name := range []string{"rest-token-api-key", "rest-request-api-key"} {
+			if _, err := f.h.Handle(ctx, sample(t, name, key)); !errors.Is(err, errUnauthorized) {
+				t.Errorf("%s via %s: %v, want Unauthorized", what, name, err)
+			}
+		}
+	}
+	live := f.newKey(t, 0)
+	last := live.Key[len(live.Key)-1]
+	deny("a bad checksum", live.Key[:len(live.Key)-1]+map[bool]string{true: "1", false: "0"}[last == '0'])
+	deny("another environment", "lk_live_"+strings.TrimPrefix(live.Key, "lk_test_"))
+	deny("not a key", "lk_nope")
+
+	c, _ := f.sessions.Verifier.Authenticate(ctx, f.token.AccessToken)
+	if err := f.keys.Delete(ctx, c, live.APIKey.ID, core.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	deny("a deleted key", live.Key)
+
+	short := f.newKey(t, time.Minute)
+	f.clock.Advance(time.Minute)
+	deny("an expired key", short.Key)
+
+	owned := f.newKey(t, 0)
+	if err := f.mem.DisableUser(ctx, owned.APIKey.UserID, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	deny("a disabled owner's key", owned.Key)
+}
+
+// BenchmarkAPIKeyDecision is the authorizer's whole warm decision for an HTTP API event with an
+// API key in X-Api-Key — decode the event, check the key's shape and CRC32, SHA-256 it, read
+// its item — with the store in memory (coretest.Memory) and LastUsedAt fresh, so no write.
+// Compare with BenchmarkDecision and BenchmarkECDSAVerify in the same run.
+func BenchmarkAPIKeyDecision(b *testing.B) {
+	f := newFixture(b)
+	made := f.newKey(b, 0)
+	ev := sample(b, "http-api-v2-api-key", made.Key)
+	ctx := context.Background()
+	if r, _ := f.h.Handle(ctx, ev); !r.(events.APIGatewayV2CustomAuthorizerSimpleResponse).IsAuthorized {
+		b.Fatal("denied")
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := f.h.Handle(ctx, ev)
+		if err != nil || !out.(events.APIGatewayV2CustomAuthorizerSimpleResponse).IsAuthorized {
+			b.Fatal("denied")
+		}
+	}
 }

@@ -1,5 +1,6 @@
 // Command authorizer is a Lambda authorizer for a team's other APIs: it lets a request through
-// API Gateway only with a live Latchkey access token, and hands the backend who is calling.
+// API Gateway only with a live Latchkey access token or API key, and hands the backend who is
+// calling.
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/apikey"
 	"github.com/latchkey/latchkey/core/kmssign"
 	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/boot"
@@ -41,11 +43,13 @@ func run(ctx context.Context, log *slog.Logger) error {
 }
 
 // newHandler builds what this function uses: the store and the KMS public keys (preloaded, so
-// a warm decision never calls KMS) behind a core.Verifier. It holds no secret and cannot sign.
+// a warm decision never calls KMS) behind a core.Verifier, and the store behind the API keys'
+// apikey.Verifier. It holds no secret and cannot sign.
 func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) *handler {
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
 	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
 	boot.Preload(ctx, log, "public keys", func(ctx context.Context) error { _, err := signer.PublicKeys(ctx); return err })
 	verifier := &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now}
-	return &handler{auth: verifier, log: log}
+	keys := &apikey.Verifier{Lookup: store, Log: log, Now: time.Now, Env: cfg.APIKeyEnv}
+	return &handler{auth: verifier, keys: keys, log: log}
 }

@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/apikey"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 )
 
 type handler struct {
 	sessions      *core.Sessions
+	keys          *apikey.Keys
 	verifier      *core.Verifier
 	introspectors map[string]string // client id → hex SHA-256 of its secret
 	clientID      string            // the public client (LATCHKEY_CLIENT_ID), the only one /v1/token serves
@@ -52,6 +54,15 @@ func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Respons
 		return h.end(ctx, claims, req.PathParameters["id"])
 	case "DELETE /v1/me/sessions":
 		return h.endOthers(ctx, claims)
+	case "POST /v1/me/api-keys":
+		return h.createKey(ctx, req, claims)
+	case "GET /v1/me/api-keys":
+		return h.listKeys(ctx, claims)
+	case "DELETE /v1/me/api-keys/{id}":
+		if err := h.keys.Delete(ctx, claims, req.PathParameters["id"], apigw.Client(req)); err != nil {
+			return apigw.Response{}, err
+		}
+		return apigw.NoContent(), nil
 	}
 	return apigw.NotFound(req), nil
 }
@@ -214,6 +225,75 @@ func (h *handler) list(ctx context.Context, c core.AccessClaims) (apigw.Response
 		})
 	}
 	return apigw.JSON(http.StatusOK, map[string]any{"sessions": out}), nil
+}
+
+// apiKeyBody is an API key as its owner sees it; the key itself only in createKey's answer.
+type apiKeyBody struct {
+	ID         string     `json:"id"`
+	Key        string     `json:"key,omitempty"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix,omitempty"`
+	Last4      string     `json:"last4,omitempty"`
+	Scopes     []string   `json:"scopes"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	ExpiresAt  *time.Time `json:"expiresAt"`
+}
+
+// timeOrNil is t in UTC, or nil when it is zero.
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+// createKey makes an API key for the caller (a recent sign-in) and shows it this once: the
+// answer must not be kept by any cache.
+func (h *handler) createKey(ctx context.Context, req *apigw.Request, c core.AccessClaims) (apigw.Response, error) {
+	var body struct {
+		Name      string   `json:"name"`
+		Scopes    []string `json:"scopes"`
+		ExpiresIn *int64   `json:"expiresIn"`
+	}
+	if err := apigw.DecodeJSON(req, &body); err != nil {
+		return apigw.Response{}, err
+	}
+	r := apikey.CreateRequest{Name: body.Name, Scopes: body.Scopes}
+	if body.ExpiresIn != nil {
+		if *body.ExpiresIn <= 0 || *body.ExpiresIn > int64(apikey.MaxExpiresIn/time.Second) {
+			return apigw.Response{}, core.E("sessions.createKey", core.KindInvalid, "expiresIn must be from 60 seconds to one year", nil)
+		}
+		r.ExpiresIn = time.Duration(*body.ExpiresIn) * time.Second
+	}
+	made, err := h.keys.Create(ctx, c, r, apigw.Client(req))
+	if err != nil {
+		return apigw.Response{}, err
+	}
+	k := made.APIKey
+	resp := apigw.JSON(http.StatusCreated, apiKeyBody{
+		ID: k.ID, Key: made.Key, Name: k.Name, Scopes: k.Scopes, CreatedAt: k.CreatedAt.UTC(), ExpiresAt: timeOrNil(k.ExpiresAt),
+	})
+	resp.Headers["Cache-Control"] = "no-store"
+	return resp, nil
+}
+
+// listKeys answers the caller's live API keys, each with its prefix and last four characters
+// and never the key.
+func (h *handler) listKeys(ctx context.Context, c core.AccessClaims) (apigw.Response, error) {
+	keys, err := h.keys.List(ctx, c)
+	if err != nil {
+		return apigw.Response{}, err
+	}
+	out := make([]apiKeyBody, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, apiKeyBody{
+			ID: k.ID, Name: k.Name, Prefix: k.Prefix, Last4: k.Last4, Scopes: k.Scopes, CreatedAt: k.CreatedAt.UTC(),
+			LastUsedAt: timeOrNil(k.LastUsedAt), ExpiresAt: timeOrNil(k.ExpiresAt),
+		})
+	}
+	return apigw.JSON(http.StatusOK, map[string]any{"apiKeys": out}), nil
 }
 
 // single reads the named OAuth parameters, refusing any that appear more than once

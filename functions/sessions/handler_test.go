@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/apikey"
 	"github.com/latchkey/latchkey/core/coretest"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 	"github.com/latchkey/latchkey/functions/internal/apigw/apigwtest"
@@ -38,7 +39,8 @@ func newFixture(t *testing.T) *fixture {
 	s := coretest.NewSessions(mem, signer, clk.Now, logs)
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	secret := sha256.Sum256([]byte("rs-secret"))
-	h := &handler{sessions: s, verifier: s.Verifier, introspectors: map[string]string{"rs": hex.EncodeToString(secret[:])}, clientID: coretest.ClientID, log: log}
+	keys := &apikey.Keys{Store: mem, Audit: log, Now: clk.Now, Env: "test", Max: 2, Scopes: []string{"orders:read", "orders:write"}, ReauthMaxAge: 5 * time.Minute}
+	h := &handler{sessions: s, keys: keys, verifier: s.Verifier, introspectors: map[string]string{"rs": hex.EncodeToString(secret[:])}, clientID: coretest.ClientID, log: log}
 	f := &fixture{serve: apigw.Serve(log, boot.Deadline, h.Handle), sessions: s, mem: mem, signer: signer, clock: clk, logs: logs, user: core.User{ID: core.NewID()}}
 	if err := mem.CreateUser(context.Background(), f.user); err != nil {
 		t.Fatal(err)
@@ -450,5 +452,97 @@ func TestStoreDownIs503(t *testing.T) {
 	// Nothing was half-written: the refresh token was not rotated.
 	if s, err := f.mem.GetSession(context.Background(), tr.SessionID, t0); err != nil || s.Generation != 1 {
 		t.Fatalf("the failed refresh rotated the session: generation %d, err %v", s.Generation, err)
+	}
+}
+
+// The API-key routes: a key is shown once (201, no-store) and listed by prefix and last4
+// only; a stale sign-in must re-authenticate; scopes users do not hold and the cap are
+// refused; a delete is 204 for one's own key and 404 for anyone else's.
+func TestAPIKeyRoutes(t *testing.T) {
+	f := newFixture(t)
+	tr := f.start(t)
+	vars := map[string]string{"access_token": tr.AccessToken}
+	resp := f.do(t, apigwtest.Event(t, "sessions", "create-api-key", vars))
+	if resp.StatusCode != 201 || resp.Headers["Cache-Control"] != "no-store" {
+		t.Fatalf("create: %d %v %s", resp.StatusCode, resp.Headers, resp.Body)
+	}
+	made := decode(t, resp)
+	key, _ := made["key"].(string)
+	if !strings.HasPrefix(key, "lk_test_") || made["name"] != "deploy bot" || made["id"] == "" ||
+		made["createdAt"] != "2026-11-23T12:00:00Z" || made["expiresAt"] != "2026-11-24T12:00:00Z" {
+		t.Fatalf("create body %v", made)
+	}
+	if _, ok := apikey.Parse(key, "test"); !ok {
+		t.Fatalf("the key %q does not parse", key)
+	}
+	resp = f.do(t, apigwtest.Event(t, "sessions", "list-api-keys", vars))
+	if resp.StatusCode != 200 || strings.Contains(resp.Body, key) || strings.Contains(resp.Body, key[12:len(key)-4]) {
+		t.Fatalf("list: %d %s", resp.StatusCode, resp.Body)
+	}
+	list := decode(t, resp)["apiKeys"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("listed %v", list)
+	}
+	k := list[0].(map[string]any)
+	if k["id"] != made["id"] || k["prefix"] != key[:12] || k["last4"] != key[len(key)-4:] || k["expiresAt"] != made["expiresAt"] ||
+		len(k["scopes"].([]any)) != 1 || k["key"] != nil {
+		t.Fatalf("listed key %v", k)
+	}
+
+	create := apigwtest.Event(t, "sessions", "create-api-key", vars)
+	for name, c := range map[string]struct {
+		body, code string
+		status     int
+	}{
+		"unknown scope": {`{"name":"x","scopes":["admin"]}`, "invalid_scope", 400},
+		"no name":       {`{"scopes":[]}`, "invalid", 400},
+		"short expiry":  {`{"name":"x","expiresIn":59}`, "invalid", 400},
+		"zero expiry":   {`{"name":"x","expiresIn":0}`, "invalid", 400},
+		"bad JSON":      {`{"name":`, "invalid", 400},
+	} {
+		req := create
+		req.Body = c.body
+		resp := f.do(t, req)
+		if resp.StatusCode != c.status || decode(t, resp)["code"] != c.code {
+			t.Errorf("%s: %d %s", name, resp.StatusCode, resp.Body)
+		}
+	}
+	if resp := f.do(t, create); resp.StatusCode != 201 {
+		t.Fatalf("second key: %d %s", resp.StatusCode, resp.Body)
+	}
+	if resp := f.do(t, create); resp.StatusCode != 409 || decode(t, resp)["code"] != "too_many_api_keys" {
+		t.Fatalf("over the cap: %d %s", resp.StatusCode, resp.Body)
+	}
+
+	other := core.User{ID: core.NewID()}
+	if err := f.mem.CreateUser(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := f.sessions.Start(context.Background(), core.StartRequest{UserID: other.ID, AMR: []string{"hwk"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := made["id"].(string)
+	if resp := f.do(t, apigwtest.Event(t, "sessions", "delete-api-key", map[string]string{"access_token": theirs.AccessToken, "api_key_id": id})); resp.StatusCode != 404 {
+		t.Fatalf("delete of another user's key: %d %s", resp.StatusCode, resp.Body)
+	}
+	if resp := f.do(t, apigwtest.Event(t, "sessions", "delete-api-key", map[string]string{"access_token": tr.AccessToken, "api_key_id": id})); resp.StatusCode != 204 {
+		t.Fatalf("delete: %d %s", resp.StatusCode, resp.Body)
+	}
+	if resp := f.do(t, apigwtest.Event(t, "sessions", "delete-api-key", map[string]string{"access_token": tr.AccessToken, "api_key_id": id})); resp.StatusCode != 404 {
+		t.Fatalf("delete twice: %d %s", resp.StatusCode, resp.Body)
+	}
+	if strings.Contains(f.logs.String(), key) {
+		t.Fatal("a key was logged")
+	}
+
+	f.clock.Advance(6 * time.Minute)
+	later, err := f.sessions.Refresh(context.Background(), tr.RefreshToken, core.Client{IP: "198.51.100.23"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp = f.do(t, apigwtest.Event(t, "sessions", "create-api-key", map[string]string{"access_token": later.AccessToken}))
+	if resp.StatusCode != 401 || decode(t, resp)["code"] != "reauthentication_required" {
+		t.Fatalf("create with a stale sign-in: %d %s", resp.StatusCode, resp.Body)
 	}
 }

@@ -1,5 +1,5 @@
-// Command sessions is the Lambda behind refresh, logout, revocation, introspection and the
-// caller's own session list.
+// Command sessions is the Lambda behind refresh, logout, revocation, introspection, the
+// caller's own session list and the caller's API keys.
 package main
 
 import (
@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/apikey"
 	"github.com/latchkey/latchkey/core/kmssign"
 	"github.com/latchkey/latchkey/core/secrets"
 	"github.com/latchkey/latchkey/dynamo"
@@ -49,7 +50,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 
 // newHandler builds what this function uses: the store, the KMS signer (whose public keys it
 // preloads, so a warm function never calls kms:GetPublicKey), the refresh-token HMAC key from
-// Secrets Manager, the verifier and the Sessions use case.
+// Secrets Manager, the verifier, the Sessions use case and the API keys' owners' side.
 func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) (*handler, error) {
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
 	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
@@ -82,5 +83,9 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 		TokenByIP:      core.Rule(cfg.Limits.TokenByIP),
 		TokenBySession: core.Rule(cfg.Limits.TokenBySession),
 	}
-	return &handler{sessions: sessions, verifier: verifier, introspectors: cfg.IntrospectionClients, clientID: cfg.ClientID, log: log}, nil
+	keys := &apikey.Keys{
+		Store: store, Audit: log, Now: time.Now, Env: cfg.APIKeyEnv, Max: cfg.APIKeysMax, Scopes: cfg.UserScopes,
+		ReauthMaxAge: cfg.ReauthAge,
+	}
+	return &handler{sessions: sessions, keys: keys, verifier: verifier, introspectors: cfg.IntrospectionClients, clientID: cfg.ClientID, log: log}, nil
 }

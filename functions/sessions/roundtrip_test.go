@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/apikey"
 	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/fntest"
 	"github.com/latchkey/latchkey/local/testenv"
@@ -184,4 +185,56 @@ func TestOwnSessionsRoundTrips(t *testing.T) {
 	if list, err = h.sessions.List(ctx, c); err != nil || len(list) != 1 || list[0].ID != cur.SessionID {
 		t.Fatalf("List after log-out-others: %d sessions, %v; want the current one", len(list), err)
 	}
+}
+
+// TestAPIKeyRoundTrips counts the AWS calls of the caller's API keys, after the Bearer check:
+// a create is a strongly consistent Query of the caller's keys (for the expired ones it
+// cleans up) and one TransactWriteItems; the listing a strongly consistent Query and one
+// BatchGetItem of the keys' lookup items (for lastUsedAt); a delete one GetItem of the
+// listing item and one TransactWriteItems.
+func TestAPIKeyRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	d := fntest.NewDeployment(t)
+	awsCfg := d.AWS
+	calls := testenv.CountCalls(&awsCfg)
+	h, err := newHandler(ctx, d.Config(t), awsCfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dynamo.New(dynamodb.NewFromConfig(d.AWS), d.Table).CreateUser(ctx, core.User{ID: "u-keys"}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := h.sessions.Start(ctx, core.StartRequest{UserID: "u-keys", Client: core.Client{IP: "127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.verifier.Authenticate(ctx, tr.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(what, want string, run func() error) {
+		t.Helper()
+		calls.Reset()
+		if err := run(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := calls.String(); got != want {
+			t.Errorf("%s: %s, want %s", what, got, want)
+		}
+	}
+	var made apikey.Created
+	step("create", "DynamoDB.Query=1 DynamoDB.TransactWriteItems=1", func() (err error) {
+		made, err = h.keys.Create(ctx, c, apikey.CreateRequest{Name: "ci"}, core.Client{IP: "127.0.0.1"})
+		return err
+	})
+	step("list", "DynamoDB.BatchGetItem=1 DynamoDB.Query=1", func() error {
+		keys, err := h.keys.List(ctx, c)
+		if err == nil && len(keys) != 1 {
+			t.Errorf("listed %d keys, want 1", len(keys))
+		}
+		return err
+	})
+	step("delete", "DynamoDB.GetItem=1 DynamoDB.TransactWriteItems=1", func() error {
+		return h.keys.Delete(ctx, c, made.APIKey.ID, core.Client{IP: "127.0.0.1"})
+	})
 }

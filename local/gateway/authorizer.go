@@ -14,15 +14,20 @@ import (
 const echoRouteKey = "GET " + echoPath
 
 // echo serves GET /local/echo behind the authorizer function exactly as an HTTP API does for a
-// Lambda authorizer with payload format 2.0, simple responses, identity source
-// $request.header.Authorization and no caching. When authorized it answers what a backend would
-// find in requestContext.authorizer.
+// Lambda authorizer with payload format 2.0, simple responses and no caching, whose identity
+// source is $request.header.Authorization for a request that has that header and
+// $request.header.X-Api-Key for one that has only an API key (docs/deploy.md: an authorizer
+// configured with one of the two, or none at all with caching off). When authorized it
+// answers what a backend would find in requestContext.authorizer.
 func (g *Gateway) echo(w http.ResponseWriter, r *http.Request) {
 	info := newRequestInfo(r, echoRouteKey)
 	w.Header().Set("Apigw-Requestid", info.id)
 
 	// A missing identity source is rejected before the authorizer runs.
 	identity := r.Header.Get("Authorization")
+	if identity == "" {
+		identity = r.Header.Get("X-Api-Key")
+	}
 	if identity == "" {
 		message(w, http.StatusUnauthorized, "Unauthorized")
 		return

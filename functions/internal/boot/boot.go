@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/mail"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -41,9 +43,18 @@ type Config struct {
 	// RecoveryDelay is LATCHKEY_RECOVERY_DELAY: how long an email recovery waits before it
 	// can complete, default 24h, 0 to 720h.
 	RecoveryDelay time.Duration
-	Version       string        // LATCHKEY_VERSION: reported by /health, default "dev"
-	Leeway        time.Duration // clock skew tolerated on token times: Leeway
-	Limits        Limits        // rate limits: DefaultLimits, each overridable by its LimitVars variable
+	// APIKeyEnv is LATCHKEY_API_KEY_ENV: the environment API keys name, live (default) or
+	// test; the authorizer refuses a key of the other without a read.
+	APIKeyEnv string
+	// APIKeysMax is LATCHKEY_API_KEYS_MAX: how many API keys one account may hold, default
+	// 25, 1 to 48.
+	APIKeysMax int
+	// UserScopes is LATCHKEY_USER_SCOPES: the scopes users hold, space separated (RFC 6749
+	// scope tokens), default none; an API key may carry any of them.
+	UserScopes []string
+	Version    string        // LATCHKEY_VERSION: reported by /health, default "dev"
+	Leeway     time.Duration // clock skew tolerated on token times: Leeway
+	Limits     Limits        // rate limits: DefaultLimits, each overridable by its LimitVars variable
 }
 
 // Need names the optional parts of Config a function requires; Table, Issuer, Audience and
@@ -148,6 +159,29 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 	if c.IntrospectionClients, err = clients(getenv("LATCHKEY_INTROSPECTION_CLIENTS")); err != nil {
 		errs = append(errs, err)
 	}
+	switch c.APIKeyEnv = strings.TrimSpace(getenv("LATCHKEY_API_KEY_ENV")); c.APIKeyEnv {
+	case "":
+		c.APIKeyEnv = "live"
+	case "live", "test":
+	default:
+		errs = append(errs, fmt.Errorf("LATCHKEY_API_KEY_ENV: %q is not live or test", c.APIKeyEnv))
+	}
+	c.APIKeysMax = 25
+	if v := strings.TrimSpace(getenv("LATCHKEY_API_KEYS_MAX")); v != "" {
+		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 48 {
+			errs = append(errs, fmt.Errorf("LATCHKEY_API_KEYS_MAX: %q is not a whole number from 1 to 48", v))
+		} else {
+			c.APIKeysMax = n
+		}
+	}
+	for _, s := range strings.Fields(getenv("LATCHKEY_USER_SCOPES")) {
+		if !validScope(s) {
+			errs = append(errs, fmt.Errorf("LATCHKEY_USER_SCOPES: %q is not a scope token (RFC 6749 §3.3)", s))
+		}
+		if !slices.Contains(c.UserScopes, s) {
+			c.UserScopes = append(c.UserScopes, s)
+		}
+	}
 	var limitErrs []error
 	c.Limits, limitErrs = loadLimits(getenv)
 	errs = append(errs, limitErrs...)
@@ -194,6 +228,16 @@ func clients(s string) (map[string]string, error) {
 		out[id] = strings.ToLower(sum)
 	}
 	return out, nil
+}
+
+// validScope accepts an RFC 6749 §3.3 scope token: printable ASCII but space, " and \.
+func validScope(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // validClientID accepts 1 to 64 URL-unreserved characters (RFC 3986 §2.3): a client id that

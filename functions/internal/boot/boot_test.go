@@ -254,7 +254,8 @@ func TestStackDefaultsAreBoots(t *testing.T) {
 		}
 	}
 	for _, name := range append([]string{"LATCHKEY_ACCESS_TTL", "LATCHKEY_SESSION_TTL", "LATCHKEY_SESSION_IDLE",
-		"LATCHKEY_REFRESH_GRACE", "LATCHKEY_REAUTH_MAX_AGE", "LATCHKEY_RP_NAME", "LATCHKEY_INTROSPECTION_CLIENTS"}, LimitVars...) {
+		"LATCHKEY_REFRESH_GRACE", "LATCHKEY_REAUTH_MAX_AGE", "LATCHKEY_RP_NAME", "LATCHKEY_INTROSPECTION_CLIENTS",
+		"LATCHKEY_API_KEY_ENV", "LATCHKEY_API_KEYS_MAX", "LATCHKEY_USER_SCOPES"}, LimitVars...) {
 		if !seen[name] {
 			t.Errorf("no function of template.yaml gets %s from a parameter", name)
 		}
@@ -308,5 +309,34 @@ func TestLoadEmailSettings(t *testing.T) {
 		if _, err := Load(env(bad), Need{Email: true}); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%q: %v", k, v, err)
 		}
+	}
+}
+
+func TestLoadAPIKeySettings(t *testing.T) {
+	c, err := Load(env(base()), Need{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIKeyEnv != "live" || c.APIKeysMax != 25 || len(c.UserScopes) != 0 {
+		t.Errorf("defaults: env %q max %d scopes %q", c.APIKeyEnv, c.APIKeysMax, c.UserScopes)
+	}
+	m := base()
+	m["LATCHKEY_API_KEY_ENV"], m["LATCHKEY_API_KEYS_MAX"], m["LATCHKEY_USER_SCOPES"] = "test", "48", " orders:read  orders:write orders:read "
+	if c, err = Load(env(m), Need{}); err != nil || c.APIKeyEnv != "test" || c.APIKeysMax != 48 || !reflect.DeepEqual(c.UserScopes, []string{"orders:read", "orders:write"}) {
+		t.Errorf("set: env %q max %d scopes %q err %v", c.APIKeyEnv, c.APIKeysMax, c.UserScopes, err)
+	}
+	for k, v := range map[string]string{
+		"LATCHKEY_API_KEY_ENV": "prod", "LATCHKEY_API_KEYS_MAX": "49", "LATCHKEY_USER_SCOPES": `a "b"`,
+	} {
+		bad := base()
+		bad[k] = v
+		if _, err := Load(env(bad), Need{}); err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: %v", k, v, err)
+		}
+	}
+	bad := base()
+	bad["LATCHKEY_API_KEYS_MAX"] = "0"
+	if _, err := Load(env(bad), Need{}); err == nil {
+		t.Error("a cap of 0 was accepted")
 	}
 }
