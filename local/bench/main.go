@@ -78,6 +78,14 @@ func run() error {
 	if *buildDir == "" || *gatewayBin == "" {
 		return errors.New("-build-dir and -gateway are required (run local/bench.sh)")
 	}
+	// The gateway runs each emulator in its function's folder: paths must not be relative.
+	for _, p := range []*string{buildDir, gatewayBin, rie, hello} {
+		if *p != "" && strings.ContainsRune(*p, os.PathSeparator) {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
+	}
 	binDir := filepath.Join(*buildDir, "linux_"+runtime.GOARCH)
 
 	addr, err := freeAddr()
@@ -286,6 +294,7 @@ func startGateway(bin, addr, buildDir, rie string) (func(), error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
+	keepLog := false
 	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
@@ -297,7 +306,9 @@ func startGateway(bin, addr, buildDir, rie string) (func(), error) {
 			<-done
 		}
 		log.Close()
-		os.Remove(log.Name())
+		if !keepLog {
+			os.Remove(log.Name())
+		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -309,6 +320,7 @@ func startGateway(bin, addr, buildDir, rie string) (func(), error) {
 			}
 		}
 		if time.Now().After(deadline) {
+			keepLog = true
 			stop()
 			return nil, fmt.Errorf("the gateway did not answer /health within 30 s (log %s)", log.Name())
 		}
