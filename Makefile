@@ -9,11 +9,12 @@ ARCH ?= arm64
 GOBUILD := CGO_ENABLED=0 GOOS=linux go build -tags lambda.norpc -trimpath -ldflags "-s -w"
 ADDR ?= 127.0.0.1:3001
 
-.PHONY: help dev gateway test build synth deploy clean dev-token $(FUNCTIONS:%=build-%)
+.PHONY: help dev gateway test bench build synth deploy clean dev-token $(FUNCTIONS:%=build-%)
 
 help:
 	@echo "make dev       run the whole service locally (emulators, table, key, functions, demo page)"
 	@echo "make test      install what is missing and run every test"
+	@echo "make bench     CPU per request of each kind against the local stack (N=300; PROFILE=1 adds perf profiles)"
 	@echo "make gateway   a second local gateway on ADDR=$(ADDR) against the running emulators"
 	@echo "make build     build every function for linux/ARCH=$(ARCH) into build/linux_ARCH/<fn>/bootstrap"
 	@echo "make synth     synthesize the CDK stack offline"
@@ -28,6 +29,10 @@ gateway:
 
 test:
 	bash local/test.sh
+
+# Not part of test: it measures, and asserts nothing (docs/performance.md).
+bench:
+	bash local/bench.sh
 
 build: $(FUNCTIONS:%=build/linux_$(ARCH)/%/bootstrap)
 

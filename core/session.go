@@ -23,6 +23,27 @@ type Session struct {
 	Revoked       bool
 	Generation    uint64    // the generation of the one live refresh token
 	RotatedAt     time.Time // when Generation last advanced; starts the grace window
+	// RefreshWindow and RefreshCount are the per-session refresh limit, kept on the session and
+	// written by the rotation itself: RefreshCount rotations happened in the window that
+	// starts at RefreshWindow (zero before the first rotation).
+	RefreshWindow time.Time
+	RefreshCount  int64
+}
+
+// RefreshCount is what a rotation records of the per-session refresh limit: the window it
+// falls in (its start) and the rotations of the session in that window, itself included.
+type RefreshCount struct {
+	Window time.Time
+	Count  int64
+}
+
+// NextRefreshCount is the count a rotation of s at the window starting at window records:
+// one more than s holds for that window, or 1 when s's count is of an earlier window.
+func (s Session) NextRefreshCount(window time.Time) RefreshCount {
+	if s.RefreshWindow.Equal(window) {
+		return RefreshCount{Window: window, Count: s.RefreshCount + 1}
+	}
+	return RefreshCount{Window: window, Count: 1}
 }
 
 // Live reports whether s can still be used at now.
@@ -43,11 +64,14 @@ type SessionStore interface {
 	GetSession(ctx context.Context, id string, now time.Time) (Session, error)
 	// RotateRefresh advances session id from generation from to from+1 in one conditional
 	// write, provided it is live at now and still at generation from; it sets LastUsedAt and
-	// RotatedAt to now and IdleExpiresAt to idleUntil. It returns the session after the write
+	// RotatedAt to now, IdleExpiresAt to idleUntil, and RefreshWindow and RefreshCount to
+	// count (the per-session refresh limit, counted in the same write: since only a rotation
+	// writes them and every rotation advances the generation, a session still at generation
+	// from holds the count its caller read with it; a zero count leaves them as they are). It returns the session after the write
 	// and true, or — when the condition fails — the session as found and false, so the caller
 	// can tell a retry from a reuse without another read. KindNotFound if absent or expired,
 	// KindUnavailable if the store cannot be reached (and then nothing was written).
-	RotateRefresh(ctx context.Context, id string, from uint64, now, idleUntil time.Time) (Session, bool, error)
+	RotateRefresh(ctx context.Context, id string, from uint64, now, idleUntil time.Time, count RefreshCount) (Session, bool, error)
 	// Reauthenticate records on session id of user uid, in one conditional write, that its
 	// holder has just authenticated again: AuthTime becomes authTime, AMR amr, LastUsedAt and
 	// RotatedAt now, and the refresh generation advances by two, so the refresh token issued

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -112,15 +113,17 @@ func (s *Sessions) Start(ctx context.Context, r StartRequest) (TokenResponse, er
 // Refresh exchanges a refresh token for a new access token and the next refresh token
 // (RFC 9700 §4.14.2), in at most three network stages, the cheap refusals first:
 //
-//  1. the token's MAC is checked locally, before any I/O; then the two rate limits (per
-//     address, per session) and one strongly consistent read of the session and its user go
-//     out together. A throttled refresh, a session that is gone, ended or another user's, a
+//  1. the token's MAC is checked locally, before any I/O; then the per-address rate limit
+//     and one strongly consistent read of the session and its user go out together. The
+//     per-session limit is a count on the session itself, checked on that read and written
+//     by the rotation of stage 3 (no counter call of its own). A throttled refresh, a session that is gone, ended or another user's, a
 //     user who is gone, disabled, has cut its tokens off or logged out its other devices (the
 //     session is then revoked), and a replayed token (an older generation: the whole session
 //     is revoked) are all refused here, without any KMS call, so none of them waits on or pays
 //     for a signature.
 //  2. the HSM signs the next access token, from the session as read.
-//  3. one conditional write advances the session's generation. Only one caller can win it,
+//  3. one conditional write advances the session's generation and records the per-session
+//     count. Only one caller can win it,
 //     so concurrent use of one token never yields two live successors; a caller who lost it
 //     within the grace window gets the same successor, and one who lost it to a rotation that
 //     happened long ago is replaying.
@@ -150,17 +153,17 @@ func (s *Sessions) RefreshScope(ctx context.Context, token, scope string, client
 		return TokenResponse{}, errInvalidGrant(op, err)
 	}
 
-	// Stage 1: the rate limits and the session with its user, at once.
+	// Stage 1: the per-address rate limit and the session with its user, at once. The
+	// per-session limit is kept on the session itself: read here, counted by the rotation.
 	var (
-		ipErr, sidErr, readErr error
-		st                     AccessState
+		ipErr, readErr error
+		st             AccessState
 	)
 	parallel.Do(
 		func() { ipErr = s.Limiter.Allow(ctx, s.TokenByIP, client.IP, now) },
-		func() { sidErr = s.Limiter.Allow(ctx, s.TokenBySession, rc.SessionID, now) },
 		func() { st, readErr = s.Verifier.States.AccessState(ctx, rc.SessionID, "", rc.UserID, now) },
 	)
-	if err := parallel.First(ipErr, sidErr, readErr); err != nil {
+	if err := parallel.First(ipErr, readErr); err != nil {
 		return TokenResponse{}, err
 	}
 	cur := st.Session
@@ -168,6 +171,15 @@ func (s *Sessions) RefreshScope(ctx context.Context, token, scope string, client
 	case !st.SessionFound || cur.UserID != rc.UserID:
 		s.audit(ctx, "refresh.failed", "reason", "no_session", "sid", rc.SessionID, "ip", client.IP)
 		return TokenResponse{}, errInvalidGrant(op, nil)
+	}
+	window := WindowStart(now, s.TokenBySession.Window)
+	next := cur.NextRefreshCount(window)
+	if next.Count > s.TokenBySession.Limit {
+		// The session's rotations in this window have reached the limit: a rotation, and a
+		// retry of the token just rotated, wait for the next window.
+		return TokenResponse{}, s.sessionThrottled(now)
+	}
+	switch {
 	case !cur.Live(now):
 		s.audit(ctx, "refresh.failed", "reason", "session_ended", "sid", rc.SessionID, "ip", client.IP)
 		return TokenResponse{}, errInvalidGrant(op, nil)
@@ -208,7 +220,7 @@ func (s *Sessions) RefreshScope(ctx context.Context, token, scope string, client
 	}
 
 	// Stage 3: the rotation.
-	after, rotated, err := s.Store.RotateRefresh(ctx, rc.SessionID, rc.Generation, now, now.Add(s.IdleTTL))
+	after, rotated, err := s.Store.RotateRefresh(ctx, rc.SessionID, rc.Generation, now, now.Add(s.IdleTTL), next)
 	switch {
 	case Is(err, KindNotFound):
 		s.audit(ctx, "refresh.failed", "reason", "no_session", "sid", rc.SessionID, "ip", client.IP)
@@ -230,6 +242,15 @@ func (s *Sessions) RefreshScope(ctx context.Context, token, scope string, client
 		return s.response(access, claims, refreshClaims(after)), nil
 	}
 	return TokenResponse{}, s.refuseGeneration(ctx, op, rc, after, client, now)
+}
+
+// sessionThrottled is the answer to a refresh over the per-session limit at now: the
+// limiter's, with Retry-After at the end of the window.
+func (s *Sessions) sessionThrottled(now time.Time) error {
+	w := s.TokenBySession.Window
+	e := E("core.RateLimiter.Allow", KindRateLimited, fmt.Sprintf("too many requests; retry after the current %s window", w), nil)
+	e.RetryAfter = WindowStart(now, w).Add(w).Sub(now)
+	return e
 }
 
 // withinGrace reports whether sess was rotated recently enough at now for a retry of the

@@ -220,7 +220,7 @@ func TestRefreshFailingOnTheHSMLeavesTheTokenUsable(t *testing.T) {
 // failingRotation is a store whose rotation write cannot be made.
 type failingRotation struct{ *coretest.Memory }
 
-func (failingRotation) RotateRefresh(context.Context, string, uint64, time.Time, time.Time) (core.Session, bool, error) {
+func (failingRotation) RotateRefresh(context.Context, string, uint64, time.Time, time.Time, core.RefreshCount) (core.Session, bool, error) {
 	return core.Session{}, false, core.E("dynamo.Store.RotateRefresh", core.KindUnavailable, "storage unavailable", errors.New("i/o timeout"))
 }
 
@@ -256,9 +256,9 @@ func (s gatedRefresh) AccessState(ctx context.Context, sid, jti, uid string, now
 	return s.Memory.AccessState(ctx, sid, jti, uid, now)
 }
 
-func (s gatedRefresh) RotateRefresh(ctx context.Context, id string, from uint64, now, idleUntil time.Time) (core.Session, bool, error) {
+func (s gatedRefresh) RotateRefresh(ctx context.Context, id string, from uint64, now, idleUntil time.Time, count core.RefreshCount) (core.Session, bool, error) {
 	s.g.Pass("RotateRefresh")
-	return s.Memory.RotateRefresh(ctx, id, from, now, idleUntil)
+	return s.Memory.RotateRefresh(ctx, id, from, now, idleUntil, count)
 }
 
 func (s gatedRefresh) RevokeSession(ctx context.Context, id string, now time.Time) error {
@@ -301,7 +301,7 @@ func TestRefreshStages(t *testing.T) {
 		tr := f.start(t)
 		g := gated(f)
 		done := run(f, tr.RefreshToken)
-		g.Stage(t, "Hit", "Hit", "AccessState")
+		g.Stage(t, "Hit", "AccessState")
 		g.Stage(t, "Sign")
 		g.Stage(t, "RotateRefresh")
 		if err := <-done; err != nil {
@@ -325,7 +325,7 @@ func TestRefreshStages(t *testing.T) {
 			retried, err = f.s.Refresh(ctx, tr.RefreshToken, cli)
 			done <- err
 		}()
-		g.Stage(t, "Hit", "Hit", "AccessState")
+		g.Stage(t, "Hit", "AccessState")
 		g.Stage(t, "Sign")
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -344,7 +344,7 @@ func TestRefreshStages(t *testing.T) {
 		f.clock.Advance(time.Minute)
 		g := gated(f)
 		done := run(f, tr.RefreshToken)
-		g.Stage(t, "Hit", "Hit", "AccessState")
+		g.Stage(t, "Hit", "AccessState")
 		g.Stage(t, "RevokeSession")
 		wantKind(t, <-done, core.KindUnauthenticated, "replay")
 		g.None(t)
@@ -358,7 +358,7 @@ func TestRefreshStages(t *testing.T) {
 		f.s.TokenBySession = core.Rule{Name: "token-sid", Limit: 0, Window: time.Minute}
 		g := gated(f)
 		done := run(f, tr.RefreshToken)
-		g.Stage(t, "Hit", "Hit", "AccessState")
+		g.Stage(t, "Hit", "AccessState")
 		wantKind(t, <-done, core.KindRateLimited, "throttled")
 		g.None(t)
 	})

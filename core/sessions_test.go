@@ -383,6 +383,40 @@ func TestRefreshRateLimit(t *testing.T) {
 	wantKind(t, err, core.KindRateLimited, "brute force with garbage tokens")
 }
 
+// TestRefreshSessionLimit: the per-session limit is counted by the rotations themselves, on
+// the session: the rotations of a window up to the limit go through, the next is refused
+// before any signature with Retry-After at the window's end (and its token stays good), a
+// retry of the token just rotated is refused as well, and the next window is open again.
+func TestRefreshSessionLimit(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.s.TokenBySession = core.Rule{Name: "token-sid", Limit: 3, Window: time.Minute}
+	tr := f.start(t)
+	var prev core.TokenResponse
+	for i := range 3 {
+		var err error
+		prev = tr
+		if tr, err = f.s.Refresh(ctx, tr.RefreshToken, cli); err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+	}
+	signs := f.signer.Signs.Load()
+	_, err := f.s.Refresh(ctx, tr.RefreshToken, cli)
+	wantKind(t, err, core.KindRateLimited, "the 4th rotation of the session in a minute")
+	if ra := core.RetryAfterOf(err); ra <= 0 || ra > time.Minute {
+		t.Fatalf("Retry-After %s", ra)
+	}
+	_, err = f.s.Refresh(ctx, prev.RefreshToken, core.Client{IP: "192.0.2.1"})
+	wantKind(t, err, core.KindRateLimited, "a retry within grace over the session's limit, from another address")
+	if got := f.signer.Signs.Load(); got != signs {
+		t.Fatalf("throttled refreshes asked the HSM %d times", got-signs)
+	}
+	f.clock.Advance(time.Minute)
+	if _, err := f.s.Refresh(ctx, tr.RefreshToken, cli); err != nil {
+		t.Fatalf("the next window: %v", err)
+	}
+}
+
 // TestRefreshCostsOneSignature: the HSM is asked once per refresh and never for a bearer check.
 func TestRefreshCostsOneSignature(t *testing.T) {
 	f := newFixture(t)

@@ -102,7 +102,7 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 	_, take := store.TakeChallenge(ctx, "id", now)
 	_, hit := store.Hit(ctx, "key", time.Minute, now)
 	_, getSession := store.GetSession(ctx, "sid", now)
-	_, _, rotate := store.RotateRefresh(ctx, "sid", 1, now, now.Add(time.Hour))
+	_, _, rotate := store.RotateRefresh(ctx, "sid", 1, now, now.Add(time.Hour), core.RefreshCount{Window: now, Count: 1})
 	_, reauth := store.Reauthenticate(ctx, "sid", "uid", now, []string{"hwk"}, now)
 	_, list := store.UserSessions(ctx, "uid", now)
 	_, getUser := store.GetUser(ctx, "uid")

@@ -169,6 +169,10 @@ type sessionItem struct {
 	Revoked       bool     `dynamodbav:"revoked"`
 	Generation    uint64   `dynamodbav:"generation"`
 	RotatedAt     int64    `dynamodbav:"rotatedAt"`
+	// The per-session refresh limit, written by each rotation: refreshCount rotations in the
+	// window starting at refreshWindow (epoch seconds). Absent before the first rotation.
+	RefreshWindow int64 `dynamodbav:"refreshWindow,omitempty"`
+	RefreshCount  int64 `dynamodbav:"refreshCount,omitempty"`
 }
 
 // Session attributes named in update and condition expressions.
@@ -180,6 +184,8 @@ const (
 	attrLastUsedAt    = "lastUsedAt"
 	attrAuthTime      = "authTime"
 	attrAMR           = "amr"
+	attrRefreshWindow = "refreshWindow"
+	attrRefreshCount  = "refreshCount"
 )
 
 // newSessionItem lays s out as an item.
@@ -203,7 +209,17 @@ func newSessionItem(s core.Session) sessionItem {
 		Revoked:       s.Revoked,
 		Generation:    s.Generation,
 		RotatedAt:     epoch(s.RotatedAt),
+		RefreshWindow: epochOrZero(s.RefreshWindow),
+		RefreshCount:  s.RefreshCount,
 	}
+}
+
+// epochOrZero is epoch(t), and 0 (not stored) for the zero time.
+func epochOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return epoch(t)
 }
 
 // session is the core.Session the item holds.
@@ -211,6 +227,10 @@ func (it sessionItem) session() core.Session {
 	created := fromEpoch(it.CreatedAt)
 	if it.CreatedAtMs != 0 {
 		created = fromMillis(it.CreatedAtMs)
+	}
+	var refreshWindow time.Time
+	if it.RefreshWindow != 0 {
+		refreshWindow = fromEpoch(it.RefreshWindow)
 	}
 	return core.Session{
 		ID:            strings.TrimPrefix(it.PK, "SESS#"),
@@ -228,6 +248,8 @@ func (it sessionItem) session() core.Session {
 		Revoked:       it.Revoked,
 		Generation:    it.Generation,
 		RotatedAt:     fromEpoch(it.RotatedAt),
+		RefreshWindow: refreshWindow,
+		RefreshCount:  it.RefreshCount,
 	}
 }
 

@@ -41,8 +41,9 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (core.
 // ReturnValuesOnConditionCheckFailure ALL_OLD gives the session as found when the condition
 // failed (revoked, idle-expired, or at another generation), so that the caller can tell a
 // lost-response retry from a replay without a second read. Of any number of concurrent
-// rotations from one generation, exactly one succeeds.
-func (s *Store) RotateRefresh(ctx context.Context, id string, from uint64, now, idleUntil time.Time) (core.Session, bool, error) {
+// rotations from one generation, exactly one succeeds. The same write records the per-session
+// refresh limit's count (refreshWindow, refreshCount).
+func (s *Store) RotateRefresh(ctx context.Context, id string, from uint64, now, idleUntil time.Time, count core.RefreshCount) (core.Session, bool, error) {
 	const op core.Op = "dynamo.Store.RotateRefresh"
 	names := expiryNames()
 	names["#idle"] = attrIdleExpiresAt
@@ -55,10 +56,18 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, from uint64, now, 
 	values[":from"] = unsigned(from)
 	values[":to"] = unsigned(from + 1)
 	values[":idle"] = number(epoch(idleUntil))
+	update := "SET #gen = :to, #rot = :now, #last = :now, #idle = :idle"
+	if count.Count != 0 {
+		names["#rw"] = attrRefreshWindow
+		names["#rc"] = attrRefreshCount
+		values[":rw"] = number(epoch(count.Window))
+		values[":rc"] = number(count.Count)
+		update += ", #rw = :rw, #rc = :rc"
+	}
 	res, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.table),
 		Key:                                 sessionKey(id).attributes(),
-		UpdateExpression:                    aws.String("SET #gen = :to, #rot = :now, #last = :now, #idle = :idle"),
+		UpdateExpression:                    aws.String(update),
 		ConditionExpression:                 aws.String("attribute_exists(#pk) AND #exp > :now AND #rev = :false AND #idle > :now AND #gen = :from"),
 		ExpressionAttributeNames:            names,
 		ExpressionAttributeValues:           values,

@@ -44,21 +44,21 @@ func TestSessionRoundTrips(t *testing.T) {
 		{"CreateSession expired", "PutItem", func() error { return store.CreateSession(ctx, old) }},
 		{"GetSession", "GetItem", func() error { _, err := store.GetSession(ctx, sid, now); return err }},
 		{"RotateRefresh", "UpdateItem", func() error {
-			s, ok, err := store.RotateRefresh(ctx, sid, 1, now, now.Add(time.Hour))
+			s, ok, err := store.RotateRefresh(ctx, sid, 1, now, now.Add(time.Hour), core.RefreshCount{Window: now.Truncate(time.Minute), Count: 1})
 			if err == nil && (!ok || s.Generation != 2) {
 				return errors.New("did not rotate to generation 2")
 			}
 			return err
 		}},
 		{"RotateRefresh stale", "UpdateItem", func() error {
-			s, ok, err := store.RotateRefresh(ctx, sid, 1, now, now.Add(time.Hour))
+			s, ok, err := store.RotateRefresh(ctx, sid, 1, now, now.Add(time.Hour), core.RefreshCount{Window: now.Truncate(time.Minute), Count: 1})
 			if err == nil && (ok || s.Generation != 2 || s.ID != sid || s.UserID != uid) {
 				return errors.New("did not return the current session unrotated")
 			}
 			return err
 		}},
 		{"RotateRefresh expired", "UpdateItem", func() error {
-			_, _, err := store.RotateRefresh(ctx, expired, 1, now, now.Add(time.Hour))
+			_, _, err := store.RotateRefresh(ctx, expired, 1, now, now.Add(time.Hour), core.RefreshCount{Window: now.Truncate(time.Minute), Count: 1})
 			if core.Is(err, core.KindNotFound) {
 				return nil
 			}
@@ -81,7 +81,7 @@ func TestSessionRoundTrips(t *testing.T) {
 		{"RevokeSession", "UpdateItem", func() error { return store.RevokeSession(ctx, sid, now) }},
 		{"RevokeSession again", "UpdateItem", func() error { return store.RevokeSession(ctx, sid, now) }},
 		{"RotateRefresh revoked", "UpdateItem", func() error {
-			s, ok, err := store.RotateRefresh(ctx, sid, 3, now, now.Add(time.Hour))
+			s, ok, err := store.RotateRefresh(ctx, sid, 3, now, now.Add(time.Hour), core.RefreshCount{Window: now.Truncate(time.Minute), Count: 1})
 			if err == nil && (ok || !s.Revoked) {
 				return errors.New("did not return the revoked session unrotated")
 			}

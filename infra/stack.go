@@ -20,7 +20,7 @@ import (
 
 // Settings every function shares; template.yaml's Globals repeat them (parity_test.go checks).
 const (
-	functionMemoryMB       = 256
+	functionMemoryMB       = 512 // docs/performance.md: chosen from the measured CPU per request
 	functionTimeoutSeconds = 10
 )
 

@@ -231,7 +231,7 @@ func TestFunctions(t *testing.T) {
 		id := logicalIDOf(t, j, "AWS::Lambda::Function", spec.LogicalID())
 		props := fns[id]["Properties"].(map[string]any)
 		for key, want := range map[string]any{
-			"Runtime": "provided.al2023", "Handler": "bootstrap", "MemorySize": 256.0, "Timeout": 10.0,
+			"Runtime": "provided.al2023", "Handler": "bootstrap", "MemorySize": 512.0, "Timeout": 10.0,
 		} {
 			if props[key] != want {
 				t.Errorf("%s: %s = %v, want %v", spec.Name, key, props[key], want)

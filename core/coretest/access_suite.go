@@ -193,7 +193,7 @@ func TestAccessStates(t *testing.T, newStore func(t *testing.T) AccessStore) {
 	t.Run("writes show at the very next read", func(t *testing.T) {
 		store := newStore(t)
 		u, s, jti := setup(t, store)
-		if _, ok, err := store.RotateRefresh(ctx, s.ID, 1, T0, T0.Add(time.Hour)); err != nil || !ok {
+		if _, ok, err := store.RotateRefresh(ctx, s.ID, 1, T0, T0.Add(time.Hour), core.RefreshCount{Window: T0, Count: 1}); err != nil || !ok {
 			t.Fatalf("RotateRefresh: %v, %v", ok, err)
 		}
 		if st := state(t, store, s.ID, jti, u.ID, T0); st.Session.Generation != 2 {

@@ -36,7 +36,7 @@ func (m *Memory) GetSession(_ context.Context, id string, now time.Time) (core.S
 
 // RotateRefresh advances session id from generation from to from+1 if it is live at now and
 // at generation from (core.SessionStore).
-func (m *Memory) RotateRefresh(_ context.Context, id string, from uint64, now, idleUntil time.Time) (core.Session, bool, error) {
+func (m *Memory) RotateRefresh(_ context.Context, id string, from uint64, now, idleUntil time.Time, count core.RefreshCount) (core.Session, bool, error) {
 	const op core.Op = "coretest.Memory.RotateRefresh"
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -51,6 +51,9 @@ func (m *Memory) RotateRefresh(_ context.Context, id string, from uint64, now, i
 	s.RotatedAt = Second(now)
 	s.LastUsedAt = Second(now)
 	s.IdleExpiresAt = Second(idleUntil)
+	if count.Count != 0 {
+		s.RefreshWindow, s.RefreshCount = Second(count.Window), count.Count
+	}
 	m.sessions[id] = s
 	return copySession(s), true, nil
 }

@@ -109,7 +109,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		id := RandomID(t)
 		_, err := store.GetSession(ctx, id, T0)
 		WantKind(t, err, core.KindNotFound, "GetSession")
-		_, _, err = store.RotateRefresh(ctx, id, 1, T0, T0.Add(time.Hour))
+		_, _, err = store.RotateRefresh(ctx, id, 1, T0, T0.Add(time.Hour), core.RefreshCount{})
 		WantKind(t, err, core.KindNotFound, "RotateRefresh")
 		WantKind(t, store.RevokeSession(ctx, id, T0), core.KindNotFound, "RevokeSession")
 	})
@@ -150,7 +150,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 			at := s.ExpiresAt.Add(after)
 			_, err := store.GetSession(ctx, s.ID, at)
 			WantKind(t, err, core.KindNotFound, "GetSession at expiry + "+after.String())
-			_, _, err = store.RotateRefresh(ctx, s.ID, s.Generation, at, at.Add(time.Hour))
+			_, _, err = store.RotateRefresh(ctx, s.ID, s.Generation, at, at.Add(time.Hour), core.RefreshCount{})
 			WantKind(t, err, core.KindNotFound, "RotateRefresh at expiry + "+after.String())
 			WantKind(t, store.RevokeSession(ctx, s.ID, at), core.KindNotFound, "RevokeSession at expiry + "+after.String())
 			list, err := store.UserSessions(ctx, uid, at)
@@ -169,21 +169,23 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		store := newStore(t)
 		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
 		at, idle := T0.Add(10*time.Minute+300*time.Millisecond), T0.Add(70*time.Minute+300*time.Millisecond)
-		got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, idle)
+		window := at.Truncate(time.Minute)
+		got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, idle, core.RefreshCount{Window: window, Count: 1})
 		if err != nil || !ok {
 			t.Fatalf("RotateRefresh: %v, %v; want rotated", ok, err)
 		}
 		want := asStored(s)
 		want.Generation = 2
 		want.LastUsedAt, want.RotatedAt, want.IdleExpiresAt = Second(at), Second(at), Second(idle)
+		want.RefreshWindow, want.RefreshCount = window, 1
 		sameSession(t, got, want)
 		sameSession(t, get(t, store, s.ID, at), want)
 
-		// And again from the new generation.
+		// And again from the new generation: the per-session count is what the rotation says.
 		at2 := at.Add(time.Minute)
-		got, ok, err = store.RotateRefresh(ctx, s.ID, 2, at2, at2.Add(time.Hour))
-		if err != nil || !ok || got.Generation != 3 || !got.RotatedAt.Equal(Second(at2)) {
-			t.Fatalf("second RotateRefresh: %+v, %v, %v; want generation 3 rotated at %v", got, ok, err, Second(at2))
+		got, ok, err = store.RotateRefresh(ctx, s.ID, 2, at2, at2.Add(time.Hour), core.RefreshCount{Window: window, Count: 7})
+		if err != nil || !ok || got.Generation != 3 || !got.RotatedAt.Equal(Second(at2)) || !got.RefreshWindow.Equal(window) || got.RefreshCount != 7 {
+			t.Fatalf("second RotateRefresh: %+v, %v, %v; want generation 3 rotated at %v, count 7", got, ok, err, Second(at2))
 		}
 	})
 
@@ -191,12 +193,12 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		store := newStore(t)
 		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
 		at := T0.Add(time.Minute)
-		after, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour))
+		after, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour), core.RefreshCount{})
 		if err != nil || !ok {
 			t.Fatalf("RotateRefresh: %v, %v", ok, err)
 		}
 		for _, from := range []uint64{1, 0, 3, 1 << 63} { // replayed, older, ahead, absurd
-			got, ok, err := store.RotateRefresh(ctx, s.ID, from, at.Add(time.Minute), at.Add(2*time.Hour))
+			got, ok, err := store.RotateRefresh(ctx, s.ID, from, at.Add(time.Minute), at.Add(2*time.Hour), core.RefreshCount{})
 			if err != nil {
 				t.Fatalf("RotateRefresh from %d: %v, want no error", from, err)
 			}
@@ -214,7 +216,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		if err := store.RevokeSession(ctx, s.ID, T0); err != nil {
 			t.Fatalf("RevokeSession: %v", err)
 		}
-		got, ok, err := store.RotateRefresh(ctx, s.ID, 1, T0.Add(time.Second), T0.Add(time.Hour))
+		got, ok, err := store.RotateRefresh(ctx, s.ID, 1, T0.Add(time.Second), T0.Add(time.Hour), core.RefreshCount{})
 		if err != nil || ok {
 			t.Fatalf("RotateRefresh of a revoked session: %v, %v; want not rotated, no error", ok, err)
 		}
@@ -227,7 +229,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		store := newStore(t)
 		s := create(t, store, newSession(t, "user-"+RandomID(t), T0))
 		for _, at := range []time.Time{s.IdleExpiresAt, s.IdleExpiresAt.Add(time.Minute)} {
-			got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour))
+			got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour), core.RefreshCount{})
 			if err != nil || ok {
 				t.Fatalf("RotateRefresh at idle expiry + %v: %v, %v; want not rotated, no error", at.Sub(s.IdleExpiresAt), ok, err)
 			}
@@ -235,7 +237,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		}
 		// A second before idle expiry it still rotates.
 		at := s.IdleExpiresAt.Add(-time.Second)
-		if _, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour)); err != nil || !ok {
+		if _, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour), core.RefreshCount{}); err != nil || !ok {
 			t.Fatalf("RotateRefresh just before idle expiry: %v, %v; want rotated", ok, err)
 		}
 	})
@@ -251,7 +253,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		}
 		results := make([]result, rotations)
 		Race(rotations, func(i int) {
-			got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour))
+			got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour), core.RefreshCount{})
 			results[i] = result{got, ok, err}
 		})
 		won := 0
@@ -304,11 +306,11 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) core.SessionStor
 		if _, err := store.Reauthenticate(ctx, s.ID, s.UserID, at, s.AMR, at); err != nil {
 			t.Fatalf("Reauthenticate: %v", err)
 		}
-		got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour))
+		got, ok, err := store.RotateRefresh(ctx, s.ID, 1, at, at.Add(time.Hour), core.RefreshCount{})
 		if err != nil || ok || got.Generation != 3 {
 			t.Fatalf("RotateRefresh from the generation before: %v, %v, generation %d; want not rotated, at 3", ok, err, got.Generation)
 		}
-		if _, ok, err := store.RotateRefresh(ctx, s.ID, 3, at, at.Add(time.Hour)); err != nil || !ok {
+		if _, ok, err := store.RotateRefresh(ctx, s.ID, 3, at, at.Add(time.Hour), core.RefreshCount{}); err != nil || !ok {
 			t.Fatalf("RotateRefresh from the new generation: %v, %v; want rotated", ok, err)
 		}
 	})

@@ -37,6 +37,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	h := newHandler(cfg, awsCfg, log)
+	// The JWKS is served from the keys loaded once; loading them at cold start (one
+	// kms:GetPublicKey per key, which also opens the KMS connection) keeps the first request
+	// from paying for it.
+	boot.Preload(ctx, log, "public keys", func(ctx context.Context) error { _, err := h.keys.PublicKeys(ctx); return err })
 	lambda.Start(apigw.Serve(log, boot.Deadline, h.Handle))
 	return nil
 }

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// coldStart is what one start of a function binary cost.
+type coldStart struct {
+	initWall, initCPU   time.Duration // exec to the first GET …/invocation/next: Lambda's Init
+	firstWall, firstCPU time.Duration // that event handed out to its response: the first invoke
+}
+
+// measureColdStart starts binary as Lambda starts a provided.al2023 function, with a Runtime
+// API of its own on loopback (no aws-lambda-rie in between, so nothing else is timed): the
+// init is from exec to the function's first request for an event, when the process's CPU is
+// read before the event is handed out; then the one event is invoked, and the process's CPU
+// read again when its response arrives. The process is killed after that.
+func measureColdStart(binary string, env []string, event []byte) (coldStart, error) {
+	var (
+		res     coldStart
+		mu      sync.Mutex
+		pid     int
+		started time.Time
+		handed  time.Time
+		initCPU cpu
+		nexts   int
+		done    = make(chan error, 1)
+	)
+	finish := func(err error) {
+		select {
+		case done <- err:
+		default:
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		nexts++
+		first := nexts == 1
+		if first {
+			res.initWall = time.Since(started)
+			c, err := readCPU(pid)
+			if err != nil {
+				mu.Unlock()
+				finish(err)
+				return
+			}
+			initCPU, res.initCPU = c, c.exec
+			handed = time.Now()
+		}
+		mu.Unlock()
+		if !first {
+			<-r.Context().Done() // the process is killed while it waits for a second event
+			return
+		}
+		w.Header().Set("Lambda-Runtime-Aws-Request-Id", "bench-1")
+		w.Header().Set("Lambda-Runtime-Deadline-Ms", fmt.Sprint(time.Now().Add(10*time.Second).UnixMilli()))
+		w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:bench")
+		w.Header().Set("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+		_, _ = w.Write(event)
+	})
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		res.firstWall = time.Since(handed)
+		c, err := readCPU(pid)
+		if err == nil {
+			res.firstCPU = c.sub(initCPU).exec
+		}
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+		finish(err)
+	})
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusAccepted)
+		finish(fmt.Errorf("the function answered an error: %s", b))
+	})
+	mux.HandleFunc("POST /2018-06-01/runtime/init/error", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusAccepted)
+		finish(fmt.Errorf("init failed: %s", b))
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	srv := &http.Server{Handler: mux}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	cmd := exec.Command(binary)
+	cmd.Dir = filepath.Dir(binary)
+	cmd.Env = append(append([]string(nil), env...),
+		"AWS_LAMBDA_RUNTIME_API="+ln.Addr().String(),
+		"AWS_LAMBDA_FUNCTION_NAME=bench",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+		"_HANDLER=bootstrap",
+		"LAMBDA_TASK_ROOT="+filepath.Dir(binary),
+	)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	mu.Lock()
+	started = time.Now()
+	if err := cmd.Start(); err != nil {
+		mu.Unlock()
+		return res, err
+	}
+	pid = cmd.Process.Pid
+	mu.Unlock()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	select {
+	case err = <-done:
+	case werr := <-exited:
+		return res, fmt.Errorf("%s exited (%v) during its cold start: %s", binary, werr, out.String())
+	case <-ctx.Done():
+		err = errors.New("no answer within 20 s")
+	}
+	_ = cmd.Process.Kill()
+	<-exited
+	if err != nil {
+		return res, fmt.Errorf("%s: %w; output: %s", filepath.Base(filepath.Dir(binary)), err, out.String())
+	}
+	return res, nil
+}
+
+// environWithout is os.Environ without the variables named.
+func environWithout(names ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		drop := false
+		for _, n := range names {
+			drop = drop || k == n
+		}
+		if !drop {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
