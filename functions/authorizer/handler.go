@@ -17,13 +17,15 @@ import (
 // client 401. Any other error would be a 500.
 var errUnauthorized = errors.New("Unauthorized")
 
+// authenticator decides a token: a user's or a machine client's (core.Verifier.AuthenticateAny).
 type authenticator interface {
-	Authenticate(ctx context.Context, raw string) (core.AccessClaims, error)
+	AuthenticateAny(ctx context.Context, raw string) (core.AccessClaims, error)
 }
 
 type handler struct {
-	auth authenticator
-	log  *slog.Logger
+	auth   authenticator
+	policy routePolicy // LATCHKEY_ROUTE_SCOPES
+	log    *slog.Logger
 }
 
 // event is the union of the authorizer events API Gateway sends: HTTP API payload 2.0
@@ -34,6 +36,9 @@ type event struct {
 	AuthorizationToken string `json:"authorizationToken"` // REST TOKEN
 	MethodArn          string `json:"methodArn"`          // REST
 	RouteArn           string `json:"routeArn"`           // HTTP API
+	RouteKey           string `json:"routeKey"`           // HTTP API: "GET /orders/{id}"
+	HTTPMethod         string `json:"httpMethod"`         // REST REQUEST
+	Resource           string `json:"resource"`           // REST REQUEST: the resource path, "/orders/{id}"
 	// Headers holds the one header the authorizer reads. encoding/json matches field names
 	// case-insensitively, so this reads "authorization" (HTTP API) and "Authorization" (REST)
 	// without building a map of every header.
@@ -56,9 +61,10 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	// timeout of its own.
 	ctx, cancel := boot.Deadline(ctx)
 	defer cancel()
+	route := routeOf(ev)
 	switch {
 	case ev.Version == "2.0":
-		claims, err := h.decide(ctx, bearer(ev.Headers.Authorization))
+		claims, err := h.decide(ctx, bearer(ev.Headers.Authorization), route)
 		if err != nil {
 			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
 		}
@@ -68,8 +74,10 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		if ev.Type == "REQUEST" {
 			token = ev.Headers.Authorization
 		}
-		claims, err := h.decide(ctx, bearer(token))
+		claims, err := h.decide(ctx, bearer(token), route)
 		switch {
+		case errors.Is(err, errInsufficientScope):
+			return policy(claims.Subject, "Deny", ev.MethodArn, nil), nil
 		case core.Is(err, core.KindUnauthenticated):
 			return nil, errUnauthorized
 		case err != nil:
@@ -81,19 +89,32 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	return nil, errUnauthorized
 }
 
-// decide authenticates token and logs the outcome without the token.
-func (h *handler) decide(ctx context.Context, token string) (core.AccessClaims, error) {
-	claims, err := h.auth.Authenticate(ctx, token)
+// errInsufficientScope is decide's answer for a good credential that lacks a scope the route
+// requires (LATCHKEY_ROUTE_SCOPES): a deny (403), never a 401, since the caller is known.
+var errInsufficientScope = errors.New("insufficient scope for the route")
+
+// decide authenticates token and applies the route policy to the principal it decided, and
+// logs the outcome without the token. A denial for scope is audited with the route, the
+// principal and the scopes missing; the claims come back with it (a REST deny names the
+// principal).
+func (h *handler) decide(ctx context.Context, token, route string) (core.AccessClaims, error) {
+	claims, err := h.auth.AuthenticateAny(ctx, token)
 	if err != nil {
 		h.log.InfoContext(ctx, "authorizer.denied", "kind", core.KindOf(err).String(), "err", err)
 		return core.AccessClaims{}, err
 	}
+	if missing := h.policy.missing(route, claims.Scope); len(missing) > 0 {
+		h.log.InfoContext(ctx, "authorizer.denied", "audit", true, "reason", "insufficient_scope", "route", route,
+			"sub", claims.Subject, "client_id", claims.ClientID, "jti", claims.ID, "missing", missing)
+		return claims, errInsufficientScope
+	}
 	return claims, nil
 }
 
-// authContext is what the backend sees in requestContext.authorizer: who (sub), through which
-// session and client, with what scope, and which credential got them in (an access token
-// today; API keys will be the other).
+// authContext is what the backend sees in requestContext.authorizer: who (sub: a user, or a
+// machine client for its own tokens), through which session ("" for a machine client) and
+// client, with what scope, and which credential got them in (an access token today; API keys
+// will be the other).
 func authContext(c core.AccessClaims) map[string]any {
 	return map[string]any{"sub": c.Subject, "sid": c.SessionID, "scope": c.Scope, "jti": c.ID, "client_id": c.ClientID, "credential": "access_token"}
 }
