@@ -37,10 +37,13 @@ type Resource string
 
 // The resources a function can be granted actions on.
 const (
-	SigningKey   Resource = "SigningKey"   // the KMS signing key
-	HmacSecret   Resource = "HmacSecret"   // the Secrets Manager secret with the HMAC key
-	Table        Resource = "Table"        // the DynamoDB table itself
-	TableIndexes Resource = "TableIndexes" // the table's indexes (<table arn>/index/*)
+	SigningKey Resource = "SigningKey" // the KMS signing key
+	HmacSecret Resource = "HmacSecret" // the Secrets Manager secret with the HMAC key
+	// MachineSecret is the Secrets Manager secret with the machine clients' secrets, created as
+	// {} and filled by `make machine-secret` (docs/deploy.md).
+	MachineSecret Resource = "MachineSecret"
+	Table         Resource = "Table"        // the DynamoDB table itself
+	TableIndexes  Resource = "TableIndexes" // the table's indexes (<table arn>/index/*)
 	// EmailIdentity is the verified SES identity the emails are sent as: the EmailIdentity
 	// parameter (a domain or an address), or the EmailFrom address itself when that is empty.
 	// It is not a resource of the stack: the operator verifies it in SES (docs/deploy.md).
@@ -96,11 +99,13 @@ var catalog = []Function{
 		Grants: []Grant{
 			signAndVerify,
 			readSecret,
+			// It authenticates the machine clients of the client_credentials grant.
+			{MachineSecret, []string{"secretsmanager:GetSecretValue"}},
 			{Table, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}},
 			{TableIndexes, []string{"dynamodb:Query"}},
 		},
 		Settings: []string{"AccessTtl", "SessionTtl", "SessionIdle", "RefreshGrace", "ClientId", "IntrospectionClients",
-			"LimitTokenByIp", "LimitTokenBySession"},
+			"LimitTokenByIp", "LimitTokenBySession", "MachineClients", "MachineSecretMaxAge", "LimitTokenByClient"},
 		Alerts: []string{"refresh.reuse_detected"},
 	},
 	{
@@ -111,6 +116,9 @@ var catalog = []Function{
 			{SigningKey, []string{"kms:GetPublicKey"}},
 			{Table, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem"}},
 		},
+		// The machine clients, to accept their tokens while they are declared and enabled, and
+		// the route policy.
+		Settings:   []string{"MachineClients", "RouteScopes"},
 		Authorizer: true,
 	},
 	{
