@@ -25,7 +25,7 @@ type AccessClaims struct {
 	Audience  string
 	ExpiresAt time.Time
 	IssuedAt  time.Time
-	ID        string // jti
+	ID        string    // jti
 	SessionID string    // "" in a machine client's token, which no session backs
 	AuthTime  time.Time // zero in a machine client's token: no one signed in
 	AMR       []string
