@@ -9,7 +9,7 @@ ARCH ?= arm64
 GOBUILD := CGO_ENABLED=0 GOOS=linux go build -tags lambda.norpc -trimpath -ldflags "-s -w"
 ADDR ?= 127.0.0.1:3001
 
-.PHONY: help dev gateway test bench build synth deploy clean dev-token $(FUNCTIONS:%=build-%)
+.PHONY: help dev gateway test bench build synth deploy clean dev-token machine-secret $(FUNCTIONS:%=build-%)
 
 help:
 	@echo "make dev       run the whole service locally (emulators, table, key, functions, demo page)"
@@ -19,6 +19,8 @@ help:
 	@echo "make build     build every function for linux/ARCH=$(ARCH) into build/linux_ARCH/<fn>/bootstrap"
 	@echo "make synth     synthesize the CDK stack offline"
 	@echo "make deploy    cdk deploy the stack into the current AWS account"
+	@echo "make machine-secret STEP=create|rotate|promote|remove|show CLIENT=id SECRET_ID=arn"
+	@echo "               a machine client's secret in the deployment's MachineSecret"
 	@echo "make clean     remove build output, installed tools and local state"
 
 dev:
@@ -58,3 +60,9 @@ FORCE:
 dev-token:
 	@test -f local/.state/env || { echo "make dev is not running: start it in another terminal first" >&2; exit 1; }
 	@set -a; . local/.state/env; set +a; go run ./functions/internal/devtoken
+
+# One step of a machine client's secret in the deployment's MachineSecret (the stack output
+# MachineSecretArn), with the AWS credentials of this shell; prints the secret to hand over.
+machine-secret:
+	@test -n "$(STEP)" -a -n "$(CLIENT)" || { echo "usage: make machine-secret STEP=create|rotate|promote|remove|show CLIENT=<id> SECRET_ID=<MachineSecretArn>" >&2; exit 1; }
+	@go run ./functions/internal/machinesecret $(if $(SECRET_ID),-secret-id "$(SECRET_ID)") "$(STEP)" "$(CLIENT)"

@@ -21,13 +21,13 @@ const accessTokenType = "at+jwt"
 // AccessClaims are the claims of a Latchkey access token (RFC 9068 §2.2).
 type AccessClaims struct {
 	Issuer    string
-	Subject   string // the user id
+	Subject   string // the user id; a machine client's id for its own tokens
 	Audience  string
 	ExpiresAt time.Time
 	IssuedAt  time.Time
-	ID        string // jti
-	SessionID string
-	AuthTime  time.Time
+	ID        string    // jti
+	SessionID string    // "" in a machine client's token, which no session backs
+	AuthTime  time.Time // zero in a machine client's token: no one signed in
 	AMR       []string
 	Scope     string
 	ClientID  string // client_id: the OAuth client the token was issued to (RFC 9068 §2.2)
@@ -36,20 +36,21 @@ type AccessClaims struct {
 // jwtClaims is the wire form of AccessClaims.
 type jwtClaims struct {
 	jwt.RegisteredClaims
-	SessionID string   `json:"sid"`
-	AuthTime  int64    `json:"auth_time"`
+	SessionID string   `json:"sid,omitempty"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
 	AMR       []string `json:"amr,omitempty"`
 	Scope     string   `json:"scope,omitempty"`
 	ClientID  string   `json:"client_id"`
 }
 
 // Minter issues ES256 access tokens. The signature is made inside the HSM behind Signer;
-// only the functions that sign people in hold a Minter (the authorizer holds a Verifier).
+// only the functions that sign people in (or machine clients, IssueClient) hold a Minter (the
+// authorizer holds a Verifier).
 type Minter struct {
 	Signer   Signer
 	Issuer   string
 	Audience string
-	ClientID string // client_id of every token: the configured public client (LATCHKEY_CLIENT_ID)
+	ClientID string // client_id of every user's token: the configured public client (LATCHKEY_CLIENT_ID)
 	TTL      time.Duration
 }
 
@@ -58,15 +59,10 @@ type Minter struct {
 // signature is made inside the HSM. A Minter without a ClientID is a configuration bug: it
 // refuses to sign, since every verifier would refuse the token.
 func (t *Minter) Issue(ctx context.Context, s Session, now time.Time) (string, AccessClaims, error) {
-	const op = "core.Minter.Issue"
 	if t.ClientID == "" {
-		return "", AccessClaims{}, E(op, KindInternal, "", errors.New("the Minter has no ClientID"))
+		return "", AccessClaims{}, E("core.Minter.Issue", KindInternal, "", errors.New("the Minter has no ClientID"))
 	}
-	keys, err := t.Signer.PublicKeys(ctx)
-	if err != nil {
-		return "", AccessClaims{}, err
-	}
-	c := AccessClaims{
+	return t.sign(ctx, AccessClaims{
 		Issuer:    t.Issuer,
 		Subject:   s.UserID,
 		Audience:  t.Audience,
@@ -78,6 +74,40 @@ func (t *Minter) Issue(ctx context.Context, s Session, now time.Time) (string, A
 		AMR:       s.AMR,
 		Scope:     s.Scope,
 		ClientID:  t.ClientID,
+	})
+}
+
+// IssueClient signs an access token of machine client clientID for itself (the
+// client_credentials grant, RFC 6749 §4.4; RFC 9068 §2.2: sub is the client's id when no
+// resource owner is involved): sub and client_id are clientID, scope is scope, and there is no
+// sid, auth_time or amr, since no session backs it and no one signed in. The Verifier tells it
+// from a user's token by exactly that shape (no sid, sub = client_id).
+func (t *Minter) IssueClient(ctx context.Context, clientID, scope string, now time.Time) (string, AccessClaims, error) {
+	if clientID == "" {
+		return "", AccessClaims{}, E("core.Minter.IssueClient", KindInternal, "", errors.New("no client id"))
+	}
+	return t.sign(ctx, AccessClaims{
+		Issuer:    t.Issuer,
+		Subject:   clientID,
+		Audience:  t.Audience,
+		IssuedAt:  now.Truncate(time.Second),
+		ExpiresAt: now.Add(t.TTL).Truncate(time.Second),
+		ID:        NewID(),
+		Scope:     scope,
+		ClientID:  clientID,
+	})
+}
+
+// sign encodes c with typ at+jwt and the kid of the signing key, and has the HSM sign it.
+func (t *Minter) sign(ctx context.Context, c AccessClaims) (string, AccessClaims, error) {
+	const op = "core.Minter.Issue"
+	keys, err := t.Signer.PublicKeys(ctx)
+	if err != nil {
+		return "", AccessClaims{}, err
+	}
+	var authTime int64
+	if !c.AuthTime.IsZero() {
+		authTime = c.AuthTime.Unix()
 	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwtClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -89,7 +119,7 @@ func (t *Minter) Issue(ctx context.Context, s Session, now time.Time) (string, A
 			ID:        c.ID,
 		},
 		SessionID: c.SessionID,
-		AuthTime:  c.AuthTime.Unix(),
+		AuthTime:  authTime,
 		AMR:       c.AMR,
 		Scope:     c.Scope,
 		ClientID:  c.ClientID,

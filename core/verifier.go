@@ -23,6 +23,10 @@ type Verifier struct {
 	Audience string
 	Leeway   time.Duration // clock skew tolerated on exp and iat
 	Now      func() time.Time
+	// Machines are the machine clients the deployment declares (LATCHKEY_MACHINE_CLIENTS).
+	// AuthenticateAny accepts a machine client's token only while its client is here and
+	// enabled, so removing or disabling a client stops its tokens at the next request.
+	Machines MachineClients
 
 	parserOnce sync.Once
 	parser     *jwt.Parser
@@ -35,6 +39,10 @@ type Verifier struct {
 // other devices since the session began (User.SessionsEndedAt). KindUnauthenticated for every refusal, with no hint
 // of which check failed; KindUnavailable when the store or, on a cold start, the HSM cannot be
 // reached.
+//
+// Authenticate accepts users' tokens only: a machine client's token (no sid) is refused, since
+// the routes it guards act for a signed-in user (/v1/me, logout). The authorizer and
+// introspection, which serve machine clients too, call AuthenticateAny.
 func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, error) {
 	const op = "core.Verifier.Authenticate"
 	now := v.Now()
@@ -42,6 +50,47 @@ func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, 
 	if err != nil {
 		return AccessClaims{}, err
 	}
+	if c.SessionID == "" {
+		return AccessClaims{}, refused(op, errors.New("a machine client's token on a user's route"))
+	}
+	return v.decideUser(ctx, op, c, now)
+}
+
+// AuthenticateAny is Authenticate for a user's token, and also accepts a machine client's
+// (IsMachine): its client must be one of Machines, enabled, still holding every scope the token
+// carries, and its jti must not be denied, which is one strongly consistent read of the jti
+// alone. A client removed from the configuration or disabled there is refused at the next
+// request on every node that runs with that configuration.
+func (v *Verifier) AuthenticateAny(ctx context.Context, raw string) (AccessClaims, error) {
+	const op = "core.Verifier.AuthenticateAny"
+	now := v.Now()
+	c, err := v.Verify(ctx, raw, now)
+	if err != nil {
+		return AccessClaims{}, err
+	}
+	if !c.IsMachine() {
+		return v.decideUser(ctx, op, c, now)
+	}
+	mc, ok := v.Machines.Active(c.ClientID)
+	switch {
+	case !ok:
+		return AccessClaims{}, refused(op, errors.New("machine client unknown or disabled"))
+	case !mc.Holds(c.Scope):
+		return AccessClaims{}, refused(op, errors.New("machine client no longer holds the token's scope"))
+	}
+	st, err := v.States.AccessState(ctx, "", c.ID, "", now)
+	if err != nil {
+		return AccessClaims{}, err
+	}
+	if st.TokenDenied {
+		return AccessClaims{}, refused(op, errors.New("token revoked"))
+	}
+	return c, nil
+}
+
+// decideUser decides the revocation of a user's verified token c: one read of its session,
+// jti and user.
+func (v *Verifier) decideUser(ctx context.Context, op Op, c AccessClaims, now time.Time) (AccessClaims, error) {
 	st, err := v.States.AccessState(ctx, c.SessionID, c.ID, c.Subject, now)
 	if err != nil {
 		return AccessClaims{}, err
@@ -94,7 +143,9 @@ func refused(op Op, why error) error {
 // Verify checks raw's signature and claims and returns them; it does not decide revocation
 // (Authenticate does, with one store read). It accepts exactly ES256 under a key of
 // ours found by kid, never follows jku, x5u or jwk headers, and requires exp, iat, iss, aud and
-// typ at+jwt, and the jti, sub, sid and client_id claims (RFC 8725 §3.1, §3.11; RFC 9068 §2.2, §4). Every failure is KindUnauthenticated except
+// typ at+jwt, and the jti, sub, sid and client_id claims (RFC 8725 §3.1, §3.11; RFC 9068 §2.2, §4);
+// a token without sid is accepted only in the shape of a machine client's (sub = client_id,
+// IsMachine). Every failure is KindUnauthenticated except
 // an unreachable HSM on a cold start, which is KindUnavailable.
 func (v *Verifier) Verify(ctx context.Context, raw string, now time.Time) (AccessClaims, error) {
 	const op = "core.Verifier.Verify"
@@ -124,8 +175,15 @@ func (v *Verifier) Verify(ctx context.Context, raw string, now time.Time) (Acces
 	if err != nil {
 		return AccessClaims{}, refused(op, err)
 	}
-	if wire.IssuedAt == nil || wire.ID == "" || wire.Subject == "" || wire.SessionID == "" || wire.ClientID == "" {
-		return AccessClaims{}, refused(op, errors.New("iat, jti, sub, sid or client_id missing"))
+	if wire.IssuedAt == nil || wire.ID == "" || wire.Subject == "" || wire.ClientID == "" {
+		return AccessClaims{}, refused(op, errors.New("iat, jti, sub or client_id missing"))
+	}
+	if wire.SessionID == "" && (wire.Subject != wire.ClientID || wire.AuthTime != 0 || len(wire.AMR) > 0) {
+		return AccessClaims{}, refused(op, errors.New("sid missing"))
+	}
+	var authTime time.Time
+	if wire.AuthTime != 0 {
+		authTime = time.Unix(wire.AuthTime, 0)
 	}
 	return AccessClaims{
 		Issuer:    wire.Issuer,
@@ -135,7 +193,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string, now time.Time) (Acces
 		IssuedAt:  wire.IssuedAt.Time,
 		ID:        wire.ID,
 		SessionID: wire.SessionID,
-		AuthTime:  time.Unix(wire.AuthTime, 0),
+		AuthTime:  authTime,
 		AMR:       wire.AMR,
 		Scope:     wire.Scope,
 		ClientID:  wire.ClientID,

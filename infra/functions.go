@@ -37,10 +37,13 @@ type Resource string
 
 // The resources a function can be granted actions on.
 const (
-	SigningKey   Resource = "SigningKey"   // the KMS signing key
-	HmacSecret   Resource = "HmacSecret"   // the Secrets Manager secret with the HMAC key
-	Table        Resource = "Table"        // the DynamoDB table itself
-	TableIndexes Resource = "TableIndexes" // the table's indexes (<table arn>/index/*)
+	SigningKey Resource = "SigningKey" // the KMS signing key
+	HmacSecret Resource = "HmacSecret" // the Secrets Manager secret with the HMAC key
+	// MachineSecret is the Secrets Manager secret with the machine clients' secrets, created as
+	// {} and filled by `make machine-secret` (docs/deploy.md).
+	MachineSecret Resource = "MachineSecret"
+	Table         Resource = "Table"        // the DynamoDB table itself
+	TableIndexes  Resource = "TableIndexes" // the table's indexes (<table arn>/index/*)
 	// EmailIdentity is the verified SES identity the emails are sent as: the EmailIdentity
 	// parameter (a domain or an address), or the EmailFrom address itself when that is empty.
 	// It is not a resource of the stack: the operator verifies it in SES (docs/deploy.md).
@@ -99,6 +102,8 @@ var catalog = []Function{
 		Grants: []Grant{
 			signAndVerify,
 			readSecret,
+			// It authenticates the machine clients of the client_credentials grant.
+			{MachineSecret, []string{"secretsmanager:GetSecretValue"}},
 			{Table, []string{
 				"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
 				// API keys: the delete transaction, and the strongly consistent listing of the
@@ -108,7 +113,8 @@ var catalog = []Function{
 			{TableIndexes, []string{"dynamodb:Query"}},
 		},
 		Settings: []string{"AccessTtl", "SessionTtl", "SessionIdle", "RefreshGrace", "ReauthMaxAge", "ClientId", "IntrospectionClients",
-			"LimitTokenByIp", "LimitTokenBySession", "ApiKeyEnv", "ApiKeysMax", "UserScopes"},
+			"LimitTokenByIp", "LimitTokenBySession", "ApiKeyEnv", "ApiKeysMax", "UserScopes",
+			"MachineClients", "MachineSecretMaxAge", "LimitTokenByClient"},
 		Alerts: []string{"refresh.reuse_detected"},
 	},
 	{
@@ -120,7 +126,9 @@ var catalog = []Function{
 			// UpdateItem writes an API key's lastUsedAt, at most once a minute per key.
 			{Table, []string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem"}},
 		},
-		Settings:   []string{"ApiKeyEnv"},
+		// The API keys' environment, the machine clients (to accept their tokens while they are
+		// declared and enabled) and the route policy.
+		Settings:   []string{"ApiKeyEnv", "MachineClients", "RouteScopes"},
 		Authorizer: true,
 	},
 	{

@@ -119,10 +119,13 @@ func TestTemplateMatchesStack(t *testing.T) {
 		{"Table", "AWS::DynamoDB::Table", []string{"BillingMode", "KeySchema", "GlobalSecondaryIndexes", "TimeToLiveSpecification", "PointInTimeRecoverySpecification"}},
 		{"SigningKey", "AWS::KMS::Key", []string{"KeySpec", "KeyUsage", "Description"}},
 		{"HmacSecret", "AWS::SecretsManager::Secret", []string{"GenerateSecretString", "Description"}},
+		{"MachineSecret", "AWS::SecretsManager::Secret", []string{"SecretString", "Description"}},
 	} {
 		var cdkRes map[string]any
-		for _, r := range resourcesOf(cdk, c.cdkType) {
-			cdkRes = r
+		for id, r := range resourcesOf(cdk, c.cdkType) {
+			if constructID(id) == c.sam {
+				cdkRes = r
+			}
 		}
 		samRes := get(tpl.root, "Resources", c.sam)
 		if samRes == nil || cdkRes == nil {
@@ -159,7 +162,7 @@ func TestTemplateMatchesStack(t *testing.T) {
 	if got := get(tpl.root, "Resources", "SigningKeyAlias", "Properties", "AliasName"); got == nil || got.Tag != "!Sub" || got.Value != "alias/latchkey-${AWS::StackName}-signing" {
 		t.Errorf("SigningKeyAlias.AliasName is not !Sub alias/latchkey-${AWS::StackName}-signing")
 	}
-	for _, out := range []string{"ApiUrl", "TableName", "SigningKeyArn"} {
+	for _, out := range []string{"ApiUrl", "TableName", "SigningKeyArn", "MachineSecretArn"} {
 		if get(tpl.root, "Outputs", out, "Value") == nil {
 			t.Errorf("output %s missing", out)
 		}
@@ -329,6 +332,8 @@ func templateResource(n *yaml.Node) Resource {
 		return Table
 	case n.Tag == "!Ref" && n.Value == "HmacSecret":
 		return HmacSecret
+	case n.Tag == "!Ref" && n.Value == "MachineSecret":
+		return MachineSecret
 	case n.Tag == "!Sub" && n.Value == "${Table.Arn}/index/*":
 		return TableIndexes
 	case n.Tag == "!Sub" && n.Kind == yaml.SequenceNode && sameJSON(cfnValue(n), wantEmailIdentityArn):

@@ -78,8 +78,10 @@ type LatchkeyStack struct {
 	Table      awsdynamodb.Table
 	SigningKey awskms.Key
 	Secret     awssecretsmanager.Secret
-	Api        awsapigatewayv2.HttpApi
-	Functions  map[string]awslambda.Function
+	// MachineSecret holds the machine clients' secrets: {"<client>": {"current", "next"}}.
+	MachineSecret awssecretsmanager.Secret
+	Api           awsapigatewayv2.HttpApi
+	Functions     map[string]awslambda.Function
 
 	alarmTopic awscdk.CfnParameter
 	// emailIdentity is the ARN of the verified SES identity (the Resource EmailIdentity).
@@ -258,6 +260,15 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
 
+	// The machine clients' secrets. The stack creates it as {} and never writes it again (the
+	// value in the template does not change, so an update leaves it alone); `make
+	// machine-secret` generates each client's secret into it (docs/deploy.md).
+	s.MachineSecret = awssecretsmanager.NewSecret(stack, jsii.String("MachineSecret"), &awssecretsmanager.SecretProps{
+		Description:       jsii.String("Latchkey machine clients' secrets"),
+		SecretStringValue: awscdk.SecretValue_UnsafePlainText(jsii.String("{}")),
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+	})
+
 	// Browsers on the relying party's origins call the API directly (fetch with a Bearer token,
 	// no cookies), so those origins, and only those, get CORS.
 	s.Api = awsapigatewayv2.NewHttpApi(stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
@@ -277,15 +288,16 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 	})
 
 	env := map[string]*string{
-		"LATCHKEY_TABLE":        s.Table.TableName(),
-		"LATCHKEY_ISSUER":       issuerValue,
-		"LATCHKEY_AUDIENCE":     audience.ValueAsString(),
-		"LATCHKEY_SIGNING_KEYS": s.SigningKey.KeyArn(),
-		"LATCHKEY_SECRET_ID":    s.Secret.SecretArn(),
-		"LATCHKEY_RP_ID":        rpID.ValueAsString(),
-		"LATCHKEY_RP_ORIGINS":   rpOrigins.ValueAsString(),
-		"LATCHKEY_ATTESTATION":  attestation.ValueAsString(),
-		"LATCHKEY_VERSION":      version.ValueAsString(),
+		"LATCHKEY_TABLE":             s.Table.TableName(),
+		"LATCHKEY_ISSUER":            issuerValue,
+		"LATCHKEY_AUDIENCE":          audience.ValueAsString(),
+		"LATCHKEY_SIGNING_KEYS":      s.SigningKey.KeyArn(),
+		"LATCHKEY_SECRET_ID":         s.Secret.SecretArn(),
+		"LATCHKEY_MACHINE_SECRET_ID": s.MachineSecret.SecretArn(),
+		"LATCHKEY_RP_ID":             rpID.ValueAsString(),
+		"LATCHKEY_RP_ORIGINS":        rpOrigins.ValueAsString(),
+		"LATCHKEY_ATTESTATION":       attestation.ValueAsString(),
+		"LATCHKEY_VERSION":           version.ValueAsString(),
 	}
 
 	var routes []constructs.IConstruct
@@ -322,6 +334,10 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 	awscdk.NewCfnOutput(stack, jsii.String("SigningKeyArn"), &awscdk.CfnOutputProps{
 		Description: jsii.String("The KMS key that signs access tokens"),
 		Value:       s.SigningKey.KeyArn(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("MachineSecretArn"), &awscdk.CfnOutputProps{
+		Description: jsii.String("The secret holding the machine clients' secrets (make machine-secret)"),
+		Value:       s.MachineSecret.SecretArn(),
 	})
 	return s
 }
@@ -515,6 +531,8 @@ func (s *LatchkeyStack) arnOf(r Resource) *string {
 		return s.SigningKey.KeyArn()
 	case HmacSecret:
 		return s.Secret.SecretArn()
+	case MachineSecret:
+		return s.MachineSecret.SecretArn()
 	case Table:
 		return s.Table.TableArn()
 	case TableIndexes:

@@ -260,13 +260,15 @@ func TestFunctions(t *testing.T) {
 // the catalog, so that a setting that stops reaching its function fails.
 var functionEnv = map[string]map[string]string{
 	"wellknown":  {},
-	"authorizer": {"LATCHKEY_API_KEY_ENV": "ApiKeyEnv"},
+	"authorizer": {"LATCHKEY_API_KEY_ENV": "ApiKeyEnv", "LATCHKEY_MACHINE_CLIENTS": "MachineClients", "LATCHKEY_ROUTE_SCOPES": "RouteScopes"},
 	"sessions": {
 		"LATCHKEY_ACCESS_TTL": "AccessTtl", "LATCHKEY_SESSION_TTL": "SessionTtl", "LATCHKEY_SESSION_IDLE": "SessionIdle",
 		"LATCHKEY_REFRESH_GRACE": "RefreshGrace", "LATCHKEY_REAUTH_MAX_AGE": "ReauthMaxAge", "LATCHKEY_CLIENT_ID": "ClientId",
 		"LATCHKEY_INTROSPECTION_CLIENTS": "IntrospectionClients",
 		"LATCHKEY_LIMIT_TOKEN_IP":        "LimitTokenByIp", "LATCHKEY_LIMIT_TOKEN_SESSION": "LimitTokenBySession",
 		"LATCHKEY_API_KEY_ENV": "ApiKeyEnv", "LATCHKEY_API_KEYS_MAX": "ApiKeysMax", "LATCHKEY_USER_SCOPES": "UserScopes",
+		"LATCHKEY_MACHINE_CLIENTS": "MachineClients", "LATCHKEY_MACHINE_SECRET_MAX_AGE": "MachineSecretMaxAge",
+		"LATCHKEY_LIMIT_TOKEN_CLIENT": "LimitTokenByClient",
 	},
 	"passkeys": {
 		"LATCHKEY_ACCESS_TTL": "AccessTtl", "LATCHKEY_SESSION_TTL": "SessionTtl", "LATCHKEY_SESSION_IDLE": "SessionIdle",
@@ -726,6 +728,9 @@ func resourceOf(v any) Resource {
 	if ref, ok := m["Ref"].(string); ok && constructID(ref) == "HmacSecret" {
 		return HmacSecret
 	}
+	if ref, ok := m["Ref"].(string); ok && constructID(ref) == "MachineSecret" {
+		return MachineSecret
+	}
 	if join, ok := m["Fn::Join"].([]any); ok {
 		parts := join[1].([]any)
 		if len(parts) == 2 && resourceOf(parts[0]) == Table && parts[1] == "/index/*" {
@@ -777,6 +782,7 @@ func TestEmail(t *testing.T) {
 var envNames = []string{
 	"LATCHKEY_TABLE", "LATCHKEY_ISSUER", "LATCHKEY_AUDIENCE", "LATCHKEY_SIGNING_KEYS",
 	"LATCHKEY_SECRET_ID", "LATCHKEY_RP_ID", "LATCHKEY_RP_ORIGINS", "LATCHKEY_ATTESTATION", "LATCHKEY_VERSION",
+	"LATCHKEY_MACHINE_SECRET_ID",
 }
 
 var hashSuffix = regexp.MustCompile(`[0-9A-F]{8}$`)

@@ -7,6 +7,9 @@
 # http://localhost:3000, the demo page's origin. LATCHKEY_RP_ORIGINS (comma separated, default
 # http://localhost:3000) names the origins that may use passkeys and get CORS, e.g.
 #   LATCHKEY_RP_ORIGINS=http://localhost:3000,http://localhost:5173 make dev
+# One machine client, local-ci (scope echo:read), gets a secret in moto's Secrets Manager, printed
+# in the banner; LATCHKEY_ROUTE_SCOPES='{"GET /local/echo":["echo:read"]}' make dev makes the
+# authorizer require that scope at /local/echo.
 # Ctrl-C stops everything it started.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -51,7 +54,7 @@ say "building the local bootstrap and gateway"
 go build -o "$STATE_DIR/bin/bootstrap" ./local/bootstrap
 go build -o "$STATE_DIR/bin/gateway" ./local/gateway
 say "creating the table, signing key, secret and email sender identity"
-"$STATE_DIR/bin/bootstrap" -env-file "$STATE_DIR/env" >/dev/null
+"$STATE_DIR/bin/bootstrap" -env-file "$STATE_DIR/env" -machine-secrets-file "$STATE_DIR/machine-clients" >/dev/null
 # shellcheck source=/dev/null
 . "$STATE_DIR/env"
 
@@ -81,6 +84,8 @@ cat <<BANNER
     origins allowed (passkeys, CORS): $LATCHKEY_RP_ORIGINS
     emails sent (from $LATCHKEY_EMAIL_FROM): http://localhost:3000/local/outbox
     second gateway: make gateway ADDR=127.0.0.1:3001
+    machine clients (client_credentials; secrets in local/.state/machine-clients):
+$(while read -r id secret; do echo "      $id  $secret"; done <"$STATE_DIR/machine-clients")
   DynamoDB Local http://127.0.0.1:$DDB_PORT, moto http://127.0.0.1:$MOTO_PORT; env in local/.state/env
 
 BANNER

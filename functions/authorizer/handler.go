@@ -18,8 +18,9 @@ import (
 // client 401. Any other error would be a 500.
 var errUnauthorized = errors.New("Unauthorized")
 
+// authenticator decides a token: a user's or a machine client's (core.Verifier.AuthenticateAny).
 type authenticator interface {
-	Authenticate(ctx context.Context, raw string) (core.AccessClaims, error)
+	AuthenticateAny(ctx context.Context, raw string) (core.AccessClaims, error)
 }
 
 // keyAuthenticator decides API keys (apikey.Verifier).
@@ -28,9 +29,10 @@ type keyAuthenticator interface {
 }
 
 type handler struct {
-	auth authenticator
-	keys keyAuthenticator
-	log  *slog.Logger
+	auth   authenticator
+	keys   keyAuthenticator
+	policy routePolicy // LATCHKEY_ROUTE_SCOPES
+	log    *slog.Logger
 }
 
 // event is the union of the authorizer events API Gateway sends: HTTP API payload 2.0
@@ -41,6 +43,9 @@ type event struct {
 	AuthorizationToken string `json:"authorizationToken"` // REST TOKEN
 	MethodArn          string `json:"methodArn"`          // REST
 	RouteArn           string `json:"routeArn"`           // HTTP API
+	RouteKey           string `json:"routeKey"`           // HTTP API: "GET /orders/{id}"
+	HTTPMethod         string `json:"httpMethod"`         // REST REQUEST
+	Resource           string `json:"resource"`           // REST REQUEST: the resource path, "/orders/{id}"
 	// Headers holds the two headers the authorizer reads. encoding/json matches field names
 	// case-insensitively, so this reads "authorization" (HTTP API) and "Authorization" (REST),
 	// "x-api-key" and "X-Api-Key", without building a map of every header.
@@ -82,9 +87,10 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	// timeout of its own.
 	ctx, cancel := boot.Deadline(ctx)
 	defer cancel()
+	route := routeOf(ev)
 	switch {
 	case ev.Version == "2.0":
-		_, authCtx, err := h.decide(ctx, credential(ev.Headers.Authorization, ev.Headers.APIKey))
+		_, authCtx, err := h.decide(ctx, credential(ev.Headers.Authorization, ev.Headers.APIKey), route)
 		if err != nil {
 			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
 		}
@@ -94,8 +100,10 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		if ev.Type == "REQUEST" {
 			token = credential(ev.Headers.Authorization, ev.Headers.APIKey)
 		}
-		sub, authCtx, err := h.decide(ctx, token)
+		sub, authCtx, err := h.decide(ctx, token, route)
 		switch {
+		case errors.Is(err, errInsufficientScope):
+			return policy(sub, "Deny", ev.MethodArn, nil), nil
 		case core.Is(err, core.KindUnauthenticated):
 			return nil, errUnauthorized
 		case err != nil:
@@ -107,28 +115,47 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	return nil, errUnauthorized
 }
 
+// errInsufficientScope is decide's answer for a good credential that lacks a scope the route
+// requires (LATCHKEY_ROUTE_SCOPES): a deny (403), never a 401, since the caller is known.
+var errInsufficientScope = errors.New("insufficient scope for the route")
+
 // decide authenticates the credential — an API key if it starts lk_ (its shape and checksum
-// first, then one strongly consistent read), an access token otherwise — and answers the
-// caller's user id and the context; it logs the outcome without the credential.
-func (h *handler) decide(ctx context.Context, token string) (string, map[string]any, error) {
+// first, then one strongly consistent read), an access token of a user or a machine client
+// otherwise — applies the route policy to the scopes of the principal it decided, and answers
+// the principal and the context. It logs the outcome without the credential; a denial for
+// scope is audited with the route, the principal and the scopes missing, and comes back with
+// the principal (a REST deny names it).
+func (h *handler) decide(ctx context.Context, token, route string) (string, map[string]any, error) {
+	var (
+		sub, scope string
+		authCtx    map[string]any
+	)
 	if apikey.Looks(token) {
 		k, err := h.keys.Authenticate(ctx, token)
 		if err != nil {
 			h.log.InfoContext(ctx, "authorizer.denied", "credential", "api_key", "kind", core.KindOf(err).String(), "err", err)
 			return "", nil, err
 		}
-		return k.UserID, keyContext(k), nil
+		sub, scope, authCtx = k.UserID, strings.Join(k.Scopes, " "), keyContext(k)
+	} else {
+		claims, err := h.auth.AuthenticateAny(ctx, token)
+		if err != nil {
+			h.log.InfoContext(ctx, "authorizer.denied", "credential", "access_token", "kind", core.KindOf(err).String(), "err", err)
+			return "", nil, err
+		}
+		sub, scope, authCtx = claims.Subject, claims.Scope, authContext(claims)
 	}
-	claims, err := h.auth.Authenticate(ctx, token)
-	if err != nil {
-		h.log.InfoContext(ctx, "authorizer.denied", "credential", "access_token", "kind", core.KindOf(err).String(), "err", err)
-		return "", nil, err
+	if missing := h.policy.missing(route, scope); len(missing) > 0 {
+		h.log.InfoContext(ctx, "authorizer.denied", "audit", true, "reason", "insufficient_scope", "route", route,
+			"sub", sub, "credential", authCtx["credential"], "client_id", authCtx["client_id"], "missing", missing)
+		return sub, nil, errInsufficientScope
 	}
-	return claims.Subject, authContext(claims), nil
+	return sub, authCtx, nil
 }
 
 // authContext is what the backend sees in requestContext.authorizer for an access token: who
-// (sub), through which session and client, with what scope, and which credential got them in.
+// (sub: a user, or a machine client for its own tokens), through which session ("" for a
+// machine client) and client, with what scope, and which credential got them in.
 func authContext(c core.AccessClaims) map[string]any {
 	return map[string]any{"sub": c.Subject, "sid": c.SessionID, "scope": c.Scope, "jti": c.ID, "client_id": c.ClientID, "credential": "access_token"}
 }

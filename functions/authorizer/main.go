@@ -43,13 +43,18 @@ func run(ctx context.Context, log *slog.Logger) error {
 }
 
 // newHandler builds what this function uses: the store and the KMS public keys (preloaded, so
-// a warm decision never calls KMS) behind a core.Verifier, and the store behind the API keys'
-// apikey.Verifier. It holds no secret and cannot sign.
+// a warm decision never calls KMS) behind a core.Verifier that knows the machine clients, the
+// store behind the API keys' apikey.Verifier, and the route policy. It holds no secret and
+// cannot sign.
 func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) *handler {
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
 	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
 	boot.Preload(ctx, log, "public keys", func(ctx context.Context) error { _, err := signer.PublicKeys(ctx); return err })
-	verifier := &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now}
+	machines := make(core.MachineClients, len(cfg.MachineClients))
+	for _, c := range cfg.MachineClients {
+		machines[c.ID] = core.MachineClient{ID: c.ID, Scopes: c.Scopes, Enabled: c.Enabled}
+	}
+	verifier := &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now, Machines: machines}
 	keys := &apikey.Verifier{Lookup: store, Log: log, Now: time.Now, Env: cfg.APIKeyEnv}
-	return &handler{auth: verifier, keys: keys, log: log}
+	return &handler{auth: verifier, keys: keys, policy: routePolicy(cfg.RouteScopes), log: log}
 }

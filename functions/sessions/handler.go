@@ -20,6 +20,7 @@ import (
 type handler struct {
 	sessions      *core.Sessions
 	keys          *apikey.Keys
+	machines      *core.Machines // the client_credentials grant of the declared machine clients
 	verifier      *core.Verifier
 	introspectors map[string]string // client id → hex SHA-256 of its secret
 	clientID      string            // the public client (LATCHKEY_CLIENT_ID), the only one /v1/token serves
@@ -67,15 +68,20 @@ func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Respons
 	return apigw.NotFound(req), nil
 }
 
-// token is the refresh_token grant (RFC 6749 §6) for the one public client: it may name
-// itself with client_id or say nothing, and authenticates with nothing (§2.3: a public client
-// has no credentials). Any client credentials (an Authorization header, a client_secret) or
-// another client_id are a client this server does not know: 401 invalid_client (§5.2). The
-// answer carries scope when the scope granted differs from the one asked for (§5.1).
+// token is /v1/token: the client_credentials grant of a machine client (clientCredentials),
+// or the refresh_token grant (RFC 6749 §6) for the one public client, which may name itself
+// with client_id or say nothing, and authenticates with nothing (§2.3: a public client has no
+// credentials). On the refresh grant, any client credentials (an Authorization header, a
+// client_secret) or another client_id are a client this server does not know: 401
+// invalid_client (§5.2). The answer carries scope when the scope granted differs from the one
+// asked for (§5.1).
 func (h *handler) token(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
 	form, err := single(req, "grant_type", "refresh_token", "scope", "client_id", "client_secret")
 	if err != nil {
 		return apigw.Response{}, apigw.OAuth(err)
+	}
+	if form["grant_type"] == "client_credentials" {
+		return h.clientCredentials(ctx, req, form)
 	}
 	if apigw.Header(req, "authorization") != "" || form["client_secret"] != "" ||
 		(form["client_id"] != "" && form["client_id"] != h.clientID) {
@@ -88,7 +94,7 @@ func (h *handler) token(ctx context.Context, req *apigw.Request) (apigw.Response
 	case "":
 		return apigw.OAuthProblem(http.StatusBadRequest, "invalid_request", "grant_type is required"), nil
 	default:
-		return apigw.OAuthProblem(http.StatusBadRequest, "unsupported_grant_type", "only the refresh_token grant is supported"), nil
+		return apigw.OAuthProblem(http.StatusBadRequest, "unsupported_grant_type", "the refresh_token and client_credentials grants are supported"), nil
 	}
 	if form["refresh_token"] == "" {
 		return apigw.OAuthProblem(http.StatusBadRequest, "invalid_request", "refresh_token is required"), nil
@@ -102,6 +108,58 @@ func (h *handler) token(ctx context.Context, req *apigw.Request) (apigw.Response
 		body.Scope = tr.Claims.Scope
 	}
 	return apigw.Tokens(http.StatusOK, body), nil
+}
+
+// clientTokenBody is the token response of the client_credentials grant (RFC 6749 §4.4.3,
+// §5.1): no refresh token and no session; scope always, since a client that asked for none
+// gets all of its own.
+type clientTokenBody struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+	Scope       string `json:"scope"`
+}
+
+// clientCredentials is the client_credentials grant (RFC 6749 §4.4) of a machine client, which
+// authenticates with HTTP Basic (§2.3.1, the id and secret form-urlencoded) or with client_id
+// and client_secret in the form, never both (§2.3: one method per request, else
+// invalid_request). No credentials, or another scheme than Basic, is 401 invalid_client; the
+// public client, which has no credentials, may not use the grant (unauthorized_client). The
+// rest is core.Machines.Issue: invalid_client, unauthorized_client for a disabled client,
+// invalid_scope, slow_down.
+func (h *handler) clientCredentials(ctx context.Context, req *apigw.Request, form map[string]string) (apigw.Response, error) {
+	id, secret := form["client_id"], form["client_secret"]
+	if authz := apigw.Header(req, "authorization"); authz != "" {
+		basicID, basicSecret, ok := basicAuth(authz)
+		switch {
+		case !ok:
+			return invalidClient("client authentication must be HTTP Basic or client_secret in the form"), nil
+		case secret != "" || (id != "" && id != basicID):
+			return apigw.OAuthProblem(http.StatusBadRequest, "invalid_request", "use one client authentication method: HTTP Basic or client_secret in the form"), nil
+		}
+		id, secret = basicID, basicSecret
+	}
+	switch {
+	case id == h.clientID:
+		return apigw.OAuthProblem(http.StatusBadRequest, "unauthorized_client", "the public client cannot use the client_credentials grant"), nil
+	case id == "" || secret == "":
+		return invalidClient("client authentication is required"), nil
+	}
+	tr, err := h.machines.Issue(ctx, id, secret, form["scope"], apigw.Client(req))
+	if err != nil {
+		return apigw.Response{}, apigw.OAuth(err)
+	}
+	return apigw.Tokens(http.StatusOK, clientTokenBody{
+		AccessToken: tr.AccessToken, TokenType: "Bearer", ExpiresIn: int(tr.ExpiresIn / time.Second), Scope: tr.Claims.Scope,
+	}), nil
+}
+
+// invalidClient is the 401 invalid_client of a request whose client did not authenticate, with
+// the Basic challenge RFC 6749 §5.2 asks for.
+func invalidClient(description string) apigw.Response {
+	resp := apigw.OAuthProblem(http.StatusUnauthorized, "invalid_client", description)
+	resp.Headers["WWW-Authenticate"] = `Basic realm="latchkey"`
+	return resp
 }
 
 // revoke is RFC 7009: 200 for every well-formed request, whether or not the token meant
@@ -122,7 +180,7 @@ func (h *handler) revoke(ctx context.Context, req *apigw.Request) (apigw.Respons
 
 // introspect is RFC 7662 for resource servers that cannot verify tokens themselves. It needs
 // client authentication (§2.1) and answers {"active":false} for anything not active, without
-// saying why.
+// saying why. A machine client's token is reported too (AuthenticateAny), without sid.
 func (h *handler) introspect(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
 	if !h.introspectorOK(req) {
 		resp := apigw.OAuthProblem(http.StatusUnauthorized, "invalid_client", "client authentication failed")
@@ -134,7 +192,7 @@ func (h *handler) introspect(ctx context.Context, req *apigw.Request) (apigw.Res
 		return apigw.Response{}, apigw.OAuth(err)
 	}
 	inactive := apigw.JSON(http.StatusOK, map[string]bool{"active": false})
-	c, err := h.verifier.Authenticate(ctx, form["token"])
+	c, err := h.verifier.AuthenticateAny(ctx, form["token"])
 	if core.Is(err, core.KindUnauthenticated) {
 		return inactive, nil
 	}
@@ -146,7 +204,7 @@ func (h *handler) introspect(ctx context.Context, req *apigw.Request) (apigw.Res
 	if !h.verifier.Now().Before(c.ExpiresAt) {
 		return inactive, nil
 	}
-	return apigw.JSON(http.StatusOK, map[string]any{
+	body := map[string]any{
 		"active":     true,
 		"token_type": "Bearer",
 		"scope":      c.Scope,
@@ -158,7 +216,11 @@ func (h *handler) introspect(ctx context.Context, req *apigw.Request) (apigw.Res
 		"jti":        c.ID,
 		"sid":        c.SessionID,
 		"client_id":  c.ClientID,
-	}), nil
+	}
+	if c.SessionID == "" {
+		delete(body, "sid") // a machine client's token: no session
+	}
+	return apigw.JSON(http.StatusOK, body), nil
 }
 
 // introspectorOK checks HTTP Basic client credentials against the configured hashes in

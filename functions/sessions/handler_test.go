@@ -26,6 +26,7 @@ var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 type fixture struct {
 	serve    func(context.Context, apigw.Request) (apigw.Response, error)
 	sessions *core.Sessions
+	machines *core.Machines
 	mem      *coretest.Memory
 	signer   *coretest.Signer
 	clock    *coretest.Clock
@@ -40,8 +41,14 @@ func newFixture(t *testing.T) *fixture {
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	secret := sha256.Sum256([]byte("rs-secret"))
 	keys := &apikey.Keys{Store: mem, Audit: log, Now: clk.Now, Env: "test", Max: 2, Scopes: []string{"orders:read", "orders:write"}, ReauthMaxAge: 5 * time.Minute}
-	h := &handler{sessions: s, keys: keys, verifier: s.Verifier, introspectors: map[string]string{"rs": hex.EncodeToString(secret[:])}, clientID: coretest.ClientID, log: log}
-	f := &fixture{serve: apigw.Serve(log, boot.Deadline, h.Handle), sessions: s, mem: mem, signer: signer, clock: clk, logs: logs, user: core.User{ID: core.NewID()}}
+	s.Verifier.Machines = testMachineClients
+	machines := &core.Machines{
+		Clients: testMachineClients, Secrets: staticSecrets{"ci": {core.HashSecret(ciSecret)}, "off": {core.HashSecret(offSecret)}},
+		Minter: s.Minter, Limiter: s.Limiter, Audit: log, Now: clk.Now,
+		TokenByIP: s.TokenByIP, TokenByClient: core.Rule{Name: "token-client", Limit: 1000, Window: time.Minute},
+	}
+	h := &handler{sessions: s, keys: keys, machines: machines, verifier: s.Verifier, introspectors: map[string]string{"rs": hex.EncodeToString(secret[:])}, clientID: coretest.ClientID, log: log}
+	f := &fixture{serve: apigw.Serve(log, boot.Deadline, h.Handle), sessions: s, machines: machines, mem: mem, signer: signer, clock: clk, logs: logs, user: core.User{ID: core.NewID()}}
 	if err := mem.CreateUser(context.Background(), f.user); err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,8 @@ func run(ctx context.Context, log *slog.Logger) error {
 
 // newHandler builds what this function uses: the store, the KMS signer (whose public keys it
 // preloads, so a warm function never calls kms:GetPublicKey), the refresh-token HMAC key from
-// Secrets Manager, the verifier, the Sessions use case and the API keys' owners' side.
+// Secrets Manager, the verifier, the Sessions use case, the API keys' owners' side and the
+// machine clients' grant.
 func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) (*handler, error) {
 	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
 	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
@@ -67,14 +68,17 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 	if err != nil {
 		return nil, err
 	}
-	verifier := &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now}
+	clients := machineClients(cfg)
+	verifier := &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now, Machines: clients}
+	minter := &core.Minter{Signer: signer, Issuer: cfg.Issuer, Audience: cfg.Audience, ClientID: cfg.ClientID, TTL: cfg.AccessTTL}
+	limiter := &core.RateLimiter{Counters: store}
 	sessions := &core.Sessions{
 		Store:          store,
 		Denylist:       store,
 		Verifier:       verifier,
-		Minter:         &core.Minter{Signer: signer, Issuer: cfg.Issuer, Audience: cfg.Audience, ClientID: cfg.ClientID, TTL: cfg.AccessTTL},
+		Minter:         minter,
 		Codec:          codec,
-		Limiter:        &core.RateLimiter{Counters: store},
+		Limiter:        limiter,
 		Audit:          log,
 		Now:            time.Now,
 		AbsoluteTTL:    cfg.SessionTTL,
@@ -87,5 +91,27 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 		Store: store, Audit: log, Now: time.Now, Env: cfg.APIKeyEnv, Max: cfg.APIKeysMax, Scopes: cfg.UserScopes,
 		ReauthMaxAge: cfg.ReauthAge,
 	}
-	return &handler{sessions: sessions, keys: keys, verifier: verifier, introspectors: cfg.IntrospectionClients, clientID: cfg.ClientID, log: log}, nil
+	// The machine clients' secrets are read on the first client_credentials request, not at cold
+	// start: a function serving only refreshes never waits for them.
+	machines := &core.Machines{
+		Clients:       clients,
+		Secrets:       secrets.Machine{API: secretsmanager.NewFromConfig(awsCfg), ID: cfg.MachineSecretID},
+		MaxAge:        cfg.MachineSecretMaxAge,
+		Minter:        minter,
+		Limiter:       limiter,
+		Audit:         log,
+		Now:           time.Now,
+		TokenByIP:     core.Rule(cfg.Limits.TokenByIP),
+		TokenByClient: core.Rule(cfg.Limits.TokenByClient),
+	}
+	return &handler{sessions: sessions, keys: keys, machines: machines, verifier: verifier, introspectors: cfg.IntrospectionClients, clientID: cfg.ClientID, log: log}, nil
+}
+
+// machineClients is the configuration's machine clients by id.
+func machineClients(cfg boot.Config) core.MachineClients {
+	out := make(core.MachineClients, len(cfg.MachineClients))
+	for _, c := range cfg.MachineClients {
+		out[c.ID] = core.MachineClient{ID: c.ID, Scopes: c.Scopes, Enabled: c.Enabled}
+	}
+	return out
 }

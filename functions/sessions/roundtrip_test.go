@@ -8,10 +8,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/apikey"
+	"github.com/latchkey/latchkey/core/secrets"
 	"github.com/latchkey/latchkey/dynamo"
+	"github.com/latchkey/latchkey/functions/internal/boot"
 	"github.com/latchkey/latchkey/functions/internal/fntest"
 	"github.com/latchkey/latchkey/local/testenv"
 )
@@ -238,4 +241,55 @@ func TestAPIKeyRoundTrips(t *testing.T) {
 	step("delete", "DynamoDB.GetItem=1 DynamoDB.TransactWriteItems=1", func() error {
 		return h.keys.Delete(ctx, c, made.APIKey.ID, core.Client{IP: "127.0.0.1"})
 	})
+}
+
+// TestClientCredentialsRoundTrips counts the AWS calls of the client_credentials grant: the two
+// rate-limit counters (per address, per client) and, on the first request of an instance or
+// once its copy is LATCHKEY_MACHINE_SECRET_MAX_AGE old, one GetSecretValue of the machine
+// clients' secret, together; then the one KMS Sign. Nothing else is written: no session, no
+// refresh token. A refused secret makes no KMS call. The machine token's check is one strongly
+// consistent BatchGetItem (of its jti alone).
+func TestClientCredentialsRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	d := fntest.NewDeployment(t)
+	layout := secrets.MachineLayout{}
+	secret, _ := layout.Create("ci")
+	name, value := testenv.Name("machines"), string(layout.Marshal())
+	out, err := secretsmanager.NewFromConfig(d.AWS).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := d.Config(t)
+	cfg.MachineClients = []boot.MachineClient{{ID: "ci", Scopes: []string{"orders:read"}, Enabled: true}}
+	cfg.MachineSecretID = *out.ARN
+	awsCfg := d.AWS
+	calls := testenv.CountCalls(&awsCfg)
+	h, err := newHandler(ctx, cfg, awsCfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := core.Client{IP: "127.0.0.1"}
+	issue := func(what, secret, wantCalls string, wantErr bool) core.TokenResponse {
+		t.Helper()
+		calls.Reset()
+		tr, err := h.machines.Issue(ctx, "ci", secret, "", cli)
+		if (err != nil) != wantErr {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := calls.String(); got != wantCalls {
+			t.Errorf("%s: %s, want %s", what, got, wantCalls)
+		}
+		return tr
+	}
+	issue("first grant of the instance", secret, "DynamoDB.UpdateItem=2 KMS.Sign=1 Secrets Manager.GetSecretValue=1", false)
+	tr := issue("warm grant", secret, "DynamoDB.UpdateItem=2 KMS.Sign=1", false)
+	issue("wrong secret", "wrong", "DynamoDB.UpdateItem=2", true)
+
+	calls.Reset()
+	if _, err := h.verifier.AuthenticateAny(ctx, tr.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := calls.String(), "DynamoDB.BatchGetItem=1"; got != want {
+		t.Errorf("machine token check: %s, want %s", got, want)
+	}
 }

@@ -89,7 +89,8 @@ func (h *handler) health() (apigw.Response, error) {
 // discovery is the RFC 8414 authorization server metadata, served at both well-known paths
 // (RFC 8414 §3 and OpenID Connect Discovery's, which OAuth clients also read). It claims only
 // what Latchkey does, in registered member names only: the refresh_token grant at the token
-// endpoint for a public client ("none"), RFC 7009 revocation without client authentication,
+// endpoint for a public client ("none") and the client_credentials grant for machine clients
+// (client_secret_basic or client_secret_post), RFC 7009 revocation without client authentication,
 // RFC 7662 introspection with HTTP Basic, and the JWKS. There is no authorization endpoint (no
 // grant that uses one is supported: RFC 8414 §2 lets the member be left out then), and so no
 // response_type is supported: response_types_supported is REQUIRED and is the empty array,
@@ -102,8 +103,8 @@ func (h *handler) discovery() (apigw.Response, error) {
 		"revocation_endpoint":                           h.issuer + "/v1/revoke",
 		"introspection_endpoint":                        h.issuer + "/v1/introspect",
 		"response_types_supported":                      []string{},
-		"grant_types_supported":                         []string{"refresh_token"},
-		"token_endpoint_auth_methods_supported":         []string{"none"},
+		"grant_types_supported":                         []string{"refresh_token", "client_credentials"},
+		"token_endpoint_auth_methods_supported":         []string{"none", "client_secret_basic", "client_secret_post"},
 		"revocation_endpoint_auth_methods_supported":    []string{"none"},
 		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
 	})

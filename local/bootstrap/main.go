@@ -1,6 +1,7 @@
 // Command bootstrap prepares the local emulators for Latchkey: it creates the table in DynamoDB
 // Local, the ES256 signing key (with an alias) in the KMS emulator, the HMAC secret in the
-// Secrets Manager emulator and the verified sender identity of the emails in the SES emulator
+// Secrets Manager emulator, the machine clients' secret (a secret for each declared machine
+// client) and the verified sender identity of the emails in the SES emulator
 // (which, as SES does, refuses to send from an address no verified identity covers), reusing
 // whatever already exists. It then prints the environment the functions need as shell export
 // lines, and writes them to -env-file when given.
@@ -15,6 +16,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -36,6 +38,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/latchkey/latchkey/core/secrets"
 	"github.com/latchkey/latchkey/dynamo"
 )
 
@@ -48,6 +51,10 @@ const (
 
 // endpointVars are the SDK's per-service endpoint variables the bootstrap insists on.
 var endpointVars = []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL_SECRETS_MANAGER", "AWS_ENDPOINT_URL_SESV2"}
+
+// defaultMachineClients are the local stack's machine clients: one CI job that may read
+// /local/echo (LATCHKEY_ROUTE_SCOPES='{"GET /local/echo":["echo:read"]}' make dev enforces it).
+const defaultMachineClients = `[{"id":"local-ci","scopes":["echo:read"]}]`
 
 // defaultEmailFrom is the From address of the local stack's emails. The .local domain is
 // reserved (RFC 6762), so no mail to or from it could ever leave the machine.
@@ -87,6 +94,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		nameDefault = "Latchkey (local)"
 	}
 	rpName := flags.String("rp-name", nameDefault, "LATCHKEY_RP_NAME (default $LATCHKEY_RP_NAME, else \"Latchkey (local)\")")
+	machineName := flags.String("machine-secret", "latchkey/local/machines", "Secrets Manager name of the machine clients' secrets")
+	clientsDefault := os.Getenv("LATCHKEY_MACHINE_CLIENTS")
+	if clientsDefault == "" {
+		clientsDefault = defaultMachineClients
+	}
+	machineClients := flags.String("machine-clients", clientsDefault, "LATCHKEY_MACHINE_CLIENTS (default $LATCHKEY_MACHINE_CLIENTS, else local-ci with scope echo:read); each gets a secret")
+	machineFile := flags.String("machine-secrets-file", "", "write each machine client's current secret to this file, one \"<id> <secret>\" line each")
 	envFile := flags.String("env-file", "", "also write the export lines to this file")
 	if err := flags.Parse(args); err != nil {
 		return err
@@ -112,6 +126,19 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := ensureEmailIdentity(ctx, sesv2.NewFromConfig(cfg), *emailFrom); err != nil {
 		return fmt.Errorf("email identity %s: %w", *emailFrom, err)
 	}
+	machineARN, clientSecrets, err := ensureMachineSecrets(ctx, secretsmanager.NewFromConfig(cfg), *machineName, *machineClients)
+	if err != nil {
+		return fmt.Errorf("machine secret %s: %w", *machineName, err)
+	}
+	if *machineFile != "" {
+		var b strings.Builder
+		for _, kv := range clientSecrets {
+			fmt.Fprintf(&b, "%s %s\n", kv[0], kv[1])
+		}
+		if err := writeFile(*machineFile, b.String()); err != nil {
+			return err
+		}
+	}
 
 	env := [][2]string{
 		{"LATCHKEY_TABLE", *table},
@@ -123,6 +150,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		{"LATCHKEY_RP_ORIGINS", *origins},
 		{"LATCHKEY_RP_NAME", *rpName},
 		{"LATCHKEY_EMAIL_FROM", *emailFrom},
+		{"LATCHKEY_MACHINE_CLIENTS", *machineClients},
+		{"LATCHKEY_MACHINE_SECRET_ID", machineARN},
 	}
 	for _, name := range endpointVars {
 		env = append(env, [2]string{name, os.Getenv(name)})
@@ -208,6 +237,63 @@ func ensureSecret(ctx context.Context, api *secretsmanager.Client, name string) 
 		return "", err
 	}
 	return aws.ToString(created.ARN), nil
+}
+
+// ensureMachineSecrets returns the ARN of the machine clients' secret name, creating it as {}
+// (as the stacks do) when it does not exist, and gives every client of clients (the
+// LATCHKEY_MACHINE_CLIENTS JSON) that has none a secret, as `make machine-secret STEP=create`
+// would. It returns each client's current secret, in the order of clients, for the developer.
+func ensureMachineSecrets(ctx context.Context, api *secretsmanager.Client, name, clients string) (string, [][2]string, error) {
+	var declared []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(clients), &declared); err != nil {
+		return "", nil, fmt.Errorf("LATCHKEY_MACHINE_CLIENTS: %w", err)
+	}
+	arn := ""
+	desc, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
+	var notFound *smtypes.ResourceNotFoundException
+	switch {
+	case err == nil:
+		arn = aws.ToString(desc.ARN)
+	case errors.As(err, &notFound):
+		created, err := api.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+			Name:         aws.String(name),
+			Description:  aws.String("Latchkey local machine clients' secrets"),
+			SecretString: aws.String("{}"),
+		})
+		if err != nil {
+			return "", nil, err
+		}
+		arn = aws.ToString(created.ARN)
+	default:
+		return "", nil, err
+	}
+	out, err := api.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", nil, err
+	}
+	layout, err := secrets.ParseMachineLayout([]byte(aws.ToString(out.SecretString)))
+	if err != nil {
+		return "", nil, err
+	}
+	changed := false
+	var given [][2]string
+	for _, c := range declared {
+		if _, ok := layout[c.ID]; !ok {
+			if _, err := layout.Create(c.ID); err != nil {
+				return "", nil, err
+			}
+			changed = true
+		}
+		given = append(given, [2]string{c.ID, layout[c.ID].Current})
+	}
+	if changed {
+		if _, err := api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(string(layout.Marshal()))}); err != nil {
+			return "", nil, err
+		}
+	}
+	return arn, given, nil
 }
 
 // ensureEmailIdentity makes address a sending identity of the SES emulator unless it is one

@@ -6,21 +6,30 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 )
 
-// echoRouteKey is the route key of /local/echo in the authorizer's event.
-const echoRouteKey = "GET " + echoPath
+// echoRouteKey is the route key of /local/echo for method in the authorizer's event: the
+// routes GET /local/echo (HEAD served as GET, as API Gateway does) and POST /local/echo, so a
+// route policy (LATCHKEY_ROUTE_SCOPES) can list one and leave the other open.
+func echoRouteKey(method string) string {
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	return method + " " + echoPath
+}
 
-// echo serves GET /local/echo behind the authorizer function exactly as an HTTP API does for a
+// echo serves GET and POST /local/echo behind the authorizer function exactly as an HTTP API does for a
 // Lambda authorizer with payload format 2.0, simple responses and no caching, whose identity
 // source is $request.header.Authorization for a request that has that header and
 // $request.header.X-Api-Key for one that has only an API key (docs/deploy.md: an authorizer
 // configured with one of the two, or none at all with caching off). When authorized it
 // answers what a backend would find in requestContext.authorizer.
 func (g *Gateway) echo(w http.ResponseWriter, r *http.Request) {
-	info := newRequestInfo(r, echoRouteKey)
+	routeKey := echoRouteKey(r.Method)
+	info := newRequestInfo(r, routeKey)
 	w.Header().Set("Apigw-Requestid", info.id)
 
 	// A missing identity source is rejected before the authorizer runs.
@@ -35,9 +44,9 @@ func (g *Gateway) echo(w http.ResponseWriter, r *http.Request) {
 	event, err := json.Marshal(events.APIGatewayV2CustomAuthorizerV2Request{
 		Version:               "2.0",
 		Type:                  "REQUEST",
-		RouteArn:              "arn:aws:execute-api:" + localRegion + ":" + localAccountID + ":" + localAPIID + "/" + localStage + "/GET" + echoPath,
+		RouteArn:              "arn:aws:execute-api:" + localRegion + ":" + localAccountID + ":" + localAPIID + "/" + localStage + "/" + strings.Replace(routeKey, " ", "", 1),
 		IdentitySource:        []string{identity},
-		RouteKey:              echoRouteKey,
+		RouteKey:              routeKey,
 		RawPath:               r.URL.EscapedPath(),
 		RawQueryString:        r.URL.RawQuery,
 		Cookies:               info.cookies,

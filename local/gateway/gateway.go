@@ -128,7 +128,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.proxy(w, r, route, params)
 		return
 	}
-	if r.URL.Path == echoPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+	if r.URL.Path == echoPath && (r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodPost) {
 		g.echo(w, r)
 		return
 	}

@@ -36,7 +36,14 @@ var root, _ = filepath.Abs(filepath.Join("..", ".."))
 type stack struct {
 	dir string
 	env []string // LATCHKEY_* and AWS_* for the functions
+	// machine is the current secret of each machine client (stackMachineClients) the
+	// bootstrap made.
+	machine map[string]string
 }
+
+// stackMachineClients are the machine clients of the stack: local-ci as make dev declares it,
+// one for the rotation test with two scopes, and a disabled one.
+const stackMachineClients = `[{"id":"local-ci","scopes":["echo:read"]},{"id":"rotating","scopes":["echo:read","echo:write"]},{"id":"stopped","scopes":["echo:read"],"enabled":false}]`
 
 var (
 	shared     *stack
@@ -122,14 +129,25 @@ var stackDefaults = []string{
 // returns runs its functions against the same emulators.
 func provision(dir string, awsEnv []string) (*stack, error) {
 	name := testenv.Name("stack")
-	cmd := exec.Command(filepath.Join(dir, "bootstrap"), "-table", name, "-key-alias", "alias/"+name, "-secret", name, "-issuer", "http://127.0.0.1")
+	machineFile := filepath.Join(dir, name+".machine")
+	cmd := exec.Command(filepath.Join(dir, "bootstrap"), "-table", name, "-key-alias", "alias/"+name, "-secret", name, "-issuer", "http://127.0.0.1",
+		"-machine-secret", name+"-machines", "-machine-clients", stackMachineClients, "-machine-secrets-file", machineFile)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), awsEnv...)
 	out, err := cmd.Output()
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %v %s", err, stderrOf(err))
 	}
-	s := &stack{dir: dir, env: append(append([]string(nil), awsEnv...), stackDefaults...)}
+	s := &stack{dir: dir, env: append(append([]string(nil), awsEnv...), stackDefaults...), machine: map[string]string{}}
+	secrets, err := os.ReadFile(machineFile)
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(secrets)), "\n") {
+		if id, secret, ok := strings.Cut(line, " "); ok {
+			s.machine[id] = secret
+		}
+	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		line := strings.TrimPrefix(sc.Text(), "export ")

@@ -127,7 +127,8 @@ func bearerChallenge(err error) string {
 
 // OAuthError answers err as an RFC 6749 §5.2 error object, with the kind's OAuth code and
 // status from the same map as Error (the error's Code instead of the kind's code when it has
-// one, as invalid_scope refines invalid); internal errors are a bare server_error.
+// one, as invalid_scope refines invalid, and invalid_client, answered 401 with a Basic
+// challenge, refines unauthenticated); internal errors are a bare server_error.
 func OAuthError(ctx context.Context, log *slog.Logger, err error) Response {
 	kind := core.KindOf(err)
 	logCause(ctx, log, kind, err)
@@ -144,9 +145,16 @@ func OAuthError(ctx context.Context, log *slog.Logger, err error) Response {
 	if c, _ := core.CodeOf(err); c != "" && kind != core.KindInternal {
 		code = c // a refinement of the kind that RFC 6749 names, such as invalid_scope
 	}
-	resp := OAuthProblem(a.oauthStatus, code, description)
-	if kind == core.KindRateLimited {
+	status := a.oauthStatus
+	if code == "invalid_client" {
+		status = http.StatusUnauthorized // §5.2: a client that failed to authenticate gets 401 and a challenge
+	}
+	resp := OAuthProblem(status, code, description)
+	switch {
+	case kind == core.KindRateLimited:
 		resp.Headers["Retry-After"] = retryAfter(err)
+	case code == "invalid_client":
+		resp.Headers["WWW-Authenticate"] = `Basic realm="latchkey"`
 	}
 	return resp
 }

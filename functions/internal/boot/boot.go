@@ -4,6 +4,8 @@
 package boot
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -34,6 +36,21 @@ type Config struct {
 	// IntrospectionClients maps client id to the hex SHA-256 of its secret, from
 	// LATCHKEY_INTROSPECTION_CLIENTS ("id:sha256hex,..."); empty disables introspection.
 	IntrospectionClients map[string]string
+	// MachineClients are LATCHKEY_MACHINE_CLIENTS: the confidential clients of the
+	// client_credentials grant, a JSON array [{"id":"ci","scopes":["orders:read"]}] (each may
+	// say "enabled": false); empty or [] declares none.
+	MachineClients []MachineClient
+	// MachineSecretID is LATCHKEY_MACHINE_SECRET_ID: the Secrets Manager secret holding the
+	// machine clients' secrets; required by a function that needs the secret and has machine
+	// clients.
+	MachineSecretID string
+	// MachineSecretMaxAge is LATCHKEY_MACHINE_SECRET_MAX_AGE: how long a function uses its copy
+	// of the machine clients' secrets before reading them again, default 1m, 0 to 1h.
+	MachineSecretMaxAge time.Duration
+	// RouteScopes is LATCHKEY_ROUTE_SCOPES: the authorizer's route policy, from a route
+	// ("GET /orders/{id}") to the scopes a credential needs there, a JSON object; empty requires
+	// no scope anywhere.
+	RouteScopes map[string][]string
 	// EmailFrom is LATCHKEY_EMAIL_FROM: the sender of every email, an address of a verified
 	// SES identity, optionally with a display name ("Example <no-reply@example.com>").
 	EmailFrom string
@@ -182,6 +199,19 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 			c.UserScopes = append(c.UserScopes, s)
 		}
 	}
+	var machineErrs []error
+	c.MachineClients, machineErrs = machineClients(getenv("LATCHKEY_MACHINE_CLIENTS"), c.ClientID)
+	errs = append(errs, machineErrs...)
+	c.MachineSecretID = strings.TrimSpace(getenv("LATCHKEY_MACHINE_SECRET_ID"))
+	if need.Secret && len(c.MachineClients) > 0 && c.MachineSecretID == "" {
+		errs = append(errs, errors.New("LATCHKEY_MACHINE_SECRET_ID is required with LATCHKEY_MACHINE_CLIENTS"))
+	}
+	if c.MachineSecretMaxAge, err = duration(getenv, "LATCHKEY_MACHINE_SECRET_MAX_AGE", time.Minute, 0, time.Hour); err != nil {
+		errs = append(errs, err)
+	}
+	if c.RouteScopes, err = routeScopes(getenv("LATCHKEY_ROUTE_SCOPES")); err != nil {
+		errs = append(errs, err)
+	}
 	var limitErrs []error
 	c.Limits, limitErrs = loadLimits(getenv)
 	errs = append(errs, limitErrs...)
@@ -255,3 +285,105 @@ func validClientID(s string) bool {
 	}
 	return s != ""
 }
+
+// MachineClient is one entry of LATCHKEY_MACHINE_CLIENTS.
+type MachineClient struct {
+	ID      string
+	Scopes  []string
+	Enabled bool
+}
+
+// maxMachineClients bounds LATCHKEY_MACHINE_CLIENTS. Lambda's whole environment is at most
+// 4 KB, which this many short entries already nearly fill.
+const maxMachineClients = 50
+
+// machineClients parses LATCHKEY_MACHINE_CLIENTS: a JSON array of {"id", "scopes", "enabled"}
+// ("enabled" defaults to true), ids in the client-id alphabet (validClientID), unique and
+// never the public client's, scopes valid scope tokens. Unknown members are refused, so a typo
+// ("scope") is not silently a client without scopes. One error per problem.
+func machineClients(raw, public string) ([]MachineClient, []error) {
+	const name = "LATCHKEY_MACHINE_CLIENTS"
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, nil
+	}
+	var entries []struct {
+		ID      string   `json:"id"`
+		Scopes  []string `json:"scopes"`
+		Enabled *bool    `json:"enabled"`
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&entries); err != nil || dec.More() {
+		return nil, []error{fmt.Errorf(`%s: want a JSON array like [{"id":"ci","scopes":["orders:read"]}] (members id, scopes, enabled)`, name)}
+	}
+	if len(entries) > maxMachineClients {
+		return nil, []error{fmt.Errorf("%s: %d clients, at most %d", name, len(entries), maxMachineClients)}
+	}
+	var (
+		out  []MachineClient
+		errs []error
+		seen = map[string]bool{}
+	)
+	for i, e := range entries {
+		switch {
+		case !validClientID(e.ID):
+			errs = append(errs, fmt.Errorf("%s: client %d: id %q is not 1 to 64 letters, digits, '-', '.', '_' or '~'", name, i+1, e.ID))
+			continue
+		case e.ID == public:
+			errs = append(errs, fmt.Errorf("%s: client %q is the public client (LATCHKEY_CLIENT_ID)", name, e.ID))
+			continue
+		case seen[e.ID]:
+			errs = append(errs, fmt.Errorf("%s: client %q is declared twice", name, e.ID))
+			continue
+		}
+		seen[e.ID] = true
+		for _, sc := range e.Scopes {
+			if !validScope(sc) {
+				errs = append(errs, fmt.Errorf("%s: client %q: %q is not a scope (printable ASCII, no space, quote or backslash)", name, e.ID, sc))
+			}
+		}
+		out = append(out, MachineClient{ID: e.ID, Scopes: e.Scopes, Enabled: e.Enabled == nil || *e.Enabled})
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}
+
+// routeScopes parses LATCHKEY_ROUTE_SCOPES: a JSON object from a route, "<METHOD> <path>" as
+// API Gateway names it (an HTTP API's routeKey such as "GET /orders/{id}", ANY for any method;
+// for a REST API the method and the resource path), to the one or more scopes it requires.
+func routeScopes(raw string) (map[string][]string, error) {
+	const name = "LATCHKEY_ROUTE_SCOPES"
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, nil
+	}
+	var m map[string][]string
+	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	if err := dec.Decode(&m); err != nil || dec.More() || m == nil {
+		return nil, fmt.Errorf(`%s: want a JSON object like {"GET /orders": ["orders:read"]}`, name)
+	}
+	var errs []error
+	for route, scopes := range m {
+		method, path, ok := strings.Cut(route, " ")
+		if !ok || method == "" || strings.Trim(method, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" || !strings.HasPrefix(path, "/") || strings.ContainsAny(path, " \t") {
+			errs = append(errs, fmt.Errorf("%s: %q is not a route like \"GET /orders/{id}\"", name, route))
+			continue
+		}
+		if len(scopes) == 0 {
+			errs = append(errs, fmt.Errorf("%s: route %q lists no scope (leave an open route out)", name, route))
+		}
+		for _, sc := range scopes {
+			if !validScope(sc) {
+				errs = append(errs, fmt.Errorf("%s: route %q: %q is not a scope", name, route, sc))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return m, nil
+}
+

@@ -255,7 +255,8 @@ func TestStackDefaultsAreBoots(t *testing.T) {
 	}
 	for _, name := range append([]string{"LATCHKEY_ACCESS_TTL", "LATCHKEY_SESSION_TTL", "LATCHKEY_SESSION_IDLE",
 		"LATCHKEY_REFRESH_GRACE", "LATCHKEY_REAUTH_MAX_AGE", "LATCHKEY_RP_NAME", "LATCHKEY_INTROSPECTION_CLIENTS",
-		"LATCHKEY_API_KEY_ENV", "LATCHKEY_API_KEYS_MAX", "LATCHKEY_USER_SCOPES"}, LimitVars...) {
+		"LATCHKEY_API_KEY_ENV", "LATCHKEY_API_KEYS_MAX", "LATCHKEY_USER_SCOPES",
+		"LATCHKEY_MACHINE_CLIENTS", "LATCHKEY_MACHINE_SECRET_MAX_AGE", "LATCHKEY_ROUTE_SCOPES"}, LimitVars...) {
 		if !seen[name] {
 			t.Errorf("no function of template.yaml gets %s from a parameter", name)
 		}
@@ -338,5 +339,58 @@ func TestLoadAPIKeySettings(t *testing.T) {
 	bad["LATCHKEY_API_KEYS_MAX"] = "0"
 	if _, err := Load(env(bad), Need{}); err == nil {
 		t.Error("a cap of 0 was accepted")
+	}
+}
+
+func TestLoadMachineClients(t *testing.T) {
+	m := base()
+	m["LATCHKEY_SECRET_ID"] = "hmac"
+	if c, err := Load(env(m), Need{Secret: true}); err != nil || c.MachineClients != nil || c.MachineSecretMaxAge != time.Minute {
+		t.Fatalf("defaults: %+v %v", c.MachineClients, err)
+	}
+	var c Config
+	var err error
+	m["LATCHKEY_MACHINE_CLIENTS"] = `[{"id":"ci","scopes":["orders:read","orders:write"]},{"id":"nightly.job_1~","scopes":[],"enabled":false}]`
+	if _, err := Load(env(m), Need{Secret: true}); err == nil || !strings.Contains(err.Error(), "LATCHKEY_MACHINE_SECRET_ID is required") {
+		t.Fatalf("clients without the secret: %v", err)
+	}
+	// A function that reads no secret (the authorizer) needs only the clients.
+	if c, err = Load(env(m), Need{}); err != nil || len(c.MachineClients) != 2 {
+		t.Fatalf("authorizer: %+v %v", c.MachineClients, err)
+	}
+	m["LATCHKEY_MACHINE_SECRET_ID"], m["LATCHKEY_MACHINE_SECRET_MAX_AGE"] = "machines", "0s"
+	c, err = Load(env(m), Need{Secret: true})
+	want := []MachineClient{{ID: "ci", Scopes: []string{"orders:read", "orders:write"}, Enabled: true}, {ID: "nightly.job_1~", Scopes: []string{}, Enabled: false}}
+	if err != nil || !reflect.DeepEqual(c.MachineClients, want) || c.MachineSecretID != "machines" || c.MachineSecretMaxAge != 0 {
+		t.Fatalf("clients %+v secret %q max age %s err %v", c.MachineClients, c.MachineSecretID, c.MachineSecretMaxAge, err)
+	}
+	for _, bad := range []string{
+		`{"id":"ci"}`, `[{"id":"ci","scope":["a"]}]`, `[{"id":"has space"}]`, `[{"id":""}]`,
+		`[{"id":"latchkey"}]`, `[{"id":"ci"},{"id":"ci"}]`, `[{"id":"ci","scopes":["a b"]}]`, `[{"id":"ci","scopes":["say\"hi"]}]`, `[] []`,
+	} {
+		m["LATCHKEY_MACHINE_CLIENTS"] = bad
+		if _, err := Load(env(m), Need{Secret: true}); err == nil || !strings.Contains(err.Error(), "LATCHKEY_MACHINE_CLIENTS") {
+			t.Errorf("%s: %v, want it refused", bad, err)
+		}
+	}
+	m["LATCHKEY_MACHINE_CLIENTS"], m["LATCHKEY_MACHINE_SECRET_MAX_AGE"] = "[]", "2h"
+	if _, err := Load(env(m), Need{Secret: true}); err == nil || !strings.Contains(err.Error(), "LATCHKEY_MACHINE_SECRET_MAX_AGE") {
+		t.Errorf("max age over an hour: %v", err)
+	}
+}
+
+func TestLoadRouteScopes(t *testing.T) {
+	m := base()
+	m["LATCHKEY_ROUTE_SCOPES"] = `{"GET /orders/{id}": ["orders:read"], "ANY /admin/{proxy+}": ["admin", "orders:write"]}`
+	c, err := Load(env(m), Need{})
+	want := map[string][]string{"GET /orders/{id}": {"orders:read"}, "ANY /admin/{proxy+}": {"admin", "orders:write"}}
+	if err != nil || !reflect.DeepEqual(c.RouteScopes, want) {
+		t.Fatalf("route scopes %v err %v", c.RouteScopes, err)
+	}
+	for _, bad := range []string{`[]`, `{"/orders": ["a"]}`, `{"get /orders": ["a"]}`, `{"GET orders": ["a"]}`, `{"GET /orders": []}`, `{"GET /orders": ["a b"]}`, `null`} {
+		m["LATCHKEY_ROUTE_SCOPES"] = bad
+		if _, err := Load(env(m), Need{}); err == nil || !strings.Contains(err.Error(), "LATCHKEY_ROUTE_SCOPES") {
+			t.Errorf("%s: %v, want it refused", bad, err)
+		}
 	}
 }

@@ -75,6 +75,10 @@ type Limits struct {
 	EmailSendByAddress  Rule
 	EmailVerifyByIP     Rule
 	RecoveryCodeByIP    Rule
+	// On /v1/token's client_credentials grant, per machine client (whatever the address or
+	// the outcome, so a client's secret cannot be guessed faster than this); the per-address
+	// rule is TokenByIP.
+	TokenByClient Rule
 }
 
 // DefaultLimits are the limits a deployment runs with unless its environment sets others
@@ -91,6 +95,7 @@ var DefaultLimits = Limits{
 	EmailSendByAddress:     Rule{Name: "email-send-addr", Limit: 1, Window: time.Minute},
 	EmailVerifyByIP:        Rule{Name: "email-verify-ip", Limit: 60, Window: time.Hour},
 	RecoveryCodeByIP:       Rule{Name: "recovery-code-ip", Limit: 20, Window: time.Hour},
+	TokenByClient:          Rule{Name: "token-client", Limit: 60, Window: time.Minute},
 }
 
 // LimitVars name the environment variable of each rule, in the order of Limits. A value is
@@ -108,6 +113,7 @@ var LimitVars = []string{
 	"LATCHKEY_LIMIT_EMAIL_SEND_ADDRESS",
 	"LATCHKEY_LIMIT_EMAIL_VERIFY_IP",
 	"LATCHKEY_LIMIT_RECOVERY_CODE_IP",
+	"LATCHKEY_LIMIT_TOKEN_CLIENT",
 }
 
 // Bounds of a configured rate limit. A window over an hour would let one burst lock a client
@@ -125,6 +131,7 @@ func (l *Limits) rules() []*Rule {
 		&l.PasskeyBeginByIP, &l.PasskeyBeginByAccount,
 		&l.PasskeyFinishByIP, &l.PasskeyFinishByAccount,
 		&l.EmailBeginByIP, &l.EmailBeginByAddress, &l.EmailSendByAddress, &l.EmailVerifyByIP, &l.RecoveryCodeByIP,
+		&l.TokenByClient,
 	}
 }
 

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/coretest"
+)
+
+// machineToken issues a machine client's token for scope on f's signer, with the verifier
+// knowing clients.
+func machineToken(t *testing.T, f *fixture, clients core.MachineClients, id, scope string) string {
+	t.Helper()
+	f.sessions.Verifier.Machines = clients
+	raw, _, err := f.sessions.Minter.IssueClient(context.Background(), id, scope, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+var ci = core.MachineClients{"ci": {ID: "ci", Scopes: []string{"orders:read", "orders:write"}, Enabled: true}}
+
+// TestAllowsAMachineToken: a machine client's token passes with sub = client_id = the client,
+// no sid, its scope and jti; once the client is disabled or removed, or its jti is denied, it
+// is refused at the next decision.
+func TestAllowsAMachineToken(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	raw := machineToken(t, f, ci, "ci", "orders:read")
+	r := simple(t)(f.h.Handle(ctx, sample(t, "http-api-v2", raw)))
+	want := map[string]any{"sub": "ci", "client_id": "ci", "sid": "", "scope": "orders:read", "credential": "access_token"}
+	for k, v := range want {
+		if r.Context[k] != v {
+			t.Fatalf("context %v, want %s = %v", r.Context, k, v)
+		}
+	}
+	if !r.IsAuthorized || r.Context["jti"] == "" {
+		t.Fatalf("%+v", r)
+	}
+	out, err := f.h.Handle(ctx, sample(t, "rest-token", raw))
+	if p, ok := out.(events.APIGatewayCustomAuthorizerResponse); err != nil || !ok || p.PrincipalID != "ci" || p.PolicyDocument.Statement[0].Effect != "Allow" {
+		t.Fatalf("REST TOKEN: %+v %v", out, err)
+	}
+	for name, set := range map[string]core.MachineClients{
+		"disabled": {"ci": {ID: "ci", Scopes: []string{"orders:read"}}},
+		"removed":  {},
+	} {
+		f.sessions.Verifier.Machines = set
+		if r := simple(t)(f.h.Handle(ctx, sample(t, "http-api-v2", raw))); r.IsAuthorized {
+			t.Errorf("%s client: allowed", name)
+		}
+	}
+	f.sessions.Verifier.Machines = ci
+	if err := f.sessions.Revoke(ctx, raw, "access_token"); err != nil {
+		t.Fatal(err)
+	}
+	if r := simple(t)(f.h.Handle(ctx, sample(t, "http-api-v2", raw))); r.IsAuthorized {
+		t.Fatal("a revoked machine token: allowed")
+	}
+}
+
+// TestRoutePolicy: a credential lacking a scope its route requires is denied, on every event
+// type, whoever it is (a user's token, a machine client's); an unlisted route needs none; the
+// denial is audited with the route and never the token.
+func TestRoutePolicy(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t) // the user's token holds orders:read
+	logs := &coretest.Logs{}
+	f.h.log = slog.New(slog.NewJSONHandler(logs, nil))
+	writer := machineToken(t, f, ci, "ci", "orders:write")
+	reader := machineToken(t, f, ci, "ci", "orders:read")
+	user := f.token.AccessToken
+
+	// Each sample event calls GET /orders.
+	for _, c := range []struct {
+		name   string
+		policy routePolicy
+		token  string
+		allow  bool
+	}{
+		{"unlisted route", routePolicy{"GET /other": {"admin"}}, writer, true},
+		{"the user holds the scope", routePolicy{"GET /orders": {"orders:read"}}, user, true},
+		{"the machine client holds the scope", routePolicy{"GET /orders": {"orders:read"}}, reader, true},
+		{"the machine client's token lacks it", routePolicy{"GET /orders": {"orders:read"}}, writer, false},
+		{"the user lacks it", routePolicy{"GET /orders": {"orders:write"}}, user, false},
+		{"ANY of the path", routePolicy{"ANY /orders": {"orders:write"}}, reader, false},
+		{"both lists", routePolicy{"GET /orders": {"orders:read"}, "ANY /orders": {"orders:write"}}, reader, false},
+		{"no policy", nil, writer, true},
+	} {
+		f.h.policy = c.policy
+		r := simple(t)(f.h.Handle(ctx, sample(t, "http-api-v2", c.token)))
+		if r.IsAuthorized != c.allow {
+			t.Errorf("%s, HTTP API: authorized %v, want %v", c.name, r.IsAuthorized, c.allow)
+		}
+		for _, rest := range []string{"rest-token", "rest-request"} {
+			out, err := f.h.Handle(ctx, sample(t, rest, c.token))
+			p, ok := out.(events.APIGatewayCustomAuthorizerResponse)
+			if err != nil || !ok {
+				t.Fatalf("%s, %s: %v %v (a scope denial is a Deny policy, 403, not a 401)", c.name, rest, out, err)
+			}
+			if effect := p.PolicyDocument.Statement[0].Effect; (effect == "Allow") != c.allow {
+				t.Errorf("%s, %s: %s", c.name, rest, effect)
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), `"reason":"insufficient_scope","route":"GET /orders"`) {
+		t.Errorf("no audit of the denial with its route:\n%s", logs)
+	}
+	for _, tok := range []string{writer, user} {
+		if strings.Contains(logs.String(), tok) {
+			t.Fatal("a token was logged")
+		}
+	}
+}
+
+func TestRouteOf(t *testing.T) {
+	for _, c := range []struct {
+		ev   event
+		want string
+	}{
+		{event{RouteKey: "GET /orders/{id}"}, "GET /orders/{id}"},
+		{event{RouteKey: "$default"}, ""},
+		{event{HTTPMethod: "DELETE", Resource: "/orders/{id}", MethodArn: "arn:aws:execute-api:r:a:api/prod/DELETE/orders/7"}, "DELETE /orders/{id}"},
+		{event{MethodArn: "arn:aws:execute-api:r:a:api/prod/GET/orders/7"}, "GET /orders/7"},
+		{event{MethodArn: "arn:aws:execute-api:r:a:api/prod/GET/"}, "GET /"},
+		{event{MethodArn: "garbage"}, ""},
+	} {
+		if got := routeOf(c.ev); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.ev, got, c.want)
+		}
+	}
+	if m := (routePolicy{"GET /a": {"x", "y"}}).missing("GET /a", "y z"); len(m) != 1 || m[0] != "x" {
+		t.Errorf("missing %v", m)
+	}
+}
