@@ -139,3 +139,30 @@ func TestRouteOf(t *testing.T) {
 		t.Errorf("missing %v", m)
 	}
 }
+
+// The route policy holds for API keys too: the scopes it checks are the key's.
+func TestRoutePolicyForAPIKeys(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	key := f.newKey(t, 0).Key // orders:read and orders:write
+	for _, c := range []struct {
+		policy routePolicy
+		allow  bool
+	}{
+		{routePolicy{"GET /orders": {"orders:write"}}, true},
+		{routePolicy{"GET /orders": {"admin"}}, false},
+		{routePolicy{"ANY /orders": {"orders:read", "admin"}}, false},
+	} {
+		f.h.policy = c.policy
+		for _, name := range []string{"http-api-v2", "http-api-v2-api-key"} {
+			if r := simple(t)(f.h.Handle(ctx, sample(t, name, key))); r.IsAuthorized != c.allow {
+				t.Errorf("%v, %s: authorized %v, want %v", c.policy, name, r.IsAuthorized, c.allow)
+			}
+		}
+		out, err := f.h.Handle(ctx, sample(t, "rest-request-api-key", key))
+		p, ok := out.(events.APIGatewayCustomAuthorizerResponse)
+		if err != nil || !ok || (p.PolicyDocument.Statement[0].Effect == "Allow") != c.allow {
+			t.Errorf("%v, REST: %v %v", c.policy, out, err)
+		}
+	}
+}
