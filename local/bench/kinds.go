@@ -22,6 +22,7 @@ type kind struct {
 
 var kinds = []kind{
 	{name: "authorizer", function: "authorizer", target: 6, prepare: prepareAuthorizer},
+	{name: "apikey", function: "authorizer", prepare: prepareAPIKey},
 	{name: "refresh", function: "sessions", target: 15, prepare: prepareRefresh},
 	{name: "login", function: "passkeys", target: 25, prepare: prepareLogin},
 	{name: "jwks", function: "wellknown", prepare: prepareJWKS},
@@ -33,6 +34,22 @@ func prepareAuthorizer(b *bench, n int) (func(int) error, error) {
 	at := b.account.AccessToken
 	return func(int) error {
 		return b.expect("GET", "/local/echo", at, "", nil, 200, nil)
+	}, nil
+}
+
+// prepareAPIKey: GET /local/echo with an API key of the account (made here, outside the
+// measurement), presented as a Bearer credential: the authorizer checks its shape and checksum
+// and reads its item once. lastUsedAt is written at most once a minute, so nearly every
+// decision is the one read.
+func prepareAPIKey(b *bench, n int) (func(int) error, error) {
+	var made struct {
+		Key string `json:"key"`
+	}
+	if err := b.expect("POST", "/v1/me/api-keys", b.account.AccessToken, "application/json", []byte(`{"name":"bench"}`), 201, &made); err != nil {
+		return nil, err
+	}
+	return func(int) error {
+		return b.expect("GET", "/local/echo", made.Key, "", nil, 200, nil)
 	}, nil
 }
 
