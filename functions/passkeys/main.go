@@ -55,7 +55,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 // HMAC secret (loaded once: the refresh-token codec keys with it and the decoy key is derived
 // from it), the verifier, the Sessions that sign-ins open and the WebAuthn relying party.
 func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) (*handler, error) {
-	store := dynamo.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
+	db := dynamodb.NewFromConfig(awsCfg)
+	// The DynamoDB connection is opened beside the other cold-start reads, so the first request
+	// does not pay its handshakes.
+	opened := boot.PreloadBeside(ctx, log, "DynamoDB connection", func(ctx context.Context) error { return boot.OpenDynamoDB(ctx, db) })
+	defer opened()
+	store := dynamo.New(db, cfg.Table)
 	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
 	preloaded := boot.PreloadBeside(ctx, log, "public keys", func(ctx context.Context) error { _, err := signer.PublicKeys(ctx); return err })
 	defer preloaded()

@@ -19,7 +19,8 @@ import (
 // providers a Lambda never needs and which would add megabytes to every binary. Endpoints for
 // the local emulators come from the standard AWS_ENDPOINT_URL_<SERVICE> variables. Retries are
 // bounded, and the HTTP transport bounds dialling and waiting for an answer (httpClient), so a
-// failing or hung dependency turns into a 503 well inside the function timeout.
+// failing or hung dependency turns into a 503 well inside the function timeout. The DynamoDB and
+// KMS clients get the options of serviceOptions (endpoint.go).
 func AWS(_ context.Context, getenv func(string) string) (aws.Config, error) {
 	region := getenv("AWS_REGION")
 	if region == "" {
@@ -46,7 +47,8 @@ func AWS(_ context.Context, getenv func(string) string) (aws.Config, error) {
 				o.MaxBackoff = 200 * time.Millisecond
 			})
 		},
-		ConfigSources: []any{envEndpoints(getenv)},
+		ConfigSources:  []any{envEndpoints(getenv)},
+		ServiceOptions: []func(string, any){serviceOptions},
 	}, nil
 }
 
