@@ -386,4 +386,3 @@ func routeScopes(raw string) (map[string][]string, error) {
 	}
 	return m, nil
 }
-
