@@ -22,6 +22,7 @@ import (
 )
 
 func main() {
+	boot.FitScheduler()
 	log := boot.Logger(os.Stdout, "authorizer")
 	if err := run(context.Background(), log); err != nil {
 		log.Error("cold start failed", "err", err)

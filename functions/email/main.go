@@ -33,6 +33,7 @@ import (
 const beginFloor = 600 * time.Millisecond
 
 func main() {
+	boot.FitScheduler()
 	log := boot.Logger(os.Stdout, "email")
 	if err := run(context.Background(), log); err != nil {
 		log.Error("cold start failed", "err", err)

@@ -27,6 +27,7 @@ import (
 )
 
 func main() {
+	boot.FitScheduler()
 	log := boot.Logger(os.Stdout, "passkeys")
 	if err := run(context.Background(), log); err != nil {
 		log.Error("cold start failed", "err", err)

@@ -24,6 +24,7 @@ import (
 )
 
 func main() {
+	boot.FitScheduler()
 	log := boot.Logger(os.Stdout, "sessions")
 	if err := run(context.Background(), log); err != nil {
 		log.Error("cold start failed", "err", err)

@@ -20,6 +20,7 @@ import (
 )
 
 func main() {
+	boot.FitScheduler()
 	log := boot.Logger(os.Stdout, "wellknown")
 	if err := run(context.Background(), log); err != nil {
 		log.Error("cold start failed", "err", err)
