@@ -99,7 +99,7 @@ func errInvalidClient(op Op) error {
 // Issue authenticates machine client id with secret and issues it an access token for scope
 // ("" asks for every scope of the client; otherwise each space-delimited scope must be the
 // client's). Stage 1 counts the request against the per-address and (for a declared client)
-// per-client limits and, when the copy of the secrets is stale, reads them again, all at once;
+// per-client-and-address limits and, when the copy of the secrets is stale, reads them again, all at once;
 // then the secret's hash is compared, in constant time, with each of the client's. A client
 // that is not declared or whose secret matches none is KindUnauthenticated with Code
 // invalid_client; a disabled client, once authenticated, KindForbidden (unauthorized_client);
@@ -118,7 +118,10 @@ func (m *Machines) Issue(ctx context.Context, id, secret, scope string, client C
 		func() { ipErr = m.Limiter.Allow(ctx, m.TokenByIP, client.IP, now) },
 		func() {
 			if declared {
-				clientErr = m.Limiter.Allow(ctx, m.TokenByClient, id, now)
+				// Keyed with the caller's address: a client id is no secret (it is the sub of
+				// its tokens), so a budget of the id alone would let anyone who knows it keep
+				// the client from its tokens. The 256-bit secret needs no guess limit.
+				clientErr = m.Limiter.Allow(ctx, m.TokenByClient, id+"@"+client.IP, now)
 			}
 		},
 		func() {

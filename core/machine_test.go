@@ -138,15 +138,21 @@ func TestMachineRateLimits(t *testing.T) {
 	ctx := context.Background()
 	f := newMachineFixture()
 	f.machines.TokenByClient.Limit = 2
+	stranger := core.Client{IP: "192.0.2.66"}
 	for i := range 2 {
-		if _, err := f.machines.Issue(ctx, "ci", "wrong", "", core.Client{IP: "192.0.2." + string(rune('1'+i))}); !core.Is(err, core.KindUnauthenticated) {
+		if _, err := f.machines.Issue(ctx, "ci", "wrong", "", stranger); !core.Is(err, core.KindUnauthenticated) {
 			t.Fatalf("try %d: %v", i, err)
 		}
 	}
-	// The client's budget is spent whatever the address and whether or not the secret is right.
-	_, err := f.machines.Issue(ctx, "ci", ciSecret, "", core.Client{IP: "192.0.2.9"})
+	// The client's budget at an address is spent whether or not the secret is right...
+	_, err := f.machines.Issue(ctx, "ci", ciSecret, "", stranger)
 	if !core.Is(err, core.KindRateLimited) || core.RetryAfterOf(err) <= 0 {
 		t.Fatalf("over the client's limit: %v", err)
+	}
+	// ...and a stranger who spends it elsewhere does not keep the client from its tokens: the
+	// client id is no secret.
+	if _, err := f.machines.Issue(ctx, "ci", ciSecret, "", machineIP); err != nil {
+		t.Fatalf("the client from its own address while a stranger is throttled: %v", err)
 	}
 	f.clock.Advance(time.Minute)
 	if _, err := f.machines.Issue(ctx, "ci", ciSecret, "", machineIP); err != nil {

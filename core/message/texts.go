@@ -81,10 +81,10 @@ It lets whoever started it add a new passkey to your account{when}, and ends eve
 		text: `A recovery of your {app} account has just added a new passkey to it, and every other session of the account was signed out.
 Your other passkeys still work; you can remove any of them once signed in.
 
-If this was not you, sign in with one of your passkeys now, remove the passkey you do not know and create new recovery codes.
+If this was not you, sign in with one of your passkeys now, remove the passkey you do not know, delete any API key you did not make, and create new recovery codes.
 `,
 		html: `<p>A recovery of your {app} account has just added a new passkey to it, and every other session of the account was signed out. Your other passkeys still work; you can remove any of them once signed in.</p>
-<p>If this was not you, sign in with one of your passkeys now, remove the passkey you do not know and create new recovery codes.</p>
+<p>If this was not you, sign in with one of your passkeys now, remove the passkey you do not know, delete any API key you did not make, and create new recovery codes.</p>
 `,
 	},
 	RecoveryCancelled: {

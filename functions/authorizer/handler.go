@@ -43,9 +43,16 @@ type event struct {
 	AuthorizationToken string `json:"authorizationToken"` // REST TOKEN
 	MethodArn          string `json:"methodArn"`          // REST
 	RouteArn           string `json:"routeArn"`           // HTTP API
-	RouteKey           string `json:"routeKey"`           // HTTP API: "GET /orders/{id}"
+	RouteKey           string `json:"routeKey"`           // HTTP API: "GET /orders/{id}", "ANY /orders/{id}", "$default"
 	HTTPMethod         string `json:"httpMethod"`         // REST REQUEST
 	Resource           string `json:"resource"`           // REST REQUEST: the resource path, "/orders/{id}"
+	Path               string `json:"path"`               // REST REQUEST: the path called, "/orders/7"
+	RequestContext     struct {
+		HTTP struct {
+			Method string `json:"method"` // HTTP API: the method called, whatever the route
+			Path   string `json:"path"`   // HTTP API: the path called
+		} `json:"http"`
+	} `json:"requestContext"`
 	// Headers holds the two headers the authorizer reads. encoding/json matches field names
 	// case-insensitively, so this reads "authorization" (HTTP API) and "Authorization" (REST),
 	// "x-api-key" and "X-Api-Key", without building a map of every header.
@@ -125,7 +132,7 @@ var errInsufficientScope = errors.New("insufficient scope for the route")
 // the principal and the context. It logs the outcome without the credential; a denial for
 // scope is audited with the route, the principal and the scopes missing, and comes back with
 // the principal (a REST deny names it).
-func (h *handler) decide(ctx context.Context, token, route string) (string, map[string]any, error) {
+func (h *handler) decide(ctx context.Context, token string, route route) (string, map[string]any, error) {
 	var (
 		sub, scope string
 		authCtx    map[string]any
@@ -146,7 +153,7 @@ func (h *handler) decide(ctx context.Context, token, route string) (string, map[
 		sub, scope, authCtx = claims.Subject, claims.Scope, authContext(claims)
 	}
 	if missing := h.policy.missing(route, scope); len(missing) > 0 {
-		h.log.InfoContext(ctx, "authorizer.denied", "audit", true, "reason", "insufficient_scope", "route", route,
+		h.log.InfoContext(ctx, "authorizer.denied", "audit", true, "reason", "insufficient_scope", "route", route.String(),
 			"sub", sub, "credential", authCtx["credential"], "client_id", authCtx["client_id"], "missing", missing)
 		return sub, nil, errInsufficientScope
 	}

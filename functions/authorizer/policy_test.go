@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -120,22 +121,63 @@ func TestRoutePolicy(t *testing.T) {
 }
 
 func TestRouteOf(t *testing.T) {
+	httpEvent := func(routeKey, method, path string) event {
+		var ev event
+		ev.RouteKey, ev.RequestContext.HTTP.Method, ev.RequestContext.HTTP.Path = routeKey, method, path
+		return ev
+	}
 	for _, c := range []struct {
 		ev   event
-		want string
+		want route
 	}{
-		{event{RouteKey: "GET /orders/{id}"}, "GET /orders/{id}"},
-		{event{RouteKey: "$default"}, ""},
-		{event{HTTPMethod: "DELETE", Resource: "/orders/{id}", MethodArn: "arn:aws:execute-api:r:a:api/prod/DELETE/orders/7"}, "DELETE /orders/{id}"},
-		{event{MethodArn: "arn:aws:execute-api:r:a:api/prod/GET/orders/7"}, "GET /orders/7"},
-		{event{MethodArn: "arn:aws:execute-api:r:a:api/prod/GET/"}, "GET /"},
-		{event{MethodArn: "garbage"}, ""},
+		{httpEvent("GET /orders/{id}", "GET", "/orders/7"), route{"GET", []string{"/orders/{id}", "/orders/7"}}},
+		{httpEvent("ANY /orders/{id}", "DELETE", "/orders/7"), route{"DELETE", []string{"/orders/{id}", "/orders/7"}}},
+		{httpEvent("$default", "POST", "/admin/users"), route{"POST", []string{"/admin/users"}}},
+		{event{HTTPMethod: "DELETE", Resource: "/orders/{id}", Path: "/orders/7", MethodArn: "arn:aws:execute-api:r:a:api/prod/DELETE/orders/7"}, route{"DELETE", []string{"/orders/{id}", "/orders/7"}}},
+		{event{MethodArn: "arn:aws:execute-api:r:a:api/prod/GET/orders/7"}, route{"GET", []string{"/orders/7"}}},
+		{event{MethodArn: "arn:aws:execute-api:r:a:api/prod/GET/"}, route{"GET", []string{"/"}}},
+		{event{MethodArn: "garbage"}, route{}},
 	} {
-		if got := routeOf(c.ev); got != c.want {
-			t.Errorf("%+v: %q, want %q", c.ev, got, c.want)
+		if got := routeOf(c.ev); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%+v: %+v, want %+v", c.ev, got, c.want)
 		}
 	}
-	if m := (routePolicy{"GET /a": {"x", "y"}}).missing("GET /a", "y z"); len(m) != 1 || m[0] != "x" {
+}
+
+// An entry applies to every request it names, however the gateway routes it: an ANY route, the
+// $default route, and a REST TOKEN authorizer's concrete path all meet the entries written as
+// routes with parameters.
+func TestRoutePolicyMatchesEveryFormOfARoute(t *testing.T) {
+	p := routePolicy{
+		"DELETE /orders/{id}": {"orders:write"},
+		"ANY /admin/{proxy+}": {"admin"},
+		"GET /orders":         {"orders:read"},
+	}
+	httpEvent := func(routeKey, method, path string) event {
+		var ev event
+		ev.RouteKey, ev.RequestContext.HTTP.Method, ev.RequestContext.HTTP.Path = routeKey, method, path
+		return ev
+	}
+	for _, c := range []struct {
+		name string
+		ev   event
+		want []string
+	}{
+		{"an ANY route called with DELETE", httpEvent("ANY /orders/{id}", "DELETE", "/orders/7"), []string{"orders:write"}},
+		{"an ANY route called with GET", httpEvent("ANY /orders/{id}", "GET", "/orders/7"), nil},
+		{"the $default route", httpEvent("$default", "DELETE", "/orders/7"), []string{"orders:write"}},
+		{"a proxy path under $default", httpEvent("$default", "GET", "/admin/users/1"), []string{"admin"}},
+		{"REST TOKEN: the path called", event{MethodArn: "arn:aws:execute-api:r:a:api/prod/GET/admin/users"}, []string{"admin"}},
+		{"REST TOKEN: a trailing slash", event{MethodArn: "arn:aws:execute-api:r:a:api/prod/GET/orders/"}, []string{"orders:read"}},
+		{"REST TOKEN: a parameter", event{MethodArn: "arn:aws:execute-api:r:a:api/prod/DELETE/orders/7"}, []string{"orders:write"}},
+		{"a proxy+ needs a segment", event{MethodArn: "arn:aws:execute-api:r:a:api/prod/GET/admin"}, nil},
+		{"a parameter is one segment", event{MethodArn: "arn:aws:execute-api:r:a:api/prod/DELETE/orders/7/items"}, nil},
+	} {
+		if got := p.missing(routeOf(c.ev), ""); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: missing %v, want %v", c.name, got, c.want)
+		}
+	}
+	if m := (routePolicy{"GET /a": {"x", "y"}}).missing(route{"GET", []string{"/a"}}, "y z"); !reflect.DeepEqual(m, []string{"x"}) {
 		t.Errorf("missing %v", m)
 	}
 }
