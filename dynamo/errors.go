@@ -1,16 +1,12 @@
 package dynamo
 
 import (
-	"context"
 	"errors"
-	"net"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/awserr"
 )
 
 // detailUnavailable is the client-safe detail of every storage outage. AWS messages never go
@@ -55,32 +51,4 @@ func conditionFailed(err error) bool {
 
 // unavailable reports whether err says DynamoDB could not be reached or would not serve the
 // request now, as opposed to refusing it.
-func unavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return true
-	}
-	var canceled *smithy.CanceledError
-	if errors.As(err, &canceled) {
-		return true
-	}
-	// The SDK gives up with MaxAttemptsError only after retrying errors it judged retryable.
-	var exhausted *retry.MaxAttemptsError
-	if errors.As(err, &exhausted) {
-		return true
-	}
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && transientCodes[apiErr.ErrorCode()] {
-		return true
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
-		return true
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return true
-	}
-	// Whatever else the SDK's own retry policy calls transient: connection resets, 5xx
-	// responses, errors that declare themselves retryable.
-	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
-}
+func unavailable(err error) bool { return awserr.Unavailable(err, transientCodes) }

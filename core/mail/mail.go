@@ -15,6 +15,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/awserr"
 )
 
 // API is the one SES v2 call the sender makes; *sesv2.Client implements it.
@@ -166,29 +167,4 @@ var transientCodes = map[string]bool{
 
 // unavailable reports whether err says SES could not be reached or would not serve the
 // request now, as opposed to refusing it.
-func unavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return true
-	}
-	var canceled *smithy.CanceledError
-	if errors.As(err, &canceled) {
-		return true
-	}
-	var exhausted *retry.MaxAttemptsError
-	if errors.As(err, &exhausted) {
-		return true
-	}
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) && transientCodes[apiErr.ErrorCode()] {
-		return true
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
-		return true
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return true
-	}
-	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
-}
+func unavailable(err error) bool { return awserr.Unavailable(err, transientCodes) }
