@@ -134,3 +134,28 @@ type Redemption struct {
 	TicketHash []byte
 	At         time.Time
 }
+
+// MaxRecoveryCodesPerSet is the most codes one set may have: a store writes a set in one
+// transaction of at most 100 items, one of which is the user.
+const MaxRecoveryCodesPerSet = 99
+
+// CheckRecoveryCodeSet refuses what no store can write as one set of recovery codes: an
+// unnamed set, more than MaxRecoveryCodesPerSet codes, an empty hash or one hash twice (a
+// transaction touches an item once). Each is a bug of the caller, so the error has no kind;
+// the stores wrap it as internal.
+func CheckRecoveryCodeSet(set string, hashes [][]byte) error {
+	if set == "" {
+		return errors.New("a recovery code set needs a name")
+	}
+	if len(hashes) > MaxRecoveryCodesPerSet {
+		return errors.New("too many recovery codes in one set")
+	}
+	seen := make(map[string]bool, len(hashes))
+	for _, h := range hashes {
+		if len(h) == 0 || seen[string(h)] {
+			return errors.New("a recovery code hash is empty or repeated")
+		}
+		seen[string(h)] = true
+	}
+	return nil
+}

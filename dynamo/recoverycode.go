@@ -19,10 +19,6 @@ import (
 // user's, so replacing the set kills every earlier code at once, whatever is left of them in the
 // table. The Store satisfies recovery.CodeStore structurally.
 
-// maxCodesPerSet is the most codes one set may have: a set is written in one TransactWriteItems
-// of at most 100 items, one of which is the user.
-const maxCodesPerSet = 99
-
 // ReplaceRecoveryCodes makes hashes the recovery codes of user uid as set set
 // (recovery.CodeStore), in one TransactWriteItems: the user's recoveryCodeSet and
 // recoveryCodesLeft, on condition that the user exists (KindNotFound otherwise), and a put of
@@ -30,7 +26,7 @@ const maxCodesPerSet = 99
 // and deleted; a failure there is ignored, as those codes are refused anyway.
 func (s *Store) ReplaceRecoveryCodes(ctx context.Context, uid, set string, hashes [][]byte) error {
 	const op core.Op = "dynamo.Store.ReplaceRecoveryCodes"
-	if err := checkCodeSet(set, hashes); err != nil {
+	if err := core.CheckRecoveryCodeSet(set, hashes); err != nil {
 		return core.Wrap(op, err)
 	}
 	items := []types.TransactWriteItem{{Update: &types.Update{
@@ -151,24 +147,4 @@ func (s *Store) SpendRecoveryCode(ctx context.Context, hash []byte, r core.Pendi
 		return core.PendingRecovery{}, err
 	}
 	return item.recovery(), nil
-}
-
-// checkCodeSet refuses what cannot be written as one set: an unnamed set, more codes than one
-// transaction holds, an empty hash or one hash twice (a transaction touches an item once).
-// Each is a bug of the caller.
-func checkCodeSet(set string, hashes [][]byte) error {
-	if set == "" {
-		return errors.New("a recovery code set needs a name")
-	}
-	if len(hashes) > maxCodesPerSet {
-		return errors.New("too many recovery codes in one set")
-	}
-	seen := make(map[string]bool, len(hashes))
-	for _, h := range hashes {
-		if len(h) == 0 || seen[string(h)] {
-			return errors.New("a recovery code hash is empty or repeated")
-		}
-		seen[string(h)] = true
-	}
-	return nil
 }

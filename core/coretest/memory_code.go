@@ -2,7 +2,6 @@ package coretest
 
 import (
 	"context"
-	"errors"
 
 	"github.com/latchkey/latchkey/core"
 )
@@ -12,16 +11,12 @@ type recoveryCode struct {
 	uid, set string
 }
 
-// maxCodesPerSet is the most codes one set may have: the table writes a set in one
-// transaction of at most 100 items, one of which is the user.
-const maxCodesPerSet = 99
-
 // ReplaceRecoveryCodes makes hashes the recovery codes of user uid as set set
 // (recovery.CodeStore). The codes of earlier sets are deleted at once, where the table deletes
 // them afterwards, best effort; either way a spend refuses them, as it checks the set.
 func (m *Memory) ReplaceRecoveryCodes(_ context.Context, uid, set string, hashes [][]byte) error {
 	const op core.Op = "coretest.Memory.ReplaceRecoveryCodes"
-	if err := checkCodeSet(set, hashes); err != nil {
+	if err := core.CheckRecoveryCodeSet(set, hashes); err != nil {
 		return core.Wrap(op, err)
 	}
 	m.mu.Lock()
@@ -64,23 +59,4 @@ func (m *Memory) SpendRecoveryCode(_ context.Context, hash []byte, r core.Pendin
 	r = storedRecovery(r)
 	m.recoveries[c.uid] = r
 	return copyRecovery(r), nil
-}
-
-// checkCodeSet refuses what no store can write as one set: an unnamed set, too many codes, an
-// empty hash or one hash twice. Each is a bug of the caller.
-func checkCodeSet(set string, hashes [][]byte) error {
-	if set == "" {
-		return errors.New("a recovery code set needs a name")
-	}
-	if len(hashes) > maxCodesPerSet {
-		return errors.New("too many recovery codes in one set")
-	}
-	seen := make(map[string]bool, len(hashes))
-	for _, h := range hashes {
-		if len(h) == 0 || seen[string(h)] {
-			return errors.New("a recovery code hash is empty or repeated")
-		}
-		seen[string(h)] = true
-	}
-	return nil
 }
