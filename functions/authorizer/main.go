@@ -49,10 +49,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 // cannot sign.
 func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) *handler {
 	db := dynamodb.NewFromConfig(awsCfg)
-	// The DynamoDB connection is opened beside the other cold-start reads, so the first request
-	// does not pay its handshakes.
-	opened := boot.PreloadBeside(ctx, log, "DynamoDB connection", func(ctx context.Context) error { return boot.OpenDynamoDB(ctx, db) })
-	defer opened()
+	defer boot.OpenDynamoDBBeside(ctx, log, db)() // the first request pays no handshake
 	store := dynamo.New(db, cfg.Table)
 	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
 	boot.Preload(ctx, log, "public keys", func(ctx context.Context) error { _, err := signer.PublicKeys(ctx); return err })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,8 +16,8 @@ import (
 // handshakes. It sends one unsigned GET /, which DynamoDB answers (its health check) without
 // an API call; the endpoint is the one c's calls resolve to (the regional endpoint, or
 // AWS_ENDPOINT_URL_DYNAMODB), resolved through c's own resolver. Any answer will do: the
-// status is not looked at, only the connection is kept. Run it beside the other cold-start
-// reads (PreloadBeside).
+// status is not looked at, only the connection is kept. OpenDynamoDBBeside runs it beside the
+// other cold-start reads.
 func OpenDynamoDB(ctx context.Context, c *dynamodb.Client) error {
 	o := c.Options()
 	if o.EndpointResolverV2 == nil || o.HTTPClient == nil {
@@ -45,4 +46,10 @@ func OpenDynamoDB(ctx context.Context, c *dynamodb.Client) error {
 	// Read the (short) answer to its end so that the connection goes back to the pool.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return resp.Body.Close()
+}
+
+// OpenDynamoDBBeside starts OpenDynamoDB beside the other cold-start reads (PreloadBeside) and
+// returns a wait for it; a failure is only logged: the first request opens the connection then.
+func OpenDynamoDBBeside(ctx context.Context, log *slog.Logger, c *dynamodb.Client) (wait func()) {
+	return PreloadBeside(ctx, log, "DynamoDB connection", func(ctx context.Context) error { return OpenDynamoDB(ctx, c) })
 }
