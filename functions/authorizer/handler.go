@@ -94,7 +94,10 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	// timeout of its own.
 	ctx, cancel := boot.Deadline(ctx)
 	defer cancel()
-	route := routeOf(ev)
+	var route route // only a route policy looks at it
+	if len(h.policy) > 0 {
+		route = routeOf(ev)
+	}
 	switch {
 	case ev.Version == "2.0":
 		_, authCtx, err := h.decide(ctx, credential(ev.Headers.Authorization, ev.Headers.APIKey), route)
@@ -133,25 +136,24 @@ var errInsufficientScope = errors.New("insufficient scope for the route")
 // scope is audited with the route, the principal and the scopes missing, and comes back with
 // the principal (a REST deny names it).
 func (h *handler) decide(ctx context.Context, token string, route route) (string, map[string]any, error) {
-	var (
-		sub, scope string
-		authCtx    map[string]any
-	)
+	var authCtx map[string]any
 	if apikey.Looks(token) {
 		k, err := h.keys.Authenticate(ctx, token)
 		if err != nil {
 			h.log.InfoContext(ctx, "authorizer.denied", "credential", "api_key", "kind", core.KindOf(err).String(), "err", err)
 			return "", nil, err
 		}
-		sub, scope, authCtx = k.UserID, strings.Join(k.Scopes, " "), keyContext(k)
+		authCtx = keyContext(k)
 	} else {
 		claims, err := h.auth.AuthenticateAny(ctx, token)
 		if err != nil {
 			h.log.InfoContext(ctx, "authorizer.denied", "credential", "access_token", "kind", core.KindOf(err).String(), "err", err)
 			return "", nil, err
 		}
-		sub, scope, authCtx = claims.Subject, claims.Scope, authContext(claims)
+		authCtx = authContext(claims)
 	}
+	sub, _ := authCtx["sub"].(string)
+	scope, _ := authCtx["scope"].(string)
 	if missing := h.policy.missing(route, scope); len(missing) > 0 {
 		h.log.InfoContext(ctx, "authorizer.denied", "audit", true, "reason", "insufficient_scope", "route", route.String(),
 			"sub", sub, "credential", authCtx["credential"], "client_id", authCtx["client_id"], "missing", missing)
