@@ -45,14 +45,8 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (core.
 // refresh limit's count (refreshWindow, refreshCount).
 func (s *Store) RotateRefresh(ctx context.Context, id string, from uint64, now, idleUntil time.Time, count core.RefreshCount) (core.Session, bool, error) {
 	const op core.Op = "dynamo.Store.RotateRefresh"
-	names := expiryNames()
-	names["#idle"] = attrIdleExpiresAt
-	names["#rev"] = attrRevoked
-	names["#gen"] = attrGeneration
-	names["#rot"] = attrRotatedAt
-	names["#last"] = attrLastUsedAt
-	values := expiryValues(now)
-	values[":false"] = &types.AttributeValueMemberBOOL{Value: false}
+	names := sessionWriteNames()
+	values := sessionWriteValues(now)
 	values[":from"] = unsigned(from)
 	values[":to"] = unsigned(from + 1)
 	values[":idle"] = number(epoch(idleUntil))
@@ -109,17 +103,11 @@ func (s *Store) RotateRefresh(ctx context.Context, id string, from uint64, now, 
 // the session after the write; a failed condition is KindNotFound.
 func (s *Store) Reauthenticate(ctx context.Context, id, uid string, authTime time.Time, amr []string, now time.Time) (core.Session, error) {
 	const op core.Op = "dynamo.Store.Reauthenticate"
-	names := expiryNames()
-	names["#idle"] = attrIdleExpiresAt
-	names["#rev"] = attrRevoked
-	names["#gen"] = attrGeneration
-	names["#rot"] = attrRotatedAt
-	names["#last"] = attrLastUsedAt
+	names := sessionWriteNames()
 	names["#uid"] = attrUserID
 	names["#auth"] = attrAuthTime
 	names["#amr"] = attrAMR
-	values := expiryValues(now)
-	values[":false"] = &types.AttributeValueMemberBOOL{Value: false}
+	values := sessionWriteValues(now)
 	values[":uid"] = &types.AttributeValueMemberS{Value: uid}
 	values[":auth"] = number(epoch(authTime))
 	values[":two"] = number(2) // past the grace window's reach: see core.SessionStore
@@ -223,4 +211,25 @@ func unmarshalSession(av map[string]types.AttributeValue) (core.Session, error) 
 // unsigned is n as a DynamoDB Number.
 func unsigned(n uint64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatUint(n, 10)}
+}
+
+// sessionWriteNames returns expiryNames with the session attributes that the rotation's and
+// the re-authentication's conditional writes both name: idle expiry, revoked, generation,
+// rotatedAt and lastUsedAt.
+func sessionWriteNames() map[string]string {
+	names := expiryNames()
+	names["#idle"] = attrIdleExpiresAt
+	names["#rev"] = attrRevoked
+	names["#gen"] = attrGeneration
+	names["#rot"] = attrRotatedAt
+	names["#last"] = attrLastUsedAt
+	return names
+}
+
+// sessionWriteValues returns expiryValues with the :false those writes' conditions compare
+// revoked to.
+func sessionWriteValues(now time.Time) map[string]types.AttributeValue {
+	values := expiryValues(now)
+	values[":false"] = &types.AttributeValueMemberBOOL{Value: false}
+	return values
 }
