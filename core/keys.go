@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -30,6 +31,24 @@ type Signer interface {
 	// Sign returns the ES256 signature of input under PublicKeys()[0] in the JWS encoding, the
 	// 64-byte r‖s of RFC 7518 §3.4. KindUnavailable while the HSM cannot be reached.
 	Sign(ctx context.Context, input []byte) ([]byte, error)
+}
+
+// RSAPublicKey is one ID-token verification key (RS256) and its key id.
+type RSAPublicKey struct {
+	ID  string // the RFC 7638 thumbprint of Key, used as the JWS kid
+	Key *rsa.PublicKey
+}
+
+// IDSigner is the HSM behind ID tokens (core/kmssign wraps an AWS KMS RSA key). OpenID
+// Connect Discovery requires RS256 among a provider's ID-token algorithms, so ID tokens get a
+// key of their own, next to the ES256 key of access tokens. Private keys never leave it.
+type IDSigner interface {
+	// IDKeys returns every ID-token verification key, the signing key first, loaded once per
+	// process; KindUnavailable while the HSM cannot be reached.
+	IDKeys(ctx context.Context) ([]RSAPublicKey, error)
+	// SignRS256 returns the RSASSA-PKCS1-v1_5 SHA-256 signature of input under IDKeys()[0]
+	// (RFC 7518 §3.3). KindUnavailable while the HSM cannot be reached.
+	SignRS256(ctx context.Context, input []byte) ([]byte, error)
 }
 
 // NewPublicKey checks that k is a P-256 key and computes its RFC 7638 thumbprint as the key id.

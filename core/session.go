@@ -14,6 +14,7 @@ type Session struct {
 	AMR           []string  // authentication methods (RFC 8176), e.g. "hwk", "user"
 	Scope         string
 	PasskeyID     string // the credential that opened the session, so deleting it can end the session; "" if none
+	ClientID      string // the OAuth client the session's tokens are issued to; "" is the first-party public client (Minter.ClientID)
 	ClientIP      string // as API Gateway observed it when the session started
 	UserAgent     string
 	CreatedAt     time.Time // kept to the millisecond, for the cut-off of User.SessionsEndedAt

@@ -34,6 +34,13 @@ type StartRequest struct {
 	Scope     string
 	PasskeyID string // the credential id (base64url) that authenticated; "" when no passkey did
 	Client    Client
+	// SessionID is the id the new session gets, when the caller chose it beforehand (an
+	// authorization code names the session its exchange opens, so a replay of the code can
+	// revoke it); "" picks a new one.
+	SessionID string
+	// ClientID is the OAuth client the session's tokens are issued to; "" is the first-party
+	// public client.
+	ClientID string
 }
 
 // Sessions is the use case behind sign-in results, refresh, re-authentication, logout and
@@ -71,13 +78,18 @@ func errInvalidGrant(op Op, cause error) error {
 // fixation). The session write and the HSM signature go out together.
 func (s *Sessions) Start(ctx context.Context, r StartRequest) (TokenResponse, error) {
 	now := s.Now()
+	id := r.SessionID
+	if id == "" {
+		id = NewID()
+	}
 	sess := Session{
-		ID:            NewID(),
+		ID:            id,
 		UserID:        r.UserID,
 		AuthTime:      now.Truncate(time.Second),
 		AMR:           r.AMR,
 		Scope:         r.Scope,
 		PasskeyID:     r.PasskeyID,
+		ClientID:      r.ClientID,
 		ClientIP:      r.Client.IP,
 		UserAgent:     truncate(r.Client.UserAgent, 256),
 		CreatedAt:     now,
@@ -329,7 +341,7 @@ func (s *Sessions) Reauthenticate(ctx context.Context, c AccessClaims, r StartRe
 	}
 	now := s.Now()
 	authTime := now.Truncate(time.Second)
-	sess := Session{ID: c.SessionID, UserID: c.Subject, AuthTime: authTime, AMR: r.AMR, Scope: c.Scope}
+	sess := Session{ID: c.SessionID, UserID: c.Subject, AuthTime: authTime, AMR: r.AMR, Scope: c.Scope, ClientID: c.ClientID}
 	access, claims, err := s.Minter.Issue(ctx, sess, now)
 	if err != nil {
 		return TokenResponse{}, err

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -55,9 +56,10 @@ type Minter struct {
 }
 
 // Issue signs an access token for the session s at now. The header carries typ at+jwt and the
-// kid of the signing key, the claims RFC 9068 §2.2 requires, client_id among them; the
-// signature is made inside the HSM. A Minter without a ClientID is a configuration bug: it
-// refuses to sign, since every verifier would refuse the token.
+// kid of the signing key, the claims RFC 9068 §2.2 requires, client_id among them (the
+// session's client, or the Minter's ClientID for a first-party session); the signature is made
+// inside the HSM. A Minter without a ClientID is a configuration bug: it refuses to sign,
+// since every verifier would refuse the token.
 func (t *Minter) Issue(ctx context.Context, s Session, now time.Time) (string, AccessClaims, error) {
 	if t.ClientID == "" {
 		return "", AccessClaims{}, E("core.Minter.Issue", KindInternal, "", errors.New("the Minter has no ClientID"))
@@ -73,7 +75,7 @@ func (t *Minter) Issue(ctx context.Context, s Session, now time.Time) (string, A
 		AuthTime:  s.AuthTime,
 		AMR:       s.AMR,
 		Scope:     s.Scope,
-		ClientID:  t.ClientID,
+		ClientID:  cmp.Or(s.ClientID, t.ClientID),
 	})
 }
 

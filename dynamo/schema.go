@@ -159,6 +159,7 @@ type sessionItem struct {
 	AMR           []string `dynamodbav:"amr,omitempty"`
 	Scope         string   `dynamodbav:"scope,omitempty"`
 	PasskeyID     string   `dynamodbav:"passkeyId,omitempty"`
+	ClientID      string   `dynamodbav:"clientId,omitempty"` // "" for the first-party public client
 	ClientIP      string   `dynamodbav:"clientIp,omitempty"`
 	UserAgent     string   `dynamodbav:"userAgent,omitempty"`
 	CreatedAt     int64    `dynamodbav:"createdAt"`
@@ -199,6 +200,7 @@ func newSessionItem(s core.Session) sessionItem {
 		AMR:           s.AMR,
 		Scope:         s.Scope,
 		PasskeyID:     s.PasskeyID,
+		ClientID:      s.ClientID,
 		ClientIP:      s.ClientIP,
 		UserAgent:     s.UserAgent,
 		CreatedAt:     epoch(s.CreatedAt),
@@ -239,6 +241,7 @@ func (it sessionItem) session() core.Session {
 		AMR:           it.AMR,
 		Scope:         it.Scope,
 		PasskeyID:     it.PasskeyID,
+		ClientID:      it.ClientID,
 		ClientIP:      it.ClientIP,
 		UserAgent:     it.UserAgent,
 		CreatedAt:     created,

@@ -22,6 +22,7 @@ func newSession(t *testing.T, uid string, created time.Time) core.Session {
 		AMR:           []string{"hwk", "user"},
 		Scope:         "openid profile",
 		PasskeyID:     "cred-" + RandomID(t),
+		ClientID:      "example-rp",
 		ClientIP:      "203.0.113.7",
 		UserAgent:     "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
 		CreatedAt:     created,
@@ -466,7 +467,7 @@ func asStored(s core.Session) core.Session {
 func sameSession(t *testing.T, got, want core.Session) {
 	t.Helper()
 	if got.ID != want.ID || got.UserID != want.UserID || !got.AuthTime.Equal(want.AuthTime) ||
-		!slices.Equal(got.AMR, want.AMR) || got.Scope != want.Scope || got.PasskeyID != want.PasskeyID || got.ClientIP != want.ClientIP ||
+		!slices.Equal(got.AMR, want.AMR) || got.Scope != want.Scope || got.PasskeyID != want.PasskeyID || got.ClientID != want.ClientID || got.ClientIP != want.ClientIP ||
 		got.UserAgent != want.UserAgent || !got.CreatedAt.Equal(want.CreatedAt) ||
 		!got.LastUsedAt.Equal(want.LastUsedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) ||
 		!got.IdleExpiresAt.Equal(want.IdleExpiresAt) || got.Revoked != want.Revoked ||

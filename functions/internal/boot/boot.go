@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/latchkey/latchkey/core/oidc"
 )
 
 // Config is everything a Latchkey function reads from its environment.
@@ -69,9 +71,19 @@ type Config struct {
 	// UserScopes is LATCHKEY_USER_SCOPES: the scopes users hold, space separated (RFC 6749
 	// scope tokens), default none; an API key may carry any of them.
 	UserScopes []string
-	Version    string        // LATCHKEY_VERSION: reported by /health, default "dev"
-	Leeway     time.Duration // clock skew tolerated on token times: Leeway
-	Limits     Limits        // rate limits: DefaultLimits, each overridable by its LimitVars variable
+	// OIDCClients are LATCHKEY_OIDC_CLIENTS: the relying parties of the OpenID provider, a JSON
+	// array (core/oidc.ParseClients); empty or [] declares none. A confidential client's secret
+	// is in the MachineSecret, beside the machine clients'.
+	OIDCClients oidc.Clients
+	// IDTokenKeys are LATCHKEY_ID_TOKEN_KEYS: the KMS RSA keys of ID tokens (RS256), comma
+	// separated, the first signs; required by a function that needs them (Need.IDToken).
+	IDTokenKeys []string
+	// ProviderSessionTTL is LATCHKEY_PROVIDER_SESSION_TTL: how long a sign-in on the hosted page
+	// serves every client without another ceremony (single sign-on), default 12h, 5m to 720h.
+	ProviderSessionTTL time.Duration
+	Version            string        // LATCHKEY_VERSION: reported by /health, default "dev"
+	Leeway             time.Duration // clock skew tolerated on token times: Leeway
+	Limits             Limits        // rate limits: DefaultLimits, each overridable by its LimitVars variable
 }
 
 // Need names the optional parts of Config a function requires; Table, Issuer, Audience and
@@ -80,6 +92,8 @@ type Need struct {
 	Secret bool // LATCHKEY_SECRET_ID
 	RP     bool // LATCHKEY_RP_ID and LATCHKEY_RP_ORIGINS
 	Email  bool // LATCHKEY_EMAIL_FROM
+	// IDToken: LATCHKEY_ID_TOKEN_KEYS (the functions that publish or sign ID tokens).
+	IDToken bool
 }
 
 // Load reads Config through getenv (os.Getenv in production) and validates it. All problems
@@ -210,6 +224,27 @@ func Load(getenv func(string) string, need Need) (Config, error) {
 		errs = append(errs, err)
 	}
 	if c.RouteScopes, err = routeScopes(getenv("LATCHKEY_ROUTE_SCOPES")); err != nil {
+		errs = append(errs, err)
+	}
+	reserved := []string{c.ClientID}
+	for _, m := range c.MachineClients {
+		reserved = append(reserved, m.ID)
+	}
+	if c.OIDCClients, err = oidc.ParseClients(getenv("LATCHKEY_OIDC_CLIENTS"), reserved...); err != nil {
+		errs = append(errs, err)
+	}
+	if need.Secret && c.MachineSecretID == "" {
+		for _, oc := range c.OIDCClients {
+			if oc.Confidential {
+				errs = append(errs, errors.New("LATCHKEY_MACHINE_SECRET_ID is required with a confidential client in LATCHKEY_OIDC_CLIENTS"))
+				break
+			}
+		}
+	}
+	if need.IDToken {
+		c.IDTokenKeys = list(required("LATCHKEY_ID_TOKEN_KEYS"))
+	}
+	if c.ProviderSessionTTL, err = duration(getenv, "LATCHKEY_PROVIDER_SESSION_TTL", 12*time.Hour, 5*time.Minute, 720*time.Hour); err != nil {
 		errs = append(errs, err)
 	}
 	var limitErrs []error

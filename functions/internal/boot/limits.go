@@ -79,6 +79,9 @@ type Limits struct {
 	// the outcome, so a client's secret cannot be guessed faster than this); the per-address
 	// rule is TokenByIP.
 	TokenByClient Rule
+	// On GET /oauth2/authorize, per client address: each request that reaches the sign-in page
+	// writes an item.
+	AuthorizeByIP Rule
 }
 
 // DefaultLimits are the limits a deployment runs with unless its environment sets others
@@ -96,6 +99,7 @@ var DefaultLimits = Limits{
 	EmailVerifyByIP:        Rule{Name: "email-verify-ip", Limit: 60, Window: time.Hour},
 	RecoveryCodeByIP:       Rule{Name: "recovery-code-ip", Limit: 20, Window: time.Hour},
 	TokenByClient:          Rule{Name: "token-client", Limit: 60, Window: time.Minute},
+	AuthorizeByIP:          Rule{Name: "authorize-ip", Limit: 60, Window: time.Minute},
 }
 
 // LimitVars name the environment variable of each rule, in the order of Limits. A value is
@@ -114,6 +118,7 @@ var LimitVars = []string{
 	"LATCHKEY_LIMIT_EMAIL_VERIFY_IP",
 	"LATCHKEY_LIMIT_RECOVERY_CODE_IP",
 	"LATCHKEY_LIMIT_TOKEN_CLIENT",
+	"LATCHKEY_LIMIT_AUTHORIZE_IP",
 }
 
 // Bounds of a configured rate limit. A window over an hour would let one burst lock a client
@@ -132,6 +137,7 @@ func (l *Limits) rules() []*Rule {
 		&l.PasskeyFinishByIP, &l.PasskeyFinishByAccount,
 		&l.EmailBeginByIP, &l.EmailBeginByAddress, &l.EmailSendByAddress, &l.EmailVerifyByIP, &l.RecoveryCodeByIP,
 		&l.TokenByClient,
+		&l.AuthorizeByIP,
 	}
 }
 
