@@ -9,6 +9,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"math/big"
 )
 
 // PublicKey is one access-token verification key and its key id.
@@ -66,12 +68,17 @@ func NewPublicKey(k *ecdsa.PublicKey) (PublicKey, error) {
 	return PublicKey{ID: base64.RawURLEncoding.EncodeToString(sum[:]), Key: k}, nil
 }
 
-// JWK is an EC public key in the JSON Web Key form published at /.well-known/jwks.json.
+// JWK is a public key in the JSON Web Key form published at /.well-known/jwks.json: an EC
+// P-256 key of access tokens (crv, x, y) or an RSA key of ID tokens (n, e). The members of the
+// other key type are left out, so an EC key's JWK is exactly what it was before RSA keys were
+// published beside it.
 type JWK struct {
 	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
+	Crv string `json:"crv,omitempty"`
+	X   string `json:"x,omitempty"`
+	Y   string `json:"y,omitempty"`
+	N   string `json:"n,omitempty"`
+	E   string `json:"e,omitempty"`
 	Kid string `json:"kid"`
 	Alg string `json:"alg"`
 	Use string `json:"use"`
@@ -88,6 +95,46 @@ func JWKOf(k PublicKey) JWK {
 		Y:   base64.RawURLEncoding.EncodeToString(raw[33:65]),
 		Kid: k.ID,
 		Alg: "ES256",
+		Use: "sig",
+	}
+}
+
+// Bounds of an ID-token key. RFC 7518 §3.3 requires at least 2048 bits for RS256; KMS's RSA
+// key specs are 2048, 3072 and 4096 bits, all with the public exponent 65537, so any other
+// exponent means the key is not one of ours.
+const (
+	MinRSABits  = 2048
+	RSAExponent = 65537
+)
+
+// NewRSAPublicKey checks that k is an RSA key of at least MinRSABits with the exponent
+// RSAExponent, and computes its RFC 7638 thumbprint as the key id.
+func NewRSAPublicKey(k *rsa.PublicKey) (RSAPublicKey, error) {
+	const op = "core.NewRSAPublicKey"
+	switch {
+	case k == nil || k.N == nil:
+		return RSAPublicKey{}, Wrap(op, errors.New("ID-token key is not an RSA key"))
+	case k.N.BitLen() < MinRSABits:
+		return RSAPublicKey{}, Wrap(op, fmt.Errorf("ID-token key has %d bits, under the %d RS256 requires (RFC 7518 §3.3)", k.N.BitLen(), MinRSABits))
+	case k.E != RSAExponent:
+		return RSAPublicKey{}, Wrap(op, fmt.Errorf("ID-token key has the public exponent %d, want %d", k.E, RSAExponent))
+	}
+	jwk := JWKOfRSA(RSAPublicKey{Key: k})
+	// RFC 7638 §3.2: the required members e, kty, n in lexicographic order, no whitespace.
+	canon := `{"e":"` + jwk.E + `","kty":"RSA","n":"` + jwk.N + `"}`
+	sum := sha256.Sum256([]byte(canon))
+	return RSAPublicKey{ID: base64.RawURLEncoding.EncodeToString(sum[:]), Key: k}, nil
+}
+
+// JWKOfRSA returns the JWK of k, an RS256 signing key. The modulus and exponent are unsigned
+// big-endian integers without leading zero bytes (RFC 7518 §6.3.1.1, §6.3.1.2).
+func JWKOfRSA(k RSAPublicKey) JWK {
+	return JWK{
+		Kty: "RSA",
+		N:   base64.RawURLEncoding.EncodeToString(k.Key.N.Bytes()),
+		E:   base64.RawURLEncoding.EncodeToString(big.NewInt(int64(k.Key.E)).Bytes()),
+		Kid: k.ID,
+		Alg: "RS256",
 		Use: "sig",
 	}
 }
