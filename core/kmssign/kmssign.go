@@ -1,5 +1,6 @@
-// Package kmssign is the core.Signer over AWS KMS asymmetric keys: access tokens are signed
-// inside KMS (the HSM path) and only public keys ever reach a Latchkey process.
+// Package kmssign signs Latchkey's tokens inside AWS KMS (the HSM path), so only public keys
+// ever reach a Latchkey process: Signer is the core.Signer of access tokens over ECC_NIST_P256
+// keys (ES256), IDSigner the core.IDSigner of ID tokens over RSA keys (RS256).
 package kmssign
 
 import (
@@ -36,8 +37,7 @@ type Signer struct {
 	api    API
 	keyIDs []string
 
-	mu   sync.Mutex                       // serializes loads
-	keys atomic.Pointer[[]core.PublicKey] // loaded once; nil until a load succeeds
+	keys loaded[core.PublicKey]
 }
 
 var _ core.Signer = (*Signer)(nil)
@@ -51,42 +51,61 @@ func New(api API, keyIDs []string) *Signer {
 // result for the life of the process. A failed load is not cached, so the next call retries.
 func (s *Signer) PublicKeys(ctx context.Context) ([]core.PublicKey, error) {
 	const op = "kmssign.PublicKeys"
-	if keys := s.keys.Load(); keys != nil {
+	return s.keys.get(func() ([]core.PublicKey, error) {
+		if len(s.keyIDs) == 0 {
+			return nil, core.Wrap(op, errors.New("no signing keys configured"))
+		}
+		keys := make([]core.PublicKey, 0, len(s.keyIDs))
+		for _, id := range s.keyIDs {
+			out, err := s.api.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(id)})
+			if err != nil {
+				return nil, classify(op, err)
+			}
+			// moto leaves KeySpec empty; the curve is checked again on the parsed key below.
+			if (out.KeySpec != "" && out.KeySpec != types.KeySpecEccNistP256) || out.KeyUsage != types.KeyUsageTypeSignVerify {
+				return nil, core.Wrap(op, fmt.Errorf("key %s is %s/%s, want ECC_NIST_P256/SIGN_VERIFY", id, out.KeySpec, out.KeyUsage))
+			}
+			pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
+			if err != nil {
+				return nil, core.Wrap(op, fmt.Errorf("key %s: %w", id, err))
+			}
+			ec, ok := pub.(*ecdsa.PublicKey)
+			if !ok {
+				return nil, core.Wrap(op, fmt.Errorf("key %s is not an EC key", id))
+			}
+			k, err := core.NewPublicKey(ec)
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, k)
+		}
+		return keys, nil
+	})
+}
+
+// loaded holds a list of public keys loaded once per process: the first successful load is
+// kept for the life of the process and read without a lock; a failed load is not kept, so the
+// next call retries.
+type loaded[K any] struct {
+	mu   sync.Mutex          // serializes loads
+	keys atomic.Pointer[[]K] // nil until a load succeeds
+}
+
+// get returns the loaded keys, calling load if none are loaded yet.
+func (l *loaded[K]) get(load func() ([]K, error)) ([]K, error) {
+	if keys := l.keys.Load(); keys != nil {
 		return *keys, nil // the hot path of every verification: no lock
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if keys := s.keys.Load(); keys != nil {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if keys := l.keys.Load(); keys != nil {
 		return *keys, nil
 	}
-	if len(s.keyIDs) == 0 {
-		return nil, core.Wrap(op, errors.New("no signing keys configured"))
+	keys, err := load()
+	if err != nil {
+		return nil, err
 	}
-	keys := make([]core.PublicKey, 0, len(s.keyIDs))
-	for _, id := range s.keyIDs {
-		out, err := s.api.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(id)})
-		if err != nil {
-			return nil, classify(op, err)
-		}
-		// moto leaves KeySpec empty; the curve is checked again on the parsed key below.
-		if (out.KeySpec != "" && out.KeySpec != types.KeySpecEccNistP256) || out.KeyUsage != types.KeyUsageTypeSignVerify {
-			return nil, core.Wrap(op, fmt.Errorf("key %s is %s/%s, want ECC_NIST_P256/SIGN_VERIFY", id, out.KeySpec, out.KeyUsage))
-		}
-		pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
-		if err != nil {
-			return nil, core.Wrap(op, fmt.Errorf("key %s: %w", id, err))
-		}
-		ec, ok := pub.(*ecdsa.PublicKey)
-		if !ok {
-			return nil, core.Wrap(op, fmt.Errorf("key %s is not an EC key", id))
-		}
-		k, err := core.NewPublicKey(ec)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	s.keys.Store(&keys)
+	l.keys.Store(&keys)
 	return keys, nil
 }
 
