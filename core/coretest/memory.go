@@ -9,14 +9,15 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/oidc"
 )
 
 // Memory implements the storage ports of core and of the use cases (passkey's and recovery's
-// among them, structurally, as package dynamo does) in process memory, for tests of the use cases. It
-// keeps the store's semantics: times are kept to the second (a session's CreatedAt and a
-// user's SessionsEndedAt to the millisecond), expired entries stay in the maps
-// (as they stay in the table until TTL runs) and are treated as absent. Safe for concurrent
-// use.
+// among them, structurally, as package dynamo does; oidc.Store too, whose methods take
+// core/oidc's types) in process memory, for tests of the use cases. It keeps the store's
+// semantics: times are kept to the second (a session's CreatedAt and a user's SessionsEndedAt
+// to the millisecond), expired entries stay in the maps (as they stay in the table until TTL
+// runs) and are treated as absent. Safe for concurrent use.
 type Memory struct {
 	mu         sync.Mutex
 	challenges map[string]core.Challenge
@@ -31,6 +32,10 @@ type Memory struct {
 	recoveries map[string]core.PendingRecovery // uid → the user's pending recovery
 	codes      map[string]recoveryCode         // string(keyed hash) → the recovery code's owner and set
 	apiKeys    map[string]core.APIKey          // string(SHA-256) → the API key, its lookup item
+
+	oidcRequests     map[string]oidc.Request // the OpenID provider's authorization requests by id
+	oidcCodes        map[oidc.Hash]oidc.Code
+	providerSessions map[oidc.Hash]oidc.ProviderSession
 }
 
 var (
@@ -55,6 +60,10 @@ func NewMemory() *Memory {
 		recoveries: make(map[string]core.PendingRecovery),
 		codes:      make(map[string]recoveryCode),
 		apiKeys:    make(map[string]core.APIKey),
+
+		oidcRequests:     make(map[string]oidc.Request),
+		oidcCodes:        make(map[oidc.Hash]oidc.Code),
+		providerSessions: make(map[oidc.Hash]oidc.ProviderSession),
 	}
 }
 

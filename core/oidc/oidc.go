@@ -97,9 +97,14 @@ type ProviderSession struct {
 	ExpiresAt time.Time
 }
 
-// Store keeps requests, codes and provider sessions, each an item with TTL. Reads and
-// conditional writes treat an item past its ExpiresAt as absent, whether or not the table has
-// deleted it yet.
+// Store keeps requests, codes and provider sessions, each an item with TTL. Reads and takes
+// treat an item past its ExpiresAt as absent, whether or not the table has deleted it yet.
+// The puts only create: they refuse with KindConflict any item stored under the id or hash,
+// live or not (ids and hashes are random, so only a bug repeats one).
+//
+// Times are kept to the second, rounded down (an expiry rounded down can only come early), and
+// MaxAge in whole seconds, kept only with HasMaxAge; an empty AMR reads back as nil. Every
+// method answers KindUnavailable when the store cannot be reached or will not serve now.
 type Store interface {
 	// PutRequest stores a new request. KindUnavailable if the store cannot be reached.
 	PutRequest(ctx context.Context, r Request) error
