@@ -66,7 +66,7 @@ fi
 
 vendor_demo
 "$STATE_DIR/bin/gateway" -addr "$ADDR" -template template.yaml -build-dir build -demo local/demo -vendor "$DEMO_VENDOR_DIR" \
-  -rie "$AWS_LAMBDA_RIE" &
+  -rp local/rp -rie "$AWS_LAMBDA_RIE" &
 GATEWAY_PID=$!
 deadline=$((SECONDS + 30))
 until http_answers 127.0.0.1 3000; do
@@ -81,6 +81,7 @@ cat <<BANNER
     curl http://$ADDR/health/ready
     curl http://$ADDR/.well-known/jwks.json
     demo page: http://localhost:3000/  (issuer http://localhost:3000)
+    example app signing in with OpenID Connect: http://localhost:3000/local/rp/
     origins allowed (passkeys, CORS): $LATCHKEY_RP_ORIGINS
     emails sent (from $LATCHKEY_EMAIL_FROM): http://localhost:3000/local/outbox
     second gateway: make gateway ADDR=127.0.0.1:3001

@@ -215,12 +215,13 @@ func (g *gateway) keepLogOnFailure(t *testing.T) {
 }
 
 // startGatewayAt runs a gateway on addr (see freeAddr) with extra environment overrides, and
-// stops it when the test ends. It serves the demo page with its vendored bundle too.
+// stops it when the test ends. It serves the demo page with its vendored bundle, and the
+// example relying party, too.
 func (s *stack) startGatewayAt(t *testing.T, addr string, extra ...string) *gateway {
 	t.Helper()
 	g := &gateway{url: "http://" + addr, log: &lockedWriter{w: &bytes.Buffer{}}}
 	g.cmd = exec.Command(filepath.Join(s.dir, "gateway"), "-addr", addr, "-template", "template.yaml", "-build-dir", s.dir,
-		"-demo", "local/demo", "-vendor", filepath.Join(s.dir, "vendor"), "-rie", testenv.RIE(t, root))
+		"-demo", "local/demo", "-vendor", filepath.Join(s.dir, "vendor"), "-rp", "local/rp", "-rie", testenv.RIE(t, root))
 	g.cmd.Dir = root
 	g.cmd.Env = append(append(os.Environ(), s.env...), extra...)
 	g.cmd.Stdout, g.cmd.Stderr = io.Discard, g.log
