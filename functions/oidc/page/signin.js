@@ -71,10 +71,17 @@
   // Completing the authorization request
 
   // complete hands the access token of a token response to authorize/complete, which answers
-  // the address to go back to (the client's redirect URI with a code), and goes there.
-  async function complete(tokens) {
+  // the address to go back to (the client's redirect URI with a code), and goes there. made
+  // says what the ceremony made, for the expired view: "account" or "passkey".
+  async function complete(tokens, made = '') {
     if (!tokens?.access_token) throw new Error('The server did not sign you in. Try again.');
-    const done = await api('/oauth2/authorize/complete', { request: requestId }, tokens.access_token);
+    let done;
+    try {
+      done = await api('/oauth2/authorize/complete', { request: requestId }, tokens.access_token);
+    } catch (err) {
+      if (err instanceof ApiError) err.made = made;
+      throw err;
+    }
     let target;
     try {
       target = new URL(done?.redirect);
@@ -90,8 +97,12 @@
     location.assign(target.href);
   }
 
-  function showExpired() {
+  function showExpired(made) {
     stopAutofill();
+    $('#expired-made').textContent = {
+      account: 'Your account and its passkey are ready: sign in with the passkey there.',
+      passkey: 'Your new passkey is ready: sign in with it there.',
+    }[made] || '';
     body.dataset.state = 'expired';
     $('#ceremonies').hidden = true;
     $('#expired').hidden = false;
@@ -267,7 +278,7 @@
       }
       throw err;
     }
-    await complete(tokens);
+    await complete(tokens, 'account');
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -385,7 +396,7 @@
       throw err;
     }
     forgetRecovery();
-    await complete(tokens);
+    await complete(tokens, 'passkey');
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -414,9 +425,12 @@
   }
 
   const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  const secondsFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
 
+  // when says a time in the person's time zone; one within the hour to the second.
   function when(ms) {
-    return ms ? timeFormat.format(new Date(ms)) : 'later';
+    if (!ms) return 'later';
+    return (ms - Date.now() < 3_600_000 ? secondsFormat : timeFormat).format(new Date(ms));
   }
 
   function sentence(text) {
@@ -487,7 +501,7 @@
       await action();
     } catch (err) {
       if (err instanceof ApiError && err.code === 'request_expired') {
-        showExpired();
+        showExpired(err.made);
         return;
       }
       if (err?.name !== 'AbortError') showError(err, line);
