@@ -19,6 +19,7 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/oidc"
 	"github.com/latchkey/latchkey/local/testenv"
 )
 
@@ -96,7 +97,7 @@ func (f failingAPI) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamo
 	return nil, f.err
 }
 
-// portCalls calls every port method of store (core's and passkey's) once and returns their errors
+// portCalls calls every port method of store (core's, passkey's, recovery's and oidc's) once and returns their errors
 // by name.
 func portCalls(ctx context.Context, store *Store) map[string]error {
 	_, take := store.TakeChallenge(ctx, "id", now)
@@ -119,6 +120,11 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 	_, getFlow := store.GetFlow(ctx, "fid", now)
 	_, getRecovery := store.GetRecovery(ctx, "uid", now)
 	_, spendCode := store.SpendRecoveryCode(ctx, []byte{3}, rec)
+	var hash oidc.Hash
+	_, getRequest := store.GetRequest(ctx, "rid", now)
+	_, takeRequest := store.TakeRequest(ctx, "rid", hash, now)
+	_, takeCode := store.TakeCode(ctx, hash, now)
+	_, getProviderSession := store.GetProviderSession(ctx, hash, now)
 	return map[string]error{
 		"PutChallenge":      store.PutChallenge(ctx, core.Challenge{ID: "id", Ceremony: core.CeremonyLogin, ExpiresAt: now.Add(time.Minute)}, now),
 		"TakeChallenge":     take,
@@ -155,6 +161,15 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 		"CancelRecovery":            store.CancelRecovery(ctx, "uid", []byte{4}, now),
 		"ReplaceRecoveryCodes":      store.ReplaceRecoveryCodes(ctx, "uid", "set", [][]byte{{3}}),
 		"SpendRecoveryCode":         spendCode,
+
+		"PutRequest":            store.PutRequest(ctx, oidc.Request{ID: "rid", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}),
+		"GetRequest":            getRequest,
+		"TakeRequest":           takeRequest,
+		"PutCode":               store.PutCode(ctx, oidc.Code{Hash: hash, ExpiresAt: now.Add(time.Minute)}),
+		"TakeCode":              takeCode,
+		"PutProviderSession":    store.PutProviderSession(ctx, oidc.ProviderSession{Hash: hash, ExpiresAt: now.Add(time.Hour)}),
+		"GetProviderSession":    getProviderSession,
+		"DeleteProviderSession": store.DeleteProviderSession(ctx, hash),
 	}
 }
 

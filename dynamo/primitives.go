@@ -110,6 +110,25 @@ func (s *Store) putIfAbsent(ctx context.Context, op core.Op, item any, now time.
 	return nil
 }
 
+// create writes item, an item struct embedding its itemKey, unless any item has that key, live
+// or not (KindConflict): for items under random keys, whose writer passes no now.
+func (s *Store) create(ctx context.Context, op core.Op, item any) error {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return core.Wrap(op, err)
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(s.table),
+		Item:                     av,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
+	if err != nil {
+		return classify(op, err, core.KindConflict)
+	}
+	return nil
+}
+
 // put writes item, an item struct embedding its itemKey, replacing whatever has its key.
 func (s *Store) put(ctx context.Context, op core.Op, item any) error {
 	av, err := attributevalue.MarshalMap(item)

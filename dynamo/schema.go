@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/oidc"
 )
 
 // The whole single-table schema lives in this file (docs/architecture.md, single-table items):
@@ -78,6 +79,21 @@ func recoveryCodeKey(hash []byte) itemKey {
 // is the partition key, so the authorizer decides a key with one GetItem.
 func apiKeyKey(hash []byte) itemKey {
 	return itemKey{PK: "APIKEY#" + base64.RawURLEncoding.EncodeToString(hash), SK: "APIKEY"}
+}
+
+// oauthRequestKey is the key of the OpenID provider's authorization request id.
+func oauthRequestKey(id string) itemKey { return itemKey{PK: "OAUTHREQ#" + id, SK: "OAUTHREQ"} }
+
+// oauthCodeKey is the key of the authorization code whose SHA-256 is hash. The hash alone is
+// the partition key: the code itself is never stored.
+func oauthCodeKey(hash oidc.Hash) itemKey {
+	return itemKey{PK: "OAUTHCODE#" + hash.String(), SK: "OAUTHCODE"}
+}
+
+// providerSessionKey is the key of the OpenID provider's session whose cookie's SHA-256 is
+// hash. The hash alone is the partition key: the cookie's value is never stored.
+func providerSessionKey(hash oidc.Hash) itemKey {
+	return itemKey{PK: "OPSESSION#" + hash.String(), SK: "OPSESSION"}
 }
 
 // apiKeysPrefix starts the sort key of every API key's listing item in its user's partition.
@@ -653,6 +669,157 @@ func (it apiKeyItem) apiKey(hash []byte) core.APIKey {
 // liveAt reports whether the listed key has not expired at now.
 func (it apiKeyListingItem) liveAt(now time.Time) bool {
 	return it.KeyExpiresAt == 0 || it.KeyExpiresAt > epoch(now)
+}
+
+// oauthRequestItem is an oidc.Request at rest, waiting for the sign-in on the hosted page.
+// binding is the SHA-256 of the browser's binding cookie (Binary), which the take compares.
+// maxAge (seconds) is present exactly when the request gave max_age, so max_age=0 is kept
+// apart from none. expiresAt is the TTL attribute.
+type oauthRequestItem struct {
+	itemKey
+	ClientID      string `dynamodbav:"clientId"`
+	RedirectURI   string `dynamodbav:"redirectUri"`
+	Scope         string `dynamodbav:"scope"`
+	State         string `dynamodbav:"state,omitempty"`
+	Nonce         string `dynamodbav:"nonce,omitempty"`
+	CodeChallenge string `dynamodbav:"codeChallenge"`
+	Prompt        string `dynamodbav:"prompt,omitempty"`
+	MaxAge        *int64 `dynamodbav:"maxAge,omitempty"`
+	LoginHint     string `dynamodbav:"loginHint,omitempty"`
+	Binding       []byte `dynamodbav:"binding"`
+	CreatedAt     int64  `dynamodbav:"createdAt"`
+	ExpiresAt     int64  `dynamodbav:"expiresAt"`
+}
+
+// attrBinding is oauthRequestItem's binding, named in the take's condition.
+const attrBinding = "binding"
+
+// newOAuthRequestItem lays r out as an item.
+func newOAuthRequestItem(r oidc.Request) oauthRequestItem {
+	var maxAge *int64
+	if r.HasMaxAge {
+		seconds := int64(r.MaxAge / time.Second)
+		maxAge = &seconds
+	}
+	return oauthRequestItem{
+		itemKey:  oauthRequestKey(r.ID),
+		ClientID: r.ClientID, RedirectURI: r.RedirectURI, Scope: r.Scope, State: r.State, Nonce: r.Nonce,
+		CodeChallenge: r.CodeChallenge, Prompt: r.Prompt, MaxAge: maxAge, LoginHint: r.LoginHint,
+		Binding: r.Binding[:], CreatedAt: epoch(r.CreatedAt), ExpiresAt: epoch(r.ExpiresAt),
+	}
+}
+
+// request is the oidc.Request the item holds.
+func (it oauthRequestItem) request() (oidc.Request, error) {
+	binding, err := hashOf(it.Binding)
+	if err != nil {
+		return oidc.Request{}, fmt.Errorf("binding: %w", err)
+	}
+	r := oidc.Request{
+		ID:       strings.TrimPrefix(it.PK, "OAUTHREQ#"),
+		ClientID: it.ClientID, RedirectURI: it.RedirectURI, Scope: it.Scope, State: it.State, Nonce: it.Nonce,
+		CodeChallenge: it.CodeChallenge, Prompt: it.Prompt, LoginHint: it.LoginHint, Binding: binding,
+		CreatedAt: fromEpoch(it.CreatedAt), ExpiresAt: fromEpoch(it.ExpiresAt),
+	}
+	if it.MaxAge != nil {
+		r.MaxAge, r.HasMaxAge = time.Duration(*it.MaxAge)*time.Second, true
+	}
+	return r, nil
+}
+
+// oauthCodeItem is an oidc.Code at rest, keyed by the code's SHA-256: what the exchange needs,
+// and the claims of the ID token as they were at the sign-in. usedAt is absent until the code
+// is taken. expiresAt is the TTL attribute.
+type oauthCodeItem struct {
+	itemKey
+	ClientID      string   `dynamodbav:"clientId"`
+	RedirectURI   string   `dynamodbav:"redirectUri"`
+	Scope         string   `dynamodbav:"scope"`
+	Nonce         string   `dynamodbav:"nonce,omitempty"`
+	CodeChallenge string   `dynamodbav:"codeChallenge"`
+	UserID        string   `dynamodbav:"userId"`
+	AuthTime      int64    `dynamodbav:"authTime"`
+	AMR           []string `dynamodbav:"amr,omitempty"`
+	SessionID     string   `dynamodbav:"sessionId"`
+	Email         string   `dynamodbav:"email,omitempty"`
+	EmailVerified bool     `dynamodbav:"emailVerified"`
+	Name          string   `dynamodbav:"name,omitempty"`
+	ExpiresAt     int64    `dynamodbav:"expiresAt"`
+	UsedAt        int64    `dynamodbav:"usedAt,omitempty"`
+}
+
+// attrUsedAt is oauthCodeItem's usedAt, set and conditioned on by the take.
+const attrUsedAt = "usedAt"
+
+// newOAuthCodeItem lays c out as an item.
+func newOAuthCodeItem(c oidc.Code) oauthCodeItem {
+	return oauthCodeItem{
+		itemKey:  oauthCodeKey(c.Hash),
+		ClientID: c.ClientID, RedirectURI: c.RedirectURI, Scope: c.Scope, Nonce: c.Nonce, CodeChallenge: c.CodeChallenge,
+		UserID: c.UserID, AuthTime: epoch(c.AuthTime), AMR: amrOrNil(c.AMR), SessionID: c.SessionID,
+		Email: c.Email, EmailVerified: c.EmailVerified, Name: c.Name,
+		ExpiresAt: epoch(c.ExpiresAt), UsedAt: epochOrZero(c.UsedAt),
+	}
+}
+
+// code is the oidc.Code the item holds, stored under hash.
+func (it oauthCodeItem) code(hash oidc.Hash) oidc.Code {
+	c := oidc.Code{
+		Hash:     hash,
+		ClientID: it.ClientID, RedirectURI: it.RedirectURI, Scope: it.Scope, Nonce: it.Nonce, CodeChallenge: it.CodeChallenge,
+		UserID: it.UserID, AuthTime: fromEpoch(it.AuthTime), AMR: amrOrNil(it.AMR), SessionID: it.SessionID,
+		Email: it.Email, EmailVerified: it.EmailVerified, Name: it.Name, ExpiresAt: fromEpoch(it.ExpiresAt),
+	}
+	if it.UsedAt != 0 {
+		c.UsedAt = fromEpoch(it.UsedAt)
+	}
+	return c
+}
+
+// providerSessionItem is an oidc.ProviderSession at rest, keyed by the SHA-256 of its cookie's
+// value. expiresAt is the TTL attribute.
+type providerSessionItem struct {
+	itemKey
+	UserID    string   `dynamodbav:"userId"`
+	AuthTime  int64    `dynamodbav:"authTime"`
+	AMR       []string `dynamodbav:"amr,omitempty"`
+	CreatedAt int64    `dynamodbav:"createdAt"`
+	ExpiresAt int64    `dynamodbav:"expiresAt"`
+}
+
+// newProviderSessionItem lays s out as an item.
+func newProviderSessionItem(s oidc.ProviderSession) providerSessionItem {
+	return providerSessionItem{
+		itemKey: providerSessionKey(s.Hash), UserID: s.UserID, AuthTime: epoch(s.AuthTime), AMR: amrOrNil(s.AMR),
+		CreatedAt: epoch(s.CreatedAt), ExpiresAt: epoch(s.ExpiresAt),
+	}
+}
+
+// providerSession is the oidc.ProviderSession the item holds, stored under hash.
+func (it providerSessionItem) providerSession(hash oidc.Hash) oidc.ProviderSession {
+	return oidc.ProviderSession{
+		Hash: hash, UserID: it.UserID, AuthTime: fromEpoch(it.AuthTime), AMR: amrOrNil(it.AMR),
+		CreatedAt: fromEpoch(it.CreatedAt), ExpiresAt: fromEpoch(it.ExpiresAt),
+	}
+}
+
+// amrOrNil is amr, and nil when empty: the attributevalue encoder would store an empty list
+// despite omitempty, and an absent attribute reads back as nil.
+func amrOrNil(amr []string) []string {
+	if len(amr) == 0 {
+		return nil
+	}
+	return amr
+}
+
+// hashOf is b, a stored SHA-256, as an oidc.Hash.
+func hashOf(b []byte) (oidc.Hash, error) {
+	var h oidc.Hash
+	if len(b) != len(h) {
+		return oidc.Hash{}, fmt.Errorf("a stored hash has %d bytes, want %d", len(b), len(h))
+	}
+	copy(h[:], b)
+	return h, nil
 }
 
 // counterItem is one fixed-window hit counter.

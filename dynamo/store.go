@@ -29,8 +29,9 @@ type API interface {
 var _ API = (*dynamodb.Client)(nil)
 
 // Store implements core's storage ports, and those of the use cases under core/ (which it
-// satisfies structurally, never importing them), on one DynamoDB table. It holds no state of its
-// own and is safe for concurrent use.
+// satisfies structurally, never importing them, but for oidc.Store, whose methods take
+// core/oidc's types), on one DynamoDB table. It holds no state of its own and is safe for
+// concurrent use.
 type Store struct {
 	api   API
 	table string

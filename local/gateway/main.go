@@ -3,12 +3,12 @@
 // emulator process per function, invocations queued one at a time), much as
 // `sam local start-api` does inside its containers. It also serves GET /local/echo behind the
 // authorizer function, GET /local/outbox (the emails the functions sent, as the SES emulator
-// recorded them) and the demo page's static files.
+// recorded them), the demo page's static files and the example relying party at /local/rp/.
 //
 // Usage:
 //
 //	gateway [-addr 127.0.0.1:3000] [-template template.yaml] [-build-dir build] [-demo local/demo]
-//	        [-vendor local/.state/demo-vendor] [-rie aws-lambda-rie]
+//	        [-vendor local/.state/demo-vendor] [-rp local/rp] [-rie aws-lambda-rie]
 //
 // The functions inherit the gateway's environment (table, key, endpoints…). The HTTP API's CORS
 // (template.yaml's CorsConfiguration) allows the origins of LATCHKEY_RP_ORIGINS, as the deployed
@@ -48,6 +48,7 @@ func run(log *slog.Logger) error {
 	buildDir := flag.String("build-dir", "build", "folder holding linux_<arch>/<function>/bootstrap")
 	demoDir := flag.String("demo", "local/demo", "folder of static files served under /")
 	vendorDir := flag.String("vendor", "", "folder of third-party static files served under /vendor/ (none when empty)")
+	rpDir := flag.String("rp", "", "folder of the example relying party served under /local/rp/ (none when empty)")
 	rie := flag.String("rie", "aws-lambda-rie", "the Lambda Runtime Interface Emulator: a path, or a name looked up in PATH")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -68,6 +69,7 @@ func run(log *slog.Logger) error {
 		Emulator:  *rie,
 		DemoDir:   *demoDir,
 		VendorDir: *vendorDir,
+		RPDir:     *rpDir,
 		Env:       os.Environ(),
 		LogOut:    os.Stderr,
 		Origins:   origins(os.Getenv("LATCHKEY_RP_ORIGINS")),

@@ -10,16 +10,20 @@ import (
 	"testing"
 )
 
-// TestStaticVendor: /vendor/… comes from the vendor folder and nowhere else, the rest from the
-// demo folder, and neither lets a path climb out of its folder.
+// TestStaticVendor: /vendor/… comes from the vendor folder and nowhere else, /local/rp/… from
+// the example relying party's (its callback path serving its index.html), the rest from the
+// demo folder, and none lets a path climb out of its folder.
 func TestStaticVendor(t *testing.T) {
 	root := t.TempDir()
-	demo, vendor := filepath.Join(root, "demo"), filepath.Join(root, "vendor")
+	demo, vendor, rp := filepath.Join(root, "demo"), filepath.Join(root, "vendor"), filepath.Join(root, "rp")
 	files := map[string]string{
 		"demo/index.html":       "<h1>demo</h1>",
 		"demo/app.js":           "// app",
 		"demo/vendor/lib.js":    "// a demo file shadowed by the vendor prefix",
 		"vendor/lib.umd.min.js": "// vendored",
+		"rp/index.html":         "<h1>rp</h1>",
+		"rp/rp.js":              "// rp",
+		"demo/local/rp/x.js":    "// a demo file shadowed by the rp prefix",
 		"secret.txt":            "outside both folders",
 	}
 	for name, body := range files {
@@ -38,7 +42,7 @@ func TestStaticVendor(t *testing.T) {
 		b, _ := io.ReadAll(w.Result().Body)
 		return w.Code, w.Header().Get("Content-Type"), string(b)
 	}
-	g := &Gateway{demoDir: demo, vendorDir: vendor, log: slog.New(slog.DiscardHandler)}
+	g := &Gateway{demoDir: demo, vendorDir: vendor, rpDir: rp, log: slog.New(slog.DiscardHandler)}
 	for _, c := range []struct {
 		method, path string
 		status       int
@@ -53,6 +57,14 @@ func TestStaticVendor(t *testing.T) {
 		{"GET", "/vendor/%2e%2e/secret.txt", 404, `{"message":"Not Found"}`},
 		{"GET", "/../secret.txt", 404, `{"message":"Not Found"}`},
 		{"POST", "/vendor/lib.umd.min.js", 404, `{"message":"Not Found"}`},
+		{"GET", "/local/rp/", 200, "<h1>rp</h1>"},
+		{"GET", "/local/rp/callback", 200, "<h1>rp</h1>"},
+		{"GET", "/local/rp/callback?code=c&state=s", 200, "<h1>rp</h1>"},
+		{"GET", "/local/rp/rp.js", 200, "// rp"},
+		{"GET", "/local/rp/x.js", 404, `{"message":"Not Found"}`},
+		{"GET", "/local/rp/callback/", 404, `{"message":"Not Found"}`},
+		{"GET", "/local/rp/../../secret.txt", 404, `{"message":"Not Found"}`},
+		{"GET", "/local/rp/%2e%2e/secret.txt", 404, `{"message":"Not Found"}`},
 	} {
 		status, _, body := get(g, c.method, c.path)
 		if status != c.status || body != c.body {
@@ -63,8 +75,18 @@ func TestStaticVendor(t *testing.T) {
 		t.Errorf("vendored script served as %q", ct)
 	}
 
-	// Without a vendor folder, /vendor/ serves nothing, not even the demo folder's files.
-	g.vendorDir = ""
+	if status, _, _ := get(g, "GET", "/local/rp"); status != 301 {
+		t.Errorf("GET /local/rp answered %d, want a redirect to /local/rp/", status)
+	}
+
+	// Without a vendor or rp folder, /vendor/ and /local/rp/ serve nothing, not even the demo
+	// folder's files.
+	g.vendorDir, g.rpDir = "", ""
+	for _, p := range []string{"/local/rp/", "/local/rp/x.js", "/local/rp"} {
+		if status, _, _ := get(g, "GET", p); status != 404 {
+			t.Errorf("no rp folder: GET %s answered %d", p, status)
+		}
+	}
 	if status, _, _ := get(g, "GET", "/vendor/lib.js"); status != 404 {
 		t.Errorf("no vendor folder: GET /vendor/lib.js answered %d", status)
 	}

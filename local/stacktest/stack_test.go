@@ -32,18 +32,30 @@ import (
 // root is the repository root, two levels up from this package.
 var root, _ = filepath.Abs(filepath.Join("..", ".."))
 
-// stack is a bootstrapped table, key and secret with built binaries.
+// stack is a bootstrapped table, keys and secret with built binaries.
 type stack struct {
 	dir string
 	env []string // LATCHKEY_* and AWS_* for the functions
-	// machine is the current secret of each machine client (stackMachineClients) the
-	// bootstrap made.
+	// machine is the current secret of each machine client (stackMachineClients) and each
+	// confidential OpenID client (stackOIDCClients) the bootstrap made.
 	machine map[string]string
 }
 
 // stackMachineClients are the machine clients of the stack: local-ci as make dev declares it,
 // one for the rotation test with two scopes, and a disabled one.
 const stackMachineClients = `[{"id":"local-ci","scopes":["echo:read"]},{"id":"rotating","scopes":["echo:read","echo:write"]},{"id":"stopped","scopes":["echo:read"],"enabled":false}]`
+
+// stackOIDCClients are the OpenID clients of the stack: local-rp as make dev declares it (public),
+// and stack-web, a confidential client whose secret the bootstrap makes (in s.machine). A
+// gateway started with LATCHKEY_OIDC_CLIENTS=… among its extra variables gives its functions
+// its own clients instead; a confidential one of those needs a secret written into
+// LATCHKEY_MACHINE_SECRET_ID's layout, as TestMachineSecretRotation writes one.
+const stackOIDCClients = `[{"id":"local-rp","name":"Latchkey example app",` +
+	`"redirectUris":["http://localhost:3000/local/rp/callback","http://localhost:5173/callback"],` +
+	`"postLogoutRedirectUris":["http://localhost:3000/local/rp/","http://localhost:5173/"],` +
+	`"scopes":["openid","email","profile","offline_access"]},` +
+	`{"id":"stack-web","name":"Stack test web app","confidential":true,"redirectUris":["https://web.example.com/callback"],` +
+	`"postLogoutRedirectUris":["https://web.example.com/"],"scopes":["openid","email","profile","offline_access"]}]`
 
 var (
 	shared     *stack
@@ -124,14 +136,15 @@ var stackDefaults = []string{
 	"LATCHKEY_EMAIL_REQUIRED=false",
 }
 
-// provision creates a fresh table, key and secret with the bootstrap built in dir, in the
+// provision creates a fresh table, keys and secrets with the bootstrap built in dir, in the
 // emulators the test environment names or, with awsEnv, in those awsEnv names; the stack it
 // returns runs its functions against the same emulators.
 func provision(dir string, awsEnv []string) (*stack, error) {
 	name := testenv.Name("stack")
 	machineFile := filepath.Join(dir, name+".machine")
 	cmd := exec.Command(filepath.Join(dir, "bootstrap"), "-table", name, "-key-alias", "alias/"+name, "-secret", name, "-issuer", "http://127.0.0.1",
-		"-machine-secret", name+"-machines", "-machine-clients", stackMachineClients, "-machine-secrets-file", machineFile)
+		"-machine-secret", name+"-machines", "-machine-clients", stackMachineClients, "-oidc-clients", stackOIDCClients,
+		"-machine-secrets-file", machineFile)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), awsEnv...)
 	out, err := cmd.Output()
@@ -215,12 +228,13 @@ func (g *gateway) keepLogOnFailure(t *testing.T) {
 }
 
 // startGatewayAt runs a gateway on addr (see freeAddr) with extra environment overrides, and
-// stops it when the test ends. It serves the demo page with its vendored bundle too.
+// stops it when the test ends. It serves the demo page with its vendored bundle, and the
+// example relying party, too.
 func (s *stack) startGatewayAt(t *testing.T, addr string, extra ...string) *gateway {
 	t.Helper()
 	g := &gateway{url: "http://" + addr, log: &lockedWriter{w: &bytes.Buffer{}}}
 	g.cmd = exec.Command(filepath.Join(s.dir, "gateway"), "-addr", addr, "-template", "template.yaml", "-build-dir", s.dir,
-		"-demo", "local/demo", "-vendor", filepath.Join(s.dir, "vendor"), "-rie", testenv.RIE(t, root))
+		"-demo", "local/demo", "-vendor", filepath.Join(s.dir, "vendor"), "-rp", "local/rp", "-rie", testenv.RIE(t, root))
 	g.cmd.Dir = root
 	g.cmd.Env = append(append(os.Environ(), s.env...), extra...)
 	g.cmd.Stdout, g.cmd.Stderr = io.Discard, g.log

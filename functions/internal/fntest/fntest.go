@@ -21,13 +21,14 @@ import (
 	"github.com/latchkey/latchkey/local/testenv"
 )
 
-// Deployment is a fresh set of the resources a deployed stack gives the functions: a table, a
-// KMS signing key, the HMAC secret and a verified SES sender address, made in the local
-// emulators.
+// Deployment is a fresh set of the resources a deployed stack gives the functions: a table, the
+// KMS signing keys of access tokens (ES256) and ID tokens (RSA_2048), the HMAC secret and a
+// verified SES sender address, made in the local emulators.
 type Deployment struct {
 	AWS       aws.Config
 	Table     string
 	KeyARN    string
+	IDKeyARN  string // LATCHKEY_ID_TOKEN_KEYS
 	SecretARN string
 	EmailFrom string // LATCHKEY_EMAIL_FROM: an address identity of moto's SES, its own per deployment
 	// Secret is the HMAC secret's value, which the functions key their hashes with.
@@ -48,11 +49,17 @@ func NewDeployment(t testing.TB) Deployment {
 	if err := dynamo.CreateTable(ctx, dynamodb.NewFromConfig(awsCfg), d.Table); err != nil {
 		t.Fatal(err)
 	}
-	key, err := kms.NewFromConfig(awsCfg).CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
+	kmsAPI := kms.NewFromConfig(awsCfg)
+	key, err := kmsAPI.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
 	if err != nil {
 		t.Fatal(err)
 	}
 	d.KeyARN = *key.KeyMetadata.Arn
+	idKey, err := kmsAPI.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeSignVerify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.IDKeyARN = *idKey.KeyMetadata.Arn
 	name, value := testenv.Name("fn"), strings.Repeat("s", 40)
 	secret, err := secretsmanager.NewFromConfig(awsCfg).CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &name, SecretString: &value})
 	if err != nil {
@@ -68,17 +75,17 @@ func NewDeployment(t testing.TB) Deployment {
 
 // Config is the configuration a function of this deployment loads from its environment, read
 // by boot.Load itself (so the defaults and limits are the real ones): issuer
-// http://127.0.0.1, audience "api", the relying party of http://localhost:3000 and the
-// deployment's sender address.
+// http://127.0.0.1, audience "api", the relying party of http://localhost:3000, the
+// deployment's sender address and its ID-token key.
 func (d Deployment) Config(t testing.TB) boot.Config {
 	t.Helper()
 	env := map[string]string{
 		"LATCHKEY_TABLE": d.Table, "LATCHKEY_ISSUER": "http://127.0.0.1", "LATCHKEY_AUDIENCE": "api",
-		"LATCHKEY_SIGNING_KEYS": d.KeyARN, "LATCHKEY_SECRET_ID": d.SecretARN,
+		"LATCHKEY_SIGNING_KEYS": d.KeyARN, "LATCHKEY_ID_TOKEN_KEYS": d.IDKeyARN, "LATCHKEY_SECRET_ID": d.SecretARN,
 		"LATCHKEY_RP_ID": "localhost", "LATCHKEY_RP_ORIGINS": "http://localhost:3000", "LATCHKEY_RP_NAME": "Latchkey",
 		"LATCHKEY_EMAIL_FROM": d.EmailFrom,
 	}
-	cfg, err := boot.Load(func(k string) string { return env[k] }, boot.Need{Secret: true, RP: true, Email: true})
+	cfg, err := boot.Load(func(k string) string { return env[k] }, boot.Need{Secret: true, RP: true, Email: true, IDToken: true})
 	if err != nil {
 		t.Fatal(err)
 	}

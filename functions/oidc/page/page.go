@@ -6,6 +6,7 @@
 package page
 
 import (
+	_ "embed"
 	"html"
 	"strings"
 )
@@ -42,20 +43,22 @@ func Message(title, text string) []byte {
 
 // Asset returns the embedded file name (signin.js, signin.css) and its content type.
 func Asset(name string) (body []byte, contentType string, ok bool) {
+	switch name {
+	case "signin.js":
+		return signInJS, "text/javascript; charset=utf-8", true
+	case "signin.css":
+		return signInCSS, "text/css; charset=utf-8", true
+	}
 	return nil, "", false
 }
 
-const signInHTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in to {{client}}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/oauth2/assets/signin.css"></head>
-<body data-request="{{request}}" data-hint="{{hint}}"><main><h1>Sign in to {{client}}</h1><p>with your {{app}} passkey</p></main>
-<script src="/oauth2/assets/signin.js"></script></body></html>
-`
-
-const messageHTML = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{title}}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/oauth2/assets/signin.css"></head>
-<body><main><h1>{{title}}</h1><p>{{text}}</p></main></body></html>
-`
+var (
+	//go:embed signin.html
+	signInHTML string
+	//go:embed message.html
+	messageHTML string
+	//go:embed signin.js
+	signInJS []byte
+	//go:embed signin.css
+	signInCSS []byte
+)
