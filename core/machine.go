@@ -181,6 +181,18 @@ func (m *Machines) load(ctx context.Context, now time.Time) (MachineSecrets, err
 	return s, nil
 }
 
+// CheckSecret reports whether secret is one that client id may authenticate with now, from the
+// same copy of the MachineSecret as the client_credentials grant (read again once MaxAge old).
+// The OpenID provider's confidential clients keep their secrets there too. KindUnavailable if
+// the secrets cannot be read.
+func (m *Machines) CheckSecret(ctx context.Context, id, secret string) (bool, error) {
+	secrets, err := m.load(ctx, m.Now())
+	if err != nil {
+		return false, err
+	}
+	return secretMatches(secrets[id], secret), nil
+}
+
 // secretMatches compares the hash of secret with every accepted hash in constant time; every
 // hash is compared whatever the outcome, so timing tells nothing about which matched.
 func secretMatches(accepted []SecretHash, secret string) bool {

@@ -154,7 +154,12 @@ type AccessStates interface {
 // clocks of the nodes that created the session and wrote the cut-off: a session created in the
 // same second but after it survives, and one created at or before it ends. The session that
 // asked is kept by id, whatever the clocks say.
-func userEnded(st AccessState) string {
+func userEnded(st AccessState) string { return UserEnded(st) }
+
+// UserEnded is why st's user has ended the sign-in st.Session describes, or "": the rules of
+// userEnded, exported for sign-ins the provider keeps outside the sessions table (its provider
+// session), described by a Session with their AuthTime and CreatedAt.
+func UserEnded(st AccessState) string {
 	switch u, s := st.User, st.Session; {
 	case !st.UserFound:
 		return "user_gone"

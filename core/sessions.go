@@ -41,6 +41,9 @@ type StartRequest struct {
 	// ClientID is the OAuth client the session's tokens are issued to; "" is the first-party
 	// public client.
 	ClientID string
+	// AuthTime is when the user authenticated, when that was before the session opens (an
+	// authorization code is exchanged after the sign-in it records); zero is now.
+	AuthTime time.Time
 }
 
 // Sessions is the use case behind sign-in results, refresh, re-authentication, logout and
@@ -82,10 +85,14 @@ func (s *Sessions) Start(ctx context.Context, r StartRequest) (TokenResponse, er
 	if id == "" {
 		id = NewID()
 	}
+	authTime := now.Truncate(time.Second)
+	if !r.AuthTime.IsZero() && r.AuthTime.Before(now) {
+		authTime = r.AuthTime.Truncate(time.Second)
+	}
 	sess := Session{
 		ID:            id,
 		UserID:        r.UserID,
-		AuthTime:      now.Truncate(time.Second),
+		AuthTime:      authTime,
 		AMR:           r.AMR,
 		Scope:         r.Scope,
 		PasskeyID:     r.PasskeyID,
@@ -145,15 +152,18 @@ func (s *Sessions) Start(ctx context.Context, r StartRequest) (TokenResponse, er
 // that fails on KMS or on the write leaves the presented token usable once the dependency is
 // back (if the write landed but its answer was lost, the retry is within Grace).
 func (s *Sessions) Refresh(ctx context.Context, token string, client Client) (TokenResponse, error) {
-	return s.RefreshScope(ctx, token, "", client)
+	return s.RefreshScope(ctx, token, "", "", client)
 }
 
 // RefreshScope is Refresh with the scope parameter of RFC 6749 §6: "" asks for the session's
 // whole scope; otherwise the space-delimited scopes asked for must all be the session's, and the
 // new access token carries just those (the session keeps its own). Asking for a scope the
 // session does not have is KindInvalid with Code invalid_scope, after the replay and state
-// checks and before any signature, so it spends nothing.
-func (s *Sessions) RefreshScope(ctx context.Context, token, scope string, client Client) (TokenResponse, error) {
+// checks and before any signature, so it spends nothing. clientID is the client presenting the
+// token (authenticated, if it is confidential; "" for the first-party public client): a refresh
+// token works only for the client its session was opened for (RFC 6749 §6), and is otherwise
+// invalid_grant.
+func (s *Sessions) RefreshScope(ctx context.Context, token, scope, clientID string, client Client) (TokenResponse, error) {
 	const op = "core.Sessions.Refresh"
 	now := s.Now()
 	rc, err := s.Codec.Parse(token)
@@ -182,6 +192,9 @@ func (s *Sessions) RefreshScope(ctx context.Context, token, scope string, client
 	switch {
 	case !st.SessionFound || cur.UserID != rc.UserID:
 		s.audit(ctx, "refresh.failed", "reason", "no_session", "sid", rc.SessionID, "ip", client.IP)
+		return TokenResponse{}, errInvalidGrant(op, nil)
+	case cur.ClientID != clientID:
+		s.audit(ctx, "refresh.failed", "reason", "other_client", "sid", rc.SessionID, "client_id", clientID, "ip", client.IP)
 		return TokenResponse{}, errInvalidGrant(op, nil)
 	}
 	window := WindowStart(now, s.TokenBySession.Window)

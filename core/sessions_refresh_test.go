@@ -379,7 +379,7 @@ func TestRefreshScope(t *testing.T) {
 	for _, asked := range []string{"admin", "read admin", "readwrite"} {
 		// A refresh that asked the hung HSM would answer unavailable at this deadline.
 		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := f.s.RefreshScope(hctx, tr.RefreshToken, asked, cli)
+		_, err := f.s.RefreshScope(hctx, tr.RefreshToken, asked, "", cli)
 		cancel()
 		if !core.Is(err, core.KindInvalid) {
 			t.Fatalf("scope %q: err = %v, want invalid", asked, err)
@@ -393,7 +393,7 @@ func TestRefreshScope(t *testing.T) {
 	}
 	f.withSigner(f.signer)
 	for _, c := range []struct{ asked, want string }{{"", "read write"}, {"write", "write"}, {"write read write", "write read"}} {
-		next, err := f.s.RefreshScope(ctx, tr.RefreshToken, c.asked, cli)
+		next, err := f.s.RefreshScope(ctx, tr.RefreshToken, c.asked, "", cli)
 		if err != nil {
 			t.Fatalf("scope %q: %v", c.asked, err)
 		}

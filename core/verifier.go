@@ -53,6 +53,23 @@ func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, 
 	if c.SessionID == "" {
 		return AccessClaims{}, refused(op, errors.New("a machine client's token on a user's route"))
 	}
+	c, _, err = v.decideUser(ctx, op, c, now)
+	return c, err
+}
+
+// AuthenticateWithUser is Authenticate that also returns the token's user as read by the same
+// round trip, for routes that answer with the user's own claims (userinfo, the provider's
+// completion of a sign-in).
+func (v *Verifier) AuthenticateWithUser(ctx context.Context, raw string) (AccessClaims, User, error) {
+	const op = "core.Verifier.AuthenticateWithUser"
+	now := v.Now()
+	c, err := v.Verify(ctx, raw, now)
+	if err != nil {
+		return AccessClaims{}, User{}, err
+	}
+	if c.SessionID == "" {
+		return AccessClaims{}, User{}, refused(op, errors.New("a machine client's token on a user's route"))
+	}
 	return v.decideUser(ctx, op, c, now)
 }
 
@@ -69,7 +86,8 @@ func (v *Verifier) AuthenticateAny(ctx context.Context, raw string) (AccessClaim
 		return AccessClaims{}, err
 	}
 	if !c.IsMachine() {
-		return v.decideUser(ctx, op, c, now)
+		c, _, err = v.decideUser(ctx, op, c, now)
+		return c, err
 	}
 	mc, ok := v.Machines.Active(c.ClientID)
 	switch {
@@ -89,11 +107,11 @@ func (v *Verifier) AuthenticateAny(ctx context.Context, raw string) (AccessClaim
 }
 
 // decideUser decides the revocation of a user's verified token c: one read of its session,
-// jti and user.
-func (v *Verifier) decideUser(ctx context.Context, op Op, c AccessClaims, now time.Time) (AccessClaims, error) {
+// jti and user, which it returns with c when the token is good.
+func (v *Verifier) decideUser(ctx context.Context, op Op, c AccessClaims, now time.Time) (AccessClaims, User, error) {
 	st, err := v.States.AccessState(ctx, c.SessionID, c.ID, c.Subject, now)
 	if err != nil {
-		return AccessClaims{}, err
+		return AccessClaims{}, User{}, err
 	}
 	var why string
 	switch {
@@ -107,10 +125,10 @@ func (v *Verifier) decideUser(ctx context.Context, op Op, c AccessClaims, now ti
 		why = "token issued before the user's not-before time"
 	default:
 		if why = userEnded(st); why == "" {
-			return c, nil
+			return c, st.User, nil
 		}
 	}
-	return AccessClaims{}, refused(op, errors.New(why))
+	return AccessClaims{}, User{}, refused(op, errors.New(why))
 }
 
 // AcceptsUntil is the first instant at which Verify refuses c for being expired: its exp plus

@@ -18,8 +18,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"time"
-
-	"github.com/latchkey/latchkey/core"
 )
 
 // Lifetimes fixed by the design (docs/security.md, OpenID provider).
@@ -159,5 +157,3 @@ func isSecret(s string) bool {
 	_, err := base64.RawURLEncoding.DecodeString(s)
 	return err == nil
 }
-
-var _ = core.NewID // the package builds on core's ids and errors

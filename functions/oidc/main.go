@@ -1,15 +1,24 @@
 // Command oidc is the Lambda of the OpenID provider: the authorization endpoint, the hosted
 // sign-in page and its completion, userinfo and RP-initiated logout. The code exchange is
-// /v1/token's authorization_code grant, in the sessions function, which alone signs tokens.
+// /v1/token's authorization_code grant, in the sessions function: this one signs nothing (it
+// reads the public keys, to verify the hosted page's access token and id_token_hint).
 package main
 
 import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/latchkey/latchkey/core"
+	"github.com/latchkey/latchkey/core/kmssign"
+	"github.com/latchkey/latchkey/core/oidc"
+	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 	"github.com/latchkey/latchkey/functions/internal/boot"
 )
@@ -24,12 +33,55 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	if _, err := boot.Load(os.Getenv, boot.Need{Secret: true, RP: true, IDToken: true}); err != nil {
+	cfg, err := boot.Load(os.Getenv, boot.Need{RP: true, IDToken: true})
+	if err != nil {
 		return err
 	}
-	// The routes are being built; until then every request is answered 404.
-	lambda.Start(apigw.Serve(log, boot.Deadline, func(_ context.Context, req *apigw.Request) (apigw.Response, error) {
-		return apigw.NotFound(req), nil
-	}))
+	awsCfg, err := boot.AWS(ctx, os.Getenv)
+	if err != nil {
+		return err
+	}
+	h := newHandler(ctx, cfg, awsCfg, log)
+	lambda.Start(apigw.Serve(log, boot.Deadline, h.Handle))
 	return nil
+}
+
+// newHandler builds what this function uses: the store, the public keys of both signing keys
+// (preloaded, so a warm function never calls kms:GetPublicKey), the verifier of the hosted
+// page's access tokens and the provider.
+func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) *handler {
+	db := dynamodb.NewFromConfig(awsCfg)
+	defer boot.OpenDynamoDBBeside(ctx, log, db)() // the first request pays no handshake
+	store := dynamo.New(db, cfg.Table)
+	kmsAPI := kms.NewFromConfig(awsCfg)
+	accessKeys := kmssign.New(kmsAPI, cfg.SigningKeys)
+	idKeys := kmssign.NewIDSigner(kmsAPI, cfg.IDTokenKeys)
+	defer boot.PreloadBeside(ctx, log, "public keys", func(ctx context.Context) error {
+		if _, err := accessKeys.PublicKeys(ctx); err != nil {
+			return err
+		}
+		_, err := idKeys.IDKeys(ctx)
+		return err
+	})()
+	verifier := &core.Verifier{Keys: accessKeys, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now}
+	return &handler{
+		provider: &oidc.Provider{
+			Clients:       cfg.OIDCClients,
+			Store:         store,
+			Users:         store,
+			Verifier:      verifier,
+			Sessions:      store,
+			Limiter:       &core.RateLimiter{Counters: store},
+			Audit:         log,
+			Now:           time.Now,
+			Issuer:        cfg.Issuer,
+			FirstParty:    cfg.ClientID,
+			SessionTTL:    cfg.ProviderSessionTTL,
+			AuthorizeByIP: core.Rule(cfg.Limits.AuthorizeByIP),
+		},
+		idTokens: &oidc.IDMinter{Signer: idKeys, Issuer: cfg.Issuer, TTL: cfg.AccessTTL},
+		appName:  cfg.RPName,
+		cookies:  cookiesFor(cfg.Issuer),
+		log:      log,
+	}
 }

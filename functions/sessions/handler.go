@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/apikey"
+	"github.com/latchkey/latchkey/core/oidc"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
 )
 
@@ -23,8 +24,12 @@ type handler struct {
 	machines      *core.Machines // the client_credentials grant of the declared machine clients
 	verifier      *core.Verifier
 	introspectors map[string]string // client id → hex SHA-256 of its secret
-	clientID      string            // the public client (LATCHKEY_CLIENT_ID), the only one /v1/token serves
-	log           *slog.Logger
+	clientID      string            // the first-party public client (LATCHKEY_CLIENT_ID)
+	// relyingParties are the OpenID provider's declared clients; exchanger is their
+	// authorization_code grant.
+	relyingParties oidc.Clients
+	exchanger      *oidc.Exchanger
+	log            *slog.Logger
 }
 
 // Handle routes one API Gateway request. The OAuth endpoints answer RFC 6749 error objects;
@@ -76,30 +81,34 @@ func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Respons
 // invalid_client (§5.2). The answer carries scope when the scope granted differs from the one
 // asked for (§5.1).
 func (h *handler) token(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
-	form, err := single(req, "grant_type", "refresh_token", "scope", "client_id", "client_secret")
+	form, err := single(req, "grant_type", "refresh_token", "scope", "client_id", "client_secret", "code", "code_verifier", "redirect_uri")
 	if err != nil {
 		return apigw.Response{}, apigw.OAuth(err)
 	}
 	if form["grant_type"] == "client_credentials" {
 		return h.clientCredentials(ctx, req, form)
 	}
-	if apigw.Header(req, "authorization") != "" || form["client_secret"] != "" ||
-		(form["client_id"] != "" && form["client_id"] != h.clientID) {
-		resp := apigw.OAuthProblem(http.StatusUnauthorized, "invalid_client", "unknown client or client authentication")
-		resp.Headers["WWW-Authenticate"] = `Basic realm="latchkey"`
-		return resp, nil
-	}
 	switch form["grant_type"] {
-	case "refresh_token":
+	case "refresh_token", "authorization_code":
 	case "":
 		return apigw.OAuthProblem(http.StatusBadRequest, "invalid_request", "grant_type is required"), nil
 	default:
-		return apigw.OAuthProblem(http.StatusBadRequest, "unsupported_grant_type", "the refresh_token and client_credentials grants are supported"), nil
+		return apigw.OAuthProblem(http.StatusBadRequest, "unsupported_grant_type", "the authorization_code, refresh_token and client_credentials grants are supported"), nil
+	}
+	client, refusal, err := h.relyingParty(ctx, req, form)
+	if err != nil {
+		return apigw.Response{}, apigw.OAuth(err)
+	}
+	if refusal != nil {
+		return *refusal, nil
+	}
+	if form["grant_type"] == "authorization_code" {
+		return h.authorizationCode(ctx, req, form, client)
 	}
 	if form["refresh_token"] == "" {
 		return apigw.OAuthProblem(http.StatusBadRequest, "invalid_request", "refresh_token is required"), nil
 	}
-	tr, err := h.sessions.RefreshScope(ctx, form["refresh_token"], form["scope"], apigw.Client(req))
+	tr, err := h.sessions.RefreshScope(ctx, form["refresh_token"], form["scope"], client, apigw.Client(req))
 	if err != nil {
 		return apigw.Response{}, apigw.OAuth(err)
 	}
@@ -108,6 +117,79 @@ func (h *handler) token(ctx context.Context, req *apigw.Request) (apigw.Response
 		body.Scope = tr.Claims.Scope
 	}
 	return apigw.Tokens(http.StatusOK, body), nil
+}
+
+// relyingParty authenticates the client of an authorization_code or refresh_token request:
+// "" for the first-party public client (no client_id, or LATCHKEY_CLIENT_ID, and no
+// credentials at all), the id of a declared OpenID client otherwise. A public client may not
+// send a secret (an empty HTTP Basic password, which some libraries send for public clients,
+// only names it); a confidential one must, by HTTP Basic or client_secret in the form, never both
+// (RFC 6749 §2.3). Anything else is 401 invalid_client with the Basic challenge; the refusal
+// is returned as a response, a failure to read the secrets as an error.
+func (h *handler) relyingParty(ctx context.Context, req *apigw.Request, form map[string]string) (string, *apigw.Response, error) {
+	id, secret := form["client_id"], form["client_secret"]
+	authz := apigw.Header(req, "authorization")
+	if authz != "" {
+		basicID, basicSecret, ok := basicAuth(authz)
+		switch {
+		case !ok:
+			r := invalidClient("client authentication must be HTTP Basic or client_secret in the form")
+			return "", &r, nil
+		case secret != "" || (id != "" && id != basicID):
+			r := apigw.OAuthProblem(http.StatusBadRequest, "invalid_request", "use one client authentication method: HTTP Basic or client_secret in the form")
+			return "", &r, nil
+		}
+		id, secret = basicID, basicSecret
+	}
+	if (id == "" || id == h.clientID) && secret == "" && authz == "" {
+		return "", nil, nil
+	}
+	c, ok := h.relyingParties[id]
+	switch {
+	case !ok:
+	case !c.Confidential && secret == "":
+		return id, nil, nil
+	case c.Confidential && secret != "":
+		match, err := h.machines.CheckSecret(ctx, id, secret)
+		if err != nil {
+			return "", nil, err
+		}
+		if match {
+			return id, nil, nil
+		}
+	}
+	h.log.InfoContext(ctx, "oidc.client_refused", "audit", true, "client_id", id, "ip", apigw.ClientIP(req))
+	r := invalidClient("unknown client or client authentication failed")
+	return "", &r, nil
+}
+
+// codeTokenBody is the token response of the authorization_code grant: the session's tokens,
+// the refresh token only with offline_access, and the ID token with openid (OIDC Core §3.1.3.3).
+type codeTokenBody struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+// authorizationCode is the authorization_code grant of client (core/oidc.Exchanger).
+func (h *handler) authorizationCode(ctx context.Context, req *apigw.Request, form map[string]string, client string) (apigw.Response, error) {
+	if client == "" {
+		return apigw.OAuthProblem(http.StatusBadRequest, "unauthorized_client", "client_id is required: the first-party client signs in through the passkeys API"), nil
+	}
+	x, err := h.exchanger.Exchange(ctx, oidc.ExchangeInput{
+		ClientID: client, Code: form["code"], CodeVerifier: form["code_verifier"], RedirectURI: form["redirect_uri"],
+		Client: apigw.Client(req),
+	})
+	if err != nil {
+		return apigw.Response{}, apigw.OAuth(err)
+	}
+	return apigw.Tokens(http.StatusOK, codeTokenBody{
+		AccessToken: x.Tokens.AccessToken, TokenType: "Bearer", ExpiresIn: int(x.Tokens.ExpiresIn / time.Second),
+		RefreshToken: x.Tokens.RefreshToken, IDToken: x.IDToken, Scope: x.Scope,
+	}), nil
 }
 
 // clientTokenBody is the token response of the client_credentials grant (RFC 6749 §4.4.3,

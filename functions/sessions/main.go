@@ -1,5 +1,6 @@
-// Command sessions is the Lambda behind refresh, logout, revocation, introspection, the
-// caller's own session list and the caller's API keys.
+// Command sessions is the Lambda behind the token endpoint (refresh, machine clients, and the
+// OpenID provider's code exchange, which signs its ID tokens), logout, revocation,
+// introspection, the caller's own session list and the caller's API keys.
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/apikey"
 	"github.com/latchkey/latchkey/core/kmssign"
+	"github.com/latchkey/latchkey/core/oidc"
 	"github.com/latchkey/latchkey/core/secrets"
 	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/apigw"
@@ -33,7 +35,7 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := boot.Load(os.Getenv, boot.Need{Secret: true})
+	cfg, err := boot.Load(os.Getenv, boot.Need{Secret: true, IDToken: true})
 	if err != nil {
 		return err
 	}
@@ -57,8 +59,16 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 	db := dynamodb.NewFromConfig(awsCfg)
 	defer boot.OpenDynamoDBBeside(ctx, log, db)() // the first request pays no handshake
 	store := dynamo.New(db, cfg.Table)
-	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
-	preloaded := boot.PreloadBeside(ctx, log, "public keys", func(ctx context.Context) error { _, err := signer.PublicKeys(ctx); return err })
+	kmsAPI := kms.NewFromConfig(awsCfg)
+	signer := kmssign.New(kmsAPI, cfg.SigningKeys)
+	idSigner := kmssign.NewIDSigner(kmsAPI, cfg.IDTokenKeys)
+	preloaded := boot.PreloadBeside(ctx, log, "public keys", func(ctx context.Context) error {
+		if _, err := signer.PublicKeys(ctx); err != nil {
+			return err
+		}
+		_, err := idSigner.IDKeys(ctx)
+		return err
+	})
 	defer preloaded()
 
 	sctx, cancel := context.WithTimeout(ctx, boot.SecretTimeout)
@@ -107,7 +117,19 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 		TokenByIP:     core.Rule(cfg.Limits.TokenByIP),
 		TokenByClient: core.Rule(cfg.Limits.TokenByClient),
 	}
-	return &handler{sessions: sessions, keys: keys, machines: machines, verifier: verifier, introspectors: cfg.IntrospectionClients, clientID: cfg.ClientID, log: log}, nil
+	exchanger := &oidc.Exchanger{
+		Store:     store,
+		Sessions:  sessions,
+		IDTokens:  &oidc.IDMinter{Signer: idSigner, Issuer: cfg.Issuer, TTL: cfg.AccessTTL},
+		Limiter:   limiter,
+		Audit:     log,
+		Now:       time.Now,
+		TokenByIP: core.Rule(cfg.Limits.TokenByIP),
+	}
+	return &handler{
+		sessions: sessions, keys: keys, machines: machines, verifier: verifier, introspectors: cfg.IntrospectionClients,
+		clientID: cfg.ClientID, relyingParties: cfg.OIDCClients, exchanger: exchanger, log: log,
+	}, nil
 }
 
 // machineClients is the configuration's machine clients by id.

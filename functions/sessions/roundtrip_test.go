@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey/core"
 	"github.com/latchkey/latchkey/core/apikey"
+	"github.com/latchkey/latchkey/core/oidc"
 	"github.com/latchkey/latchkey/core/secrets"
 	"github.com/latchkey/latchkey/dynamo"
 	"github.com/latchkey/latchkey/functions/internal/boot"
@@ -291,5 +295,51 @@ func TestClientCredentialsRoundTrips(t *testing.T) {
 	}
 	if got, want := calls.String(), "DynamoDB.BatchGetItem=1"; got != want {
 		t.Errorf("machine token check: %s, want %s", got, want)
+	}
+}
+
+// TestCodeExchangeRoundTrips counts the AWS calls of the authorization_code grant, built as
+// main builds it against DynamoDB Local and the moto KMS: first the per-address counter and
+// the code's conditional take (two UpdateItem, together); then the session's write beside the
+// two signatures (the access token's ES256, the ID token's RS256). A replayed code: the counter
+// and the failed take, then the revocation of the session the first exchange opened, and no
+// KMS call.
+func TestCodeExchangeRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	d := fntest.NewDeployment(t)
+	awsCfg := d.AWS
+	calls := testenv.CountCalls(&awsCfg)
+	cfg := d.Config(t, map[string]string{"LATCHKEY_OIDC_CLIENTS": `[{"id":"spa","redirectUris":["https://spa.example/cb"],"scopes":["openid"]}]`})
+	h, err := newHandler(ctx, cfg, awsCfg, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := dynamo.New(dynamodb.NewFromConfig(d.AWS), d.Table)
+	if err := store.CreateUser(ctx, core.User{ID: "u-code"}); err != nil {
+		t.Fatal(err)
+	}
+	verifier := strings.Repeat("v", 43)
+	sum := sha256.Sum256([]byte(verifier))
+	code := strings.Repeat("c", 43)
+	if err := store.PutCode(ctx, oidc.Code{
+		Hash: oidc.HashOf(code), ClientID: "spa", RedirectURI: "https://spa.example/cb", Scope: "openid", UserID: "u-code",
+		CodeChallenge: base64.RawURLEncoding.EncodeToString(sum[:]), AuthTime: time.Now(), SessionID: core.NewID(), ExpiresAt: time.Now().Add(time.Minute),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	in := oidc.ExchangeInput{ClientID: "spa", Code: code, CodeVerifier: verifier, RedirectURI: "https://spa.example/cb", Client: core.Client{IP: "127.0.0.1"}}
+	calls.Reset()
+	if _, err := h.exchanger.Exchange(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := calls.String(), "DynamoDB.PutItem=1 DynamoDB.UpdateItem=2 KMS.Sign=2"; got != want {
+		t.Errorf("exchange: %s, want %s", got, want)
+	}
+	calls.Reset()
+	if _, err := h.exchanger.Exchange(ctx, in); !core.Is(err, core.KindUnauthenticated) {
+		t.Fatalf("replayed code: %v", err)
+	}
+	if got, want := calls.String(), "DynamoDB.UpdateItem=3"; got != want {
+		t.Errorf("replayed code: %s, want %s", got, want)
 	}
 }

@@ -76,14 +76,19 @@ func NewDeployment(t testing.TB) Deployment {
 // Config is the configuration a function of this deployment loads from its environment, read
 // by boot.Load itself (so the defaults and limits are the real ones): issuer
 // http://127.0.0.1, audience "api", the relying party of http://localhost:3000, the
-// deployment's sender address and its ID-token key.
-func (d Deployment) Config(t testing.TB) boot.Config {
+// deployment's sender address and its ID-token key, with the settings of extra on top.
+func (d Deployment) Config(t testing.TB, extra ...map[string]string) boot.Config {
 	t.Helper()
 	env := map[string]string{
 		"LATCHKEY_TABLE": d.Table, "LATCHKEY_ISSUER": "http://127.0.0.1", "LATCHKEY_AUDIENCE": "api",
 		"LATCHKEY_SIGNING_KEYS": d.KeyARN, "LATCHKEY_ID_TOKEN_KEYS": d.IDKeyARN, "LATCHKEY_SECRET_ID": d.SecretARN,
 		"LATCHKEY_RP_ID": "localhost", "LATCHKEY_RP_ORIGINS": "http://localhost:3000", "LATCHKEY_RP_NAME": "Latchkey",
 		"LATCHKEY_EMAIL_FROM": d.EmailFrom,
+	}
+	for _, e := range extra {
+		for k, v := range e {
+			env[k] = v
+		}
 	}
 	cfg, err := boot.Load(func(k string) string { return env[k] }, boot.Need{Secret: true, RP: true, Email: true, IDToken: true})
 	if err != nil {
