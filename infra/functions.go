@@ -19,6 +19,10 @@ type Function struct {
 	// Settings are the parameters of settings.go whose variables the function reads, on top
 	// of the environment every function gets.
 	Settings []string
+	// IDToken gives the function LATCHKEY_ID_TOKEN_KEYS, the ARN of the ID-token key: the
+	// functions that publish it, sign ID tokens with it or read its public half (boot's
+	// Need.IDToken).
+	IDToken bool
 	// Alerts are the audit events (alerts in settings.go) the function logs that page.
 	Alerts []string
 	// Authorizer marks the Lambda authorizer for the team's other APIs: API Gateway in this
@@ -37,7 +41,8 @@ type Resource string
 
 // The resources a function can be granted actions on.
 const (
-	SigningKey Resource = "SigningKey" // the KMS signing key
+	SigningKey Resource = "SigningKey" // the KMS key that signs access tokens (ES256)
+	IDTokenKey Resource = "IdTokenKey" // the KMS key that signs ID tokens (RS256)
 	HmacSecret Resource = "HmacSecret" // the Secrets Manager secret with the HMAC key
 	// MachineSecret is the Secrets Manager secret with the machine clients' secrets, created as
 	// {} and filled by `make machine-secret` (docs/deploy.md).
@@ -58,9 +63,13 @@ type Grant struct {
 
 // Token-issuing functions sign with the KMS key and read the HMAC secret; verifying-only
 // functions get kms:GetPublicKey and nothing else on the key (docs/security.md, least privilege).
+// Only the function that issues ID tokens (sessions, at the code exchange) signs with the
+// ID-token key; those that publish it or read its public half get kms:GetPublicKey.
 var (
-	signAndVerify = Grant{SigningKey, []string{"kms:Sign", "kms:GetPublicKey"}}
-	readSecret    = Grant{HmacSecret, []string{"secretsmanager:GetSecretValue"}}
+	signAndVerify   = Grant{SigningKey, []string{"kms:Sign", "kms:GetPublicKey"}}
+	signIDTokens    = Grant{IDTokenKey, []string{"kms:Sign", "kms:GetPublicKey"}}
+	readIDTokenKeys = Grant{IDTokenKey, []string{"kms:GetPublicKey"}}
+	readSecret      = Grant{HmacSecret, []string{"secretsmanager:GetSecretValue"}}
 	// sendEmail lets a function send as the configured sender identity and no other.
 	sendEmail = Grant{EmailIdentity, []string{"ses:SendEmail"}}
 )
@@ -80,8 +89,12 @@ var catalog = []Function{
 		},
 		Grants: []Grant{
 			{SigningKey, []string{"kms:GetPublicKey", "kms:DescribeKey"}},
+			readIDTokenKeys,
 			{Table, []string{"dynamodb:DescribeTable"}},
 		},
+		// The JWKS publishes the ID-token keys; the metadata lists the users' scopes.
+		IDToken:  true,
+		Settings: []string{"UserScopes"},
 	},
 	{
 		Name:        "sessions",
@@ -101,8 +114,11 @@ var catalog = []Function{
 		},
 		Grants: []Grant{
 			signAndVerify,
+			// It signs the ID tokens of the authorization_code grant.
+			signIDTokens,
 			readSecret,
-			// It authenticates the machine clients of the client_credentials grant.
+			// It authenticates the machine clients of the client_credentials grant, and the
+			// confidential OpenID clients of the authorization_code grant.
 			{MachineSecret, []string{"secretsmanager:GetSecretValue"}},
 			{Table, []string{
 				"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
@@ -114,8 +130,9 @@ var catalog = []Function{
 		},
 		Settings: []string{"AccessTtl", "SessionTtl", "SessionIdle", "RefreshGrace", "ReauthMaxAge", "ClientId", "IntrospectionClients",
 			"LimitTokenByIp", "LimitTokenBySession", "ApiKeyEnv", "ApiKeysMax", "UserScopes",
-			"MachineClients", "MachineSecretMaxAge", "LimitTokenByClient"},
-		Alerts: []string{"refresh.reuse_detected"},
+			"MachineClients", "MachineSecretMaxAge", "LimitTokenByClient", "OidcClients"},
+		IDToken: true,
+		Alerts:  []string{"refresh.reuse_detected"},
 	},
 	{
 		Name:        "authorizer",
@@ -192,6 +209,36 @@ var catalog = []Function{
 		Settings: []string{"EmailFrom", "EmailRequired", "RecoveryDelay", "RpName",
 			"LimitEmailBeginByIp", "LimitEmailBeginByAddress", "LimitEmailSendByAddress", "LimitEmailVerifyByIp",
 			"LimitRecoveryCodeByIp"},
+	},
+	{
+		Name:        "oidc",
+		Description: "Latchkey OpenID provider: authorization, the hosted sign-in page, userinfo and logout",
+		Enabled:     true,
+		Routes: []Route{
+			{"GET", "/oauth2/authorize"},
+			{"POST", "/oauth2/authorize/complete"},
+			{"GET", "/oauth2/userinfo"},
+			{"POST", "/oauth2/userinfo"},
+			{"GET", "/oauth2/logout"},
+			{"GET", "/oauth2/signin"},
+			{"GET", "/oauth2/assets/{file}"},
+		},
+		Grants: []Grant{
+			// It verifies Bearer tokens and reads the ID-token keys' public halves; it signs
+			// nothing: the code exchange, which does, is the sessions function's.
+			{SigningKey, []string{"kms:GetPublicKey"}},
+			readIDTokenKeys,
+			readSecret,
+			{Table, []string{
+				// Authorization requests, codes and provider sessions: put, read and taken by a
+				// conditional write; the rate limits' counters; the reads of a Bearer check and
+				// of userinfo.
+				"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+				"dynamodb:DeleteItem",
+			}},
+		},
+		IDToken:  true,
+		Settings: []string{"RpName", "OidcClients", "ProviderSessionTtl", "LimitAuthorizeByIp"},
 	},
 }
 

@@ -118,6 +118,7 @@ func TestTemplateMatchesStack(t *testing.T) {
 	}{
 		{"Table", "AWS::DynamoDB::Table", []string{"BillingMode", "KeySchema", "GlobalSecondaryIndexes", "TimeToLiveSpecification", "PointInTimeRecoverySpecification"}},
 		{"SigningKey", "AWS::KMS::Key", []string{"KeySpec", "KeyUsage", "Description"}},
+		{"IdTokenKey", "AWS::KMS::Key", []string{"KeySpec", "KeyUsage", "Description"}},
 		{"HmacSecret", "AWS::SecretsManager::Secret", []string{"GenerateSecretString", "Description"}},
 		{"MachineSecret", "AWS::SecretsManager::Secret", []string{"SecretString", "Description"}},
 	} {
@@ -159,10 +160,16 @@ func TestTemplateMatchesStack(t *testing.T) {
 	if !slices.Equal(attrs, cdkAttrs) {
 		t.Errorf("Table.AttributeDefinitions:\n SAM %v\n CDK %v", attrs, cdkAttrs)
 	}
-	if got := get(tpl.root, "Resources", "SigningKeyAlias", "Properties", "AliasName"); got == nil || got.Tag != "!Sub" || got.Value != "alias/latchkey-${AWS::StackName}-signing" {
-		t.Errorf("SigningKeyAlias.AliasName is not !Sub alias/latchkey-${AWS::StackName}-signing")
+	for alias, key := range map[string]string{"SigningKeyAlias": "signing", "IdTokenKeyAlias": "id-token"} {
+		want := "alias/latchkey-${AWS::StackName}-" + key
+		if got := get(tpl.root, "Resources", alias, "Properties", "AliasName"); got == nil || got.Tag != "!Sub" || got.Value != want {
+			t.Errorf("%s.AliasName is not !Sub %s", alias, want)
+		}
 	}
-	for _, out := range []string{"ApiUrl", "TableName", "SigningKeyArn", "MachineSecretArn"} {
+	if got := get(tpl.root, "Resources", "IdTokenKeyAlias", "Properties", "TargetKeyId"); got == nil || got.Tag != "!GetAtt" || got.Value != "IdTokenKey.Arn" {
+		t.Errorf("IdTokenKeyAlias does not name IdTokenKey")
+	}
+	for _, out := range []string{"ApiUrl", "TableName", "SigningKeyArn", "IdTokenKeyArn", "MachineSecretArn"} {
 		if get(tpl.root, "Outputs", out, "Value") == nil {
 			t.Errorf("output %s missing", out)
 		}
@@ -328,6 +335,8 @@ func templateResource(n *yaml.Node) Resource {
 	switch {
 	case n.Tag == "!GetAtt" && n.Value == "SigningKey.Arn":
 		return SigningKey
+	case n.Tag == "!GetAtt" && n.Value == "IdTokenKey.Arn":
+		return IDTokenKey
 	case n.Tag == "!GetAtt" && n.Value == "Table.Arn":
 		return Table
 	case n.Tag == "!Ref" && n.Value == "HmacSecret":

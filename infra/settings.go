@@ -94,6 +94,13 @@ var settings = []Setting{
 		Description: "Rate limit of POST /v1/token's client_credentials grant per machine client, <limit>/<window>."},
 	{Param: "LimitRecoveryCodeByIp", Env: "LATCHKEY_LIMIT_RECOVERY_CODE_IP", Default: "20/1h", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 20/1h",
 		Description: "Rate limit of recovery code attempts per client address, <limit>/<window>."},
+	{Param: "OidcClients", Env: "LATCHKEY_OIDC_CLIENTS", Default: "[]", AllowedPattern: `^\[.*\]$`,
+		Constraint:  `a JSON array such as [{"id":"app","redirectUris":["https://app.example.com/callback"],"scopes":["openid"]}]`,
+		Description: `The OpenID provider's clients, a JSON array [{"id":"app","name":"App","confidential":false,"redirectUris":[...],"postLogoutRedirectUris":[...],"scopes":["openid","email"]}]; a confidential client's secret is in the MachineSecret (make machine-secret); [] declares none.`},
+	{Param: "ProviderSessionTtl", Env: "LATCHKEY_PROVIDER_SESSION_TTL", Default: "12h", AllowedPattern: durationPattern, Constraint: "a Go duration such as 12h (5m to 720h)",
+		Description: "How long a sign-in on the hosted page serves every OpenID client without another passkey ceremony (5m to 720h)."},
+	{Param: "LimitAuthorizeByIp", Env: "LATCHKEY_LIMIT_AUTHORIZE_IP", Default: "60/1m", AllowedPattern: limitPattern, Constraint: "<limit>/<window> such as 60/1m",
+		Description: "Rate limit of OpenID authorization requests per client address, <limit>/<window>."},
 }
 
 // settingByParam returns the setting of a parameter; ok is false when there is none.
@@ -120,7 +127,7 @@ type numberParam struct {
 var edgeParams = []numberParam{
 	{"ThrottleRate", 200, 1, 10000, "Steady requests per second the API accepts on routes without their own limit."},
 	{"ThrottleBurst", 400, 1, 5000, "Burst of requests the API accepts on routes without their own limit."},
-	{"CeremonyThrottleRate", 25, 1, 10000, "Steady requests per second of each ceremony route (passkey register and login, begin and finish; email begin and verify; recovery code verify and cancel)."},
+	{"CeremonyThrottleRate", 25, 1, 10000, "Steady requests per second of each ceremony route (passkey register and login, begin and finish; email begin and verify; recovery code verify and cancel; OpenID authorize and its completion)."},
 	{"CeremonyThrottleBurst", 50, 1, 5000, "Burst of each ceremony route."},
 	{"TokenThrottleRate", 50, 1, 10000, "Steady requests per second of POST /v1/token."},
 	{"TokenThrottleBurst", 100, 1, 5000, "Burst of POST /v1/token."},
@@ -129,13 +136,16 @@ var edgeParams = []numberParam{
 
 // ceremonyRoutes and tokenRoute are the routes with their own, tighter throttling: the public
 // routes that start or answer a ceremony, each of which costs counters, a table write and, for
-// the email ones, possibly an email.
+// the email ones, possibly an email. An OpenID authorization request writes the request and
+// its completion the code, so they are ceremony routes too; the hosted page and its assets,
+// userinfo and logout are not.
 var (
 	ceremonyRoutes = []string{
 		"POST /v1/passkeys/register/begin", "POST /v1/passkeys/register/finish",
 		"POST /v1/passkeys/login/begin", "POST /v1/passkeys/login/finish",
 		"POST /v1/email/begin", "POST /v1/email/verify",
 		"POST /v1/recovery/codes/verify", "POST /v1/recovery/cancel",
+		"GET /oauth2/authorize", "POST /oauth2/authorize/complete",
 	}
 	tokenRoute = "POST /v1/token"
 )

@@ -71,12 +71,14 @@ type LatchkeyStackProps struct {
 	Code func(name string) awslambda.Code
 }
 
-// LatchkeyStack is the deployed Latchkey service: table, signing key, HMAC secret, one Lambda
+// LatchkeyStack is the deployed Latchkey service: table, signing keys, HMAC secret, one Lambda
 // function per group and the HTTP API in front of them.
 type LatchkeyStack struct {
 	awscdk.Stack
 	Table      awsdynamodb.Table
 	SigningKey awskms.Key
+	// IDTokenKey signs the OpenID provider's ID tokens (RS256).
+	IDTokenKey awskms.Key
 	Secret     awssecretsmanager.Secret
 	// MachineSecret holds the machine clients' secrets: {"<client>": {"current", "next"}}.
 	MachineSecret awssecretsmanager.Secret
@@ -250,6 +252,18 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 		AliasName: awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("alias/latchkey-"), stack.StackName(), jsii.String("-signing")}),
 		TargetKey: s.SigningKey,
 	})
+	// ID tokens get a key of their own: OpenID Connect Discovery requires RS256 among the
+	// ID-token algorithms. It rotates as the access-token key does (LATCHKEY_ID_TOKEN_KEYS).
+	s.IDTokenKey = awskms.NewKey(stack, jsii.String("IdTokenKey"), &awskms.KeyProps{
+		Description:   jsii.String("Latchkey RS256 ID-token signing key"),
+		KeySpec:       awskms.KeySpec_RSA_2048,
+		KeyUsage:      awskms.KeyUsage_SIGN_VERIFY,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	awskms.NewAlias(stack, jsii.String("IdTokenKeyAlias"), &awskms.AliasProps{
+		AliasName: awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("alias/latchkey-"), stack.StackName(), jsii.String("-id-token")}),
+		TargetKey: s.IDTokenKey,
+	})
 
 	s.Secret = awssecretsmanager.NewSecret(stack, jsii.String("HmacSecret"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("Latchkey HMAC key for refresh tokens"),
@@ -310,6 +324,9 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 			}
 			fnEnv[st.Env] = params[name].ValueAsString()
 		}
+		if spec.IDToken {
+			fnEnv["LATCHKEY_ID_TOKEN_KEYS"] = s.IDTokenKey.KeyArn()
+		}
 		fn, fnRoutes := s.addFunction(spec, props.Code(spec.Name), fnEnv)
 		routes = append(routes, fnRoutes...)
 		s.Functions[spec.Name] = fn
@@ -334,6 +351,10 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 	awscdk.NewCfnOutput(stack, jsii.String("SigningKeyArn"), &awscdk.CfnOutputProps{
 		Description: jsii.String("The KMS key that signs access tokens"),
 		Value:       s.SigningKey.KeyArn(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("IdTokenKeyArn"), &awscdk.CfnOutputProps{
+		Description: jsii.String("The KMS key that signs ID tokens"),
+		Value:       s.IDTokenKey.KeyArn(),
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("MachineSecretArn"), &awscdk.CfnOutputProps{
 		Description: jsii.String("The secret holding the machine clients' secrets (make machine-secret)"),
@@ -529,6 +550,8 @@ func (s *LatchkeyStack) arnOf(r Resource) *string {
 	switch r {
 	case SigningKey:
 		return s.SigningKey.KeyArn()
+	case IDTokenKey:
+		return s.IDTokenKey.KeyArn()
 	case HmacSecret:
 		return s.Secret.SecretArn()
 	case MachineSecret:

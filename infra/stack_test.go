@@ -24,6 +24,14 @@ import (
 // this test.
 var tokenIssuers = []string{"sessions", "passkeys"}
 
+// idTokenIssuers are the only functions that may sign with the ID-token key: sessions, which
+// serves the authorization_code grant. Kept apart from the catalog for the same reason.
+var idTokenIssuers = []string{"sessions"}
+
+// idTokenKeyReaders are the functions that get the ID-token key's ARN and may read its public
+// half (or sign with it, idTokenIssuers): the JWKS, the code exchange and the provider.
+var idTokenKeyReaders = []string{"wellknown", "sessions", "oidc"}
+
 // emailSenders are the only functions that may send email, and only as the configured sender
 // identity: email (verification codes, recovery) and passkeys (notices to the owner). Kept
 // apart from the catalog for the same reason as tokenIssuers.
@@ -108,11 +116,12 @@ func TestTable(t *testing.T) {
 }
 
 func TestSigningKeyAndSecret(t *testing.T) {
-	tpl, _ := full()
+	tpl, j := full()
 	check(t, "key", func() {
 		tpl.HasResource(jsii.String("AWS::KMS::Key"), map[string]any{
-			"DeletionPolicy": "Retain",
-			"Properties":     map[string]any{"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"},
+			"DeletionPolicy":      "Retain",
+			"UpdateReplacePolicy": "Retain",
+			"Properties":          map[string]any{"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"},
 		})
 	})
 	check(t, "alias", func() {
@@ -120,6 +129,22 @@ func TestSigningKeyAndSecret(t *testing.T) {
 			"AliasName": "alias/latchkey-Test-signing",
 		})
 	})
+	// The ID-token key: RSA_2048 for RS256 (OpenID Connect Discovery requires it), retained
+	// like the access-token key, with an alias of its own and an output.
+	idKey := logicalIDOf(t, j, "AWS::KMS::Key", "IdTokenKey")
+	check(t, "ID-token key", func() {
+		tpl.HasResource(jsii.String("AWS::KMS::Key"), map[string]any{
+			"DeletionPolicy":      "Retain",
+			"UpdateReplacePolicy": "Retain",
+			"Properties":          map[string]any{"KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"},
+		})
+		tpl.HasResourceProperties(jsii.String("AWS::KMS::Alias"), map[string]any{
+			"AliasName":   "alias/latchkey-Test-id-token",
+			"TargetKeyId": map[string]any{"Fn::GetAtt": []any{idKey, "Arn"}},
+		})
+		tpl.HasOutput(jsii.String("IdTokenKeyArn"), map[string]any{"Value": map[string]any{"Fn::GetAtt": []any{idKey, "Arn"}}})
+	})
+	check(t, "two keys", func() { tpl.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(2)) })
 	check(t, "secret", func() {
 		tpl.HasResource(jsii.String("AWS::SecretsManager::Secret"), map[string]any{
 			"DeletionPolicy": "Retain",
@@ -145,6 +170,7 @@ func TestParameters(t *testing.T) {
 		"EmailFrom": "", "EmailIdentity": "", "EmailRequired": "true", "RecoveryDelay": "24h",
 		"LimitEmailBeginByIp": "30/1h", "LimitEmailBeginByAddress": "10/1h", "LimitEmailSendByAddress": "1/1m",
 		"LimitEmailVerifyByIp": "60/1h", "LimitRecoveryCodeByIp": "20/1h",
+		"OidcClients": "[]", "ProviderSessionTtl": "12h", "LimitAuthorizeByIp": "60/1m",
 	} {
 		p, ok := params[name].(map[string]any)
 		if !ok || p["Default"] != want {
@@ -187,6 +213,10 @@ func TestParameters(t *testing.T) {
 		"EmailIdentity": {[]string{"", "example.com", "mail.example.com", "no-reply@example.com"}, []string{"localhost", "https://example.com", "a b.com", "a@b"}},
 		"EmailRequired": {[]string{"true", "false"}, []string{"", "yes", "True", "1"}},
 		"RecoveryDelay": {[]string{"24h", "90m", "1h30m"}, []string{"", "1d", "24"}},
+		// The array's entries are checked at cold start (core/oidc.ParseClients).
+		"OidcClients":        {[]string{"[]", `[{"id":"app","redirectUris":["https://app.example.com/cb"],"scopes":["openid"]}]`}, []string{"", "{}", `{"id":"app"}`, "app"}},
+		"ProviderSessionTtl": {[]string{"12h", "30m", "1h30m"}, []string{"", "12", "1d"}},
+		"LimitAuthorizeByIp": {[]string{"60/1m", "1/1s"}, []string{"", "60", "0/1m"}},
 	} {
 		p := params[name].(map[string]any)
 		re := regexp.MustCompile(p["AllowedPattern"].(string))
@@ -259,7 +289,7 @@ func TestFunctions(t *testing.T) {
 // from a parameter each, the settings the function reads. Written out rather than derived from
 // the catalog, so that a setting that stops reaching its function fails.
 var functionEnv = map[string]map[string]string{
-	"wellknown":  {},
+	"wellknown":  {"LATCHKEY_USER_SCOPES": "UserScopes"},
 	"authorizer": {"LATCHKEY_API_KEY_ENV": "ApiKeyEnv", "LATCHKEY_MACHINE_CLIENTS": "MachineClients", "LATCHKEY_ROUTE_SCOPES": "RouteScopes"},
 	"sessions": {
 		"LATCHKEY_ACCESS_TTL": "AccessTtl", "LATCHKEY_SESSION_TTL": "SessionTtl", "LATCHKEY_SESSION_IDLE": "SessionIdle",
@@ -268,7 +298,7 @@ var functionEnv = map[string]map[string]string{
 		"LATCHKEY_LIMIT_TOKEN_IP":        "LimitTokenByIp", "LATCHKEY_LIMIT_TOKEN_SESSION": "LimitTokenBySession",
 		"LATCHKEY_API_KEY_ENV": "ApiKeyEnv", "LATCHKEY_API_KEYS_MAX": "ApiKeysMax", "LATCHKEY_USER_SCOPES": "UserScopes",
 		"LATCHKEY_MACHINE_CLIENTS": "MachineClients", "LATCHKEY_MACHINE_SECRET_MAX_AGE": "MachineSecretMaxAge",
-		"LATCHKEY_LIMIT_TOKEN_CLIENT": "LimitTokenByClient",
+		"LATCHKEY_LIMIT_TOKEN_CLIENT": "LimitTokenByClient", "LATCHKEY_OIDC_CLIENTS": "OidcClients",
 	},
 	"passkeys": {
 		"LATCHKEY_ACCESS_TTL": "AccessTtl", "LATCHKEY_SESSION_TTL": "SessionTtl", "LATCHKEY_SESSION_IDLE": "SessionIdle",
@@ -286,11 +316,15 @@ var functionEnv = map[string]map[string]string{
 		"LATCHKEY_LIMIT_EMAIL_SEND_ADDRESS": "LimitEmailSendByAddress", "LATCHKEY_LIMIT_EMAIL_VERIFY_IP": "LimitEmailVerifyByIp",
 		"LATCHKEY_LIMIT_RECOVERY_CODE_IP": "LimitRecoveryCodeByIp",
 	},
+	"oidc": {
+		"LATCHKEY_RP_NAME": "RpName", "LATCHKEY_OIDC_CLIENTS": "OidcClients",
+		"LATCHKEY_PROVIDER_SESSION_TTL": "ProviderSessionTtl", "LATCHKEY_LIMIT_AUTHORIZE_IP": "LimitAuthorizeByIp",
+	},
 }
 
 // TestSettingsReachFunctions requires every parameter of settings.go to reach exactly the
-// functions that read it, as a Ref of the parameter, and every function to get the shared
-// environment besides.
+// functions that read it, as a Ref of the parameter, the ID-token key's ARN to reach exactly
+// idTokenKeyReaders, and every function to get the shared environment besides.
 func TestSettingsReachFunctions(t *testing.T) {
 	_, j := full()
 	params := j["Parameters"].(map[string]any)
@@ -307,6 +341,13 @@ func TestSettingsReachFunctions(t *testing.T) {
 			names = append(names, name)
 		}
 		wantNames := slices.Clone(envNames)
+		if slices.Contains(idTokenKeyReaders, spec.Name) {
+			wantNames = append(wantNames, "LATCHKEY_ID_TOKEN_KEYS")
+			idKey := logicalIDOf(t, j, "AWS::KMS::Key", "IdTokenKey")
+			if got := vars["LATCHKEY_ID_TOKEN_KEYS"]; !sameJSON(got, map[string]any{"Fn::GetAtt": []any{idKey, "Arn"}}) {
+				t.Errorf("%s: LATCHKEY_ID_TOKEN_KEYS = %v, want the ID-token key's ARN", spec.Name, got)
+			}
+		}
 		for name, param := range want {
 			wantNames = append(wantNames, name)
 			if got := fmt.Sprint(vars[name]); got != fmt.Sprint(map[string]any{"Ref": param}) {
@@ -413,6 +454,8 @@ func TestThrottling(t *testing.T) {
 			"POST /v1/email/verify":             throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
 			"POST /v1/recovery/codes/verify":    throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
 			"POST /v1/recovery/cancel":          throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
+			"GET /oauth2/authorize":             throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
+			"POST /oauth2/authorize/complete":   throttle("CeremonyThrottleRate", "CeremonyThrottleBurst"),
 		}
 		if !sameJSON(props["RouteSettings"], want) {
 			t.Errorf("RouteSettings = %v\nwant %v", props["RouteSettings"], want)
@@ -588,9 +631,11 @@ func TestLeastPrivilege(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s grants:\n got %v\nwant %v", spec.Name, got, want)
 		}
-		signs := slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "kms:Sign ") })
-		if signs != slices.Contains(tokenIssuers, spec.Name) {
-			t.Errorf("%s: may call kms:Sign = %v; only %v may", spec.Name, signs, tokenIssuers)
+		if signs := slices.Contains(got, "kms:Sign on SigningKey"); signs != slices.Contains(tokenIssuers, spec.Name) {
+			t.Errorf("%s: may sign access tokens (kms:Sign on SigningKey) = %v; only %v may", spec.Name, signs, tokenIssuers)
+		}
+		if signs := slices.Contains(got, "kms:Sign on IdTokenKey"); signs != slices.Contains(idTokenIssuers, spec.Name) {
+			t.Errorf("%s: may sign ID tokens (kms:Sign on IdTokenKey) = %v; only %v may", spec.Name, signs, idTokenIssuers)
 		}
 		var ses []string
 		for _, g := range got {
@@ -606,6 +651,49 @@ func TestLeastPrivilege(t *testing.T) {
 			t.Errorf("%s: SES grants %v, want %v (only %v send, only as the sender identity)", spec.Name, ses, wantSES, emailSenders)
 		}
 	}
+}
+
+// TestIDTokenKeyGrants: the provider (oidc) signs nothing with either key; passkeys, which signs
+// access tokens, cannot sign ID tokens; the JWKS and the provider read both keys' public halves;
+// no other function may touch the ID-token key at all.
+func TestIDTokenKeyGrants(t *testing.T) {
+	_, j := full()
+	grants := map[string][]string{}
+	for _, spec := range catalog {
+		grants[spec.Name] = grantsOf(t, j, spec)
+	}
+	if slices.ContainsFunc(grants["oidc"], func(g string) bool { return strings.HasPrefix(g, "kms:Sign ") }) {
+		t.Errorf("oidc may call kms:Sign: %v", grants["oidc"])
+	}
+	if slices.Contains(grants["passkeys"], "kms:Sign on IdTokenKey") || !slices.Contains(grants["passkeys"], "kms:Sign on SigningKey") {
+		t.Errorf("passkeys grants %v: want kms:Sign on the access-token key only", grants["passkeys"])
+	}
+	for _, fn := range []string{"wellknown", "oidc"} {
+		for _, want := range []string{"kms:GetPublicKey on SigningKey", "kms:GetPublicKey on IdTokenKey"} {
+			if !slices.Contains(grants[fn], want) {
+				t.Errorf("%s lacks %s: %v", fn, want, grants[fn])
+			}
+		}
+	}
+	if want := []string{"kms:GetPublicKey on IdTokenKey", "kms:Sign on IdTokenKey"}; !slices.Equal(onIDTokenKey(grants["sessions"]), want) {
+		t.Errorf("sessions on the ID-token key: %v, want %v", onIDTokenKey(grants["sessions"]), want)
+	}
+	for name, g := range grants {
+		if on := onIDTokenKey(g); len(on) > 0 && !slices.Contains(idTokenKeyReaders, name) {
+			t.Errorf("%s may act on the ID-token key: %v; only %v may", name, on, idTokenKeyReaders)
+		}
+	}
+}
+
+// onIDTokenKey returns the grants of grants on the ID-token key.
+func onIDTokenKey(grants []string) []string {
+	var on []string
+	for _, g := range grants {
+		if strings.HasSuffix(g, " on IdTokenKey") {
+			on = append(on, g)
+		}
+	}
+	return on
 }
 
 func TestAuthorizerExposed(t *testing.T) {
@@ -635,7 +723,7 @@ func TestEnabledStack(t *testing.T) {
 		tpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(float64(len(Enabled()))))
 	})
 	outputs := j["Outputs"].(map[string]any)
-	for _, name := range []string{"ApiUrl", "TableName", "SigningKeyArn"} {
+	for _, name := range []string{"ApiUrl", "TableName", "SigningKeyArn", "IdTokenKeyArn"} {
 		if _, ok := outputs[name]; !ok {
 			t.Errorf("output %s missing", name)
 		}
@@ -658,7 +746,7 @@ func TestMissingBinaries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"sessions", "authorizer", "passkeys", "email"}; !slices.Equal(got, want) {
+	if want := []string{"sessions", "authorizer", "passkeys", "email", "oidc"}; !slices.Equal(got, want) {
 		t.Errorf("missingBinaries = %v, want %v", got, want)
 	}
 }
@@ -721,6 +809,8 @@ func resourceOf(v any) Resource {
 		switch constructID(ga[0].(string)) {
 		case "SigningKey":
 			return SigningKey
+		case "IdTokenKey":
+			return IDTokenKey
 		case "Table":
 			return Table
 		}

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"flag"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +41,33 @@ type fixedKeys struct {
 
 func (f fixedKeys) PublicKeys(context.Context) ([]core.PublicKey, error) { return f.keys, f.err }
 
+// fixedIDKeys is an ID-token key source with fixed keys.
+type fixedIDKeys struct {
+	keys []core.RSAPublicKey
+	err  error
+}
+
+func (f fixedIDKeys) IDKeys(context.Context) ([]core.RSAPublicKey, error) { return f.keys, f.err }
+
+// testIDKey is the RSA ID-token key of testdata (its public half only).
+func testIDKey(t *testing.T) core.RSAPublicKey {
+	t.Helper()
+	b, err := os.ReadFile("testdata/id-token-key.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := core.NewRSAPublicKey(pub.(*rsa.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func testKey(t *testing.T) core.PublicKey {
 	t.Helper()
 	b, err := os.ReadFile("testdata/signing-key.pem")
@@ -60,14 +90,27 @@ func event(t *testing.T, name string) apigw.Request {
 	return apigwtest.Event(t, "wellknown", name, nil)
 }
 
-// serveWith is the handler over keys and checks, served as the Lambda serves it.
+// serveWith is the handler over the access-token keys and checks (and no ID-token key), served
+// as the Lambda serves it.
 func serveWith(keys keySource, checks ...check) func(context.Context, apigw.Request) (apigw.Response, error) {
-	return serveAt(time.Now, keys, checks...)
+	return serve(testHandler(keys, fixedIDKeys{}, checks...))
 }
 
 // serveAt is serveWith on the clock now.
 func serveAt(now func() time.Time, keys keySource, checks ...check) func(context.Context, apigw.Request) (apigw.Response, error) {
-	h := &handler{issuer: "https://auth.example.com", version: "test", keys: keys, checks: checks, log: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), now: now}
+	h := testHandler(keys, fixedIDKeys{}, checks...)
+	h.now = now
+	return serve(h)
+}
+
+// testHandler is the handler of issuer https://auth.example.com over keys, idKeys and checks.
+func testHandler(keys keySource, idKeys idKeySource, checks ...check) *handler {
+	return &handler{issuer: "https://auth.example.com", version: "test", keys: keys, idKeys: idKeys, checks: checks,
+		log: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), now: time.Now}
+}
+
+// serve serves h as the Lambda does.
+func serve(h *handler) func(context.Context, apigw.Request) (apigw.Response, error) {
 	return apigw.Serve(h.log, boot.Deadline, h.Handle)
 }
 
@@ -95,7 +138,8 @@ func golden(t *testing.T, name string, resp apigw.Response) {
 
 func TestRoutesGolden(t *testing.T) {
 	ok := check{name: "dynamodb", ping: func(context.Context) error { return nil }}
-	h := serveWith(fixedKeys{keys: []core.PublicKey{testKey(t)}}, ok, check{name: "kms", ping: func(context.Context) error { return nil }})
+	h := serve(testHandler(fixedKeys{keys: []core.PublicKey{testKey(t)}}, fixedIDKeys{keys: []core.RSAPublicKey{testIDKey(t)}},
+		ok, check{name: "kms", ping: func(context.Context) error { return nil }}))
 	for _, c := range []struct {
 		event  string
 		status int
@@ -126,24 +170,42 @@ func TestUnknownRouteIs404Problem(t *testing.T) {
 	golden(t, "not-found", resp)
 }
 
-func TestJWKSKeyIsP256WithThumbprintKid(t *testing.T) {
-	k := testKey(t)
-	resp, _ := serveWith(fixedKeys{keys: []core.PublicKey{k}})(context.Background(), event(t, "jwks"))
+// TestJWKSPublishesBothKinds: the access-token keys (ES256, P-256) come first, then the
+// ID-token keys (RS256), each kid the key's RFC 7638 thumbprint, in the configured order.
+func TestJWKSPublishesBothKinds(t *testing.T) {
+	k, idk := testKey(t), testIDKey(t)
+	other, err := core.NewRSAPublicKey(&rsa.PublicKey{N: new(big.Int).Add(idk.Key.N, big.NewInt(2)), E: 65537})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := serve(testHandler(fixedKeys{keys: []core.PublicKey{k}}, fixedIDKeys{keys: []core.RSAPublicKey{idk, other}}))(context.Background(), event(t, "jwks"))
 	var body jwksBody
-	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || len(body.Keys) != 1 {
+	if err := json.Unmarshal([]byte(resp.Body), &body); err != nil || len(body.Keys) != 3 {
 		t.Fatalf("body %s err %v", resp.Body, err)
 	}
 	got := body.Keys[0]
-	if got.Kty != "EC" || got.Crv != "P-256" || got.Alg != "ES256" || got.Use != "sig" || got.Kid != k.ID || len(got.Kid) != 43 {
+	if got.Kty != "EC" || got.Crv != "P-256" || got.Alg != "ES256" || got.Use != "sig" || got.Kid != k.ID || len(got.Kid) != 43 || got.N != "" || got.E != "" {
 		t.Fatalf("jwk %+v", got)
+	}
+	for i, want := range []core.RSAPublicKey{idk, other} {
+		got := body.Keys[1+i]
+		if got.Kty != "RSA" || got.Alg != "RS256" || got.Use != "sig" || got.Kid != want.ID || got.E != "AQAB" || got.Crv != "" || got.X != "" ||
+			got.N != base64.RawURLEncoding.EncodeToString(want.Key.N.Bytes()) {
+			t.Fatalf("jwk %d %+v", 1+i, got)
+		}
 	}
 }
 
 func TestJWKSWhenKMSIsDownIs503(t *testing.T) {
-	down := fixedKeys{err: core.E("kmssign.PublicKeys", core.KindUnavailable, "signing service unavailable", errors.New("dial tcp: refused"))}
-	resp, _ := serveWith(down)(context.Background(), event(t, "jwks"))
-	if resp.StatusCode != 503 || strings.Contains(resp.Body, "dial") {
-		t.Fatalf("status %d body %s", resp.StatusCode, resp.Body)
+	down := core.E("kmssign.PublicKeys", core.KindUnavailable, "signing service unavailable", errors.New("dial tcp: refused"))
+	for name, h := range map[string]*handler{
+		"access-token keys": testHandler(fixedKeys{err: down}, fixedIDKeys{keys: []core.RSAPublicKey{testIDKey(t)}}),
+		"ID-token keys":     testHandler(fixedKeys{keys: []core.PublicKey{testKey(t)}}, fixedIDKeys{err: down}),
+	} {
+		resp, _ := serve(h)(context.Background(), event(t, "jwks"))
+		if resp.StatusCode != 503 || strings.Contains(resp.Body, "dial") {
+			t.Errorf("%s down: status %d body %s", name, resp.StatusCode, resp.Body)
+		}
 	}
 }
 
@@ -220,8 +282,9 @@ func TestReadyIsCachedBriefly(t *testing.T) {
 }
 
 // TestMetadataAtBothWellKnownPaths: the RFC 8414 path and the OpenID Connect one serve the same
-// document, in registered member names only (IANA OAuth Authorization Server Metadata), every
-// endpoint under the issuer.
+// document, in registered member names only (IANA OAuth Authorization Server Metadata, where
+// RFC 8414 §7.1.2 registered OpenID Connect Discovery's names, and RP-Initiated Logout, RFC 9207
+// and Prompt Create theirs), every endpoint under the issuer.
 func TestMetadataAtBothWellKnownPaths(t *testing.T) {
 	h := serveWith(fixedKeys{})
 	a, _ := h(context.Background(), event(t, "metadata"))
@@ -240,7 +303,13 @@ func TestMetadataAtBothWellKnownPaths(t *testing.T) {
 		service_documentation ui_locales_supported op_policy_uri op_tos_uri revocation_endpoint
 		revocation_endpoint_auth_methods_supported revocation_endpoint_auth_signing_alg_values_supported
 		introspection_endpoint introspection_endpoint_auth_methods_supported
-		introspection_endpoint_auth_signing_alg_values_supported code_challenge_methods_supported`) {
+		introspection_endpoint_auth_signing_alg_values_supported code_challenge_methods_supported
+		userinfo_endpoint acr_values_supported subject_types_supported id_token_signing_alg_values_supported
+		id_token_encryption_alg_values_supported id_token_encryption_enc_values_supported
+		userinfo_signing_alg_values_supported display_values_supported claim_types_supported claims_supported
+		claims_locales_supported claims_parameter_supported request_parameter_supported
+		request_uri_parameter_supported require_request_uri_registration
+		end_session_endpoint authorization_response_iss_parameter_supported prompt_values_supported`) {
 		registered[n] = true
 	}
 	for k, v := range doc {
@@ -253,7 +322,56 @@ func TestMetadataAtBothWellKnownPaths(t *testing.T) {
 			}
 		}
 	}
-	if rt, ok := doc["response_types_supported"].([]any); !ok || len(rt) != 0 {
-		t.Errorf("response_types_supported = %v, want [] (there is no authorization endpoint)", doc["response_types_supported"])
+}
+
+// TestMetadataClaimsTheProvider: the OpenID provider's members say what it does and nothing
+// more: the code flow only, in the query, PKCE S256 only (plain is refused), iss in the
+// authorization response, RS256 ID tokens, and the routes of the oidc function.
+func TestMetadataClaimsTheProvider(t *testing.T) {
+	resp, _ := serveWith(fixedKeys{})(context.Background(), event(t, "discovery"))
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(resp.Body), &doc); err != nil {
+		t.Fatal(err)
 	}
+	for key, want := range map[string]any{
+		"authorization_endpoint":                         "https://auth.example.com/oauth2/authorize",
+		"userinfo_endpoint":                              "https://auth.example.com/oauth2/userinfo",
+		"end_session_endpoint":                           "https://auth.example.com/oauth2/logout",
+		"response_types_supported":                       []any{"code"},
+		"response_modes_supported":                       []any{"query"},
+		"code_challenge_methods_supported":               []any{"S256"},
+		"id_token_signing_alg_values_supported":          []any{"RS256"},
+		"subject_types_supported":                        []any{"public"},
+		"prompt_values_supported":                        []any{"none", "login"},
+		"authorization_response_iss_parameter_supported": true,
+		"grant_types_supported":                          []any{"authorization_code", "refresh_token", "client_credentials"},
+		"token_endpoint_auth_methods_supported":          []any{"none", "client_secret_basic", "client_secret_post"},
+		"scopes_supported":                               []any{"openid", "email", "profile", "offline_access"},
+	} {
+		if got, _ := json.Marshal(doc[key]); string(got) != mustJSON(want) {
+			t.Errorf("%s = %s, want %s", key, got, mustJSON(want))
+		}
+	}
+}
+
+// TestMetadataScopesIncludeUserScopes: the scopes users hold (LATCHKEY_USER_SCOPES) follow
+// OpenID Connect's in scopes_supported, each once.
+func TestMetadataScopesIncludeUserScopes(t *testing.T) {
+	h := testHandler(fixedKeys{}, fixedIDKeys{})
+	h.userScopes = []string{"orders:read", "openid", "orders:write"}
+	resp, _ := serve(h)(context.Background(), event(t, "discovery"))
+	var doc struct {
+		Scopes []string `json:"scopes_supported"`
+	}
+	if err := json.Unmarshal([]byte(resp.Body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(doc.Scopes, " "); got != "openid email profile offline_access orders:read orders:write" {
+		t.Errorf("scopes_supported = %s", got)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }

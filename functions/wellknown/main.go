@@ -1,5 +1,6 @@
-// Command wellknown is the Lambda that publishes Latchkey's verification keys (JWKS), its
-// discovery document and its health: the routes anyone may call without a token.
+// Command wellknown is the Lambda that publishes Latchkey's verification keys (JWKS: the
+// access-token keys and the ID-token keys), its discovery document and its health: the routes
+// anyone may call without a token.
 package main
 
 import (
@@ -29,7 +30,7 @@ func main() {
 }
 
 func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := boot.Load(os.Getenv, boot.Need{})
+	cfg, err := boot.Load(os.Getenv, boot.Need{IDToken: true})
 	if err != nil {
 		return err
 	}
@@ -40,8 +41,10 @@ func run(ctx context.Context, log *slog.Logger) error {
 	h := newHandler(cfg, awsCfg, log)
 	// The JWKS is served from the keys loaded once; loading them at cold start (one
 	// kms:GetPublicKey per key, which also opens the KMS connection) keeps the first request
-	// from paying for it.
+	// from paying for it. The two lists load beside each other.
+	wait := boot.PreloadBeside(ctx, log, "ID-token keys", func(ctx context.Context) error { _, err := h.idKeys.IDKeys(ctx); return err })
 	boot.Preload(ctx, log, "public keys", func(ctx context.Context) error { _, err := h.keys.PublicKeys(ctx); return err })
+	wait()
 	lambda.Start(apigw.Serve(log, boot.Deadline, h.Handle))
 	return nil
 }
@@ -50,11 +53,14 @@ func run(ctx context.Context, log *slog.Logger) error {
 // table and key the readiness probe pings. It holds no secret and cannot sign.
 func newHandler(cfg boot.Config, awsCfg aws.Config, log *slog.Logger) *handler {
 	db := dynamodb.NewFromConfig(awsCfg)
-	signer := kmssign.New(kms.NewFromConfig(awsCfg), cfg.SigningKeys)
+	kmsAPI := kms.NewFromConfig(awsCfg)
+	signer := kmssign.New(kmsAPI, cfg.SigningKeys)
 	return &handler{
-		issuer:  cfg.Issuer,
-		version: cfg.Version,
-		keys:    signer,
+		issuer:     cfg.Issuer,
+		version:    cfg.Version,
+		keys:       signer,
+		idKeys:     kmssign.NewIDSigner(kmsAPI, cfg.IDTokenKeys),
+		userScopes: cfg.UserScopes,
 		checks: []check{
 			{name: "dynamodb", ping: func(ctx context.Context) error { return dynamo.Ping(ctx, db, cfg.Table) }},
 			{name: "kms", ping: signer.Ping},

@@ -40,7 +40,8 @@ func TestWellknownThroughTheGateway(t *testing.T) {
 		t.Fatalf("jwks: %d %v %s", status, hdr, body)
 	}
 	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(body, &set); err != nil || len(set.Keys) != 1 {
+	// The access-token key, then the ID-token key.
+	if err := json.Unmarshal(body, &set); err != nil || len(set.Keys) != 2 || set.Keys[0].Algorithm != "ES256" || set.Keys[1].Algorithm != "RS256" {
 		t.Fatalf("jwks %s: %v", body, err)
 	}
 	tk := s.devToken(t)

@@ -3,6 +3,10 @@ package stacktest
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,13 +14,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/latchkey/latchkey/core/kmssign"
+	"github.com/latchkey/latchkey/local/testenv"
 )
 
 // startAtOrigin starts a gateway on the shared stack that issues tokens for
@@ -48,11 +55,11 @@ func tool(t *testing.T, rel string) string {
 	return p
 }
 
-// TestMetadataPassesAuthlib: the real wellknown binary serves one RFC 8414 document at both
-// well-known paths, and Authlib's validator accepts every member of it but one:
-// response_types_supported is the empty array, the honest answer of a server without an
-// authorization endpoint, which Authlib reads as missing. The test pins exactly that verdict,
-// so any other complaint, or a value that claims a response type, fails it.
+// TestMetadataPassesAuthlib: the real wellknown binary serves one document at both well-known
+// paths, and Authlib accepts the whole of it, member by member and as a whole, under both of
+// its validators: RFC 8414's AuthorizationServerMetadata and OpenID Connect Discovery's
+// OpenIDProviderMetadata with the RP-Initiated Logout metadata. No complaint is pinned: any
+// one fails the test.
 func TestMetadataPassesAuthlib(t *testing.T) {
 	s := newStack(t)
 	g, origin := s.startAtOrigin(t)
@@ -82,26 +89,124 @@ func TestMetadataPassesAuthlib(t *testing.T) {
 	if err != nil {
 		t.Fatalf("authlib: %v %s (is authlib installed? run local/install.sh)", err, stderrOf(err))
 	}
-	var verdict struct {
+	type verdict struct {
 		Validate *string            `json:"validate"`
 		Checks   map[string]*string `json:"checks"`
 	}
-	if err := json.Unmarshal(out, &verdict); err != nil || len(verdict.Checks) < 20 {
+	var verdicts map[string]verdict
+	if err := json.Unmarshal(out, &verdicts); err != nil {
 		t.Fatalf("authlib printed %s (%v)", out, err)
 	}
-	const honest = `"response_types_supported" is required`
-	for key, msg := range verdict.Checks {
-		switch {
-		case key == "response_types_supported":
-			if msg == nil || *msg != honest || !reflect.DeepEqual(meta[key], []any{}) {
-				t.Errorf("response_types_supported = %v, Authlib says %v; want [] and %q", meta[key], msg, honest)
+	for name, least := range map[string]int{"rfc8414": 20, "oidc": 30} {
+		v, ok := verdicts[name]
+		if !ok || len(v.Checks) < least {
+			t.Fatalf("authlib's %s validator checked %d members (want %d or more): %s", name, len(v.Checks), least, out)
+		}
+		for key, msg := range v.Checks {
+			if msg != nil {
+				t.Errorf("Authlib's %s validator refuses %s = %v: %s", name, key, meta[key], *msg)
 			}
-		case msg != nil:
-			t.Errorf("Authlib refuses %s: %s", key, *msg)
+		}
+		if v.Validate != nil {
+			t.Errorf("Authlib's %s validate() = %s", name, *v.Validate)
+		}
+		// The members that make it an OpenID provider were checked, not skipped.
+		for _, key := range []string{"authorization_endpoint", "response_types_supported", "jwks_uri"} {
+			if _, checked := v.Checks[key]; !checked {
+				t.Errorf("Authlib's %s validator did not check %s", name, key)
+			}
 		}
 	}
-	if verdict.Validate == nil || *verdict.Validate != honest {
-		t.Errorf("Authlib's validate() = %v, want only %q", verdict.Validate, honest)
+	for _, key := range []string{"subject_types_supported", "id_token_signing_alg_values_supported", "end_session_endpoint", "claims_supported"} {
+		if _, checked := verdicts["oidc"].Checks[key]; !checked || meta[key] == nil {
+			t.Errorf("%s: checked by Authlib %v, served %v", key, checked, meta[key])
+		}
+	}
+}
+
+// TestProviderDiscoveredByGoOIDC: go-oidc discovers the OpenID provider the real wellknown
+// binary describes (issuer, endpoints, RS256 ID tokens); go-jose reads both keys of the JWKS it
+// serves, the ES256 access-token key and the RS256 ID-token key, each kid its RFC 7638
+// thumbprint; and go-oidc's default verifier, configured only by that discovery, accepts an ID
+// token signed in KMS by the deployment's ID-token key and refuses one signed by the
+// access-token key, which the JWKS publishes too.
+func TestProviderDiscoveredByGoOIDC(t *testing.T) {
+	s := newStack(t)
+	g, origin := s.startAtOrigin(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	provider, err := oidc.NewProvider(ctx, origin)
+	if err != nil {
+		t.Fatalf("go-oidc discovery at %s: %v", origin, err)
+	}
+	if e := provider.Endpoint(); e.AuthURL != origin+"/oauth2/authorize" || e.TokenURL != origin+"/v1/token" {
+		t.Errorf("endpoints %+v", e)
+	}
+	if u := provider.UserInfoEndpoint(); u != origin+"/oauth2/userinfo" {
+		t.Errorf("userinfo endpoint %q", u)
+	}
+	var disc struct {
+		Algs       []string `json:"id_token_signing_alg_values_supported"`
+		EndSession string   `json:"end_session_endpoint"`
+		PKCE       []string `json:"code_challenge_methods_supported"`
+	}
+	if err := provider.Claims(&disc); err != nil || !slices.Equal(disc.Algs, []string{"RS256"}) || disc.EndSession != origin+"/oauth2/logout" || !slices.Equal(disc.PKCE, []string{"S256"}) {
+		t.Errorf("discovery %+v (%v)", disc, err)
+	}
+
+	status, _, body := get(t, g.url+"/.well-known/jwks.json")
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(body, &set); status != 200 || err != nil || len(set.Keys) != 2 {
+		t.Fatalf("go-jose reads %d %s as %d keys (%v)", status, body, len(set.Keys), err)
+	}
+	for i, want := range []struct{ alg, kty string }{{"ES256", "EC"}, {"RS256", "RSA"}} {
+		k := set.Keys[i]
+		switch k.Key.(type) {
+		case *ecdsa.PublicKey:
+			if want.kty != "EC" {
+				t.Errorf("key %d is EC, want %s", i, want.kty)
+			}
+		case *rsa.PublicKey:
+			if want.kty != "RSA" || k.Key.(*rsa.PublicKey).N.BitLen() < 2048 {
+				t.Errorf("key %d is RSA of %d bits, want %s", i, k.Key.(*rsa.PublicKey).N.BitLen(), want.kty)
+			}
+		default:
+			t.Errorf("key %d is a %T", i, k.Key)
+		}
+		tp, err := k.Thumbprint(crypto.SHA256)
+		if err != nil || base64.RawURLEncoding.EncodeToString(tp) != k.KeyID || k.Algorithm != want.alg || k.Use != "sig" || !k.IsPublic() || !k.Valid() {
+			t.Errorf("key %d: alg %s use %s kid %s thumbprint %x (%v)", i, k.Algorithm, k.Use, k.KeyID, tp, err)
+		}
+	}
+
+	api := testenv.KMS(t)
+	claims := map[string]any{"iss": origin, "aud": "local-rp", "sub": "user-1", "nonce": "n-1",
+		"iat": time.Now().Unix(), "exp": time.Now().Add(5 * time.Minute).Unix()}
+	signed := func(alg, kid string, sign func(context.Context, []byte) ([]byte, error)) string {
+		t.Helper()
+		enc := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
+		input := enc(map[string]string{"alg": alg, "kid": kid, "typ": "JWT"}) + "." + enc(claims)
+		sig, err := sign(ctx, []byte(input))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	ids := kmssign.NewIDSigner(api, strings.Split(s.getenv("LATCHKEY_ID_TOKEN_KEYS"), ","))
+	access := kmssign.New(api, strings.Split(s.getenv("LATCHKEY_SIGNING_KEYS"), ","))
+	verifier := provider.Verifier(&oidc.Config{ClientID: "local-rp"})
+	tok, err := verifier.Verify(ctx, signed("RS256", set.Keys[1].KeyID, ids.SignRS256))
+	if err != nil {
+		t.Fatalf("go-oidc refused an ID token of the deployment's ID-token key: %v", err)
+	}
+	var got struct {
+		Nonce string `json:"nonce"`
+	}
+	if err := tok.Claims(&got); err != nil || tok.Subject != "user-1" || got.Nonce != "n-1" || !slices.Equal(tok.Audience, []string{"local-rp"}) {
+		t.Errorf("ID token %+v nonce %q (%v)", tok, got.Nonce, err)
+	}
+	if _, err := verifier.Verify(ctx, signed("ES256", set.Keys[0].KeyID, access.Sign)); err == nil {
+		t.Error("go-oidc accepted an ES256 token of the access-token key as an ID token")
 	}
 }
 
