@@ -228,7 +228,6 @@ var catalog = []Function{
 			// nothing: the code exchange, which does, is the sessions function's.
 			{SigningKey, []string{"kms:GetPublicKey"}},
 			readIDTokenKeys,
-			readSecret,
 			{Table, []string{
 				// Authorization requests, codes and provider sessions: put, read and taken by a
 				// conditional write; the rate limits' counters; the reads of a Bearer check and
@@ -238,7 +237,9 @@ var catalog = []Function{
 			}},
 		},
 		IDToken:  true,
-		Settings: []string{"RpName", "OidcClients", "ProviderSessionTtl", "LimitAuthorizeByIp"},
+		// ClientId: the hosted page signs in as the first-party client, whose tokens alone
+		// complete a request.
+		Settings: []string{"RpName", "ClientId", "OidcClients", "ProviderSessionTtl", "LimitAuthorizeByIp"},
 	},
 }
 

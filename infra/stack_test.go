@@ -317,7 +317,7 @@ var functionEnv = map[string]map[string]string{
 		"LATCHKEY_LIMIT_RECOVERY_CODE_IP": "LimitRecoveryCodeByIp",
 	},
 	"oidc": {
-		"LATCHKEY_RP_NAME": "RpName", "LATCHKEY_OIDC_CLIENTS": "OidcClients",
+		"LATCHKEY_RP_NAME": "RpName", "LATCHKEY_CLIENT_ID": "ClientId", "LATCHKEY_OIDC_CLIENTS": "OidcClients",
 		"LATCHKEY_PROVIDER_SESSION_TTL": "ProviderSessionTtl", "LATCHKEY_LIMIT_AUTHORIZE_IP": "LimitAuthorizeByIp",
 	},
 }
