@@ -82,7 +82,8 @@
     $('#signout-button').addEventListener('click', async () => {
       showError('');
       try {
-        await manager.signoutRedirect();
+        // With state, the provider's redirect back carries it, and the library checks it.
+        await manager.signoutRedirect({ state: 'signed-out' });
       } catch (err) {
         showError(`Could not sign out: ${describe(err)}`);
       }
