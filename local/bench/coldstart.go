@@ -15,27 +15,40 @@ import (
 	"time"
 )
 
-// coldStart is what one start of a function binary cost.
+// coldStart is what one start of a function binary cost, and what its warm invocations cost
+// after it.
 type coldStart struct {
 	initWall, initCPU   time.Duration // exec to the first GET …/invocation/next: Lambda's Init
 	firstWall, firstCPU time.Duration // that event handed out to its response: the first invoke
+	// warmCPU is the process's CPU per invocation over warmRuns more of the same event, after
+	// warmups: the whole warm loop of the function (the Lambda runtime client's exchange with
+	// the Runtime API, decoding, the handler, encoding), with nothing but the function timed.
+	warmCPU time.Duration
 }
+
+// Warm invocations measured after each cold start: warmups first, then warmRuns counted.
+const (
+	warmups  = 20
+	warmRuns = 200
+)
 
 // measureColdStart starts binary as Lambda starts a provided.al2023 function, with a Runtime
 // API of its own on loopback (no aws-lambda-rie in between, so nothing else is timed): the
 // init is from exec to the function's first request for an event, when the process's CPU is
 // read before the event is handed out; then the one event is invoked, and the process's CPU
-// read again when its response arrives. The process is killed after that.
+// read again when its response arrives. Then warmups more invocations of the same event, and
+// warmRuns counted ones (coldStart.warmCPU); the process is killed after that.
 func measureColdStart(binary string, env []string, event []byte) (coldStart, error) {
 	var (
-		res     coldStart
-		mu      sync.Mutex
-		pid     int
-		started time.Time
-		handed  time.Time
-		initCPU cpu
-		nexts   int
-		done    = make(chan error, 1)
+		res      coldStart
+		mu       sync.Mutex
+		pid      int
+		started  time.Time
+		handed   time.Time
+		initCPU  cpu
+		warmFrom cpu
+		nexts    int
+		done     = make(chan error, 1)
 	)
 	finish := func(err error) {
 		select {
@@ -47,8 +60,8 @@ func measureColdStart(binary string, env []string, event []byte) (coldStart, err
 	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		nexts++
-		first := nexts == 1
-		if first {
+		switch nexts {
+		case 1:
 			res.initWall = time.Since(started)
 			c, err := readCPU(pid)
 			if err != nil {
@@ -58,12 +71,24 @@ func measureColdStart(binary string, env []string, event []byte) (coldStart, err
 			}
 			initCPU, res.initCPU = c, c.exec
 			handed = time.Now()
+		case 2 + warmups, 2 + warmups + warmRuns:
+			c, err := readCPU(pid)
+			if err != nil {
+				mu.Unlock()
+				finish(err)
+				return
+			}
+			if nexts == 2+warmups {
+				warmFrom = c
+			} else {
+				res.warmCPU = c.sub(warmFrom).exec / warmRuns
+				mu.Unlock()
+				finish(nil)
+				<-r.Context().Done() // the process is killed while it waits for the next event
+				return
+			}
 		}
 		mu.Unlock()
-		if !first {
-			<-r.Context().Done() // the process is killed while it waits for a second event
-			return
-		}
 		w.Header().Set("Lambda-Runtime-Aws-Request-Id", "bench-1")
 		w.Header().Set("Lambda-Runtime-Deadline-Ms", fmt.Sprint(time.Now().Add(10*time.Second).UnixMilli()))
 		w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:bench")
@@ -73,14 +98,18 @@ func measureColdStart(binary string, env []string, event []byte) (coldStart, err
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		mu.Lock()
+		defer mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+		if nexts != 1 {
+			return
+		}
 		res.firstWall = time.Since(handed)
 		c, err := readCPU(pid)
-		if err == nil {
-			res.firstCPU = c.sub(initCPU).exec
+		if err != nil {
+			finish(err)
+			return
 		}
-		mu.Unlock()
-		w.WriteHeader(http.StatusAccepted)
-		finish(err)
+		res.firstCPU = c.sub(initCPU).exec
 	})
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -124,14 +153,14 @@ func measureColdStart(binary string, env []string, event []byte) (coldStart, err
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	select {
 	case err = <-done:
 	case werr := <-exited:
 		return res, fmt.Errorf("%s exited (%v) during its cold start: %s", binary, werr, out.String())
 	case <-ctx.Done():
-		err = errors.New("no answer within 20 s")
+		err = errors.New("no answer within 60 s")
 	}
 	_ = cmd.Process.Kill()
 	<-exited
