@@ -23,6 +23,12 @@ type Verifier struct {
 	Audience string
 	Leeway   time.Duration // clock skew tolerated on exp and iat
 	Now      func() time.Time
+	// FirstParty is the client_id of the tokens the account API serves (LATCHKEY_CLIENT_ID):
+	// Authenticate refuses every other client's token, so an access token the OpenID provider
+	// issued to a relying party cannot manage the account it was issued for (its passkeys,
+	// recovery codes, API keys, sessions). AuthenticateAny and AuthenticateWithUser, which
+	// serve the team's APIs and userinfo, take every client's.
+	FirstParty string
 	// Machines are the machine clients the deployment declares (LATCHKEY_MACHINE_CLIENTS).
 	// AuthenticateAny accepts a machine client's token only while its client is here and
 	// enabled, so removing or disabling a client stops its tokens at the next request.
@@ -40,9 +46,11 @@ type Verifier struct {
 // of which check failed; KindUnavailable when the store or, on a cold start, the HSM cannot be
 // reached.
 //
-// Authenticate accepts users' tokens only: a machine client's token (no sid) is refused, since
-// the routes it guards act for a signed-in user (/v1/me, logout). The authorizer and
-// introspection, which serve machine clients too, call AuthenticateAny.
+// Authenticate accepts the first-party client's user tokens only (FirstParty): a machine
+// client's token (no sid) is refused, since the routes it guards act for a signed-in user
+// (/v1/me, logout), and so is a relying party's token of the OpenID provider, which was never
+// meant to manage the account. The authorizer and introspection, which serve machine clients
+// and relying parties too, call AuthenticateAny; userinfo calls AuthenticateWithUser.
 func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, error) {
 	const op = "core.Verifier.Authenticate"
 	now := v.Now()
@@ -50,16 +58,20 @@ func (v *Verifier) Authenticate(ctx context.Context, raw string) (AccessClaims, 
 	if err != nil {
 		return AccessClaims{}, err
 	}
-	if c.SessionID == "" {
+	switch {
+	case c.SessionID == "":
 		return AccessClaims{}, refused(op, errors.New("a machine client's token on a user's route"))
+	case c.ClientID != v.FirstParty:
+		return AccessClaims{}, refused(op, errors.New("another client's token on the account API"))
 	}
 	c, _, err = v.decideUser(ctx, op, c, now)
 	return c, err
 }
 
-// AuthenticateWithUser is Authenticate that also returns the token's user as read by the same
-// round trip, for routes that answer with the user's own claims (userinfo, the provider's
-// completion of a sign-in).
+// AuthenticateWithUser verifies a user's token of any client, as Authenticate does but without
+// the FirstParty check, and also returns its user as read by the same round trip, for routes
+// that answer with the user's own claims (userinfo; the provider's completion of a sign-in,
+// which checks the client itself).
 func (v *Verifier) AuthenticateWithUser(ctx context.Context, raw string) (AccessClaims, User, error) {
 	const op = "core.Verifier.AuthenticateWithUser"
 	now := v.Now()

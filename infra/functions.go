@@ -206,7 +206,8 @@ var catalog = []Function{
 			{TableIndexes, []string{"dynamodb:Query"}},
 			sendEmail,
 		},
-		Settings: []string{"EmailFrom", "EmailRequired", "RecoveryDelay", "RpName",
+		// ClientId: the account routes take the first-party client's tokens only.
+		Settings: []string{"EmailFrom", "EmailRequired", "RecoveryDelay", "RpName", "ClientId",
 			"LimitEmailBeginByIp", "LimitEmailBeginByAddress", "LimitEmailSendByAddress", "LimitEmailVerifyByIp",
 			"LimitRecoveryCodeByIp"},
 	},

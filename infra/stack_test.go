@@ -311,7 +311,7 @@ var functionEnv = map[string]map[string]string{
 	},
 	"email": {
 		"LATCHKEY_EMAIL_FROM": "EmailFrom", "LATCHKEY_EMAIL_REQUIRED": "EmailRequired", "LATCHKEY_RECOVERY_DELAY": "RecoveryDelay",
-		"LATCHKEY_RP_NAME":              "RpName",
+		"LATCHKEY_RP_NAME": "RpName", "LATCHKEY_CLIENT_ID": "ClientId",
 		"LATCHKEY_LIMIT_EMAIL_BEGIN_IP": "LimitEmailBeginByIp", "LATCHKEY_LIMIT_EMAIL_BEGIN_ADDRESS": "LimitEmailBeginByAddress",
 		"LATCHKEY_LIMIT_EMAIL_SEND_ADDRESS": "LimitEmailSendByAddress", "LATCHKEY_LIMIT_EMAIL_VERIFY_IP": "LimitEmailVerifyByIp",
 		"LATCHKEY_LIMIT_RECOVERY_CODE_IP": "LimitRecoveryCodeByIp",

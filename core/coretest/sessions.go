@@ -49,7 +49,7 @@ const (
 // or DynamoDB's in package dynamo) and the signer's keys, for Issuer and Audience with a 30 s
 // leeway.
 func NewVerifier(mem core.AccessStates, keys core.KeySource, now func() time.Time) *core.Verifier {
-	return &core.Verifier{Keys: keys, States: mem, Issuer: Issuer, Audience: Audience, Leeway: 30 * time.Second, Now: now}
+	return &core.Verifier{Keys: keys, States: mem, Issuer: Issuer, Audience: Audience, FirstParty: ClientID, Leeway: 30 * time.Second, Now: now}
 }
 
 // SessionsStore is every storage port core.Sessions and its Verifier use, in one store: Memory,

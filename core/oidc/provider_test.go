@@ -196,9 +196,13 @@ func TestCodeFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := f.sessions.Verifier.Authenticate(context.Background(), x.Tokens.AccessToken)
+	c, err := f.sessions.Verifier.AuthenticateAny(context.Background(), x.Tokens.AccessToken)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The client's token is for the team's APIs and userinfo, never the account API.
+	if _, err := f.sessions.Verifier.Authenticate(context.Background(), x.Tokens.AccessToken); !core.Is(err, core.KindUnauthenticated) {
+		t.Fatalf("a relying party's token passed the account API's check: %v", err)
 	}
 	if c.ClientID != rpID || c.Subject != f.user.ID || x.Tokens.RefreshToken == "" {
 		t.Fatalf("access claims %+v, refresh %q", c, x.Tokens.RefreshToken)
@@ -436,7 +440,7 @@ func TestReusedCodeRevokesItsTokens(t *testing.T) {
 	if _, err := f.exchange(code, verifier); !core.Is(err, core.KindUnauthenticated) {
 		t.Fatalf("a reused code: %v", err)
 	}
-	if _, err := f.sessions.Verifier.Authenticate(ctx, x.Tokens.AccessToken); !core.Is(err, core.KindUnauthenticated) {
+	if _, err := f.sessions.Verifier.AuthenticateAny(ctx, x.Tokens.AccessToken); !core.Is(err, core.KindUnauthenticated) {
 		t.Errorf("the access token of a replayed code still works: %v", err)
 	}
 	if _, err := f.sessions.RefreshScope(ctx, x.Tokens.RefreshToken, "", rpID, cli); !core.Is(err, core.KindUnauthenticated) {
@@ -517,7 +521,7 @@ func TestLogout(t *testing.T) {
 	if err != nil || callback(t, a.Redirect).Get("error") != "login_required" {
 		t.Errorf("prompt=none after logout: %+v %v", a, err)
 	}
-	if _, err := f.sessions.Verifier.Authenticate(ctx, x.Tokens.AccessToken); !core.Is(err, core.KindUnauthenticated) {
+	if _, err := f.sessions.Verifier.AuthenticateAny(ctx, x.Tokens.AccessToken); !core.Is(err, core.KindUnauthenticated) {
 		t.Errorf("the hinted session survived logout: %v", err)
 	}
 }

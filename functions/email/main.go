@@ -75,7 +75,7 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 	if err != nil {
 		return nil, err
 	}
-	verifier := &core.Verifier{Keys: keys, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now}
+	verifier := &core.Verifier{Keys: keys, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, FirstParty: cfg.ClientID, Leeway: cfg.Leeway, Now: time.Now}
 	desk := &recovery.Desk{
 		Flows:          store,
 		Recoveries:     store,

@@ -63,7 +63,7 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 		_, err := idKeys.IDKeys(ctx)
 		return err
 	})()
-	verifier := &core.Verifier{Keys: accessKeys, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now}
+	verifier := &core.Verifier{Keys: accessKeys, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, FirstParty: cfg.ClientID, Leeway: cfg.Leeway, Now: time.Now}
 	return &handler{
 		provider: &oidc.Provider{
 			Clients:       cfg.OIDCClients,

@@ -78,7 +78,7 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 		return nil, err
 	}
 	limiter := &core.RateLimiter{Counters: store}
-	verifier := &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now}
+	verifier := &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, FirstParty: cfg.ClientID, Leeway: cfg.Leeway, Now: time.Now}
 	sessions := &core.Sessions{
 		Store:          store,
 		Denylist:       store,

@@ -66,7 +66,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	sessions := &core.Sessions{
 		Store:          store,
 		Denylist:       store,
-		Verifier:       &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: cfg.Leeway, Now: time.Now},
+		Verifier:       &core.Verifier{Keys: signer, States: store, Issuer: cfg.Issuer, Audience: cfg.Audience, FirstParty: cfg.ClientID, Leeway: cfg.Leeway, Now: time.Now},
 		Minter:         &core.Minter{Signer: signer, Issuer: cfg.Issuer, Audience: cfg.Audience, ClientID: cfg.ClientID, TTL: cfg.AccessTTL},
 		Codec:          codec,
 		Limiter:        &core.RateLimiter{Counters: store},
