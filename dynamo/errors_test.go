@@ -123,7 +123,7 @@ func portCalls(ctx context.Context, store *Store) map[string]error {
 	var hash oidc.Hash
 	_, getRequest := store.GetRequest(ctx, "rid", now)
 	_, takeRequest := store.TakeRequest(ctx, "rid", hash, now)
-	_, takeCode := store.TakeCode(ctx, hash, now)
+	_, takeCode := store.TakeCode(ctx, hash, now, now.Add(time.Hour))
 	_, getProviderSession := store.GetProviderSession(ctx, hash, now)
 	return map[string]error{
 		"PutChallenge":      store.PutChallenge(ctx, core.Challenge{ID: "id", Ceremony: core.CeremonyLogin, ExpiresAt: now.Add(time.Minute)}, now),

@@ -81,23 +81,27 @@ func (s *Store) PutCode(ctx context.Context, c oidc.Code) error {
 	return s.create(ctx, "dynamo.Store.PutCode", newOAuthCodeItem(c))
 }
 
-// TakeCode marks code hash used at now with one UpdateItem, SET usedAt, on condition that the
+// TakeCode marks code hash used at now with one UpdateItem, SET usedAt and expiresAt =
+// keepUntil (so the TTL keeps the used code as long as a replay must be recognised), on
+// condition that the
 // code is live at now and has no usedAt (oidc.Store). ReturnValues ALL_NEW answers the first
 // take with the code as written. When the condition fails,
 // ReturnValuesOnConditionCheckFailure ALL_OLD gives the item as found, without a second read:
 // none, or one past its expiry, is KindNotFound; a live one was used, and is returned with its
 // usedAt and KindConflict. Of any number of concurrent takes exactly one succeeds.
-func (s *Store) TakeCode(ctx context.Context, hash oidc.Hash, now time.Time) (oidc.Code, error) {
+func (s *Store) TakeCode(ctx context.Context, hash oidc.Hash, now, keepUntil time.Time) (oidc.Code, error) {
 	const op core.Op = "dynamo.Store.TakeCode"
 	names := expiryNames()
 	names["#used"] = attrUsedAt
+	values := expiryValues(now)
+	values[":keep"] = number(epoch(keepUntil))
 	res, err := s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                           aws.String(s.table),
 		Key:                                 oauthCodeKey(hash).attributes(),
-		UpdateExpression:                    aws.String("SET #used = :now"),
+		UpdateExpression:                    aws.String("SET #used = :now, #exp = :keep"),
 		ConditionExpression:                 aws.String(condLive + " AND attribute_not_exists(#used)"),
 		ExpressionAttributeNames:            names,
-		ExpressionAttributeValues:           expiryValues(now),
+		ExpressionAttributeValues:           values,
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})

@@ -76,11 +76,11 @@ func TestOIDCItemLayout(t *testing.T) {
 	if _, ok := code["usedAt"]; ok {
 		t.Error("a new code has usedAt")
 	}
-	if _, err := store.TakeCode(ctx, c.Hash, now.Add(1500*time.Millisecond)); err != nil {
+	if _, err := store.TakeCode(ctx, c.Hash, now.Add(1500*time.Millisecond), now.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	wantAttrs(t, "taken code", getRaw(t, client, table, oauthCodeKey(c.Hash)), map[string]types.AttributeValue{
-		"usedAt": number(epoch(now) + 1),
+		"usedAt": number(epoch(now) + 1), attrExpiresAt: number(epoch(now.Add(time.Hour))),
 	})
 
 	ps := oidctest.NewProviderSession(t, randomKey(t), now)
@@ -182,19 +182,19 @@ func TestOIDCRoundTrips(t *testing.T) {
 		{"PutCode", "PutItem", func() error { return store.PutCode(ctx, c) }},
 		{"PutCode taken", "PutItem", func() error { return want(core.KindConflict, store.PutCode(ctx, c)) }},
 		{"TakeCode expired", "UpdateItem", func() error {
-			_, err := store.TakeCode(ctx, c.Hash, c.ExpiresAt)
+			_, err := store.TakeCode(ctx, c.Hash, c.ExpiresAt, c.ExpiresAt.Add(time.Hour))
 			return want(core.KindNotFound, err)
 		}},
-		{"TakeCode", "UpdateItem", func() error { _, err := store.TakeCode(ctx, c.Hash, now); return err }},
+		{"TakeCode", "UpdateItem", func() error { _, err := store.TakeCode(ctx, c.Hash, now, now.Add(time.Hour)); return err }},
 		{"TakeCode used", "UpdateItem", func() error {
-			got, err := store.TakeCode(ctx, c.Hash, now)
+			got, err := store.TakeCode(ctx, c.Hash, now, now.Add(time.Hour))
 			if got.UsedAt.IsZero() {
 				return errors.New("the used code is not returned")
 			}
 			return want(core.KindConflict, err)
 		}},
 		{"TakeCode unknown", "UpdateItem", func() error {
-			_, err := store.TakeCode(ctx, oidctest.Hash(t), now)
+			_, err := store.TakeCode(ctx, oidctest.Hash(t), now, now.Add(time.Hour))
 			return want(core.KindNotFound, err)
 		}},
 		{"PutProviderSession", "PutItem", func() error { return store.PutProviderSession(ctx, ps) }},

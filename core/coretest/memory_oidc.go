@@ -58,10 +58,11 @@ func (m *Memory) PutCode(_ context.Context, c oidc.Code) error {
 	return nil
 }
 
-// TakeCode marks code hash used at now if it is live and unused, and returns it (oidc.Store).
+// TakeCode marks code hash used at now and keeps it until keepUntil if it is live and unused,
+// and returns it (oidc.Store).
 // A used code is returned as stored with KindConflict; an absent or expired one is
 // KindNotFound.
-func (m *Memory) TakeCode(_ context.Context, hash oidc.Hash, now time.Time) (oidc.Code, error) {
+func (m *Memory) TakeCode(_ context.Context, hash oidc.Hash, now, keepUntil time.Time) (oidc.Code, error) {
 	const op core.Op = "coretest.Memory.TakeCode"
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -72,7 +73,7 @@ func (m *Memory) TakeCode(_ context.Context, hash oidc.Hash, now time.Time) (oid
 	case !c.UsedAt.IsZero():
 		return copyCode(c), core.E(op, core.KindConflict, "", nil)
 	}
-	c.UsedAt = Second(now)
+	c.UsedAt, c.ExpiresAt = Second(now), Second(keepUntil)
 	m.oidcCodes[hash] = c
 	return copyCode(c), nil
 }

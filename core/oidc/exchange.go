@@ -62,8 +62,9 @@ func errInvalidGrant(op core.Op) error {
 var codeVerifier = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
 
 // Exchange redeems a code in two network stages: first the per-address limit and the code's
-// atomic take go out together; then the session is written, and the access token and the ID
-// token are signed, all at once. A code that was already taken is a replay: the session its
+// atomic take go out together; then the session is written, the access token and the ID token
+// are signed and the user is read, all at once (a user whose state has ended the sign-in gets
+// invalid_grant, and the session is withdrawn). A code that was already taken is a replay: the session its
 // first exchange opened is revoked, with every token of it, and the answer is invalid_grant, as
 // for a code of another client, another redirect URI or a verifier that does not match (the
 // code is spent by then: a stolen code tried with a guessed verifier cannot be tried again).
@@ -88,7 +89,9 @@ func (x *Exchanger) Exchange(ctx context.Context, in ExchangeInput) (Exchanged, 
 	)
 	parallel.Do(
 		func() { limitErr = x.Limiter.Allow(ctx, x.TokenByIP, in.Client.IP, now) },
-		func() { c, takeErr = x.Store.TakeCode(ctx, HashOf(in.Code), now) },
+		// A used code is kept as long as the session it opens can live, so that even a late
+		// replay revokes it.
+		func() { c, takeErr = x.Store.TakeCode(ctx, HashOf(in.Code), now, now.Add(x.Sessions.AbsoluteTTL)) },
 	)
 	switch {
 	case limitErr != nil:
@@ -96,7 +99,7 @@ func (x *Exchanger) Exchange(ctx context.Context, in ExchangeInput) (Exchanged, 
 	case core.Is(takeErr, core.KindConflict):
 		// A replay (RFC 9700 §4.2.4): whoever holds the code besides the client may have
 		// redeemed it first, so what the first exchange produced is revoked.
-		if err := x.Sessions.Store.RevokeSession(ctx, c.SessionID, now); err != nil && !core.Is(err, core.KindNotFound) {
+		if err := x.revokeProduced(ctx, c, now); err != nil {
 			return Exchanged{}, err
 		}
 		x.audit(ctx, "oidc.code_reused", "sub", c.UserID, "client_id", c.ClientID, "sid", c.SessionID, "ip", in.Client.IP)
@@ -124,11 +127,15 @@ func (x *Exchanger) Exchange(ctx context.Context, in ExchangeInput) (Exchanged, 
 		return Exchanged{}, errInvalidGrant(op)
 	}
 
+	// Stage 2: the session (under the id the code names), both signatures, and the user as
+	// it is now, at once: a user disabled, cut off or logged out of other devices since the
+	// sign-in gets nothing, though the code is still within its 60 s.
 	scopes := strings.Fields(c.Scope)
 	var (
-		tr              core.TokenResponse
-		idToken         string
-		startErr, idErr error
+		tr                       core.TokenResponse
+		idToken                  string
+		user                     core.AccessState
+		startErr, idErr, userErr error
 	)
 	parallel.Do(
 		func() {
@@ -142,22 +149,57 @@ func (x *Exchanger) Exchange(ctx context.Context, in ExchangeInput) (Exchanged, 
 				idToken, idErr = x.IDTokens.Issue(ctx, c, now)
 			}
 		},
+		func() { user, userErr = x.Sessions.Verifier.States.AccessState(ctx, "", "", c.UserID, now) },
 	)
-	if startErr != nil {
+	switch {
+	case core.Is(startErr, core.KindConflict):
+		// A replay of the code got there first and put a revoked session under its id.
+		x.audit(ctx, "oidc.exchange_failed", "reason", "replayed_meanwhile", "client_id", in.ClientID, "ip", in.Client.IP)
+		return Exchanged{}, errInvalidGrant(op)
+	case startErr != nil:
 		return Exchanged{}, startErr
 	}
-	if idErr != nil {
+	user.Session = core.Session{ID: tr.SessionID, UserID: c.UserID, AuthTime: c.AuthTime, CreatedAt: now}
+	ended := ""
+	if userErr == nil && idErr == nil {
+		ended = core.UserEnded(user)
+	}
+	if err := parallel.First(userErr, idErr); err != nil || ended != "" {
 		// The session is open but its tokens are not handed out: end it.
 		if err := x.Sessions.Withdraw(context.WithoutCancel(ctx), tr.SessionID); err != nil {
-			x.Audit.WarnContext(ctx, "could not withdraw a session whose ID token was never issued", "sid", tr.SessionID, "err", err)
+			x.Audit.WarnContext(ctx, "could not withdraw a session whose tokens were never handed out", "sid", tr.SessionID, "err", err)
 		}
-		return Exchanged{}, idErr
+		if err != nil {
+			return Exchanged{}, err
+		}
+		x.audit(ctx, "oidc.exchange_failed", "reason", ended, "sub", c.UserID, "client_id", in.ClientID, "ip", in.Client.IP)
+		return Exchanged{}, errInvalidGrant(op)
 	}
 	if !slices.Contains(scopes, ScopeOfflineAccess) {
 		tr.RefreshToken = ""
 	}
 	x.audit(ctx, "oidc.code_exchanged", "sub", c.UserID, "client_id", c.ClientID, "sid", tr.SessionID, "ip", in.Client.IP)
 	return Exchanged{Tokens: tr, IDToken: idToken, Scope: c.Scope}, nil
+}
+
+// revokeProduced revokes the session the first exchange of code c opened. When that exchange
+// took the code but has not written its session yet (a replay racing it), a revoked session
+// is written under the id first: the exchange's own write of a session of that id then fails,
+// and it answers invalid_grant; if the exchange wrote it in between, it is revoked.
+func (x *Exchanger) revokeProduced(ctx context.Context, c Code, now time.Time) error {
+	err := x.Sessions.Store.RevokeSession(ctx, c.SessionID, now)
+	if !core.Is(err, core.KindNotFound) {
+		return err
+	}
+	err = x.Sessions.Store.CreateSession(ctx, core.Session{
+		ID: c.SessionID, UserID: c.UserID, ClientID: c.ClientID, AuthTime: c.AuthTime, AMR: c.AMR, Scope: c.Scope,
+		CreatedAt: now, LastUsedAt: now, RotatedAt: now, Generation: 1, Revoked: true,
+		ExpiresAt: now.Add(x.Sessions.AbsoluteTTL), IdleExpiresAt: now.Add(x.Sessions.AbsoluteTTL),
+	})
+	if core.Is(err, core.KindConflict) {
+		err = x.Sessions.Store.RevokeSession(ctx, c.SessionID, now)
+	}
+	return err
 }
 
 func (x *Exchanger) audit(ctx context.Context, event string, attrs ...any) {

@@ -116,11 +116,13 @@ type Store interface {
 	TakeRequest(ctx context.Context, id string, binding Hash, now time.Time) (Request, error)
 	// PutCode stores a new code. KindUnavailable if the store cannot be reached.
 	PutCode(ctx context.Context, c Code) error
-	// TakeCode marks code hash used at now in one conditional write that succeeds only if it
-	// is live and unused, and returns it. A code already used is returned as found (UsedAt
-	// set) with KindConflict, so the caller can revoke what its first exchange opened.
-	// KindNotFound if absent or expired at now.
-	TakeCode(ctx context.Context, hash Hash, now time.Time) (Code, error)
+	// TakeCode marks code hash used at now, and moves its ExpiresAt to keepUntil, in one
+	// conditional write that succeeds only if it is live and unused, and returns it. A used
+	// code is kept until keepUntil (the end of the longest session its exchange can open), so
+	// that a replay long after the code's own 60 s is still recognised: a code already used is
+	// returned as found (UsedAt set) with KindConflict, so the caller can revoke what its first
+	// exchange opened. KindNotFound if absent or expired at now.
+	TakeCode(ctx context.Context, hash Hash, now, keepUntil time.Time) (Code, error)
 	// PutProviderSession stores a new provider session.
 	PutProviderSession(ctx context.Context, s ProviderSession) error
 	// GetProviderSession reads provider session hash; KindNotFound if absent or expired at now.

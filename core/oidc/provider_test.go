@@ -569,3 +569,71 @@ func TestParseClients(t *testing.T) {
 		t.Fatalf("%v %v", c, err)
 	}
 }
+
+// TestLateReplayStillRevokes: a used code is kept as long as its session can live, so a replay
+// long after the code's own 60 s still ends what the first exchange opened.
+func TestLateReplayStillRevokes(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	verifier, challenge := pkce()
+	code, _ := f.login(t, query(challenge))
+	x, err := f.exchange(code, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(50 * time.Minute) // long past the code's 60 s, within the session's idle hour
+	if _, err := f.sessions.Verifier.AuthenticateAny(ctx, x.Tokens.AccessToken); err == nil {
+		t.Fatal("the fixture's access token outlived its 10 minutes")
+	}
+	if _, err := f.exchange(code, verifier); !core.Is(err, core.KindUnauthenticated) {
+		t.Fatalf("a late replay: %v", err)
+	}
+	if _, err := f.sessions.RefreshScope(ctx, x.Tokens.RefreshToken, "", rpID, cli); !core.Is(err, core.KindUnauthenticated) {
+		t.Errorf("the session of a code replayed an hour later still refreshes: %v", err)
+	}
+}
+
+// TestReplayDuringTheFirstExchange: a replay that arrives after the first exchange took the
+// code but before it wrote its session leaves a revoked session under the code's session id,
+// so that write fails and the first exchange hands out nothing.
+func TestReplayDuringTheFirstExchange(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	verifier, challenge := pkce()
+	code, _ := f.login(t, query(challenge))
+	// The first exchange's stage 1, alone.
+	c, err := f.mem.TakeCode(ctx, oidc.HashOf(code), f.clock.Now(), f.clock.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.exchange(code, verifier); !core.Is(err, core.KindUnauthenticated) {
+		t.Fatalf("the replay: %v", err)
+	}
+	// The first exchange's stage 2 now fails to open its session.
+	_, err = f.sessions.Start(ctx, core.StartRequest{UserID: c.UserID, SessionID: c.SessionID, ClientID: c.ClientID, Client: cli})
+	if !core.Is(err, core.KindConflict) {
+		t.Fatalf("the first exchange opened its session after the replay: %v", err)
+	}
+	if s, err := f.mem.GetSession(ctx, c.SessionID, f.clock.Now()); err != nil || !s.Revoked {
+		t.Fatalf("the session id of a replayed code: %+v %v, want a revoked session", s, err)
+	}
+}
+
+// TestExchangeRefusesAnEndedUser: a user disabled between the sign-in and the exchange gets no
+// tokens, and the session the exchange opened is withdrawn.
+func TestExchangeRefusesAnEndedUser(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	verifier, challenge := pkce()
+	code, _ := f.login(t, query(challenge))
+	if err := f.mem.DisableUser(ctx, f.user.ID, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	x, err := f.exchange(code, verifier)
+	if !core.Is(err, core.KindUnauthenticated) || x.IDToken != "" || x.Tokens.AccessToken != "" {
+		t.Fatalf("a disabled user's code: %+v %v, want invalid_grant and no tokens", x, err)
+	}
+	if n := len(mustSessions(t, f)); n != 0 {
+		t.Fatalf("%d live sessions of a disabled user after the exchange", n)
+	}
+}

@@ -301,9 +301,9 @@ func TestClientCredentialsRoundTrips(t *testing.T) {
 // TestCodeExchangeRoundTrips counts the AWS calls of the authorization_code grant, built as
 // main builds it against DynamoDB Local and the moto KMS: first the per-address counter and
 // the code's conditional take (two UpdateItem, together); then the session's write beside the
-// two signatures (the access token's ES256, the ID token's RS256). A replayed code: the counter
-// and the failed take, then the revocation of the session the first exchange opened, and no
-// KMS call.
+// two signatures (the access token's ES256, the ID token's RS256) and the read of the user's
+// state. A replayed code: the counter and the failed take, then the revocation of the session
+// the first exchange opened, and no KMS call.
 func TestCodeExchangeRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	d := fntest.NewDeployment(t)
@@ -332,7 +332,7 @@ func TestCodeExchangeRoundTrips(t *testing.T) {
 	if _, err := h.exchanger.Exchange(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := calls.String(), "DynamoDB.PutItem=1 DynamoDB.UpdateItem=2 KMS.Sign=2"; got != want {
+	if got, want := calls.String(), "DynamoDB.BatchGetItem=1 DynamoDB.PutItem=1 DynamoDB.UpdateItem=2 KMS.Sign=2"; got != want {
 		t.Errorf("exchange: %s, want %s", got, want)
 	}
 	calls.Reset()

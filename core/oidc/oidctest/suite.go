@@ -56,9 +56,10 @@ func TestStore(t *testing.T, newStore func(t *testing.T) oidc.Store) {
 	}
 	// takeCode takes code hash at now and checks that it is the first take: want, marked used
 	// at now.
+	// The code keeps its own expiry (keepUntil = ExpiresAt) unless a case says otherwise.
 	takeCode := func(t *testing.T, store oidc.Store, want oidc.Code, now time.Time) oidc.Code {
 		t.Helper()
-		got, err := store.TakeCode(ctx, want.Hash, now)
+		got, err := store.TakeCode(ctx, want.Hash, now, want.ExpiresAt)
 		if err != nil {
 			t.Fatalf("TakeCode: %v", err)
 		}
@@ -69,7 +70,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) oidc.Store) {
 	// usedCode takes code hash at now and checks that it finds it used: want, with KindConflict.
 	usedCode := func(t *testing.T, store oidc.Store, want oidc.Code, now time.Time, what string) {
 		t.Helper()
-		got, err := store.TakeCode(ctx, want.Hash, now)
+		got, err := store.TakeCode(ctx, want.Hash, now, now.Add(time.Hour))
 		coretest.WantKind(t, err, core.KindConflict, what)
 		SameCode(t, got, want)
 	}
@@ -233,6 +234,23 @@ func TestStore(t *testing.T, newStore func(t *testing.T) oidc.Store) {
 		usedCode(t, store, used, c.ExpiresAt.Add(-time.Second), "TakeCode a third time, just before expiry")
 	})
 
+	t.Run("a used code is kept until keepUntil, past its own expiry, so a late replay is one", func(t *testing.T) {
+		store := newStore(t)
+		c := putCode(t, store, NewCode(t, coretest.RandomID(t), T0))
+		keep := c.ExpiresAt.Add(30 * 24 * time.Hour)
+		got, err := store.TakeCode(ctx, c.Hash, T0.Add(time.Second), keep)
+		if err != nil {
+			t.Fatalf("TakeCode: %v", err)
+		}
+		want := c
+		want.UsedAt, want.ExpiresAt = T0.Add(time.Second), keep
+		SameCode(t, got, want)
+		usedCode(t, store, want, c.ExpiresAt.Add(time.Hour), "TakeCode an hour past the code's own expiry")
+		usedCode(t, store, want, keep.Add(-time.Second), "TakeCode a second before keepUntil")
+		_, err = store.TakeCode(ctx, c.Hash, keep, keep.Add(time.Hour))
+		coretest.WantKind(t, err, core.KindNotFound, "TakeCode at keepUntil")
+	})
+
 	t.Run("a code without the optional claims reads back without them", func(t *testing.T) {
 		store := newStore(t)
 		for _, amr := range [][]string{nil, {}} {
@@ -249,7 +267,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) oidc.Store) {
 		got := make([]oidc.Code, coretest.Concurrency)
 		errs := make([]error, coretest.Concurrency)
 		at := func(i int) time.Time { return T0.Add(time.Duration(i) * time.Second) } // all within the code's life
-		coretest.Race(coretest.Concurrency, func(i int) { got[i], errs[i] = store.TakeCode(ctx, c.Hash, at(i)) })
+		coretest.Race(coretest.Concurrency, func(i int) { got[i], errs[i] = store.TakeCode(ctx, c.Hash, at(i), c.ExpiresAt) })
 		winner := -1
 		for i, err := range errs {
 			switch {
@@ -279,20 +297,20 @@ func TestStore(t *testing.T, newStore func(t *testing.T) oidc.Store) {
 		store := newStore(t)
 		c := putCode(t, store, NewCode(t, coretest.RandomID(t), T0))
 		for _, after := range later {
-			_, err := store.TakeCode(ctx, c.Hash, c.ExpiresAt.Add(after))
+			_, err := store.TakeCode(ctx, c.Hash, c.ExpiresAt.Add(after), c.ExpiresAt.Add(after+time.Hour))
 			coretest.WantKind(t, err, core.KindNotFound, "TakeCode at expiry + "+after.String())
 		}
 		// None of that marked it used: a second before expiry it is taken for the first time.
 		used := takeCode(t, store, c, c.ExpiresAt.Add(-time.Second))
 		for _, after := range later {
-			_, err := store.TakeCode(ctx, c.Hash, c.ExpiresAt.Add(after))
+			_, err := store.TakeCode(ctx, c.Hash, c.ExpiresAt.Add(after), c.ExpiresAt.Add(after+time.Hour))
 			coretest.WantKind(t, err, core.KindNotFound, "TakeCode of a used code at expiry + "+after.String())
 		}
 		usedCode(t, store, used, T0, "TakeCode before expiry")
 	})
 
 	t.Run("an unknown code is not found", func(t *testing.T) {
-		_, err := newStore(t).TakeCode(ctx, Hash(t), T0)
+		_, err := newStore(t).TakeCode(ctx, Hash(t), T0, T0.Add(time.Hour))
 		coretest.WantKind(t, err, core.KindNotFound, "TakeCode of an unknown hash")
 	})
 
@@ -315,7 +333,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) oidc.Store) {
 		want := putCode(t, store, c)
 		want.AMR = []string{"hwk", "user"}
 		c.AMR[0] = "pwd"
-		got, err := store.TakeCode(ctx, c.Hash, T0)
+		got, err := store.TakeCode(ctx, c.Hash, T0, c.ExpiresAt)
 		if err != nil {
 			t.Fatalf("TakeCode: %v", err)
 		}
