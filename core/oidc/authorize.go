@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/url"
@@ -24,6 +25,7 @@ type Provider struct {
 	Store    Store
 	Users    core.AccessStates // the user behind a provider session, read strongly consistently
 	Verifier *core.Verifier    // the hosted page's access token
+	IDTokens *IDMinter         // checks id_token_hint (at authorize and logout); signs nothing here
 	Sessions core.SessionStore // ends the hosted page's own session once it has done its work
 	Limiter  *core.RateLimiter
 	Audit    *slog.Logger
@@ -112,23 +114,40 @@ func (p *Provider) Authorize(ctx context.Context, in AuthorizeInput) (Authorizat
 	if limitErr != nil {
 		return Authorization{}, limitErr
 	}
+	unavailable := func(err error) Authorization {
+		p.Audit.WarnContext(ctx, "authorization request failed on the store", "client_id", clientID, "err", err)
+		return back(errTemporarilyUnavailable, "the sign-in service is unavailable; try again")
+	}
 	r, code, why := p.parse(q, c, now)
 	if code != "" {
 		return back(code, why), nil
 	}
 	if readErr != nil {
-		return back(errTemporarilyUnavailable, "the sign-in service is unavailable; try again"), nil
+		return unavailable(readErr), nil
+	}
+	// An id_token_hint names who the client expects (OIDC Core §3.1.2.1): a provider session
+	// of anyone else does not answer the request.
+	if raw := q.Get("id_token_hint"); raw != "" {
+		hint, err := p.IDTokens.ParseHint(ctx, raw, p.Clients)
+		switch {
+		case core.Is(err, core.KindInvalid):
+			return back(errInvalidRequest, "the id_token_hint is not an ID token of this provider"), nil
+		case err != nil:
+			return unavailable(err), nil
+		case hasSession && hint.Subject != ps.UserID:
+			hasSession = false
+		}
 	}
 	endSession := in.Session != "" && !hasSession
 	if hasSession && r.Prompt != "login" && (!r.HasMaxAge || now.Sub(ps.AuthTime) <= r.MaxAge) {
 		redirect, err := p.issue(ctx, r, ps.UserID, ps.AuthTime, ps.AMR, user.User, now)
 		if err != nil {
-			return back(errTemporarilyUnavailable, "the sign-in service is unavailable; try again"), nil
+			return unavailable(err), nil
 		}
 		p.audit(ctx, "oidc.code_issued", "sub", ps.UserID, "client_id", clientID, "sso", true, "ip", in.Client.IP)
 		return Authorization{Redirect: redirect, EndSession: endSession}, nil
 	}
-	if q.Get("prompt") == "none" {
+	if r.Prompt == "none" {
 		a := back(errLoginRequired, "the user is not signed in")
 		a.EndSession = endSession
 		return a, nil
@@ -139,7 +158,7 @@ func (p *Provider) Authorize(ctx context.Context, in AuthorizeInput) (Authorizat
 	}
 	r.Binding = HashOf(binding)
 	if err := p.Store.PutRequest(ctx, r); err != nil {
-		return back(errTemporarilyUnavailable, "the sign-in service is unavailable; try again"), nil
+		return unavailable(err), nil
 	}
 	p.audit(ctx, "oidc.authorize_started", "client_id", clientID, "request", r.ID, "ip", in.Client.IP)
 	return Authorization{Redirect: p.Issuer + "/oauth2/signin?request=" + r.ID, Binding: binding, EndSession: endSession}, nil
@@ -174,9 +193,9 @@ func (p *Provider) providerSession(ctx context.Context, cookie string, now time.
 // redirect URI are already known good, and returns it as a Request (without Binding), or the
 // error code and description to send back.
 func (p *Provider) parse(q url.Values, c Client, now time.Time) (Request, string, string) {
-	for name, vs := range q {
+	for _, vs := range q {
 		if len(vs) > 1 {
-			return Request{}, errInvalidRequest, name + " is given more than once"
+			return Request{}, errInvalidRequest, "a parameter is given more than once"
 		}
 	}
 	switch {
@@ -229,11 +248,12 @@ func (p *Provider) parse(q url.Values, c Client, now time.Time) (Request, string
 			if len(prompts) > 1 {
 				return Request{}, errInvalidRequest, "prompt=none cannot be combined with other values"
 			}
+			r.Prompt = "none"
 		case "login", "select_account":
 			r.Prompt = "login"
 		case "consent":
 		default:
-			return Request{}, errInvalidRequest, "prompt " + strconv.Quote(v) + " is not supported"
+			return Request{}, errInvalidRequest, "prompt has a value that is not supported"
 		}
 	}
 	if v := q.Get("max_age"); v != "" {
@@ -242,25 +262,33 @@ func (p *Provider) parse(q url.Values, c Client, now time.Time) (Request, string
 			return Request{}, errInvalidRequest, "max_age must be a whole number of seconds"
 		}
 		r.MaxAge, r.HasMaxAge = time.Duration(n)*time.Second, true
-		if n == 0 {
+		if n == 0 && r.Prompt != "none" {
 			r.Prompt = "login" // OIDC Core §3.1.2.1: max_age=0 is prompt=login
 		}
 	}
 	return r, "", ""
 }
 
-// Request returns the pending request id for the hosted page, without taking it; a request
-// that is unknown, expired or already completed is KindInvalid with Code request_expired.
-func (p *Provider) Request(ctx context.Context, id string) (Request, error) {
+// Request returns the pending request id for the hosted page of the browser whose binding
+// cookie is binding, without taking it; a request that is unknown, expired, already completed
+// or another browser's is KindInvalid with Code request_expired.
+func (p *Provider) Request(ctx context.Context, id, binding string) (Request, error) {
 	const op = "oidc.Provider.Request"
-	if !core.IsID(id) {
+	if !core.IsID(id) || !isSecret(binding) {
 		return Request{}, errRequestGone(op)
 	}
 	r, err := p.Store.GetRequest(ctx, id, p.Now())
 	if core.Is(err, core.KindNotFound) {
 		return Request{}, errRequestGone(op)
 	}
-	return r, err
+	if err != nil {
+		return Request{}, err
+	}
+	want := HashOf(binding)
+	if subtle.ConstantTimeCompare(want[:], r.Binding[:]) != 1 {
+		return Request{}, errRequestGone(op) // another browser's request: not even its client's name
+	}
+	return r, nil
 }
 
 // CompleteInput is the hosted page's call once the person signed in.
@@ -310,19 +338,31 @@ func (p *Provider) Complete(ctx context.Context, in CompleteInput) (Completion, 
 	if claims.ClientID != p.FirstParty {
 		return Completion{}, core.E(op, core.KindUnauthenticated, "invalid access token", core.ErrInvalidToken)
 	}
+	// A completion that fails from here on still ends the page's own session: it existed only
+	// to prove this sign-in.
+	fail := func(reason string, err error) (Completion, error) {
+		p.audit(ctx, "oidc.complete_failed", "reason", reason, "sub", claims.Subject, "ip", in.Client.IP)
+		if rerr := p.Sessions.RevokeSession(context.WithoutCancel(ctx), claims.SessionID, now); rerr != nil && !core.Is(rerr, core.KindNotFound) {
+			p.Audit.WarnContext(ctx, "could not end the hosted page's session", "sid", claims.SessionID, "err", rerr)
+		}
+		return Completion{}, err
+	}
 	r, err := p.Store.TakeRequest(ctx, in.RequestID, HashOf(in.Binding), now)
 	if core.Is(err, core.KindNotFound) {
-		p.audit(ctx, "oidc.complete_failed", "reason", "request_gone", "sub", claims.Subject, "ip", in.Client.IP)
-		return Completion{}, errRequestGone(op)
+		return fail("request_gone", errRequestGone(op))
 	}
 	if err != nil {
 		return Completion{}, err
 	}
+	// The deployment may have changed since the request was made: a client removed, or a
+	// redirect URI or scope taken from it, gets nothing.
+	if c, ok := p.Clients[r.ClientID]; !ok || !slices.Contains(c.RedirectURIs, r.RedirectURI) || !c.Allows(r.Scope) {
+		return fail("client_changed", errRequestGone(op))
+	}
 	if claims.AuthTime.Before(r.CreatedAt.Truncate(time.Second)) {
-		p.audit(ctx, "oidc.complete_failed", "reason", "stale_sign_in", "sub", claims.Subject, "ip", in.Client.IP)
 		e := core.E(op, core.KindInvalid, "Sign in again: this sign-in happened before the application asked.", nil)
 		e.Code = "login_required"
-		return Completion{}, e
+		return fail("stale_sign_in", e)
 	}
 	cookie := newSecret()
 	ps := ProviderSession{

@@ -121,6 +121,12 @@ func checkRedirectURI(raw string) error {
 		return errors.New("not a URL")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return errors.New("has a fragment (RFC 6749 §3.1.2)")
+	case u.User != nil:
+		return errors.New("has a user name or password")
+	case u.RawQuery != "" && u.Query().Encode() != u.RawQuery:
+		return errors.New("has a query that is not in canonical form (sorted, percent-encoded key=value pairs joined by &)")
+	case u.Query().Has("code") || u.Query().Has("state") || u.Query().Has("iss") || u.Query().Has("error") || u.Query().Has("error_description"):
+		return errors.New("has a query parameter the authorization response sets (code, state, iss, error, error_description)")
 	case u.Scheme == "https" && u.Host != "":
 		return nil
 	case u.Scheme == "http" && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "[::1]" || u.Hostname() == "::1"):

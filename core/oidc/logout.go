@@ -63,7 +63,7 @@ type LoggedOut struct {
 // post_logout_redirect_uri is followed only when it is registered for the client the hint or
 // client_id names, exactly; otherwise, or with a hint that is not an ID token of ours, nothing
 // redirects (KindInvalid: a page says why). Nothing here needs the hint to be unexpired.
-func (p *Provider) Logout(ctx context.Context, ids *IDMinter, in LogoutInput) (LoggedOut, error) {
+func (p *Provider) Logout(ctx context.Context, in LogoutInput) (LoggedOut, error) {
 	const op = "oidc.Provider.Logout"
 	now := p.Now()
 	q := in.Query
@@ -74,7 +74,7 @@ func (p *Provider) Logout(ctx context.Context, ids *IDMinter, in LogoutInput) (L
 	}
 	var hint IDTokenHint
 	if raw := q.Get("id_token_hint"); raw != "" {
-		h, err := ids.ParseHint(ctx, raw, p.Clients)
+		h, err := p.IDTokens.ParseHint(ctx, raw, p.Clients)
 		if err != nil {
 			return LoggedOut{}, err
 		}

@@ -79,7 +79,7 @@ func newFixture(t *testing.T) *fixture {
 		mem: mem, clock: clk, logs: logs, sessions: sessions, ids: ids,
 		user: core.User{ID: core.NewID(), Email: "ada@example.com", EmailVerified: true, DisplayName: "Ada", CreatedAt: t0},
 		p: &oidc.Provider{
-			Clients: clients, Store: mem, Users: mem, Verifier: sessions.Verifier, Sessions: mem,
+			Clients: clients, Store: mem, Users: mem, Verifier: sessions.Verifier, IDTokens: ids, Sessions: mem,
 			Limiter: &core.RateLimiter{Counters: mem}, Audit: audit, Now: clk.Now,
 			Issuer: coretest.Issuer, FirstParty: coretest.ClientID, SessionTTL: 12 * time.Hour,
 			AuthorizeByIP: core.Rule{Name: "authorize-ip", Limit: 1000, Window: time.Minute},
@@ -339,7 +339,8 @@ func TestAuthorizeErrorsGoBackToTheClient(t *testing.T) {
 }
 
 // TestCompleteNeedsTheBindingCookie: a request id without the cookie of the browser that
-// started it completes nothing (login CSRF), and the request stays for its own browser.
+// started it completes nothing (login CSRF), and the request stays for its own browser; the
+// hosted page's session a failed completion was tried with ends.
 func TestCompleteNeedsTheBindingCookie(t *testing.T) {
 	f := newFixture(t)
 	_, challenge := pkce()
@@ -354,6 +355,11 @@ func TestCompleteNeedsTheBindingCookie(t *testing.T) {
 			t.Errorf("binding %s: %v, want request_expired", name, err)
 		}
 	}
+	// The failed completion ended the page's session it was tried with.
+	if _, err := f.sessions.Verifier.Authenticate(ctx, tr.AccessToken); !core.Is(err, core.KindUnauthenticated) {
+		t.Errorf("the hosted page's session outlived a failed completion: %v", err)
+	}
+	tr = f.signIn(t)
 	if _, err := f.p.Complete(ctx, oidc.CompleteInput{AccessToken: tr.AccessToken, RequestID: id, Binding: binding, Client: cli}); err != nil {
 		t.Fatalf("the right browser could not complete: %v", err)
 	}
@@ -505,15 +511,15 @@ func TestLogout(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := url.Values{"id_token_hint": {x.IDToken}, "post_logout_redirect_uri": {"https://evil.example.com/"}}
-	if _, err := f.p.Logout(ctx, f.ids, oidc.LogoutInput{Query: bad, Session: session, Client: cli}); !errors.Is(err, oidc.ErrBadClient) {
+	if _, err := f.p.Logout(ctx, oidc.LogoutInput{Query: bad, Session: session, Client: cli}); !errors.Is(err, oidc.ErrBadClient) {
 		t.Fatalf("an unregistered post-logout URI: %v", err)
 	}
 	forged := x.IDToken[:len(x.IDToken)-4] + "AAAA"
-	if _, err := f.p.Logout(ctx, f.ids, oidc.LogoutInput{Query: url.Values{"id_token_hint": {forged}}, Session: session, Client: cli}); !core.Is(err, core.KindInvalid) {
+	if _, err := f.p.Logout(ctx, oidc.LogoutInput{Query: url.Values{"id_token_hint": {forged}}, Session: session, Client: cli}); !core.Is(err, core.KindInvalid) {
 		t.Fatalf("a forged hint: %v", err)
 	}
 	q := url.Values{"id_token_hint": {x.IDToken}, "post_logout_redirect_uri": {rpLoggedOut}, "state": {"bye"}}
-	out, err := f.p.Logout(ctx, f.ids, oidc.LogoutInput{Query: q, Session: session, Client: cli})
+	out, err := f.p.Logout(ctx, oidc.LogoutInput{Query: q, Session: session, Client: cli})
 	if err != nil || out.Redirect != rpLoggedOut+"?state=bye" {
 		t.Fatalf("logout: %+v %v", out, err)
 	}
@@ -559,12 +565,15 @@ func TestParseClients(t *testing.T) {
 		"javascript":      `[{"id":"a","redirectUris":["javascript:alert(1)"],"scopes":["openid"]}]`,
 		"no redirect":     `[{"id":"a","scopes":["openid"]}]`,
 		"bad post-logout": `[{"id":"a","redirectUris":["https://a.example/cb"],"postLogoutRedirectUris":["http://a.example/"],"scopes":["openid"]}]`,
+		"userinfo":        `[{"id":"a","redirectUris":["https://u:p@a.example/cb"],"scopes":["openid"]}]`,
+		"odd query":       `[{"id":"a","redirectUris":["https://a.example/cb?b=1;c=2"],"scopes":["openid"]}]`,
+		"code in query":   `[{"id":"a","redirectUris":["https://a.example/cb?code=x"],"scopes":["openid"]}]`,
 	} {
 		if _, err := oidc.ParseClients(raw, "latchkey"); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	c, err := oidc.ParseClients(`[{"id":"local-rp","redirectUris":["http://localhost:3000/local/rp/callback","com.example.app:/cb"],"scopes":["openid"]}]`, "latchkey")
+	c, err := oidc.ParseClients(`[{"id":"local-rp","redirectUris":["http://localhost:3000/local/rp/callback","com.example.app:/cb","https://a.example/cb?tenant=t1"],"scopes":["openid"]}]`, "latchkey")
 	if err != nil || len(c) != 1 {
 		t.Fatalf("%v %v", c, err)
 	}
@@ -635,5 +644,86 @@ func TestExchangeRefusesAnEndedUser(t *testing.T) {
 	}
 	if n := len(mustSessions(t, f)); n != 0 {
 		t.Fatalf("%d live sessions of a disabled user after the exchange", n)
+	}
+}
+
+// TestAuthorizeReviewRefusals: errors echo nothing the request chose; prompt=none with stray
+// spaces still shows no page; an id_token_hint of another user, or not ours, is not answered by
+// the provider session.
+func TestAuthorizeReviewRefusals(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	verifier, challenge := pkce()
+	code, session := f.login(t, query(challenge))
+	x, err := f.exchange(code, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := query(challenge, "prompt", "<b>Call +1-555</b>")
+	hostile.Add("<b>locked</b>", "1")
+	hostile.Add("<b>locked</b>", "2")
+	for _, q := range []url.Values{hostile, query(challenge, "prompt", "<b>Call +1-555</b>")} {
+		a, err := f.p.Authorize(ctx, oidc.AuthorizeInput{Query: q, Client: cli})
+		if err != nil || strings.Contains(a.Redirect, "555") || strings.Contains(a.Redirect, "locked") {
+			t.Errorf("an error redirect echoes the request: %q %v", a.Redirect, err)
+		}
+	}
+	a, err := f.p.Authorize(ctx, oidc.AuthorizeInput{Query: query(challenge, "prompt", " none "), Client: cli})
+	if err != nil || callback(t, a.Redirect).Get("error") != "login_required" || a.Binding != "" {
+		t.Errorf("prompt=' none ' without a session: %+v %v, want login_required and no page", a, err)
+	}
+	// The hint is this user's: the session answers. Another user's: it does not.
+	a, err = f.p.Authorize(ctx, oidc.AuthorizeInput{Query: query(challenge, "prompt", "none", "id_token_hint", x.IDToken), Session: session, Client: cli})
+	if err != nil || callback(t, a.Redirect).Get("code") == "" {
+		t.Fatalf("prompt=none with the user's own hint: %+v %v", a, err)
+	}
+	other := core.User{ID: core.NewID(), CreatedAt: t0}
+	if err := f.mem.CreateUser(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	v2, c2 := pkce()
+	f.user, f.user.ID = other, other.ID
+	code2, _ := f.login(t, query(c2))
+	x2, err := f.exchange(code2, v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err = f.p.Authorize(ctx, oidc.AuthorizeInput{Query: query(challenge, "prompt", "none", "id_token_hint", x2.IDToken), Session: session, Client: cli})
+	if err != nil || callback(t, a.Redirect).Get("error") != "login_required" {
+		t.Errorf("prompt=none with another user's hint: %+v %v, want login_required", a, err)
+	}
+	forged := x.IDToken[:len(x.IDToken)-4] + "AAAA"
+	a, err = f.p.Authorize(ctx, oidc.AuthorizeInput{Query: query(challenge, "prompt", "none", "id_token_hint", forged), Session: session, Client: cli})
+	if err != nil || callback(t, a.Redirect).Get("error") != "invalid_request" {
+		t.Errorf("a forged hint: %+v %v, want invalid_request", a, err)
+	}
+}
+
+// TestCompleteRechecksTheClient: a request of a client the deployment no longer declares as it
+// was (removed, or its redirect URI taken away) completes nothing; the hosted page shows a
+// request only to the browser that made it.
+func TestCompleteRechecksTheClient(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, challenge := pkce()
+	id, binding := f.toPage(t, query(challenge), "")
+	if _, err := f.p.Request(ctx, id, binding); err != nil {
+		t.Fatalf("the page's own browser: %v", err)
+	}
+	_, other := f.toPage(t, query(challenge), "")
+	if _, err := f.p.Request(ctx, id, other); !core.Is(err, core.KindInvalid) {
+		t.Errorf("another browser read the request: %v", err)
+	}
+	if _, err := f.p.Request(ctx, id, ""); !core.Is(err, core.KindInvalid) {
+		t.Errorf("a browser without the cookie read the request: %v", err)
+	}
+	c := f.p.Clients[rpID]
+	c.RedirectURIs = []string{"https://rp.example.com/elsewhere"}
+	f.p.Clients[rpID] = c
+	f.clock.Advance(time.Second)
+	tr := f.signIn(t)
+	_, err := f.p.Complete(ctx, oidc.CompleteInput{AccessToken: tr.AccessToken, RequestID: id, Binding: binding, Client: cli})
+	if code, _ := core.CodeOf(err); code != "request_expired" {
+		t.Fatalf("a request whose redirect URI was taken from its client: %v, want request_expired", err)
 	}
 }

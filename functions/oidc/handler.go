@@ -17,8 +17,7 @@ import (
 
 type handler struct {
 	provider *oidc.Provider
-	idTokens *oidc.IDMinter // checks id_token_hint at logout; this function never signs
-	appName  string         // LATCHKEY_RP_NAME, shown on the hosted page
+	appName  string // LATCHKEY_RP_NAME, shown on the hosted page
 	cookies  cookieNames
 	log      *slog.Logger
 }
@@ -80,10 +79,11 @@ func (h *handler) authorize(ctx context.Context, req *apigw.Request) apigw.Respo
 	return resp
 }
 
-// signIn serves the hosted page for the request ?request= names, with its client's name.
+// signIn serves the hosted page for the request ?request= names, with its client's name, to
+// the browser that made the request only (its binding cookie).
 func (h *handler) signIn(ctx context.Context, req *apigw.Request) apigw.Response {
 	id := req.QueryStringParameters["request"]
-	r, err := h.provider.Request(ctx, id)
+	r, err := h.provider.Request(ctx, id, cookie(req, h.cookies.binding))
 	if err != nil {
 		return h.errorPage(ctx, err)
 	}
@@ -107,7 +107,7 @@ func (h *handler) asset(req *apigw.Request) apigw.Response {
 }
 
 // complete is the hosted page's call once the person signed in: 200 {"redirect"} and the
-// provider session cookie; the binding cookie is spent.
+// provider session cookie.
 func (h *handler) complete(ctx context.Context, req *apigw.Request) (apigw.Response, error) {
 	var body struct {
 		Request string `json:"request"`
@@ -127,10 +127,8 @@ func (h *handler) complete(ctx context.Context, req *apigw.Request) (apigw.Respo
 		return apigw.Response{}, err
 	}
 	resp := apigw.JSON(http.StatusOK, map[string]string{"redirect": c.Redirect})
-	resp.Cookies = []string{
-		h.cookie(h.cookies.session, c.Session, h.provider.SessionTTL),
-		h.cookie(h.cookies.binding, "", -1),
-	}
+	// The binding cookie stays: another tab of this browser may have a request of its own.
+	resp.Cookies = []string{h.cookie(h.cookies.session, c.Session, h.provider.SessionTTL)}
 	return resp, nil
 }
 
@@ -157,7 +155,7 @@ func (h *handler) logout(ctx context.Context, req *apigw.Request) apigw.Response
 	if err != nil {
 		return h.page(http.StatusBadRequest, page.Message("Sign-out failed", "The sign-out link is malformed."))
 	}
-	out, err := h.provider.Logout(ctx, h.idTokens, oidc.LogoutInput{Query: q, Session: cookie(req, h.cookies.session), Client: apigw.Client(req)})
+	out, err := h.provider.Logout(ctx, oidc.LogoutInput{Query: q, Session: cookie(req, h.cookies.session), Client: apigw.Client(req)})
 	if err != nil {
 		resp := h.errorPage(ctx, err)
 		return resp

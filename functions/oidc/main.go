@@ -70,6 +70,7 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 			Store:         store,
 			Users:         store,
 			Verifier:      verifier,
+			IDTokens:      &oidc.IDMinter{Signer: idKeys, Issuer: cfg.Issuer, TTL: cfg.AccessTTL},
 			Sessions:      store,
 			Limiter:       &core.RateLimiter{Counters: store},
 			Audit:         log,
@@ -79,9 +80,8 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 			SessionTTL:    cfg.ProviderSessionTTL,
 			AuthorizeByIP: core.Rule(cfg.Limits.AuthorizeByIP),
 		},
-		idTokens: &oidc.IDMinter{Signer: idKeys, Issuer: cfg.Issuer, TTL: cfg.AccessTTL},
-		appName:  cfg.RPName,
-		cookies:  cookiesFor(cfg.Issuer),
-		log:      log,
+		appName: cfg.RPName,
+		cookies: cookiesFor(cfg.Issuer),
+		log:     log,
 	}
 }

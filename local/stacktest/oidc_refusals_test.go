@@ -17,8 +17,9 @@ import (
 
 // TestOIDCRefusalsAgainstTheBinaries asks the real binaries what an attacker or a broken client
 // would: an unregistered redirect URI (a page, never a redirect), an authorization request
-// without PKCE or with plain (an error back to the client), a code exchanged with a wrong
-// verifier, by another client or twice — the second time revoking the tokens the first
+// without PKCE or with plain (an error back to the client), a relying party's access token on
+// the account API (every /v1/me route, a passkey ceremony, logout), a code exchanged with a
+// wrong verifier, by another client or twice — the second time revoking the tokens the first
 // exchange gave, which /local/echo then refuses. The codes come from a relying party
 // (x/oauth2 + go-oidc) signed in on the hosted page in Chromium.
 func TestOIDCRefusalsAgainstTheBinaries(t *testing.T) {
@@ -112,6 +113,24 @@ func TestOIDCRefusalsAgainstTheBinaries(t *testing.T) {
 	}
 	if status, _ := echo(t, g, "GET", tok.AccessToken); status != http.StatusOK {
 		t.Fatalf("/local/echo with a fresh token: %d", status)
+	}
+	// A relying party's token is for the team's APIs and userinfo: the account API of every
+	// function refuses it, fresh sign-in or not.
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/v1/me", ""}, {"GET", "/v1/me/passkeys", ""}, {"GET", "/v1/me/sessions", ""},
+		{"DELETE", "/v1/me/sessions", ""}, {"GET", "/v1/me/api-keys", ""}, {"GET", "/v1/me/recovery", ""},
+		{"POST", "/v1/me/recovery-codes", "{}"}, {"POST", "/v1/me/api-keys", `{"name":"stolen"}`},
+		{"POST", "/v1/passkeys/register/begin", "{}"}, {"POST", "/v1/passkeys/login/begin", "{}"}, {"POST", "/v1/logout", ""},
+	} {
+		ctype := ""
+		if r.body != "" {
+			ctype = "application/json"
+		}
+		status, hdr, body := send(t, r.method, g.url+r.path, tok.AccessToken, ctype, strings.NewReader(r.body))
+		// login/begin with a Bearer is a re-authentication: refused as well.
+		if status != http.StatusUnauthorized || !strings.Contains(hdr.Get("WWW-Authenticate"), "invalid_token") {
+			t.Errorf("%s %s with a relying party's token: %d %s, want 401 invalid_token", r.method, r.path, status, body)
+		}
 	}
 	_, err = conf.Exchange(ctx, goodCode, oauth2.VerifierOption(first.verifier))
 	wantInvalidGrant("a reused code", err)
