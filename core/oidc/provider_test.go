@@ -181,6 +181,12 @@ func (f *fixture) login(t *testing.T, q url.Values) (code, session string) {
 	return back.Get("code"), c.Session
 }
 
+// complete is the hosted page's completion of request id with token, from the browser whose
+// binding cookie is binding.
+func (f *fixture) complete(token, id, binding string) (oidc.Completion, error) {
+	return f.p.Complete(context.Background(), oidc.CompleteInput{AccessToken: token, RequestID: id, Binding: binding, Client: cli})
+}
+
 func (f *fixture) exchange(code, verifier string) (oidc.Exchanged, error) {
 	return f.x.Exchange(context.Background(), oidc.ExchangeInput{ClientID: rpID, Code: code, CodeVerifier: verifier, RedirectURI: rpCallback, Client: cli})
 }
@@ -350,7 +356,7 @@ func TestCompleteNeedsTheBindingCookie(t *testing.T) {
 	ctx := context.Background()
 	_, other := f.toPage(t, query(challenge), "") // another browser's binding
 	for name, b := range map[string]string{"none": "", "another browser's": other, "malformed": "x"} {
-		_, err := f.p.Complete(ctx, oidc.CompleteInput{AccessToken: tr.AccessToken, RequestID: id, Binding: b, Client: cli})
+		_, err := f.complete(tr.AccessToken, id, b)
 		if code, _ := core.CodeOf(err); code != "request_expired" {
 			t.Errorf("binding %s: %v, want request_expired", name, err)
 		}
@@ -360,11 +366,11 @@ func TestCompleteNeedsTheBindingCookie(t *testing.T) {
 		t.Errorf("the hosted page's session outlived a failed completion: %v", err)
 	}
 	tr = f.signIn(t)
-	if _, err := f.p.Complete(ctx, oidc.CompleteInput{AccessToken: tr.AccessToken, RequestID: id, Binding: binding, Client: cli}); err != nil {
+	if _, err := f.complete(tr.AccessToken, id, binding); err != nil {
 		t.Fatalf("the right browser could not complete: %v", err)
 	}
 	tr = f.signIn(t)
-	if _, err := f.p.Complete(ctx, oidc.CompleteInput{AccessToken: tr.AccessToken, RequestID: id, Binding: binding, Client: cli}); !core.Is(err, core.KindInvalid) {
+	if _, err := f.complete(tr.AccessToken, id, binding); !core.Is(err, core.KindInvalid) {
 		t.Fatalf("a request completed twice: %v", err)
 	}
 }
@@ -373,7 +379,6 @@ func TestCompleteNeedsTheBindingCookie(t *testing.T) {
 // older than the request, and an expired request are refused.
 func TestCompleteRefusals(t *testing.T) {
 	f := newFixture(t)
-	ctx := context.Background()
 	verifier, challenge := pkce()
 	code, _ := f.login(t, query(challenge))
 	x, err := f.exchange(code, verifier)
@@ -383,15 +388,15 @@ func TestCompleteRefusals(t *testing.T) {
 	stale := f.signIn(t)
 	f.clock.Advance(2 * time.Second)
 	id, binding := f.toPage(t, query(challenge), "")
-	if _, err := f.p.Complete(ctx, oidc.CompleteInput{AccessToken: x.Tokens.AccessToken, RequestID: id, Binding: binding, Client: cli}); !core.Is(err, core.KindUnauthenticated) {
+	if _, err := f.complete(x.Tokens.AccessToken, id, binding); !core.Is(err, core.KindUnauthenticated) {
 		t.Errorf("an RP's access token completed a sign-in: %v", err)
 	}
-	if _, err := f.p.Complete(ctx, oidc.CompleteInput{AccessToken: stale.AccessToken, RequestID: id, Binding: binding, Client: cli}); err == nil {
+	if _, err := f.complete(stale.AccessToken, id, binding); err == nil {
 		t.Error("a sign-in from before the request completed it")
 	}
 	f.clock.Advance(oidc.RequestTTL)
 	fresh := f.signIn(t)
-	if _, err := f.p.Complete(ctx, oidc.CompleteInput{AccessToken: fresh.AccessToken, RequestID: id, Binding: binding, Client: cli}); !core.Is(err, core.KindInvalid) {
+	if _, err := f.complete(fresh.AccessToken, id, binding); !core.Is(err, core.KindInvalid) {
 		t.Errorf("an expired request completed: %v", err)
 	}
 }
@@ -722,7 +727,7 @@ func TestCompleteRechecksTheClient(t *testing.T) {
 	f.p.Clients[rpID] = c
 	f.clock.Advance(time.Second)
 	tr := f.signIn(t)
-	_, err := f.p.Complete(ctx, oidc.CompleteInput{AccessToken: tr.AccessToken, RequestID: id, Binding: binding, Client: cli})
+	_, err := f.complete(tr.AccessToken, id, binding)
 	if code, _ := core.CodeOf(err); code != "request_expired" {
 		t.Fatalf("a request whose redirect URI was taken from its client: %v, want request_expired", err)
 	}
