@@ -67,9 +67,9 @@ func (p *Provider) Logout(ctx context.Context, in LogoutInput) (LoggedOut, error
 	const op = "oidc.Provider.Logout"
 	now := p.Now()
 	q := in.Query
-	for name, vs := range q {
+	for _, vs := range q {
 		if len(vs) > 1 {
-			return LoggedOut{}, core.E(op, core.KindInvalid, name+" is given more than once", nil)
+			return LoggedOut{}, core.E(op, core.KindInvalid, "A parameter is given more than once.", nil)
 		}
 	}
 	var hint IDTokenHint
