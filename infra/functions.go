@@ -237,7 +237,7 @@ var catalog = []Function{
 				"dynamodb:DeleteItem",
 			}},
 		},
-		IDToken:  true,
+		IDToken: true,
 		// ClientId: the hosted page signs in as the first-party client, whose tokens alone
 		// complete a request.
 		Settings: []string{"RpName", "ClientId", "OidcClients", "ProviderSessionTtl", "LimitAuthorizeByIp"},
