@@ -187,6 +187,20 @@ func (f *fixture) complete(token, id, binding string) (oidc.Completion, error) {
 	return f.p.Complete(context.Background(), oidc.CompleteInput{AccessToken: token, RequestID: id, Binding: binding, Client: cli})
 }
 
+// signedIn runs a whole authorization of example-rp (query's request, changed by kv) through
+// the hosted page and exchanges its code: the tokens, the code and its verifier and challenge,
+// and the provider session cookie.
+func (f *fixture) signedIn(t *testing.T, kv ...string) (x oidc.Exchanged, code, verifier, challenge, session string) {
+	t.Helper()
+	verifier, challenge = pkce()
+	code, session = f.login(t, query(challenge, kv...))
+	x, err := f.exchange(code, verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x, code, verifier, challenge, session
+}
+
 func (f *fixture) exchange(code, verifier string) (oidc.Exchanged, error) {
 	return f.x.Exchange(context.Background(), oidc.ExchangeInput{ClientID: rpID, Code: code, CodeVerifier: verifier, RedirectURI: rpCallback, Client: cli})
 }
@@ -196,12 +210,7 @@ func (f *fixture) exchange(code, verifier string) (oidc.Exchanged, error) {
 // independent JOSE library verifies with the published key, carrying what OIDC Core §2 asks.
 func TestCodeFlow(t *testing.T) {
 	f := newFixture(t)
-	verifier, challenge := pkce()
-	code, _ := f.login(t, query(challenge))
-	x, err := f.exchange(code, verifier)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, _, _, _, _ := f.signedIn(t)
 	c, err := f.sessions.Verifier.AuthenticateAny(context.Background(), x.Tokens.AccessToken)
 	if err != nil {
 		t.Fatal(err)
@@ -265,18 +274,13 @@ func mustSessions(t *testing.T, f *fixture) []core.Session {
 // without email no email claim.
 func TestScopesDecideTokens(t *testing.T) {
 	f := newFixture(t)
-	verifier, challenge := pkce()
-	code, _ := f.login(t, query(challenge, "scope", "openid"))
-	x, err := f.exchange(code, verifier)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, _, _, _, _ := f.signedIn(t, "scope", "openid")
 	if x.Tokens.RefreshToken != "" || x.IDToken == "" || strings.Contains(string(payloadOf(t, x.IDToken)), "email") {
 		t.Fatalf("scope openid alone gave %+v", x)
 	}
-	verifier, challenge = pkce()
-	code, _ = f.login(t, query(challenge, "scope", "email"))
-	if x, err = f.exchange(code, verifier); err != nil || x.IDToken != "" {
+	verifier, challenge := pkce()
+	code, _ := f.login(t, query(challenge, "scope", "email"))
+	if x, err := f.exchange(code, verifier); err != nil || x.IDToken != "" {
 		t.Fatalf("scope without openid gave an ID token: %v %v", x.IDToken, err)
 	}
 }
@@ -379,12 +383,7 @@ func TestCompleteNeedsTheBindingCookie(t *testing.T) {
 // older than the request, and an expired request are refused.
 func TestCompleteRefusals(t *testing.T) {
 	f := newFixture(t)
-	verifier, challenge := pkce()
-	code, _ := f.login(t, query(challenge))
-	x, err := f.exchange(code, verifier)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, _, _, challenge, _ := f.signedIn(t)
 	stale := f.signIn(t)
 	f.clock.Advance(2 * time.Second)
 	id, binding := f.toPage(t, query(challenge), "")
@@ -442,12 +441,7 @@ func TestExchangeRefusals(t *testing.T) {
 func TestReusedCodeRevokesItsTokens(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	verifier, challenge := pkce()
-	code, _ := f.login(t, query(challenge))
-	x, err := f.exchange(code, verifier)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, code, verifier, _, _ := f.signedIn(t)
 	if _, err := f.exchange(code, verifier); !core.Is(err, core.KindUnauthenticated) {
 		t.Fatalf("a reused code: %v", err)
 	}
@@ -509,12 +503,7 @@ func TestSingleSignOn(t *testing.T) {
 func TestLogout(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	verifier, challenge := pkce()
-	code, session := f.login(t, query(challenge))
-	x, err := f.exchange(code, verifier)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, _, _, challenge, session := f.signedIn(t)
 	bad := url.Values{"id_token_hint": {x.IDToken}, "post_logout_redirect_uri": {"https://evil.example.com/"}}
 	if _, err := f.p.Logout(ctx, oidc.LogoutInput{Query: bad, Session: session, Client: cli}); !errors.Is(err, oidc.ErrBadClient) {
 		t.Fatalf("an unregistered post-logout URI: %v", err)
@@ -542,12 +531,7 @@ func TestLogout(t *testing.T) {
 func TestUserInfo(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	verifier, challenge := pkce()
-	code, _ := f.login(t, query(challenge, "scope", "openid email"))
-	x, err := f.exchange(code, verifier)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, _, _, _, _ := f.signedIn(t, "scope", "openid email")
 	info, err := f.p.UserInfo(ctx, x.Tokens.AccessToken)
 	if err != nil || info.Subject != f.user.ID || info.Email != "ada@example.com" || info.EmailVerified == nil || !*info.EmailVerified || info.Name != "" {
 		t.Fatalf("userinfo %+v %v", info, err)
@@ -589,12 +573,7 @@ func TestParseClients(t *testing.T) {
 func TestLateReplayStillRevokes(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	verifier, challenge := pkce()
-	code, _ := f.login(t, query(challenge))
-	x, err := f.exchange(code, verifier)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, code, verifier, _, _ := f.signedIn(t)
 	f.clock.Advance(50 * time.Minute) // long past the code's 60 s, within the session's idle hour
 	if _, err := f.sessions.Verifier.AuthenticateAny(ctx, x.Tokens.AccessToken); err == nil {
 		t.Fatal("the fixture's access token outlived its 10 minutes")
@@ -658,12 +637,7 @@ func TestExchangeRefusesAnEndedUser(t *testing.T) {
 func TestAuthorizeReviewRefusals(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	verifier, challenge := pkce()
-	code, session := f.login(t, query(challenge))
-	x, err := f.exchange(code, verifier)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x, _, _, challenge, session := f.signedIn(t)
 	hostile := query(challenge, "prompt", "<b>Call +1-555</b>")
 	hostile.Add("<b>locked</b>", "1")
 	hostile.Add("<b>locked</b>", "2")
