@@ -6,10 +6,8 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -22,25 +20,9 @@ import (
 )
 
 func main() {
-	boot.FitScheduler()
-	log := boot.Logger(os.Stdout, "authorizer")
-	if err := run(context.Background(), log); err != nil {
-		log.Error("cold start failed", "err", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := boot.Load(os.Getenv, boot.Need{})
-	if err != nil {
-		return err
-	}
-	awsCfg, err := boot.AWS(ctx, os.Getenv)
-	if err != nil {
-		return err
-	}
-	lambda.Start(newHandler(ctx, cfg, awsCfg, log).Handle)
-	return nil
+	boot.Main("authorizer", boot.Need{}, func(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) (any, error) {
+		return newHandler(ctx, cfg, awsCfg, log).Handle, nil
+	})
 }
 
 // newHandler builds what this function uses: the store and the KMS public keys (preloaded, so

@@ -6,10 +6,8 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -27,29 +25,13 @@ import (
 )
 
 func main() {
-	boot.FitScheduler()
-	log := boot.Logger(os.Stdout, "passkeys")
-	if err := run(context.Background(), log); err != nil {
-		log.Error("cold start failed", "err", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := boot.Load(os.Getenv, boot.Need{Secret: true, RP: true, Email: true})
-	if err != nil {
-		return err
-	}
-	awsCfg, err := boot.AWS(ctx, os.Getenv)
-	if err != nil {
-		return err
-	}
-	h, err := newHandler(ctx, cfg, awsCfg, log)
-	if err != nil {
-		return err
-	}
-	lambda.Start(apigw.Serve(log, boot.Deadline, h.Handle))
-	return nil
+	boot.Main("passkeys", boot.Need{Secret: true, RP: true, Email: true}, func(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) (any, error) {
+		h, err := newHandler(ctx, cfg, awsCfg, log)
+		if err != nil {
+			return nil, err
+		}
+		return apigw.Serve(log, boot.Deadline, h.Handle), nil
+	})
 }
 
 // newHandler builds what this function uses: the store, the KMS signer (keys preloaded), the

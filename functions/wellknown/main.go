@@ -6,10 +6,8 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -21,32 +19,16 @@ import (
 )
 
 func main() {
-	boot.FitScheduler()
-	log := boot.Logger(os.Stdout, "wellknown")
-	if err := run(context.Background(), log); err != nil {
-		log.Error("cold start failed", "err", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, log *slog.Logger) error {
-	cfg, err := boot.Load(os.Getenv, boot.Need{IDToken: true})
-	if err != nil {
-		return err
-	}
-	awsCfg, err := boot.AWS(ctx, os.Getenv)
-	if err != nil {
-		return err
-	}
-	h := newHandler(cfg, awsCfg, log)
-	// The JWKS is served from the keys loaded once; loading them at cold start (one
-	// kms:GetPublicKey per key, which also opens the KMS connection) keeps the first request
-	// from paying for it. The two lists load beside each other.
-	wait := boot.PreloadBeside(ctx, log, "ID-token keys", func(ctx context.Context) error { _, err := h.idKeys.IDKeys(ctx); return err })
-	boot.Preload(ctx, log, "public keys", func(ctx context.Context) error { _, err := h.keys.PublicKeys(ctx); return err })
-	wait()
-	lambda.Start(apigw.Serve(log, boot.Deadline, h.Handle))
-	return nil
+	boot.Main("wellknown", boot.Need{IDToken: true}, func(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) (any, error) {
+		h := newHandler(cfg, awsCfg, log)
+		// The JWKS is served from the keys loaded once; loading them at cold start (one
+		// kms:GetPublicKey per key, which also opens the KMS connection) keeps the first request
+		// from paying for it. The two lists load beside each other.
+		wait := boot.PreloadBeside(ctx, log, "ID-token keys", func(ctx context.Context) error { _, err := h.idKeys.IDKeys(ctx); return err })
+		boot.Preload(ctx, log, "public keys", func(ctx context.Context) error { _, err := h.keys.PublicKeys(ctx); return err })
+		wait()
+		return apigw.Serve(log, boot.Deadline, h.Handle), nil
+	})
 }
 
 // newHandler builds what this function uses: the KMS public keys behind the JWKS, and the
