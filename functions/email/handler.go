@@ -30,11 +30,7 @@ func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Respons
 		return h.cancel(ctx, req)
 	}
 	// Everything else acts for the holder of an access token.
-	raw, err := apigw.BearerToken(req)
-	if err != nil {
-		return apigw.Response{}, err
-	}
-	claims, err := h.verifier.Authenticate(ctx, raw)
+	claims, err := apigw.Account(ctx, req, h.verifier)
 	if err != nil {
 		return apigw.Response{}, err
 	}

@@ -255,11 +255,7 @@ func (h *handler) loginFinish(ctx context.Context, req *apigw.Request) (apigw.Re
 
 // bearer verifies the request's access token.
 func (h *handler) bearer(ctx context.Context, req *apigw.Request) (core.AccessClaims, error) {
-	raw, err := apigw.BearerToken(req)
-	if err != nil {
-		return core.AccessClaims{}, err
-	}
-	return h.verifier.Authenticate(ctx, raw)
+	return apigw.Account(ctx, req, h.verifier)
 }
 
 // hasBearer reports whether the request carries an Authorization header at all; one that is

@@ -43,11 +43,7 @@ func (h *handler) Handle(ctx context.Context, req *apigw.Request) (apigw.Respons
 	case "POST /v1/introspect":
 		return h.introspect(ctx, req)
 	}
-	raw, err := apigw.BearerToken(req)
-	if err != nil {
-		return apigw.Response{}, err
-	}
-	claims, err := h.verifier.Authenticate(ctx, raw)
+	claims, err := apigw.Account(ctx, req, h.verifier)
 	if err != nil {
 		return apigw.Response{}, err
 	}

@@ -161,6 +161,17 @@ func BearerToken(req *Request) (string, error) {
 	return strings.TrimSpace(token), nil
 }
 
+// Account verifies the request's Bearer token for the account's own routes (v.Authenticate:
+// the first-party client's user tokens only). A missing or malformed header, and every refused
+// token, is KindUnauthenticated.
+func Account(ctx context.Context, req *Request, v *core.Verifier) (core.AccessClaims, error) {
+	raw, err := BearerToken(req)
+	if err != nil {
+		return core.AccessClaims{}, err
+	}
+	return v.Authenticate(ctx, raw)
+}
+
 // Form parses an application/x-www-form-urlencoded body, or a JSON object of strings when the
 // content type is JSON, as the OAuth endpoints accept both.
 func Form(req *Request) (url.Values, error) {
