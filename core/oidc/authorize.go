@@ -32,7 +32,6 @@ type Provider struct {
 	Now      func() time.Time
 
 	Issuer     string        // iss of every authorization response (RFC 9207)
-	FirstParty string        // client_id of the tokens the hosted page holds (LATCHKEY_CLIENT_ID)
 	SessionTTL time.Duration // how long a provider session serves (LATCHKEY_PROVIDER_SESSION_TTL)
 
 	AuthorizeByIP core.Rule
@@ -79,8 +78,9 @@ const (
 
 // Authorize answers GET /oauth2/authorize (OIDC Core §3.1.2.1). A request whose client_id is
 // not declared or whose redirect_uri is not exactly one of that client's is KindInvalid with
-// ErrBadClient: nothing redirects. The per-address rate limit (KindRateLimited) comes next.
-// Every other problem goes back to the redirect URI as an error with state and iss. A request
+// ErrBadClient: nothing redirects. Every other problem goes back to the redirect URI as an
+// error with state and iss: first the request's parameters, checked without I/O; then the
+// per-address rate limit (KindRateLimited) and the provider session, read together. A request
 // the provider session satisfies gets a code at once; prompt=none without one gets
 // login_required; any other is stored and the browser sent to the hosted page.
 func (p *Provider) Authorize(ctx context.Context, in AuthorizeInput) (Authorization, error) {
@@ -101,6 +101,11 @@ func (p *Provider) Authorize(ctx context.Context, in AuthorizeInput) (Authorizat
 		p.audit(ctx, "oidc.authorize_failed", "reason", code, "client_id", clientID, "ip", in.Client.IP)
 		return Authorization{Redirect: p.errorRedirect(redirectURI, q.Get("state"), code, description)}
 	}
+	// A request that is refused on its parameters costs no I/O.
+	r, code, why := p.parse(q, c, now)
+	if code != "" {
+		return back(code, why), nil
+	}
 	var (
 		limitErr, readErr error
 		ps                ProviderSession
@@ -117,10 +122,6 @@ func (p *Provider) Authorize(ctx context.Context, in AuthorizeInput) (Authorizat
 	unavailable := func(err error) Authorization {
 		p.Audit.WarnContext(ctx, "authorization request failed on the store", "client_id", clientID, "err", err)
 		return back(errTemporarilyUnavailable, "the sign-in service is unavailable; try again")
-	}
-	r, code, why := p.parse(q, c, now)
-	if code != "" {
-		return back(code, why), nil
 	}
 	if readErr != nil {
 		return unavailable(readErr), nil
@@ -335,7 +336,7 @@ func (p *Provider) Complete(ctx context.Context, in CompleteInput) (Completion, 
 	if err != nil {
 		return Completion{}, err
 	}
-	if claims.ClientID != p.FirstParty {
+	if claims.ClientID != p.Verifier.FirstParty { // the hosted page signs in as the first-party client
 		return Completion{}, core.E(op, core.KindUnauthenticated, "invalid access token", core.ErrInvalidToken)
 	}
 	// A completion that fails from here on still ends the page's own session: it existed only

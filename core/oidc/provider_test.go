@@ -81,7 +81,7 @@ func newFixture(t *testing.T) *fixture {
 		p: &oidc.Provider{
 			Clients: clients, Store: mem, Users: mem, Verifier: sessions.Verifier, IDTokens: ids, Sessions: mem,
 			Limiter: &core.RateLimiter{Counters: mem}, Audit: audit, Now: clk.Now,
-			Issuer: coretest.Issuer, FirstParty: coretest.ClientID, SessionTTL: 12 * time.Hour,
+			Issuer: coretest.Issuer, SessionTTL: 12 * time.Hour,
 			AuthorizeByIP: core.Rule{Name: "authorize-ip", Limit: 1000, Window: time.Minute},
 		},
 		x: &oidc.Exchanger{

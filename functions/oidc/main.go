@@ -57,7 +57,6 @@ func newHandler(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *sl
 			Audit:         log,
 			Now:           time.Now,
 			Issuer:        cfg.Issuer,
-			FirstParty:    cfg.ClientID,
 			SessionTTL:    cfg.ProviderSessionTTL,
 			AuthorizeByIP: core.Rule(cfg.Limits.AuthorizeByIP),
 		},
