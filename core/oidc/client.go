@@ -44,11 +44,20 @@ func (c Client) Allows(scope string) bool {
 // Clients are the declared relying parties by id.
 type Clients map[string]Client
 
-// clientID is the shape of a client id: it appears in tokens (aud, client_id) and keys.
-var clientID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// clientID is the shape of a client id, at most 64 characters (isClientID): it appears in
+// tokens (aud, client_id) and keys. The lengths are checked apart from the patterns: a bounded
+// repetition such as {0,63} compiles to 63 copies of its class, and these patterns are compiled
+// at every function's cold start (about 0.6 ms of CPU and 2,800 allocations for the three).
+var clientID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// scopeToken is an RFC 6749 §3.3 scope-token.
-var scopeToken = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]{1,64}$`)
+// scopeToken is an RFC 6749 §3.3 scope-token, at most 64 characters (isScopeToken).
+var scopeToken = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+$`)
+
+// isClientID reports whether s has the shape of a client id.
+func isClientID(s string) bool { return len(s) <= 64 && clientID.MatchString(s) }
+
+// isScopeToken reports whether s is a scope-token of at most 64 characters.
+func isScopeToken(s string) bool { return len(s) <= 64 && scopeToken.MatchString(s) }
 
 // ParseClients reads LATCHKEY_OIDC_CLIENTS, a JSON array of Client, and validates every entry,
 // reporting every problem at once: "" or "[]" declares none. reserved are ids taken by other
@@ -71,7 +80,7 @@ func ParseClients(raw string, reserved ...string) (Clients, error) {
 			errs = append(errs, fmt.Errorf("LATCHKEY_OIDC_CLIENTS[%d] (%q): %s", i, c.ID, fmt.Sprintf(format, a...)))
 		}
 		switch {
-		case !clientID.MatchString(c.ID):
+		case !isClientID(c.ID):
 			bad("id must be 1 to 64 letters, digits, '.', '_' or '-'")
 		case slices.Contains(reserved, c.ID):
 			bad("id is already a client of this deployment")
@@ -99,7 +108,7 @@ func ParseClients(raw string, reserved ...string) (Clients, error) {
 			bad("scopes must include openid")
 		}
 		for _, s := range c.Scopes {
-			if !scopeToken.MatchString(s) {
+			if !isScopeToken(s) {
 				bad("scope %q is not an RFC 6749 scope token", s)
 			}
 		}

@@ -58,8 +58,12 @@ func errInvalidGrant(op core.Op) error {
 	return e
 }
 
-// codeVerifier is RFC 7636 §4.1: 43 to 128 unreserved characters.
-var codeVerifier = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
+// codeVerifier is RFC 7636 §4.1's alphabet, the unreserved characters; isCodeVerifier checks
+// the length of 43 to 128 apart (see clientID).
+var codeVerifier = regexp.MustCompile(`^[A-Za-z0-9._~-]+$`)
+
+// isCodeVerifier reports whether s is an RFC 7636 code verifier.
+func isCodeVerifier(s string) bool { return len(s) >= 43 && len(s) <= 128 && codeVerifier.MatchString(s) }
 
 // Exchange redeems a code in two network stages: first the per-address limit and the code's
 // atomic take go out together; then the session is written, the access token and the ID token
@@ -76,7 +80,7 @@ func (x *Exchanger) Exchange(ctx context.Context, in ExchangeInput) (Exchanged, 
 		e.Code = "invalid_request"
 		return Exchanged{}, e
 	}
-	if !isSecret(in.Code) || !codeVerifier.MatchString(in.CodeVerifier) {
+	if !isSecret(in.Code) || !isCodeVerifier(in.CodeVerifier) {
 		if err := x.Limiter.Allow(ctx, x.TokenByIP, in.Client.IP, now); err != nil {
 			return Exchanged{}, err
 		}
