@@ -63,7 +63,9 @@ func errInvalidGrant(op core.Op) error {
 var codeVerifier = regexp.MustCompile(`^[A-Za-z0-9._~-]+$`)
 
 // isCodeVerifier reports whether s is an RFC 7636 code verifier.
-func isCodeVerifier(s string) bool { return len(s) >= 43 && len(s) <= 128 && codeVerifier.MatchString(s) }
+func isCodeVerifier(s string) bool {
+	return len(s) >= 43 && len(s) <= 128 && codeVerifier.MatchString(s)
+}
 
 // Exchange redeems a code in two network stages: first the per-address limit and the code's
 // atomic take go out together; then the session is written, the access token and the ID token
