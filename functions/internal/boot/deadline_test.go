@@ -41,9 +41,10 @@ func TestSDKTransportHasTimeouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, ok := cfg.HTTPClient.(*http.Client).Transport.(*http.Transport)
+	c := cfg.HTTPClient.(oneWrite).c
+	tr, ok := c.Transport.(*http.Transport)
 	if !ok || tr == http.DefaultTransport {
-		t.Fatalf("transport %T is not a transport of its own", cfg.HTTPClient.(*http.Client).Transport)
+		t.Fatalf("transport %T is not a transport of its own", c.Transport)
 	}
 	if tr.ResponseHeaderTimeout != ResponseHeaderTimeout || tr.TLSHandshakeTimeout != TLSHandshakeTimeout || tr.DialContext == nil {
 		t.Fatalf("transport timeouts: header %s tls %s", tr.ResponseHeaderTimeout, tr.TLSHandshakeTimeout)
