@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,9 @@ type coldStart struct {
 	// warmups: the whole warm loop of the function (the Lambda runtime client's exchange with
 	// the Runtime API, decoding, the handler, encoding), with nothing but the function timed.
 	warmCPU time.Duration
+	// pkgInit is the part of initCPU that is package initialization (packageInit), measured in
+	// a run of its own.
+	pkgInit time.Duration
 }
 
 // Warm invocations measured after each cold start: warmups first, then warmRuns counted.
@@ -184,4 +188,38 @@ func environWithout(names ...string) []string {
 		}
 	}
 	return env
+}
+
+// packageInit is the CPU the Go runtime reports for initializing binary's packages (the
+// GODEBUG=inittrace=1 lines, their "ms clock" summed): the part of a cold start's init that is
+// the program's own variables and tables, before main and before any network call. The binary
+// runs outside a Lambda (no Runtime API): it prints those lines first, and is killed after.
+func packageInit(binary string, env []string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary)
+	cmd.Dir = filepath.Dir(binary)
+	cmd.Env = append(append([]string(nil), env...), "GODEBUG=inittrace=1")
+	var out strings.Builder
+	cmd.Stderr = &out
+	_ = cmd.Run() // it cannot serve without a Runtime API; only its init lines are wanted
+	var total time.Duration
+	lines := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		// init github.com/aws/smithy-go @1.2 ms, 0.011 ms clock, 0 bytes, 0 allocs
+		f := strings.Fields(line)
+		if len(f) < 7 || f[0] != "init" || f[6] != "clock," {
+			continue
+		}
+		ms, err := strconv.ParseFloat(f[4], 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: bad inittrace line %q", binary, line)
+		}
+		total += time.Duration(ms * float64(time.Millisecond))
+		lines++
+	}
+	if lines == 0 {
+		return 0, fmt.Errorf("%s printed no inittrace lines: %s", binary, out.String())
+	}
+	return total, nil
 }
