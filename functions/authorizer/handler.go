@@ -80,6 +80,19 @@ func tokenCredential(token string) string {
 	return bearer(token)
 }
 
+// Invoke is the handler as aws-lambda-go calls it when it implements lambda.Handler: the event's
+// bytes in, the answer's JSON out. Without it aws-lambda-go would scan and copy the event into a
+// json.RawMessage by reflection before Handle scans it again, and encode the answer through
+// reflection of its own; the event is about 3 KB, and a profile of a decision showed a tenth of
+// its CPU in encoding/json. A deny that must be a 401 stays an error (errUnauthorized).
+func (h *handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	out, err := h.Handle(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
 // Handle decides one authorizer event. It never returns an error that API Gateway would turn
 // into a 500: whatever goes wrong, the answer is a deny (docs/security.md, failure behaviour: the
 // authorizer denies whenever it cannot decide).

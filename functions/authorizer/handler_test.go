@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
@@ -102,6 +103,27 @@ func TestAllowsALiveToken(t *testing.T) {
 	}
 }
 
+// TestInvoke: the entry aws-lambda-go calls (lambda.Handler) answers Handle's answer as JSON,
+// and a REST deny that must be a 401 as the error API Gateway expects.
+func TestInvoke(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	b, err := f.h.Invoke(ctx, sample(t, "http-api-v2", f.token.AccessToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r events.APIGatewayV2CustomAuthorizerSimpleResponse
+	if err := json.Unmarshal(b, &r); err != nil || !r.IsAuthorized || r.Context["sid"] != f.token.SessionID || r.Context["credential"] != "access_token" {
+		t.Fatalf("%s: %+v (%v)", b, r, err)
+	}
+	if b, err := f.h.Invoke(ctx, sample(t, "rest-token", "not-a-token")); !errors.Is(err, errUnauthorized) || b != nil {
+		t.Fatalf("REST with a bad token: %s, %v; want the Unauthorized error", b, err)
+	}
+	if b, err := f.h.Invoke(ctx, []byte("{")); !errors.Is(err, errUnauthorized) || b != nil {
+		t.Fatalf("unreadable event: %s, %v", b, err)
+	}
+}
+
 func TestDeniesRevokedTokens(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -186,8 +208,8 @@ func BenchmarkDecision(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		out, err := f.h.Handle(ctx, ev)
-		if err != nil || !out.(events.APIGatewayV2CustomAuthorizerSimpleResponse).IsAuthorized {
+		out, err := f.h.Invoke(ctx, ev)
+		if err != nil || !bytes.Contains(out, []byte(`"isAuthorized":true`)) {
 			b.Fatal("denied")
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -21,9 +22,13 @@ import (
 
 func main() {
 	boot.Main("authorizer", boot.Need{}, func(ctx context.Context, cfg boot.Config, awsCfg aws.Config, log *slog.Logger) (any, error) {
-		return newHandler(ctx, cfg, awsCfg, log).Handle, nil
+		return newHandler(ctx, cfg, awsCfg, log), nil // a lambda.Handler: Invoke
 	})
 }
+
+// The handler is given to aws-lambda-go as a lambda.Handler, so that the event reaches it as
+// bytes (handler.Invoke).
+var _ lambda.Handler = (*handler)(nil)
 
 // newHandler builds what this function uses: the store and the KMS public keys (preloaded, so
 // a warm decision never calls KMS) behind a core.Verifier that knows the machine clients, the
