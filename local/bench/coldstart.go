@@ -25,15 +25,22 @@ type coldStart struct {
 	// warmups: the whole warm loop of the function (the Lambda runtime client's exchange with
 	// the Runtime API, decoding, the handler, encoding), with nothing but the function timed.
 	warmCPU time.Duration
+	// pausedCPU is the same over pausedRuns more, each handed out eventPause after the last
+	// answer: what an invocation costs when the process has been idle in between, as it is
+	// behind the gateway (a request's round trip there is several milliseconds) and in Lambda.
+	pausedCPU time.Duration
 	// pkgInit is the part of initCPU that is package initialization (packageInit), measured in
 	// a run of its own.
 	pkgInit time.Duration
 }
 
-// Warm invocations measured after each cold start: warmups first, then warmRuns counted.
+// Warm invocations measured after each cold start: warmups first, then warmRuns counted
+// back to back, then pausedRuns counted with eventPause of idleness before each.
 const (
-	warmups  = 20
-	warmRuns = 200
+	warmups    = 20
+	warmRuns   = 200
+	pausedRuns = 100
+	eventPause = 5 * time.Millisecond
 )
 
 // measureColdStart starts binary as Lambda starts a provided.al2023 function, with a Runtime
@@ -41,18 +48,20 @@ const (
 // init is from exec to the function's first request for an event, when the process's CPU is
 // read before the event is handed out; then the one event is invoked, and the process's CPU
 // read again when its response arrives. Then warmups more invocations of the same event, and
-// warmRuns counted ones (coldStart.warmCPU); the process is killed after that.
+// warmRuns counted ones (coldStart.warmCPU), and pausedRuns after pauses
+// (coldStart.pausedCPU); the process is killed after that.
 func measureColdStart(binary string, env []string, event []byte) (coldStart, error) {
 	var (
-		res      coldStart
-		mu       sync.Mutex
-		pid      int
-		started  time.Time
-		handed   time.Time
-		initCPU  cpu
-		warmFrom cpu
-		nexts    int
-		done     = make(chan error, 1)
+		res       coldStart
+		mu        sync.Mutex
+		pid       int
+		started   time.Time
+		handed    time.Time
+		initCPU   cpu
+		warmFrom  cpu
+		pauseFrom cpu
+		nexts     int
+		done      = make(chan error, 1)
 	)
 	finish := func(err error) {
 		select {
@@ -75,24 +84,32 @@ func measureColdStart(binary string, env []string, event []byte) (coldStart, err
 			}
 			initCPU, res.initCPU = c, c.exec
 			handed = time.Now()
-		case 2 + warmups, 2 + warmups + warmRuns:
+		case 2 + warmups, 2 + warmups + warmRuns, 2 + warmups + warmRuns + pausedRuns:
 			c, err := readCPU(pid)
 			if err != nil {
 				mu.Unlock()
 				finish(err)
 				return
 			}
-			if nexts == 2+warmups {
+			switch nexts {
+			case 2 + warmups:
 				warmFrom = c
-			} else {
+			case 2 + warmups + warmRuns:
 				res.warmCPU = c.sub(warmFrom).exec / warmRuns
+				pauseFrom = c
+			default:
+				res.pausedCPU = c.sub(pauseFrom).exec / pausedRuns
 				mu.Unlock()
 				finish(nil)
 				<-r.Context().Done() // the process is killed while it waits for the next event
 				return
 			}
 		}
+		paused := nexts > 2+warmups+warmRuns
 		mu.Unlock()
+		if paused {
+			time.Sleep(eventPause) // the process sits idle in its request for the next event
+		}
 		w.Header().Set("Lambda-Runtime-Aws-Request-Id", "bench-1")
 		w.Header().Set("Lambda-Runtime-Deadline-Ms", fmt.Sprint(time.Now().Add(10*time.Second).UnixMilli()))
 		w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:bench")

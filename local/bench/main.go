@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -146,8 +147,9 @@ func run() error {
 	}
 	if len(colds) > 0 {
 		fmt.Fprintf(w, "\ncold start (own Runtime API; init = exec to the first event request, first = the first invocation;\n"+
-			"warm = CPU per invocation of %d more of the same event after %d warm-ups, nothing but the function timed)\n", warmRuns, warmups)
-		fmt.Fprintf(w, "%-11s %10s %10s %10s %10s %11s %11s %11s %8s\n", "binary", "init wall", "init cpu", "over hello", "pkg init", "first wall", "first cpu", "warm cpu", "ratio")
+			"warm = CPU per invocation of %d more of the same event after %d warm-ups, back to back, nothing but the function timed;\n"+
+			"paused = the same for %d more, each after %s idle; each column the median of %d starts)\n", warmRuns, warmups, pausedRuns, eventPause, coldRounds)
+		fmt.Fprintf(w, "%-11s %10s %10s %10s %10s %11s %11s %11s %7s %11s %7s\n", "binary", "init wall", "init cpu", "over hello", "pkg init", "first wall", "first cpu", "warm cpu", "ratio", "paused cpu", "ratio")
 		var helloCPU time.Duration
 		for _, c := range colds {
 			if c.name == "hello" {
@@ -159,8 +161,8 @@ func run() error {
 			if helloCPU > 0 && c.name != "hello" {
 				over = fmt.Sprintf("%+.2f ms", float64(c.initCPU-helloCPU)/float64(time.Millisecond))
 			}
-			fmt.Fprintf(w, "%-11s %10s %10s %10s %10s %11s %11s %11s %7.1fx\n", c.name, ms(c.initWall), ms(c.initCPU), over, ms(c.pkgInit), ms(c.firstWall), ms(c.firstCPU),
-				us(c.warmCPU), float64(c.warmCPU)/float64(baseline))
+			fmt.Fprintf(w, "%-11s %10s %10s %10s %10s %11s %11s %11s %6.1fx %11s %6.1fx\n", c.name, ms(c.initWall), ms(c.initCPU), over, ms(c.pkgInit), ms(c.firstWall), ms(c.firstCPU),
+				us(c.warmCPU), float64(c.warmCPU)/float64(baseline), us(c.pausedCPU), float64(c.pausedCPU)/float64(baseline))
 		}
 		fmt.Fprintln(w, "(init cpu includes the CPU of the init's network calls, not their waiting; pkg init is the packages' own initialization, GODEBUG=inittrace=1, a run apart)")
 	}
@@ -346,24 +348,27 @@ type cold struct {
 	coldStart
 }
 
+// coldRounds is how many times each binary is cold-started; the table shows the median of
+// each column. One start is one sample of a noisy machine; the binaries take turns in every
+// round, so a slow minute slows them all alike.
+const coldRounds = 5
+
 func coldStarts(binDir, hello string, b *bench) ([]cold, error) {
 	env := environWithout("AWS_LAMBDA_RUNTIME_API")
 	for _, kv := range lifted {
 		env = append(env, kv)
 	}
-	var out []cold
+	type binary struct {
+		name, path string
+		env        []string
+		event      []byte
+	}
+	var bins []binary
 	if hello != "" {
 		// The hello-world runs one scheduler thread as every function does in Lambda below one
 		// vCPU (boot.FitScheduler); with Go's default of two it pays the Ps' spinning that the
 		// functions do not, and the floor would look higher than it is.
-		c, err := measureColdStart(hello, append(env, "GOMAXPROCS=1"), []byte(`{}`))
-		if err != nil {
-			return nil, err
-		}
-		if c.pkgInit, err = packageInit(hello, env); err != nil {
-			return nil, err
-		}
-		out = append(out, cold{"hello", c})
+		bins = append(bins, binary{"hello", hello, append(append([]string(nil), env...), "GOMAXPROCS=1"), []byte(`{}`)})
 	}
 	dirs, err := os.ReadDir(binDir)
 	if err != nil {
@@ -371,19 +376,49 @@ func coldStarts(binDir, hello string, b *bench) ([]cold, error) {
 	}
 	for _, d := range dirs {
 		bin := filepath.Join(binDir, d.Name(), "bootstrap")
-		if _, err := os.Stat(bin); err != nil {
-			continue
+		if _, err := os.Stat(bin); err == nil {
+			bins = append(bins, binary{d.Name(), bin, env, firstEvent(d.Name(), b.account.AccessToken)})
 		}
-		c, err := measureColdStart(bin, env, firstEvent(d.Name(), b.account.AccessToken))
-		if err != nil {
-			return nil, err
+	}
+	samples := make([][]coldStart, len(bins))
+	for range coldRounds {
+		for i, bin := range bins {
+			c, err := measureColdStart(bin.path, bin.env, bin.event)
+			if err != nil {
+				return nil, err
+			}
+			if c.pkgInit, err = packageInit(bin.path, bin.env); err != nil {
+				return nil, err
+			}
+			samples[i] = append(samples[i], c)
 		}
-		if c.pkgInit, err = packageInit(bin, env); err != nil {
-			return nil, err
-		}
-		out = append(out, cold{d.Name(), c})
+	}
+	out := make([]cold, len(bins))
+	for i, bin := range bins {
+		out[i] = cold{bin.name, medianColdStart(samples[i])}
 	}
 	return out, nil
+}
+
+// medianColdStart is the median of each field of cs, taken apart.
+func medianColdStart(cs []coldStart) coldStart {
+	med := func(field func(coldStart) time.Duration) time.Duration {
+		v := make([]time.Duration, len(cs))
+		for i, c := range cs {
+			v[i] = field(c)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	return coldStart{
+		initWall:  med(func(c coldStart) time.Duration { return c.initWall }),
+		initCPU:   med(func(c coldStart) time.Duration { return c.initCPU }),
+		firstWall: med(func(c coldStart) time.Duration { return c.firstWall }),
+		firstCPU:  med(func(c coldStart) time.Duration { return c.firstCPU }),
+		warmCPU:   med(func(c coldStart) time.Duration { return c.warmCPU }),
+		pausedCPU: med(func(c coldStart) time.Duration { return c.pausedCPU }),
+		pkgInit:   med(func(c coldStart) time.Duration { return c.pkgInit }),
+	}
 }
 
 // firstEvent is the first event each function's cold start serves: a request its warm
