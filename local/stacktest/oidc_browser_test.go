@@ -206,11 +206,15 @@ func startGoRP(t *testing.T) *goRP {
 	return rp
 }
 
-// next waits for the browser's next request to the relying party.
+// next waits for the browser's next request to the relying party, and then for the browser to
+// show the page it answered: a navigation the page's own script started (the hosted page's,
+// after a sign-in) may still be loading when the request arrives, and the test's next
+// navigation would abort it, or be aborted by it, on a busy machine.
 func (rp *goRP) next(b *browser, what string) rpHit {
 	b.t.Helper()
 	select {
 	case h := <-rp.hits:
+		b.run("the relying party's page ("+what+")", chromedp.WaitReady(fmt.Sprintf(`body[data-rp=%q]`, h.path), chromedp.ByQuery))
 		return h
 	case <-time.After(30 * time.Second):
 		b.t.Fatalf("the browser did not come back to the relying party (%s)%s", what, b.pageState())
