@@ -49,24 +49,14 @@ func (s *Store) GetRequest(ctx context.Context, id string, now time.Time) (oidc.
 // KindNotFound when the condition fails; then nothing was written.
 func (s *Store) TakeRequest(ctx context.Context, id string, binding oidc.Hash, now time.Time) (oidc.Request, error) {
 	const op core.Op = "dynamo.Store.TakeRequest"
-	names := expiryNames()
-	names["#binding"] = attrBinding
-	values := expiryValues(now)
-	values[":binding"] = &types.AttributeValueMemberB{Value: binding[:]}
-	res, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName:                 aws.String(s.table),
-		Key:                       oauthRequestKey(id).attributes(),
-		ConditionExpression:       aws.String(condLive + " AND #binding = :binding"),
-		ExpressionAttributeNames:  names,
-		ExpressionAttributeValues: values,
-		ReturnValues:              types.ReturnValueAllOld,
-	})
-	if err != nil {
-		return oidc.Request{}, classify(op, err, core.KindNotFound)
+	bound := condition{
+		expr:   "#binding = :binding",
+		names:  map[string]string{"#binding": attrBinding},
+		values: map[string]types.AttributeValue{":binding": &types.AttributeValueMemberB{Value: binding[:]}},
 	}
 	var item oauthRequestItem
-	if err := attributevalue.UnmarshalMap(res.Attributes, &item); err != nil {
-		return oidc.Request{}, core.Wrap(op, err)
+	if err := s.takeLiveWhere(ctx, op, oauthRequestKey(id), now, bound, &item); err != nil {
+		return oidc.Request{}, err
 	}
 	r, err := item.request()
 	if err != nil {
@@ -83,9 +73,8 @@ func (s *Store) PutCode(ctx context.Context, c oidc.Code) error {
 
 // TakeCode marks code hash used at now with one UpdateItem, SET usedAt and expiresAt =
 // keepUntil (so the TTL keeps the used code as long as a replay must be recognised), on
-// condition that the
-// code is live at now and has no usedAt (oidc.Store). ReturnValues ALL_NEW answers the first
-// take with the code as written. When the condition fails,
+// condition that the code is live at now and has no usedAt (oidc.Store). ReturnValues ALL_NEW
+// answers the first take with the code as written. When the condition fails,
 // ReturnValuesOnConditionCheckFailure ALL_OLD gives the item as found, without a second read:
 // none, or one past its expiry, is KindNotFound; a live one was used, and is returned with its
 // usedAt and KindConflict. Of any number of concurrent takes exactly one succeeds.

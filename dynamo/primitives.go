@@ -150,12 +150,32 @@ func (s *Store) put(ctx context.Context, op core.Op, item any) error {
 // gets the item. An absent item, an already taken one, or one that is not live at now answers
 // KindNotFound; an expired item is left for TTL to delete and is never returned.
 func (s *Store) takeLive(ctx context.Context, op core.Op, k itemKey, now time.Time, out any) error {
+	return s.takeLiveWhere(ctx, op, k, now, condition{}, out)
+}
+
+// condition is a further condition on an item, over placeholders of its own (joined to
+// condLive with AND); the zero condition adds nothing.
+type condition struct {
+	expr   string
+	names  map[string]string
+	values map[string]types.AttributeValue
+}
+
+// takeLiveWhere is takeLive on condition that the item also satisfies also: an item that does
+// not is left in place and answers KindNotFound, like an absent one.
+func (s *Store) takeLiveWhere(ctx context.Context, op core.Op, k itemKey, now time.Time, also condition, out any) error {
+	expr, names, values := condLive, expiryNames(), expiryValues(now)
+	if also.expr != "" {
+		expr += " AND " + also.expr
+		maps.Copy(names, also.names)
+		maps.Copy(values, also.values)
+	}
 	res, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       k.attributes(),
-		ConditionExpression:       aws.String(condLive),
-		ExpressionAttributeNames:  expiryNames(),
-		ExpressionAttributeValues: expiryValues(now),
+		ConditionExpression:       aws.String(expr),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 		ReturnValues:              types.ReturnValueAllOld,
 	})
 	if err != nil {
