@@ -34,9 +34,7 @@ type API interface {
 // Signer signs with the first of a list of KMS keys and publishes all of them, so keys rotate
 // with overlap: put the new key first and keep the old one listed until its tokens expire.
 type Signer struct {
-	api    API
-	keyIDs []string
-
+	ring keyRing
 	keys loaded[core.PublicKey]
 }
 
@@ -44,43 +42,98 @@ var _ core.Signer = (*Signer)(nil)
 
 // New returns a signer over keyIDs (key ids, ARNs or aliases), the first of which signs.
 func New(api API, keyIDs []string) *Signer {
-	return &Signer{api: api, keyIDs: keyIDs}
+	return &Signer{ring: keyRing{api: api, ids: keyIDs, what: "signing keys"}}
 }
 
 // PublicKeys fetches every key's public half with kms:GetPublicKey on first use and caches the
 // result for the life of the process. A failed load is not cached, so the next call retries.
 func (s *Signer) PublicKeys(ctx context.Context) ([]core.PublicKey, error) {
-	const op = "kmssign.PublicKeys"
 	return s.keys.get(func() ([]core.PublicKey, error) {
-		if len(s.keyIDs) == 0 {
-			return nil, core.Wrap(op, errors.New("no signing keys configured"))
-		}
-		keys := make([]core.PublicKey, 0, len(s.keyIDs))
-		for _, id := range s.keyIDs {
-			out, err := s.api.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(id)})
-			if err != nil {
-				return nil, classify(op, err)
-			}
-			// moto leaves KeySpec empty; the curve is checked again on the parsed key below.
+		return publicKeys(ctx, s.ring, "kmssign.PublicKeys", func(id string, out *kms.GetPublicKeyOutput, pub any) (core.PublicKey, error) {
+			// moto leaves KeySpec empty; the curve is checked again on the parsed key.
 			if (out.KeySpec != "" && out.KeySpec != types.KeySpecEccNistP256) || out.KeyUsage != types.KeyUsageTypeSignVerify {
-				return nil, core.Wrap(op, fmt.Errorf("key %s is %s/%s, want ECC_NIST_P256/SIGN_VERIFY", id, out.KeySpec, out.KeyUsage))
-			}
-			pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
-			if err != nil {
-				return nil, core.Wrap(op, fmt.Errorf("key %s: %w", id, err))
+				return core.PublicKey{}, fmt.Errorf("key %s is %s/%s, want ECC_NIST_P256/SIGN_VERIFY", id, out.KeySpec, out.KeyUsage)
 			}
 			ec, ok := pub.(*ecdsa.PublicKey)
 			if !ok {
-				return nil, core.Wrap(op, fmt.Errorf("key %s is not an EC key", id))
+				return core.PublicKey{}, fmt.Errorf("key %s is not an EC key", id)
 			}
-			k, err := core.NewPublicKey(ec)
-			if err != nil {
-				return nil, err
-			}
-			keys = append(keys, k)
-		}
-		return keys, nil
+			return core.NewPublicKey(ec)
+		})
 	})
+}
+
+// keyRing is a list of KMS keys of which the first signs and all are published: what the
+// access-token Signer and the IDSigner share. what names the list in the error of a deployment
+// that configured none.
+type keyRing struct {
+	api  API
+	ids  []string
+	what string
+}
+
+// signer is the key that signs: the first.
+func (r keyRing) signer(op core.Op) (string, error) {
+	if len(r.ids) == 0 {
+		return "", core.Wrap(op, fmt.Errorf("no %s configured", r.what))
+	}
+	return r.ids[0], nil
+}
+
+// sign signs input with the first key by alg over the RAW message (KMS hashes it) and answers
+// the signature as KMS returns it.
+func (r keyRing) sign(ctx context.Context, op core.Op, input []byte, alg types.SigningAlgorithmSpec) ([]byte, error) {
+	if len(input) > MaxInput {
+		return nil, core.Wrap(op, fmt.Errorf("signing input is %d bytes, over KMS's %d-byte limit for RAW messages", len(input), MaxInput))
+	}
+	id, err := r.signer(op)
+	if err != nil {
+		return nil, err
+	}
+	out, err := r.api.Sign(ctx, &kms.SignInput{KeyId: aws.String(id), Message: input, MessageType: types.MessageTypeRaw, SigningAlgorithm: alg})
+	if err != nil {
+		return nil, classify(op, err)
+	}
+	return out.Signature, nil
+}
+
+// ping checks that KMS answers for the signing key; the readiness probe calls it.
+func (r keyRing) ping(ctx context.Context) error {
+	const op = "kmssign.Ping"
+	id, err := r.signer(op)
+	if err != nil {
+		return err
+	}
+	if _, err := r.api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(id)}); err != nil {
+		return classify(op, err)
+	}
+	return nil
+}
+
+// publicKeys fetches the public half of every key of r with kms:GetPublicKey, in order, and
+// parses it; accept checks what KMS reports of the key and makes the parsed key a K, or
+// refuses it (internal: the deployment is wrong).
+func publicKeys[K any](ctx context.Context, r keyRing, op core.Op, accept func(id string, out *kms.GetPublicKeyOutput, pub any) (K, error)) ([]K, error) {
+	if len(r.ids) == 0 {
+		return nil, core.Wrap(op, fmt.Errorf("no %s configured", r.what))
+	}
+	keys := make([]K, 0, len(r.ids))
+	for _, id := range r.ids {
+		out, err := r.api.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(id)})
+		if err != nil {
+			return nil, classify(op, err)
+		}
+		pub, err := x509.ParsePKIXPublicKey(out.PublicKey)
+		if err != nil {
+			return nil, core.Wrap(op, fmt.Errorf("key %s: %w", id, err))
+		}
+		k, err := accept(id, out, pub)
+		if err != nil {
+			return nil, core.Wrap(op, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // loaded holds a list of public keys loaded once per process: the first successful load is
@@ -113,22 +166,11 @@ func (l *loaded[K]) get(load func() ([]K, error)) ([]K, error) {
 // and converts KMS's DER signature into the JWS r‖s form.
 func (s *Signer) Sign(ctx context.Context, input []byte) ([]byte, error) {
 	const op = "kmssign.Sign"
-	if len(input) > MaxInput {
-		return nil, core.Wrap(op, fmt.Errorf("signing input is %d bytes, over KMS's %d-byte limit for RAW messages", len(input), MaxInput))
-	}
-	if len(s.keyIDs) == 0 {
-		return nil, core.Wrap(op, errors.New("no signing keys configured"))
-	}
-	out, err := s.api.Sign(ctx, &kms.SignInput{
-		KeyId:            aws.String(s.keyIDs[0]),
-		Message:          input,
-		MessageType:      types.MessageTypeRaw,
-		SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256,
-	})
+	der, err := s.ring.sign(ctx, op, input, types.SigningAlgorithmSpecEcdsaSha256)
 	if err != nil {
-		return nil, classify(op, err)
+		return nil, err
 	}
-	sig, err := JOSE(out.Signature)
+	sig, err := JOSE(der)
 	if err != nil {
 		return nil, core.Wrap(op, err)
 	}
@@ -136,15 +178,7 @@ func (s *Signer) Sign(ctx context.Context, input []byte) ([]byte, error) {
 }
 
 // Ping checks that KMS answers for the signing key; the readiness probe calls it.
-func (s *Signer) Ping(ctx context.Context) error {
-	if len(s.keyIDs) == 0 {
-		return core.Wrap("kmssign.Ping", errors.New("no signing keys configured"))
-	}
-	if _, err := s.api.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(s.keyIDs[0])}); err != nil {
-		return classify("kmssign.Ping", err)
-	}
-	return nil
-}
+func (s *Signer) Ping(ctx context.Context) error { return s.ring.ping(ctx) }
 
 // JOSE converts an ASN.1 DER ECDSA-Sig-Value (what KMS returns) into the 64-byte r‖s that a
 // JWS ES256 signature must be (RFC 7518 §3.4), left-padding each integer to 32 bytes.
