@@ -93,54 +93,34 @@ func (s *Store) getLive(ctx context.Context, op core.Op, k itemKey, now time.Tim
 // has that key (KindConflict). An item with that key that is not live at now is absent and is
 // replaced.
 func (s *Store) putIfAbsent(ctx context.Context, op core.Op, item any, now time.Time) error {
-	av, err := attributevalue.MarshalMap(item)
-	if err != nil {
-		return core.Wrap(op, err)
-	}
-	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                 aws.String(s.table),
-		Item:                      av,
-		ConditionExpression:       aws.String(condAbsent),
-		ExpressionAttributeNames:  expiryNames(),
-		ExpressionAttributeValues: expiryValues(now),
-	})
-	if err != nil {
-		return classify(op, err, core.KindConflict)
-	}
-	return nil
+	return s.putWhere(ctx, op, item, condition{expr: condAbsent, names: expiryNames(), values: expiryValues(now)})
 }
 
 // create writes item, an item struct embedding its itemKey, unless any item has that key, live
 // or not (KindConflict): for items under random keys, whose writer passes no now.
 func (s *Store) create(ctx context.Context, op core.Op, item any) error {
-	av, err := attributevalue.MarshalMap(item)
-	if err != nil {
-		return core.Wrap(op, err)
-	}
-	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(s.table),
-		Item:                     av,
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
-	})
-	if err != nil {
-		return classify(op, err, core.KindConflict)
-	}
-	return nil
+	return s.putWhere(ctx, op, item, condition{expr: "attribute_not_exists(#pk)", names: map[string]string{"#pk": attrPK}})
 }
 
 // put writes item, an item struct embedding its itemKey, replacing whatever has its key.
 func (s *Store) put(ctx context.Context, op core.Op, item any) error {
+	return s.putWhere(ctx, op, item, condition{})
+}
+
+// putWhere writes item with one PutItem on condition cond (the zero condition: whatever is
+// there); a failed condition is KindConflict.
+func (s *Store) putWhere(ctx context.Context, op core.Op, item any, cond condition) error {
 	av, err := attributevalue.MarshalMap(item)
 	if err != nil {
 		return core.Wrap(op, err)
 	}
-	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item:      av,
-	})
-	if err != nil {
-		return classify(op, err, core.KindInternal)
+	in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: av}
+	if cond.expr != "" {
+		in.ConditionExpression = aws.String(cond.expr)
+		in.ExpressionAttributeNames, in.ExpressionAttributeValues = cond.names, cond.values
+	}
+	if _, err := s.api.PutItem(ctx, in); err != nil {
+		return classify(op, err, core.KindConflict)
 	}
 	return nil
 }
@@ -153,8 +133,8 @@ func (s *Store) takeLive(ctx context.Context, op core.Op, k itemKey, now time.Ti
 	return s.takeLiveWhere(ctx, op, k, now, condition{}, out)
 }
 
-// condition is a further condition on an item, over placeholders of its own (joined to
-// condLive with AND); the zero condition adds nothing.
+// condition is a condition expression with its own placeholders: a write's whole condition
+// (putWhere), or one joined to condLive with AND (takeLiveWhere). The zero condition is none.
 type condition struct {
 	expr   string
 	names  map[string]string
