@@ -242,28 +242,10 @@ func NewLatchkeyStack(scope constructs.Construct, id string, props *LatchkeyStac
 
 	// Asymmetric KMS keys cannot rotate automatically; rotation is a second key listed in
 	// LATCHKEY_SIGNING_KEYS (docs/deploy.md).
-	s.SigningKey = awskms.NewKey(stack, jsii.String("SigningKey"), &awskms.KeyProps{
-		Description:   jsii.String("Latchkey ES256 access-token signing key"),
-		KeySpec:       awskms.KeySpec_ECC_NIST_P256,
-		KeyUsage:      awskms.KeyUsage_SIGN_VERIFY,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
-	awskms.NewAlias(stack, jsii.String("SigningKeyAlias"), &awskms.AliasProps{
-		AliasName: awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("alias/latchkey-"), stack.StackName(), jsii.String("-signing")}),
-		TargetKey: s.SigningKey,
-	})
+	s.SigningKey = signingKey(stack, "SigningKey", "Latchkey ES256 access-token signing key", awskms.KeySpec_ECC_NIST_P256, "-signing")
 	// ID tokens get a key of their own: OpenID Connect Discovery requires RS256 among the
 	// ID-token algorithms. It rotates as the access-token key does (LATCHKEY_ID_TOKEN_KEYS).
-	s.IDTokenKey = awskms.NewKey(stack, jsii.String("IdTokenKey"), &awskms.KeyProps{
-		Description:   jsii.String("Latchkey RS256 ID-token signing key"),
-		KeySpec:       awskms.KeySpec_RSA_2048,
-		KeyUsage:      awskms.KeyUsage_SIGN_VERIFY,
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
-	awskms.NewAlias(stack, jsii.String("IdTokenKeyAlias"), &awskms.AliasProps{
-		AliasName: awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("alias/latchkey-"), stack.StackName(), jsii.String("-id-token")}),
-		TargetKey: s.IDTokenKey,
-	})
+	s.IDTokenKey = signingKey(stack, "IdTokenKey", "Latchkey RS256 ID-token signing key", awskms.KeySpec_RSA_2048, "-id-token")
 
 	s.Secret = awssecretsmanager.NewSecret(stack, jsii.String("HmacSecret"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("Latchkey HMAC key for refresh tokens"),
@@ -565,4 +547,20 @@ func (s *LatchkeyStack) arnOf(r Resource) *string {
 	}
 	// Unreachable: Resource is a closed set and the tests synthesize every grant of the catalog.
 	panic(fmt.Sprintf("infra: no ARN for resource %q", r))
+}
+
+// signingKey is an asymmetric SIGN_VERIFY KMS key of spec, kept when the stack is deleted, with
+// the alias alias/latchkey-<stack name><suffix>.
+func signingKey(stack awscdk.Stack, id, description string, spec awskms.KeySpec, suffix string) awskms.Key {
+	key := awskms.NewKey(stack, jsii.String(id), &awskms.KeyProps{
+		Description:   jsii.String(description),
+		KeySpec:       spec,
+		KeyUsage:      awskms.KeyUsage_SIGN_VERIFY,
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	awskms.NewAlias(stack, jsii.String(id+"Alias"), &awskms.AliasProps{
+		AliasName: awscdk.Fn_Join(jsii.String(""), &[]*string{jsii.String("alias/latchkey-"), stack.StackName(), jsii.String(suffix)}),
+		TargetKey: key,
+	})
+	return key
 }
