@@ -41,10 +41,11 @@ func (c *counting) GetPublicKey(ctx context.Context, in *kms.GetPublicKeyInput, 
 	return c.API.GetPublicKey(ctx, in, o...)
 }
 
-func newKey(t *testing.T, api *kms.Client) string {
+// newKey makes a SIGN_VERIFY key of spec in the emulator and returns its ARN.
+func newKey(t *testing.T, api *kms.Client, spec types.KeySpec) string {
 	t.Helper()
 	out, err := api.CreateKey(context.Background(), &kms.CreateKeyInput{
-		KeySpec:  types.KeySpecEccNistP256,
+		KeySpec:  spec,
 		KeyUsage: types.KeyUsageTypeSignVerify,
 	})
 	if err != nil {
@@ -62,7 +63,7 @@ func b64(v any) string {
 // verifies it with go-jose against the JWKS Latchkey publishes.
 func TestTokensVerifyWithAnIndependentLibrary(t *testing.T) {
 	api := testenv.KMS(t)
-	first, second := newKey(t, api), newKey(t, api)
+	first, second := newKey(t, api, types.KeySpecEccNistP256), newKey(t, api, types.KeySpecEccNistP256)
 	c := &counting{API: api}
 	s := kmssign.New(c, []string{first, second})
 	ctx := context.Background()

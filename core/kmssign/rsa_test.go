@@ -27,23 +27,11 @@ import (
 	"github.com/latchkey/latchkey/local/testenv"
 )
 
-func newRSAKey(t *testing.T, api *kms.Client) string {
-	t.Helper()
-	out, err := api.CreateKey(context.Background(), &kms.CreateKeyInput{
-		KeySpec:  types.KeySpecRsa2048,
-		KeyUsage: types.KeyUsageTypeSignVerify,
-	})
-	if err != nil {
-		t.Fatalf("create key: %v", err)
-	}
-	return *out.KeyMetadata.Arn
-}
-
 // TestIDTokensVerifyWithAnIndependentLibrary signs an ID token through KMS (the moto server)
 // with an RSA_2048 key and verifies it with go-jose against the JWKS Latchkey publishes.
 func TestIDTokensVerifyWithAnIndependentLibrary(t *testing.T) {
 	api := testenv.KMS(t)
-	first, second := newRSAKey(t, api), newRSAKey(t, api)
+	first, second := newKey(t, api, types.KeySpecRsa2048), newKey(t, api, types.KeySpecRsa2048)
 	c := &counting{API: api}
 	s := kmssign.NewIDSigner(c, []string{first, second})
 	ctx := context.Background()
@@ -88,11 +76,11 @@ func TestIDTokensVerifyWithAnIndependentLibrary(t *testing.T) {
 // given as an ID-token key is refused, and the RSA key given as an access-token key too.
 func TestIDSignerRefusesTheAccessTokenKey(t *testing.T) {
 	api := testenv.KMS(t)
-	_, err := kmssign.NewIDSigner(api, []string{newKey(t, api)}).IDKeys(context.Background())
+	_, err := kmssign.NewIDSigner(api, []string{newKey(t, api, types.KeySpecEccNistP256)}).IDKeys(context.Background())
 	if err == nil || core.KindOf(err) != core.KindInternal {
 		t.Fatalf("an EC key as ID-token key: %v (kind %s), want internal", err, core.KindOf(err))
 	}
-	_, err = kmssign.New(api, []string{newRSAKey(t, api)}).PublicKeys(context.Background())
+	_, err = kmssign.New(api, []string{newKey(t, api, types.KeySpecRsa2048)}).PublicKeys(context.Background())
 	if err == nil || core.KindOf(err) != core.KindInternal {
 		t.Fatalf("an RSA key as access-token key: %v (kind %s), want internal", err, core.KindOf(err))
 	}
