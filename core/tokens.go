@@ -160,6 +160,24 @@ func IsID(s string) bool {
 	return err == nil
 }
 
+// NewSecret returns 256 random bits in base64url without padding (43 characters): the secret
+// half of a ticket, an authorization code, a cookie value, a machine client's secret.
+func NewSecret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// IsSecret reports whether s has the shape NewSecret hands out: anything else cannot have been
+// issued, so callers refuse it before any lookup.
+func IsSecret(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil
+}
+
 // RequireRecent refuses a change of how the account is protected (adding or deleting a
 // passkey, recovery codes, API keys) unless the holder of c authenticated within maxAge of now
 // (RFC 9470; ASVS V7.5.1): a token minted by a refresh weeks after the last ceremony carries

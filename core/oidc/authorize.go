@@ -154,8 +154,8 @@ func (p *Provider) Authorize(ctx context.Context, in AuthorizeInput) (Authorizat
 		return a, nil
 	}
 	binding := in.Binding
-	if !isSecret(binding) {
-		binding = newSecret()
+	if !core.IsSecret(binding) {
+		binding = core.NewSecret()
 	}
 	r.Binding = HashOf(binding)
 	if err := p.Store.PutRequest(ctx, r); err != nil {
@@ -169,7 +169,7 @@ func (p *Provider) Authorize(ctx context.Context, in AuthorizeInput) (Authorizat
 // false when there is none, it has expired, or its user has ended it (gone, disabled, tokens
 // cut off, other devices logged out, which a completed recovery does).
 func (p *Provider) providerSession(ctx context.Context, cookie string, now time.Time) (ProviderSession, core.AccessState, bool, error) {
-	if !isSecret(cookie) {
+	if !core.IsSecret(cookie) {
 		return ProviderSession{}, core.AccessState{}, false, nil
 	}
 	ps, err := p.Store.GetProviderSession(ctx, HashOf(cookie), now)
@@ -210,7 +210,7 @@ func (p *Provider) parse(q url.Values, c Client, now time.Time) (Request, string
 		return Request{}, errInvalidRequest, "only response_mode=query is supported"
 	case q.Get("code_challenge_method") != "S256":
 		return Request{}, errInvalidRequest, "PKCE with code_challenge_method=S256 is required"
-	case !isSecret(q.Get("code_challenge")):
+	case !core.IsSecret(q.Get("code_challenge")):
 		return Request{}, errInvalidRequest, "code_challenge must be the base64url SHA-256 of the code verifier"
 	case len(q.Get("state")) > 1024 || len(q.Get("nonce")) > 512 || len(q.Get("login_hint")) > 254:
 		return Request{}, errInvalidRequest, "state, nonce or login_hint is too long"
@@ -275,7 +275,7 @@ func (p *Provider) parse(q url.Values, c Client, now time.Time) (Request, string
 // or another browser's is KindInvalid with Code request_expired.
 func (p *Provider) Request(ctx context.Context, id, binding string) (Request, error) {
 	const op = "oidc.Provider.Request"
-	if !core.IsID(id) || !isSecret(binding) {
+	if !core.IsID(id) || !core.IsSecret(binding) {
 		return Request{}, errRequestGone(op)
 	}
 	r, err := p.Store.GetRequest(ctx, id, p.Now())
@@ -328,7 +328,7 @@ func errRequestGone(op core.Op) error {
 func (p *Provider) Complete(ctx context.Context, in CompleteInput) (Completion, error) {
 	const op = "oidc.Provider.Complete"
 	now := p.Now()
-	if !core.IsID(in.RequestID) || !isSecret(in.Binding) {
+	if !core.IsID(in.RequestID) || !core.IsSecret(in.Binding) {
 		p.audit(ctx, "oidc.complete_failed", "reason", "no_binding", "ip", in.Client.IP)
 		return Completion{}, errRequestGone(op)
 	}
@@ -365,7 +365,7 @@ func (p *Provider) Complete(ctx context.Context, in CompleteInput) (Completion, 
 		e.Code = "login_required"
 		return fail("stale_sign_in", e)
 	}
-	cookie := newSecret()
+	cookie := core.NewSecret()
 	ps := ProviderSession{
 		Hash: HashOf(cookie), UserID: claims.Subject, AuthTime: claims.AuthTime, AMR: claims.AMR,
 		CreatedAt: now, ExpiresAt: now.Add(p.SessionTTL),
@@ -380,7 +380,7 @@ func (p *Provider) Complete(ctx context.Context, in CompleteInput) (Completion, 
 		func() { psErr = p.Store.PutProviderSession(ctx, ps) },
 		func() { endErr = p.Sessions.RevokeSession(ctx, claims.SessionID, now) },
 		func() {
-			if isSecret(in.Session) {
+			if core.IsSecret(in.Session) {
 				dropErr = p.Store.DeleteProviderSession(ctx, HashOf(in.Session))
 			}
 		},
@@ -401,7 +401,7 @@ func (p *Provider) Complete(ctx context.Context, in CompleteInput) (Completion, 
 // issue stores a new code for request r signed in as uid and returns the redirect that hands
 // it to the client.
 func (p *Provider) issue(ctx context.Context, r Request, uid string, authTime time.Time, amr []string, u core.User, now time.Time) (string, error) {
-	code := newSecret()
+	code := core.NewSecret()
 	c := Code{
 		Hash:          HashOf(code),
 		ClientID:      r.ClientID,

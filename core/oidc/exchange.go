@@ -82,7 +82,7 @@ func (x *Exchanger) Exchange(ctx context.Context, in ExchangeInput) (Exchanged, 
 		e.Code = "invalid_request"
 		return Exchanged{}, e
 	}
-	if !isSecret(in.Code) || !isCodeVerifier(in.CodeVerifier) {
+	if !core.IsSecret(in.Code) || !isCodeVerifier(in.CodeVerifier) {
 		if err := x.Limiter.Allow(ctx, x.TokenByIP, in.Client.IP, now); err != nil {
 			return Exchanged{}, err
 		}

@@ -94,7 +94,7 @@ func (p *Provider) Logout(ctx context.Context, in LogoutInput) (LoggedOut, error
 			return LoggedOut{}, core.E(op, core.KindInvalid, "The address to return to after signing out is not registered for this application.", ErrBadClient)
 		}
 	}
-	if isSecret(in.Session) {
+	if core.IsSecret(in.Session) {
 		if err := p.Store.DeleteProviderSession(ctx, HashOf(in.Session)); err != nil {
 			return LoggedOut{}, err
 		}

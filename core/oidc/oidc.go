@@ -14,7 +14,6 @@ package oidc
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"time"
@@ -140,22 +139,3 @@ func HashOf(secret string) Hash { return sha256.Sum256([]byte(secret)) }
 
 // String is the hash in base64url, the form the table keys it by.
 func (h Hash) String() string { return base64.RawURLEncoding.EncodeToString(h[:]) }
-
-// newSecret returns 256 random bits in base64url (43 characters): a code or a cookie value.
-func newSecret() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand failed: " + err.Error()) // rand.Read never fails on supported platforms
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// isSecret reports whether s has the shape newSecret hands out; anything else cannot have been
-// issued and is refused before any lookup.
-func isSecret(s string) bool {
-	if len(s) != 43 {
-		return false
-	}
-	_, err := base64.RawURLEncoding.DecodeString(s)
-	return err == nil
-}

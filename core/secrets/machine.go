@@ -3,7 +3,6 @@ package secrets
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -33,13 +32,7 @@ const minSecretBytes = 32
 
 // NewMachineSecret returns a fresh secret: 32 random bytes, base64url without padding (43
 // characters), safe in a form, a Basic credential and a shell.
-func NewMachineSecret() string {
-	b := make([]byte, minSecretBytes)
-	if _, err := rand.Read(b); err != nil {
-		panic("crypto/rand failed: " + err.Error()) // rand.Read never fails on supported platforms
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func NewMachineSecret() string { return core.NewSecret() }
 
 // validSecret accepts what NewMachineSecret makes: base64url without padding of at least 32
 // bytes. A secret typed by hand, or any shorter one, is refused: its entropy is unknown.
